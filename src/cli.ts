@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { type Courier, createCourier } from './courier.js';
+import { defaultRegistry } from './default.js';
+import { CourierError } from './errors.js';
+import { type TaskDefinition, TaskRegistry } from './registry.js';
+
+const HELP: Record<string, string> = {
+  '': `Usage: pgcourier <command> [options]
+
+Commands:
+  migrate                      create or upgrade the schema
+  worker                       run a worker until SIGTERM/SIGINT
+  run-once                     run due tasks inline, then exit
+  enqueue <task> <json>        enqueue one task
+  status                       counts per queue and status
+  demo                         run the demo on embedded Postgres
+
+Common options:
+  --database-url URL           (env DATABASE_URL)
+  --schema NAME                (env PGCOURIER_SCHEMA, default pgcourier)
+  --help                       help for a command`,
+  migrate: 'Usage: pgcourier migrate [--database-url URL] [--schema NAME]',
+  worker: `Usage: pgcourier worker --tasks FILE [--tasks FILE…] [options]
+  --tasks FILE          module exporting task definitions (or register(courier))
+  --concurrency N       handlers at once (default 10)
+  --queues a,b          queues to serve (default all)
+  --poll-interval S     fallback poll, seconds (default 2)
+  --lease S             lease, seconds (default 30)
+  --grace S             shutdown grace, seconds (default 30)
+  --log-level LEVEL     pino level (default info)`,
+  'run-once': `Usage: pgcourier run-once --tasks FILE [--limit N] [--concurrency N]`,
+  enqueue: `Usage: pgcourier enqueue <task> <json> [--priority N] [--run-at ISO] [--queue Q] [--key K] [--tasks FILE]
+  Without --tasks the payload is stored unvalidated.`,
+  status: 'Usage: pgcourier status [--json]',
+  demo: 'Usage: pgcourier demo [--tasks-count N]',
+};
+
+const common = {
+  'database-url': { type: 'string' },
+  schema: { type: 'string' },
+  help: { type: 'boolean' },
+  tasks: { type: 'string', multiple: true },
+  'log-level': { type: 'string' },
+} as const;
+
+const commandOptions = {
+  migrate: {},
+  worker: {
+    concurrency: { type: 'string' },
+    queues: { type: 'string' },
+    'poll-interval': { type: 'string' },
+    lease: { type: 'string' },
+    grace: { type: 'string' },
+  },
+  'run-once': { limit: { type: 'string' }, concurrency: { type: 'string' } },
+  enqueue: { priority: { type: 'string' }, 'run-at': { type: 'string' }, queue: { type: 'string' }, key: { type: 'string' } },
+  status: { json: { type: 'boolean' } },
+  demo: { 'tasks-count': { type: 'string' } },
+} as const;
+
+type Command = keyof typeof commandOptions;
+
+class UsageError extends Error {}
+
+function number(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got "${value.slice(0, 40)}"`);
+  return n;
+}
+
+/** Registers every task definition a module exports (or calls its `register(courier)`). */
+async function loadTaskModules(courier: Courier, files: string[]): Promise<void> {
+  for (const file of files) {
+    const mod = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
+    for (const value of Object.values(mod)) {
+      for (const item of Array.isArray(value) ? value : [value]) {
+        if (isDefinition(item) && courier.registry.get(item.name) !== item) courier.registerTask(item);
+      }
+    }
+    if (typeof mod.register === 'function') await (mod.register as (c: Courier) => unknown)(courier);
+  }
+}
+
+function isDefinition(v: unknown): v is TaskDefinition {
+  return typeof v === 'object' && v !== null && typeof (v as TaskDefinition).name === 'string' && typeof (v as TaskDefinition).handler === 'function';
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [commandArg, ...rest] = argv;
+  if (!commandArg || commandArg === '--help' || commandArg === '-h' || commandArg === 'help') {
+    console.log(HELP['']);
+    return commandArg ? 0 : 2;
+  }
+  if (!(commandArg in commandOptions)) throw new UsageError(`unknown command "${commandArg.slice(0, 40)}"; see pgcourier --help`);
+  const command = commandArg as Command;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { ...common, ...commandOptions[command] },
+    allowPositionals: command === 'enqueue',
+    strict: true,
+  }).valueOf() as { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
+  if (values.help) {
+    console.log(HELP[command]);
+    return 0;
+  }
+  if (command === 'demo') {
+    const { runDemo } = await import('./demo.js');
+    await runDemo({ tasks: number(values['tasks-count'] as string | undefined, 'tasks-count') ?? 300 });
+    return 0;
+  }
+  const level = (values['log-level'] as string | undefined) ?? (command === 'worker' ? 'info' : 'warn');
+  const logger = pino({ level }, pino.destination(2));
+  const courier = createCourier({
+    connectionString: (values['database-url'] as string | undefined) ?? process.env.DATABASE_URL,
+    schema: (values.schema as string | undefined) ?? process.env.PGCOURIER_SCHEMA,
+    registry: command === 'enqueue' && !values.tasks ? new TaskRegistry() : defaultRegistry,
+    logger,
+  });
+  try {
+    await loadTaskModules(courier, (values.tasks as string[] | undefined) ?? []);
+    switch (command) {
+      case 'migrate': {
+        const applied = await courier.migrate();
+        console.log(applied.length ? `applied migrations ${applied.join(', ')}` : 'schema is up to date');
+        return 0;
+      }
+      case 'worker': {
+        if (courier.registry.list().length === 0) throw new UsageError('worker needs --tasks FILE exporting at least one task');
+        const grace = number(values.grace as string | undefined, 'grace') ?? 30;
+        await courier.start({
+          concurrency: number(values.concurrency as string | undefined, 'concurrency') ?? 10,
+          queues: (values.queues as string | undefined)?.split(',').filter(Boolean),
+          pollInterval: number(values['poll-interval'] as string | undefined, 'poll-interval') ?? 2,
+          lease: number(values.lease as string | undefined, 'lease') ?? 30,
+        });
+        logger.info({ workerId: courier.workerId, tasks: courier.registry.names() }, 'worker started');
+        await new Promise<void>((done) => {
+          const stop = () => {
+            process.off('SIGTERM', stop);
+            process.off('SIGINT', stop);
+            logger.info('stopping');
+            void courier.stop({ grace }).then(done);
+          };
+          process.on('SIGTERM', stop);
+          process.on('SIGINT', stop);
+        });
+        return 0;
+      }
+      case 'run-once': {
+        const ran = await courier.runOnce({
+          limit: number(values.limit as string | undefined, 'limit') ?? 100,
+          concurrency: number(values.concurrency as string | undefined, 'concurrency') ?? 1,
+        });
+        console.log(`ran ${ran} task${ran === 1 ? '' : 's'}`);
+        return 0;
+      }
+      case 'enqueue': {
+        const [name, json] = positionals;
+        if (!name || positionals.length > 2) throw new UsageError('enqueue takes <task> <json>');
+        let payload: unknown = {};
+        if (json !== undefined) {
+          try {
+            payload = JSON.parse(json);
+          } catch {
+            throw new UsageError('<json> is not valid JSON');
+          }
+        }
+        if (!values.tasks) courier.registerTask(name, () => {});
+        const id = await courier.enqueueTask(name, payload, {
+          priority: number(values.priority as string | undefined, 'priority'),
+          runAt: values['run-at'] as string | undefined,
+          queue: values.queue as string | undefined,
+          key: values.key as string | undefined,
+        });
+        console.log(id);
+        return 0;
+      }
+      case 'status': {
+        const status = await courier.queueStatus();
+        if (values.json) console.log(JSON.stringify(status, null, 2));
+        else printStatus(status);
+        return 0;
+      }
+    }
+  } finally {
+    await courier.close({ grace: 0 });
+  }
+  return 0;
+}
+
+function printStatus(status: Awaited<ReturnType<Courier['queueStatus']>>): void {
+  const cols = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'total', 'last24h'] as const;
+  const rows = [...Object.entries(status.queues), ['(all)', status.total] as const];
+  const width = Math.max(5, ...rows.map(([q]) => q.length));
+  console.log(['queue'.padEnd(width), ...cols.map((c) => c.padStart(9))].join(' '));
+  for (const [q, c] of rows) console.log([q.padEnd(width), ...cols.map((k) => String(c[k]).padStart(9))].join(' '));
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const known = err instanceof UsageError || err instanceof CourierError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    console.error(`pgcourier: ${known ? (err as Error).message : `${(err as Error).name ?? 'Error'}: ${(err as Error).message ?? String(err)}`}`);
+    process.exitCode = known ? 2 : 1;
+  },
+);

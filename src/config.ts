@@ -1,0 +1,105 @@
+import pg from 'pg';
+import { type ZodType, z } from 'zod';
+import { ValidationError } from './errors.js';
+
+/** Postgres identifier rules for schema names: validated, never concatenated raw. */
+export const identifierSchema = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier (letters, digits, _; at most 63)');
+
+/** Queue names: printable, short, no quoting surprises. */
+export const queueNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of letters, digits, _ . : -');
+
+/** Task names follow the same rule as queue names. */
+export const taskNameSchema = queueNameSchema;
+
+const seconds = (what: string) => z.number({ error: `must be a number of seconds (${what})` }).finite();
+
+/** Retry and scheduling defaults of a task; each may be overridden per enqueue. */
+export const taskDefaultsSchema = z
+  .object({
+    queue: queueNameSchema.optional(),
+    priority: z.int('must be an integer from 1 (highest) to 10 (lowest)').min(1, 'must be an integer from 1 (highest) to 10 (lowest)').max(10, 'must be an integer from 1 (highest) to 10 (lowest)').optional(),
+    maxRetries: z.int('must be an integer >= 0').min(0, 'must be an integer >= 0').max(1000, 'must be at most 1000').optional(),
+    retryDelay: seconds('>= 0').min(0, 'must be a number of seconds >= 0').optional(),
+    timeout: seconds('> 0').positive('must be a number of seconds > 0').optional(),
+  })
+  .strict();
+
+/** Options of one enqueue call. */
+export const enqueueOptionsSchema = taskDefaultsSchema
+  .extend({
+    runAt: z
+      .union([z.date(), z.iso.datetime({ offset: true }), z.number().finite()], 'must be a Date, an ISO-8601 string or epoch milliseconds')
+      .transform((v) => (v instanceof Date ? v : new Date(v)))
+      .refine((d) => !Number.isNaN(d.getTime()), 'must be a valid date'),
+    key: z.string().min(1, 'must be a non-empty string').max(512, 'must be at most 512 characters').optional(),
+    keyMode: z.enum(['keep', 'replace'], 'must be "keep" or "replace"').optional(),
+    tx: z.unknown().optional(),
+  })
+  .partial()
+  .strict();
+
+/** Options of `courier.start()`. */
+export const startOptionsSchema = z
+  .object({
+    concurrency: z.int('must be an integer from 1 to 1000').min(1, 'must be an integer from 1 to 1000').max(1000, 'must be an integer from 1 to 1000').default(10),
+    queues: z.array(queueNameSchema).min(1, 'must name at least one queue').optional(),
+    pollInterval: seconds('> 0').min(0.01, 'must be at least 0.01 seconds').default(2),
+    lease: seconds('>= 0.5').min(0.5, 'must be at least 0.5 seconds').default(30),
+    batchSize: z.int('must be an integer from 1 to 1000').min(1).max(1000).optional(),
+    handleSignals: z.boolean().default(false),
+  })
+  .strict();
+
+/** Options of `courier.stop()`. */
+export const stopOptionsSchema = z
+  .object({ grace: seconds('>= 0').min(0, 'must be a number of seconds >= 0').default(30) })
+  .strict();
+
+/** Options of `createCourier()`. */
+export const courierOptionsSchema = z
+  .object({
+    connectionString: z.string().min(1, 'must be a postgres:// connection string').optional(),
+    pool: z.custom<pg.Pool>((v) => v instanceof pg.Pool, 'must be a pg.Pool').optional(),
+    schema: identifierSchema.default('pgcourier'),
+    logger: z.custom<unknown>((v) => typeof v === 'object' && v !== null && typeof (v as { info?: unknown }).info === 'function', 'must be a pino logger').optional(),
+    registry: z.unknown().optional(),
+    poolSize: z.int('must be an integer from 1 to 1000').min(1).max(1000).optional(),
+    providers: z.unknown().optional(),
+  })
+  .strict();
+
+/** Environment variables pgcourier reads. */
+export const envSchema = z.object({
+  DATABASE_URL: z.string().min(1).optional(),
+  PGCOURIER_SCHEMA: identifierSchema.optional(),
+});
+
+/** Reads pgcourier's environment variables, failing with the variable named. */
+export function readEnv(env: NodeJS.ProcessEnv = process.env): z.infer<typeof envSchema> {
+  return parse(envSchema, { DATABASE_URL: env.DATABASE_URL || undefined, PGCOURIER_SCHEMA: env.PGCOURIER_SCHEMA || undefined }, 'environment');
+}
+
+/**
+ * Parses `value` with `schema`, turning the first zod issue into a
+ * {@link ValidationError} that names the field and never echoes the value.
+ */
+export function parse<S extends ZodType>(schema: S, value: unknown, where: string, prefix?: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = [prefix, ...(issue?.path ?? []).map(String)].filter(Boolean).join('.') || (prefix ?? 'value');
+  let expected = issue?.message ?? 'is invalid';
+  if (issue?.code === 'unrecognized_keys') {
+    return fail(where, [prefix, ...issue.keys].filter(Boolean).join('.'), 'is not a known option');
+  }
+  if (!/^(must|is) /.test(expected)) expected = `is invalid: ${expected}`;
+  return fail(where, path, expected);
+}
+
+function fail(where: string, field: string, expected: string): never {
+  throw new ValidationError(where, field, expected);
+}

@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Kysely, PostgresDialect } from 'kysely';
+import type pg from 'pg';
+import { type Logger, pino } from 'pino';
+import { courierOptionsSchema, parse, readEnv, startOptionsSchema, stopOptionsSchema } from './config.js';
+import { migrate } from './db/migrate.js';
+import { createPool, quoteIdent, watchPool } from './db/pool.js';
+import type { Database } from './db/types.js';
+import { ValidationError } from './errors.js';
+import { type EnqueueItem, type EnqueueOptions, type QueueStatus, TaskManager } from './manager.js';
+import { type TaskDefaults, type TaskDefinition, type TaskHandler, TaskRegistry } from './registry.js';
+import type { TaskInfo } from './task-info.js';
+import { Processor } from './worker/processor.js';
+
+/** Options of {@link createCourier}. */
+export interface CourierOptions {
+  /** `postgres://` URL; defaults to `DATABASE_URL`. Ignored when `pool` is given. */
+  connectionString?: string;
+  /** An existing `pg.Pool` to use; the courier never ends it. */
+  pool?: pg.Pool;
+  /** Postgres schema holding pgcourier's tables (default `pgcourier`, or `PGCOURIER_SCHEMA`). */
+  schema?: string;
+  /** A pino logger; silent by default. */
+  logger?: Logger;
+  /** Registry of tasks to share; a new one by default. */
+  registry?: TaskRegistry;
+  /** Size of the pool the courier creates (default 10). */
+  poolSize?: number;
+  /** Message provider settings (used by the messaging features). */
+  providers?: unknown;
+}
+
+/** Options of {@link Courier.start}. Durations are seconds. */
+export interface StartOptions {
+  /** Handlers run at once in this process (default 10). */
+  concurrency?: number;
+  /** Queues to serve (default: all). */
+  queues?: string[];
+  /** Seconds between fallback polls when no NOTIFY arrives (default 2). */
+  pollInterval?: number;
+  /** Seconds a claimed task stays leased without renewal (default 30); renewed every third of it. */
+  lease?: number;
+  /** Most tasks claimed per statement (default: `concurrency`). */
+  batchSize?: number;
+  /** Stop gracefully on SIGTERM and SIGINT (default false). */
+  handleSignals?: boolean;
+}
+
+/** Options of {@link Courier.stop}. */
+export interface StopOptions {
+  /** Seconds to wait for running handlers before aborting them (default 30). */
+  grace?: number;
+}
+
+/** Options of {@link Courier.runOnce}. */
+export interface RunOnceOptions {
+  /** Most tasks to run (default 100). */
+  limit?: number;
+  /** Tasks run at once (default 1). */
+  concurrency?: number;
+}
+
+/**
+ * A task queue on one Postgres schema: registry, manager and processor wired
+ * together. Create it with {@link createCourier}.
+ */
+export class Courier {
+  /** Tasks this courier knows. */
+  readonly registry: TaskRegistry;
+  /** Enqueue and inspect tasks (also reachable through the courier's own methods). */
+  readonly manager: TaskManager;
+  /** The pool used for every statement. */
+  readonly pool: pg.Pool;
+  /** Typed Kysely instance over the pool and schema's tables. */
+  readonly db: Kysely<Database>;
+  /** Postgres schema holding the tables. */
+  readonly schema: string;
+  /** The logger given at creation (silent by default). */
+  readonly logger: Logger;
+  /** Identifies this process's processor in `locked_by`. */
+  readonly workerId: string;
+  readonly #ownsPool: boolean;
+  #processor: Processor | undefined;
+  #signalHandler: (() => void) | undefined;
+
+  /** Use {@link createCourier}. */
+  constructor(options: CourierOptions = {}) {
+    const env = readEnv();
+    const opts = parse(courierOptionsSchema, { ...options, schema: options.schema ?? env.PGCOURIER_SCHEMA }, 'createCourier');
+    this.logger = (opts.logger as Logger | undefined) ?? pino({ level: 'silent' });
+    this.schema = opts.schema;
+    if (opts.registry !== undefined && !(opts.registry instanceof TaskRegistry)) {
+      throw new ValidationError('createCourier', 'registry', 'must be a TaskRegistry');
+    }
+    this.registry = (opts.registry as TaskRegistry | undefined) ?? new TaskRegistry();
+    if (opts.pool) {
+      this.pool = opts.pool;
+      watchPool(this.pool, this.logger);
+      this.#ownsPool = false;
+    } else {
+      const url = opts.connectionString ?? env.DATABASE_URL;
+      if (!url) throw new ValidationError('createCourier', 'connectionString', 'is required (or pass `pool`, or set DATABASE_URL)');
+      this.pool = createPool(url, this.logger, opts.poolSize ?? 10);
+      this.#ownsPool = true;
+    }
+    this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: this.pool }) });
+    this.manager = new TaskManager({ pool: this.pool, db: this.db, schema: this.schema, registry: this.registry });
+    this.workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  }
+
+  /**
+   * Creates or upgrades the schema. Idempotent and safe to call from many
+   * processes at once. Returns the migration versions it applied.
+   */
+  migrate(): Promise<number[]> {
+    return migrate(this.pool, this.schema);
+  }
+
+  /** Registers a task definition, or a name with its handler and defaults. */
+  registerTask<P>(task: TaskDefinition<P>): TaskDefinition<P>;
+  registerTask(name: string, handler: TaskHandler, defaults?: TaskDefaults): TaskDefinition;
+  registerTask(task: TaskDefinition | string, handler?: TaskHandler, defaults?: TaskDefaults): TaskDefinition {
+    return typeof task === 'string' ? this.registry.register(task, handler as TaskHandler, defaults) : this.registry.register(task);
+  }
+
+  /** Enqueues one task; see {@link TaskManager.enqueueTask}. */
+  enqueueTask<P>(task: TaskDefinition<P>, payload: P, options?: EnqueueOptions): Promise<string>;
+  enqueueTask(name: string, payload?: unknown, options?: EnqueueOptions): Promise<string>;
+  enqueueTask(task: string | TaskDefinition<any>, payload?: unknown, options?: EnqueueOptions): Promise<string> {
+    return this.manager.enqueueTask(task as string, payload, options);
+  }
+
+  /** Enqueues many tasks in one statement; see {@link TaskManager.enqueueMany}. */
+  enqueueMany(items: EnqueueItem[], options?: { tx?: unknown; keyMode?: 'keep' | 'replace' }): Promise<string[]> {
+    return this.manager.enqueueMany(items, options);
+  }
+
+  /** The task with this id, or `null`. */
+  getTask(id: string): Promise<TaskInfo | null> {
+    return this.manager.get(id);
+  }
+
+  /** Cancels a queued or running task; see {@link TaskManager.cancel}. */
+  cancel(id: string): Promise<boolean> {
+    return this.manager.cancel(id);
+  }
+
+  /** Re-queues a failed or cancelled task; see {@link TaskManager.retry}. */
+  retry(id: string): Promise<boolean> {
+    return this.manager.retry(id);
+  }
+
+  /** Counts per status per queue; see {@link TaskManager.queueStatus}. */
+  queueStatus(): Promise<QueueStatus> {
+    return this.manager.queueStatus();
+  }
+
+  /**
+   * Starts processing in this process: claims due tasks of the served queues into
+   * `concurrency` slots, wakes on NOTIFY, polls as a fallback, renews leases and
+   * rescues expired ones. Resolves once listening.
+   */
+  async start(options: StartOptions = {}): Promise<void> {
+    const opts = parse(startOptionsSchema, options, 'start');
+    if (this.#processor) throw new ValidationError('start', 'courier', 'is already started; call stop() first');
+    this.#processor = this.#newProcessor(opts.concurrency, opts.queues ?? null, opts.pollInterval, opts.lease, opts.batchSize);
+    await this.#processor.start();
+    if (opts.handleSignals) {
+      this.#signalHandler = () => {
+        this.logger.info('signal received; stopping');
+        void this.close();
+      };
+      process.once('SIGTERM', this.#signalHandler);
+      process.once('SIGINT', this.#signalHandler);
+    }
+  }
+
+  /**
+   * Stops claiming, lets running handlers finish for up to `grace` seconds, then
+   * aborts the rest through `ctx.signal` and puts their tasks back in the queue.
+   */
+  async stop(options: StopOptions = {}): Promise<void> {
+    const { grace } = parse(stopOptionsSchema, options, 'stop');
+    const processor = this.#processor;
+    if (!processor) return;
+    await processor.stop(grace);
+    this.#processor = undefined;
+    if (this.#signalHandler) {
+      process.off('SIGTERM', this.#signalHandler);
+      process.off('SIGINT', this.#signalHandler);
+      this.#signalHandler = undefined;
+    }
+  }
+
+  /**
+   * Runs due tasks inline, through the same claim and settle statements as the
+   * processor, until `limit` ran or none is due. Returns how many ran.
+   */
+  runOnce(options: RunOnceOptions = {}): Promise<number> {
+    const limit = options.limit ?? 100;
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(limit) || limit < 1) throw new ValidationError('runOnce', 'limit', 'must be an integer >= 1');
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new ValidationError('runOnce', 'concurrency', 'must be an integer >= 1');
+    return this.#newProcessor(concurrency, null, 1, 30).runInline(limit, concurrency);
+  }
+
+  /** Runs every due task inline until none is due (retries due later are left). Returns how many ran. */
+  async drain(options: { concurrency?: number } = {}): Promise<number> {
+    return this.runOnce({ limit: Number.MAX_SAFE_INTEGER, concurrency: options.concurrency ?? 1 });
+  }
+
+  /** Liveness of this process's processor, for readiness probes. */
+  health(): { running: boolean; listening: boolean; lastClaimAt: Date | null; active: number } {
+    return this.#processor?.health() ?? { running: false, listening: false, lastClaimAt: null, active: 0 };
+  }
+
+  /** Stops the processor (default grace) and ends the pool if the courier created it. */
+  async close(options: StopOptions = {}): Promise<void> {
+    await this.stop(options);
+    if (this.#ownsPool) await this.pool.end().catch(() => {});
+  }
+
+  #newProcessor(concurrency: number, queues: string[] | null, pollInterval: number, lease: number, batchSize?: number): Processor {
+    return new Processor(
+      {
+        pool: this.pool,
+        schema: this.schema,
+        table: `${quoteIdent(this.schema)}.tasks`,
+        registry: this.registry,
+        logger: this.logger,
+        workerId: this.workerId,
+      },
+      { concurrency, queues, pollInterval, lease, batchSize: batchSize ?? concurrency },
+    );
+  }
+}
+
+/**
+ * Creates a courier over `connectionString` (or `DATABASE_URL`) or an existing pool.
+ *
+ * @example
+ * ```ts
+ * const courier = createCourier({ connectionString: process.env.DATABASE_URL });
+ * courier.registerTask(sendWelcome);
+ * await courier.migrate();
+ * await courier.enqueueTask('send_welcome', { userId: 1 });
+ * await courier.start({ concurrency: 10 });
+ * ```
+ */
+export function createCourier(options: CourierOptions = {}): Courier {
+  return new Courier(options);
+}

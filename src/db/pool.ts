@@ -1,0 +1,52 @@
+import { CompiledQuery } from 'kysely';
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+/** Anything that runs a parameterised statement: a `pg.Pool`, a `pg.Client` or a pool client. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/** A Kysely transaction or database object, as far as we need it. */
+interface KyselyLike {
+  executeQuery(query: CompiledQuery): Promise<{ rows: unknown[] }>;
+}
+
+/** Creates the pool pgcourier owns; errors of idle clients are logged, never fatal. */
+export function createPool(connectionString: string, logger: Logger, max = 10): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max });
+  watchPool(pool, logger);
+  return pool;
+}
+
+/** Without an 'error' listener, a connection dropped while idle crashes the process. */
+export function watchPool(pool: pg.Pool, logger: Logger): void {
+  if (pool.listenerCount('error') === 0) {
+    pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection lost'));
+  }
+}
+
+/**
+ * Turns the caller's transaction (`tx` option) into a {@link Queryable}: a `pg`
+ * client inside `BEGIN`, or a Kysely transaction.
+ */
+export function queryableOf(tx: unknown): Queryable | undefined {
+  if (tx === undefined || tx === null) return undefined;
+  const candidate = tx as Partial<Queryable & KyselyLike>;
+  if (typeof candidate.executeQuery === 'function') {
+    const kysely = candidate as KyselyLike;
+    return {
+      async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []) {
+        const out = await kysely.executeQuery(CompiledQuery.raw(text, values));
+        return { rows: out.rows as R[], rowCount: out.rows.length, command: '', oid: 0, fields: [] };
+      },
+    };
+  }
+  if (typeof candidate.query === 'function') return candidate as Queryable;
+  return undefined;
+}
+
+/** Quotes a validated identifier for SQL text. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

@@ -1,0 +1,10 @@
+export type { CourierOptions, RunOnceOptions, StartOptions, StopOptions } from './courier.js';
+export { Courier, createCourier } from './courier.js';
+export type { Database, TaskErrorEntry, TasksTable, TaskStatus } from './db/types.js';
+export { closeDefaultCourier, configure, defaultRegistry, enqueueTask, getDefaultCourier, registerTask } from './default.js';
+export { CourierError, PermanentError, RetryAfter, retryAfter, UnknownTaskError, ValidationError } from './errors.js';
+export type { EnqueueItem, EnqueueOptions, ManagerDeps, QueueCounts, QueueStatus } from './manager.js';
+export { TaskManager } from './manager.js';
+export type { DefineTaskInput, TaskContext, TaskDefaults, TaskDefinition, TaskHandler } from './registry.js';
+export { defineTask, TaskRegistry } from './registry.js';
+export type { TaskInfo } from './task-info.js';

@@ -1,0 +1,86 @@
+import type { TaskErrorEntry, TaskStatus } from './db/types.js';
+
+/** What `getTask(id)` returns. */
+export interface TaskInfo {
+  /** Opaque task id. */
+  id: string;
+  /** Task name. */
+  name: string;
+  /** Queue name. */
+  queue: string;
+  /** The payload as enqueued. */
+  payload: unknown;
+  /** 1 = highest … 10 = lowest. */
+  priority: number;
+  /** Current state. */
+  status: TaskStatus;
+  /** Runs started so far (a deferral by `retryAfter` gives its run back). */
+  attempts: number;
+  /** Retries allowed after the first attempt. */
+  maxRetries: number;
+  /** Earliest time the task may (next) run. */
+  runAt: Date;
+  /** The handler's JSON return value once succeeded, else `null`. */
+  result: unknown;
+  /** Last progress the handler reported. */
+  progress: { current: number; total: number | null } | null;
+  /** Message of the most recent error. */
+  lastError: string | null;
+  /** Bounded history of errors (the most recent 20), oldest first. */
+  errors: TaskErrorEntry[];
+  /** Dedup key, if any. */
+  key: string | null;
+  /** When the task was enqueued. */
+  createdAt: Date;
+  /** When the latest attempt started. */
+  startedAt: Date | null;
+  /** When the task reached a final state. */
+  finishedAt: Date | null;
+}
+
+/** Row shape of the tasks table as returned by `SELECT *`. */
+export interface TaskRow {
+  id: string;
+  queue: string;
+  name: string;
+  payload: unknown;
+  priority: number;
+  status: TaskStatus;
+  attempts: number;
+  max_retries: number;
+  retry_delay: number;
+  timeout: number | null;
+  run_at: Date;
+  key: string | null;
+  lease_token: string | null;
+  result: unknown;
+  progress: { current: number; total: number | null } | null;
+  last_error: string | null;
+  errors: TaskErrorEntry[];
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+/** Maps a table row to the public {@link TaskInfo}. */
+export function toTaskInfo(row: TaskRow): TaskInfo {
+  return {
+    id: String(row.id),
+    name: row.name,
+    queue: row.queue,
+    payload: row.payload,
+    priority: row.priority,
+    status: row.status,
+    attempts: row.attempts,
+    maxRetries: row.max_retries,
+    runAt: row.run_at,
+    result: row.result,
+    progress: row.progress,
+    lastError: row.last_error,
+    errors: row.errors,
+    key: row.key,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}

@@ -1,0 +1,336 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { TaskRegistry } from '../registry.js';
+import { Maintenance } from '../scheduler/maintenance.js';
+import { type ClaimedTask, claimTasks } from './claim.js';
+import { describeError, executeTask, toSettlement } from './execute.js';
+import { recordProgress, renewLeases } from './lease.js';
+import { Listener } from './listener.js';
+import { type Fence, type Settlement, settle } from './settle.js';
+
+/** Settings of one processor (already validated); durations in seconds. */
+export interface ProcessorSettings {
+  concurrency: number;
+  queues: string[] | null;
+  pollInterval: number;
+  lease: number;
+  batchSize: number;
+}
+
+/** What a processor needs from its courier. */
+export interface ProcessorDeps {
+  pool: pg.Pool;
+  schema: string;
+  table: string;
+  registry: TaskRegistry;
+  logger: Logger;
+  workerId: string;
+}
+
+interface Inflight {
+  fence: Fence;
+  task: ClaimedTask;
+  controller: AbortController;
+  /** The handler has returned; only its settlement is pending. */
+  handlerDone: boolean;
+  /** Given back at shutdown or lost: whatever the handler returns is dropped. */
+  abandoned: boolean;
+}
+
+class ShutdownError extends Error {
+  override name = 'ShutdownError';
+}
+class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+
+/**
+ * The claim loop: claims due tasks into free slots, runs their handlers, batches
+ * their settlements into single statements, renews their leases, and wakes on
+ * NOTIFY with a poll fallback. The same claim/run/settle path serves inline runs.
+ */
+export class Processor {
+  readonly #deps: ProcessorDeps;
+  readonly #settings: ProcessorSettings;
+  readonly #inflight = new Map<string, Inflight>();
+  #active = 0;
+  #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+  #dirty = true;
+  #claiming = false;
+  #claimFailures = 0;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #leaseTimer: NodeJS.Timeout | undefined;
+  #pending: Array<{ settlement: Settlement; resolve: (matched: boolean) => void }> = [];
+  #flushScheduled = false;
+  #flushing = new Set<Promise<void>>();
+  #idleWaiters: Array<() => void> = [];
+  #listener: Listener | undefined;
+  #maintenance: Maintenance | undefined;
+  #lastClaimAt = 0;
+
+  constructor(deps: ProcessorDeps, settings: ProcessorSettings) {
+    this.#deps = deps;
+    this.#settings = settings;
+  }
+
+  /** Handlers running now. */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Liveness for readiness probes. */
+  health(): { running: boolean; listening: boolean; lastClaimAt: Date | null; active: number } {
+    return {
+      running: this.#state === 'running',
+      listening: this.#listener?.connected ?? false,
+      lastClaimAt: this.#lastClaimAt ? new Date(this.#lastClaimAt) : null,
+      active: this.#active,
+    };
+  }
+
+  /** Starts listening, polling, maintenance and claiming. */
+  async start(): Promise<void> {
+    if (this.#state !== 'idle') throw new Error('processor already started');
+    this.#state = 'running';
+    const { pool, schema, logger } = this.#deps;
+    const served = this.#settings.queues ? new Set(this.#settings.queues) : null;
+    this.#listener = new Listener({
+      connection: (pool as unknown as { options: pg.ClientConfig }).options,
+      channel: `${schema}.tasks`,
+      logger,
+      onNotify: (queue) => {
+        if (!served || served.has(queue)) this.#poke();
+      },
+      onConnect: () => this.#poke(),
+    });
+    await this.#listener.start();
+    this.#pollTimer = setInterval(() => this.#poke(), this.#settings.pollInterval * 1000);
+    this.#maintenance = new Maintenance({
+      db: pool,
+      schema,
+      table: this.#deps.table,
+      logger,
+      onRescued: () => this.#poke(),
+    });
+    this.#maintenance.start(Math.min(30, Math.max(0.25, this.#settings.lease / 2)));
+    this.#poke();
+  }
+
+  /**
+   * Stops claiming, waits up to `grace` seconds for running handlers, then aborts
+   * the rest through their signal and gives their tasks back to the queue (the
+   * interrupted attempt is not counted). Resolves once every write is done.
+   */
+  async stop(grace: number): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'idle') {
+      this.#state = 'stopped';
+      return;
+    }
+    if (this.#state === 'stopping') return this.#waitIdle();
+    this.#state = 'stopping';
+    clearInterval(this.#pollTimer);
+    clearTimeout(this.#retryTimer);
+    await Promise.all([this.#listener?.stop(), this.#maintenance?.stop()]);
+    let graceTimer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#waitIdle(), new Promise((r) => (graceTimer = setTimeout(r, grace * 1000)))]);
+    clearTimeout(graceTimer);
+    const interrupted = [...this.#inflight.values()].filter((e) => !e.handlerDone && !e.abandoned);
+    for (const entry of interrupted) {
+      entry.abandoned = true;
+      entry.controller.abort(new ShutdownError('worker is stopping'));
+      void this.#settle({ ...entry.fence, kind: 'released', error: 'interrupted: worker stopped before the handler finished' }).finally(() => this.#inflight.delete(entry.fence.id));
+    }
+    if (interrupted.length) this.#deps.logger.warn({ count: interrupted.length }, 'released tasks still running at shutdown');
+    await this.#drainWrites();
+    clearInterval(this.#leaseTimer);
+    this.#leaseTimer = undefined;
+    this.#state = 'stopped';
+  }
+
+  /**
+   * Runs due tasks inline until `limit` have run or none is due: claims up to
+   * `concurrency` at a time through the same claim, run and settle path as the
+   * loop. Returns how many ran.
+   */
+  async runInline(limit: number, concurrency: number): Promise<number> {
+    let ran = 0;
+    while (ran < limit) {
+      const batch = await this.#claim(Math.min(concurrency, limit - ran));
+      if (batch.length === 0) break;
+      await Promise.all(batch.map((task) => this.#launch(task)));
+      ran += batch.length;
+    }
+    await this.#drainWrites();
+    clearInterval(this.#leaseTimer);
+    this.#leaseTimer = undefined;
+    return ran;
+  }
+
+  #free(): number {
+    return this.#settings.concurrency - this.#active;
+  }
+
+  /** Marks that runnable tasks may exist and claims if a slot is free. */
+  #poke(): void {
+    this.#dirty = true;
+    this.#wake();
+  }
+
+  #wake(): void {
+    if (this.#state !== 'running' || this.#claiming || !this.#dirty || this.#free() <= 0) return;
+    void this.#claimLoop();
+  }
+
+  async #claimLoop(): Promise<void> {
+    this.#claiming = true;
+    try {
+      while (this.#state === 'running' && this.#dirty && this.#free() > 0) {
+        this.#dirty = false;
+        const want = Math.min(this.#free(), this.#settings.batchSize);
+        const tasks = await this.#claim(want);
+        if (tasks.length === want) this.#dirty = true;
+        for (const task of tasks) void this.#launch(task);
+      }
+      this.#claimFailures = 0;
+    } catch (err) {
+      this.#dirty = true;
+      this.#claimFailures++;
+      const delay = Math.min(5000, 100 * 2 ** Math.min(this.#claimFailures, 6));
+      this.#deps.logger.warn({ err: (err as Error).message, retryInMs: delay }, 'claim failed');
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = setTimeout(() => this.#wake(), delay);
+    } finally {
+      this.#claiming = false;
+    }
+  }
+
+  async #claim(limit: number): Promise<ClaimedTask[]> {
+    const names = this.#deps.registry.names();
+    if (names.length === 0 || limit <= 0) return [];
+    const tasks = await claimTasks(this.#deps.pool, this.#deps.table, {
+      workerId: this.#deps.workerId,
+      names,
+      queues: this.#settings.queues,
+      limit,
+      lease: this.#settings.lease,
+    });
+    this.#lastClaimAt = Date.now();
+    return tasks;
+  }
+
+  async #launch(task: ClaimedTask): Promise<void> {
+    const id = String(task.id);
+    const fence = { id, token: task.lease_token };
+    const controller = new AbortController();
+    const entry: Inflight = { fence, task, controller, handlerDone: false, abandoned: false };
+    this.#inflight.set(id, entry);
+    this.#active++;
+    this.#ensureLeaseTimer();
+    const logger = this.#deps.logger.child({ taskId: id, task: task.name, queue: task.queue, attempt: task.attempts });
+    const def = this.#deps.registry.get(task.name);
+    const outcome = def
+      ? await executeTask(def, task, {
+          taskId: id,
+          name: task.name,
+          queue: task.queue,
+          attempt: task.attempts,
+          logger,
+          progress: (current, total) => this.#progress(entry, current, total),
+        }, controller, logger)
+      : { kind: 'error' as const, permanent: false, message: `task "${task.name}" is not registered in this worker` };
+    entry.handlerDone = true;
+    this.#active--;
+    if (entry.abandoned) {
+      logger.warn('dropping the result of an attempt whose lease is gone');
+    } else {
+      const settlement = toSettlement(task, outcome);
+      if (settlement.kind === 'retry' || settlement.kind === 'failed') logger.warn({ err: settlement.error, next: settlement.kind }, 'task attempt failed');
+      const matched = await this.#settle(settlement);
+      if (!matched) logger.warn({ outcome: settlement.kind }, 'lease lost before the outcome was written; outcome dropped');
+    }
+    this.#inflight.delete(id);
+    if (this.#active === 0 && this.#inflight.size === 0) for (const w of this.#idleWaiters.splice(0)) w();
+    this.#wake();
+  }
+
+  async #progress(entry: Inflight, current: number, total?: number): Promise<boolean> {
+    if (!Number.isFinite(current) || (total !== undefined && !Number.isFinite(total))) {
+      throw new TypeError('progress(current, total?) takes finite numbers');
+    }
+    if (entry.abandoned || entry.handlerDone) return false;
+    return recordProgress(this.#deps.pool, this.#deps.table, entry.fence, { current, total: total ?? null });
+  }
+
+  /** Queues a settlement for the next batched write; resolves whether its fence matched. */
+  #settle(settlement: Settlement): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.#pending.push({ settlement, resolve });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#startFlush());
+      }
+    });
+  }
+
+  #startFlush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#pending.splice(0);
+    if (batch.length === 0) return;
+    const p = this.#flush(batch).finally(() => this.#flushing.delete(p));
+    this.#flushing.add(p);
+  }
+
+  /** Writes a batch, retrying through connection loss: an unwritten success would run again. */
+  async #flush(batch: Array<{ settlement: Settlement; resolve: (matched: boolean) => void }>): Promise<void> {
+    for (let failures = 0; ; failures++) {
+      try {
+        const matched = await settle(this.#deps.pool, this.#deps.table, batch.map((b) => b.settlement));
+        for (const b of batch) b.resolve(matched.has(b.settlement.id));
+        return;
+      } catch (err) {
+        this.#deps.logger.warn({ err: describeError(err), count: batch.length }, 'writing task outcomes failed; retrying');
+        await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  }
+
+  async #drainWrites(): Promise<void> {
+    while (this.#pending.length > 0 || this.#flushing.size > 0 || this.#flushScheduled) {
+      if (this.#pending.length > 0) this.#startFlush();
+      await Promise.all(this.#flushing);
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  #waitIdle(): Promise<void> {
+    if (this.#active === 0 && this.#inflight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #ensureLeaseTimer(): void {
+    if (this.#leaseTimer) return;
+    this.#leaseTimer = setInterval(() => void this.#renew(), (this.#settings.lease * 1000) / 3);
+    this.#leaseTimer.unref();
+  }
+
+  async #renew(): Promise<void> {
+    const entries = [...this.#inflight.values()].filter((e) => !e.abandoned);
+    if (entries.length === 0) return;
+    try {
+      const alive = await renewLeases(this.#deps.pool, this.#deps.table, entries.map((e) => e.fence), this.#settings.lease);
+      for (const entry of entries) {
+        if (alive.has(entry.fence.id) || entry.handlerDone || entry.abandoned) continue;
+        entry.abandoned = true;
+        entry.controller.abort(new LeaseLostError('lease lost: the task was cancelled, rescued or finished elsewhere'));
+        this.#deps.logger.warn({ taskId: entry.fence.id }, 'lease lost; aborting the handler');
+      }
+    } catch (err) {
+      this.#deps.logger.warn({ err: describeError(err) }, 'lease renewal failed');
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { type Courier, type CourierOptions, createCourier } from '../../src/index.js';
+
+/** Connection string of the run's test Postgres. */
+export function databaseUrl(): string {
+  return inject('databaseUrl');
+}
+
+/** A fresh schema name, so test files (and tests) never share tables. */
+export function freshSchema(prefix = 't'): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`;
+}
+
+/** A migrated courier on its own schema; closed by the returned `cleanup`. */
+export async function testCourier(options: CourierOptions = {}): Promise<Courier> {
+  const courier = createCourier({ connectionString: databaseUrl(), schema: freshSchema(), ...options });
+  await courier.migrate();
+  return courier;
+}
+
+/** A plain pool on the test database, for reading tables directly. */
+export function testPool(): pg.Pool {
+  const pool = new pg.Pool({ connectionString: databaseUrl(), max: 4 });
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** Polls `check` every 20 ms until it returns truthy or `timeoutMs` passes. */
+export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
