@@ -10,6 +10,8 @@ CREATE TABLE tasks (
                 CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
   attempts      integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
   max_retries   integer NOT NULL DEFAULT 3 CHECK (max_retries >= 0),
+  -- Runs that do not count against max_retries (retryAfter deferrals, shutdown releases).
+  deferrals     integer NOT NULL DEFAULT 0 CHECK (deferrals >= 0),
   retry_delay   double precision NOT NULL DEFAULT 60 CHECK (retry_delay >= 0),
   timeout       double precision CHECK (timeout > 0),
   run_at        timestamptz NOT NULL DEFAULT now(),

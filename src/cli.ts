@@ -204,6 +204,8 @@ function printStatus(status: Awaited<ReturnType<Courier['queueStatus']>>): void 
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // A stopped worker exits even if a task module left handles open (pools, timers).
+    if (process.argv[2] === 'worker' || process.argv[2] === 'run-once') setImmediate(() => process.exit(code));
   },
   (err: unknown) => {
     const known = err instanceof UsageError || err instanceof CourierError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');

@@ -119,9 +119,9 @@ export class Courier {
 
   /** Registers a task definition, or a name with its handler and defaults. */
   registerTask<P>(task: TaskDefinition<P>): TaskDefinition<P>;
-  registerTask(name: string, handler: TaskHandler, defaults?: TaskDefaults): TaskDefinition;
-  registerTask(task: TaskDefinition | string, handler?: TaskHandler, defaults?: TaskDefaults): TaskDefinition {
-    return typeof task === 'string' ? this.registry.register(task, handler as TaskHandler, defaults) : this.registry.register(task);
+  registerTask<P = any>(name: string, handler: TaskHandler<P>, defaults?: TaskDefaults): TaskDefinition<P>;
+  registerTask(task: TaskDefinition | string, handler?: TaskHandler<any>, defaults?: TaskDefaults): TaskDefinition {
+    return typeof task === 'string' ? this.registry.register(task, handler as TaskHandler<any>, defaults) : this.registry.register(task);
   }
 
   /** Enqueues one task; see {@link TaskManager.enqueueTask}. */

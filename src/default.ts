@@ -39,9 +39,9 @@ export async function closeDefaultCourier(): Promise<void> {
  * ```
  */
 export function registerTask<P>(task: TaskDefinition<P>): TaskDefinition<P>;
-export function registerTask(name: string, handler: TaskHandler, defaults?: TaskDefaults): TaskDefinition;
-export function registerTask(task: TaskDefinition | string, handler?: TaskHandler, defaults?: TaskDefaults): TaskDefinition {
-  return typeof task === 'string' ? defaultRegistry.register(task, handler as TaskHandler, defaults) : defaultRegistry.register(task);
+export function registerTask<P = any>(name: string, handler: TaskHandler<P>, defaults?: TaskDefaults): TaskDefinition<P>;
+export function registerTask(task: TaskDefinition | string, handler?: TaskHandler<any>, defaults?: TaskDefaults): TaskDefinition {
+  return typeof task === 'string' ? defaultRegistry.register(task, handler as TaskHandler<any>, defaults) : defaultRegistry.register(task);
 }
 
 /**

@@ -47,8 +47,8 @@ export class PermanentError extends CourierError {
 
 /**
  * Returned or thrown by a handler to run the task again after exactly `seconds`,
- * for example to honour a provider's `Retry-After`. The deferral gives back the
- * attempt: it does not count against `maxRetries`.
+ * for example to honour a provider's `Retry-After`. The deferred run does not
+ * count against `maxRetries` (its attempt number is still used up).
  */
 export class RetryAfter extends CourierError {
   override name = 'RetryAfter';
@@ -65,7 +65,7 @@ export class RetryAfter extends CourierError {
 }
 
 /**
- * Reschedules the running task to start again in `seconds` without using up an attempt.
+ * Reschedules the running task to start again in `seconds` without using up a retry.
  * Return it or throw it from a handler.
  *
  * @example

@@ -1,6 +1,6 @@
 export type { CourierOptions, RunOnceOptions, StartOptions, StopOptions } from './courier.js';
 export { Courier, createCourier } from './courier.js';
-export type { Database, TaskErrorEntry, TasksTable, TaskStatus } from './db/types.js';
+export type { Database, TaskErrorEntry, TaskStatus, TasksTable } from './db/types.js';
 export { closeDefaultCourier, configure, defaultRegistry, enqueueTask, getDefaultCourier, registerTask } from './default.js';
 export { CourierError, PermanentError, RetryAfter, retryAfter, UnknownTaskError, ValidationError } from './errors.js';
 export type { EnqueueItem, EnqueueOptions, ManagerDeps, QueueCounts, QueueStatus } from './manager.js';

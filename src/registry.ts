@@ -105,8 +105,8 @@ export class TaskRegistry {
 
   /** Registers a definition, or a name with its handler and defaults. Re-registering a name replaces it. */
   register<P>(task: TaskDefinition<P>): TaskDefinition<P>;
-  register(name: string, handler: TaskHandler, defaults?: TaskDefaults): TaskDefinition;
-  register(taskOrName: TaskDefinition | string, handler?: TaskHandler, defaults: TaskDefaults = {}): TaskDefinition {
+  register<P = any>(name: string, handler: TaskHandler<P>, defaults?: TaskDefaults): TaskDefinition<P>;
+  register(taskOrName: TaskDefinition | string, handler?: TaskHandler<any>, defaults: TaskDefaults = {}): TaskDefinition {
     const def = typeof taskOrName === 'string' ? defineTask({ ...defaults, name: taskOrName, handler: handler as TaskHandler }) : taskOrName;
     if (typeof taskOrName !== 'string') defineTask(def as DefineTaskInput<undefined, string>); // validates a hand-built object
     this.#tasks.set(def.name, def);

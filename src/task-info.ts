@@ -14,7 +14,7 @@ export interface TaskInfo {
   priority: number;
   /** Current state. */
   status: TaskStatus;
-  /** Runs started so far (a deferral by `retryAfter` gives its run back). */
+  /** Runs started so far; `ctx.attempt` of the latest run. */
   attempts: number;
   /** Retries allowed after the first attempt. */
   maxRetries: number;

@@ -2,7 +2,7 @@ import type { Queryable } from '../db/pool.js';
 import type { TaskRow } from '../task-info.js';
 
 /** A claimed task: its row plus the lease token every later write must present. */
-export type ClaimedTask = TaskRow & { lease_token: string };
+export type ClaimedTask = TaskRow & { lease_token: string; deferrals: number };
 
 /**
  * Claims up to `limit` runnable tasks in priority, run_at, id order, skipping rows
@@ -30,7 +30,7 @@ export async function claimTasks(
             started_at = now(), updated_at = now()
        FROM picked
       WHERE t.id = picked.id
-     RETURNING t.id, t.queue, t.name, t.payload, t.priority, t.status, t.attempts, t.max_retries,
+     RETURNING t.id, t.queue, t.name, t.payload, t.priority, t.status, t.attempts, t.deferrals, t.max_retries,
                t.retry_delay, t.timeout, t.run_at, t.key, t.lease_token, t.created_at, t.started_at`,
     [args.workerId, args.names, args.queues, args.limit, args.lease],
   );

@@ -108,7 +108,7 @@ export function toSettlement(task: ClaimedTask, outcome: Outcome, random: () => 
     case 'deferred':
       return { ...fence, kind: 'deferred', delay: outcome.delay, error: outcome.message };
     case 'error':
-      if (outcome.permanent || task.attempts > task.max_retries) return { ...fence, kind: 'failed', error: outcome.message };
+      if (outcome.permanent || task.attempts - task.deferrals > task.max_retries) return { ...fence, kind: 'failed', error: outcome.message };
       return { ...fence, kind: 'retry', error: outcome.message, delay: backoffSeconds(task.attempts, task.retry_delay, random) };
   }
 }

@@ -120,7 +120,7 @@ export class Processor {
   /**
    * Stops claiming, waits up to `grace` seconds for running handlers, then aborts
    * the rest through their signal and gives their tasks back to the queue (the
-   * interrupted attempt is not counted). Resolves once every write is done.
+   * interrupted run does not count against maxRetries). Resolves once every write is done.
    */
   async stop(grace: number): Promise<void> {
     if (this.#state === 'stopped' || this.#state === 'idle') {

@@ -18,8 +18,8 @@ export async function rescueExpiredLeases(db: Queryable, table: string, lockKey:
         FOR UPDATE SKIP LOCKED
      )
      UPDATE ${table} AS t
-        SET status = CASE WHEN t.attempts > t.max_retries THEN 'failed' ELSE 'queued' END,
-            finished_at = CASE WHEN t.attempts > t.max_retries THEN now() END,
+        SET status = CASE WHEN t.attempts - t.deferrals > t.max_retries THEN 'failed' ELSE 'queued' END,
+            finished_at = CASE WHEN t.attempts - t.deferrals > t.max_retries THEN now() END,
             run_at = now(),
             last_error = 'lease expired: worker ' || coalesce(t.locked_by, '?') || ' stopped renewing it',
             errors = (CASE WHEN jsonb_array_length(t.errors) >= ${ERROR_HISTORY} THEN t.errors - 0 ELSE t.errors END)

@@ -44,15 +44,16 @@ export async function completeTasks(db: Queryable, table: string, items: Array<F
  * Ends attempts that did not succeed, in one statement:
  * - `retry`: back to queued after `delay` seconds (the attempt counts);
  * - `failed`: final;
- * - `deferred`: back to queued after exactly `delay` seconds, attempt given back;
- * - `released`: back to queued now, attempt given back (the worker stopped).
+ * - `deferred`: back to queued after exactly `delay` seconds, not counted against max_retries;
+ * - `released`: back to queued now, not counted against max_retries (the worker stopped).
+ * Attempt numbers stay unique per run either way.
  * Fenced like {@link completeTasks}; returns the ids that matched.
  */
 export async function endAttempts(db: Queryable, table: string, items: Array<Exclude<Settlement, { kind: 'succeeded' }>>): Promise<Set<string>> {
   const { rows } = await db.query<{ id: string }>(
     `UPDATE ${table} AS t
         SET status = CASE WHEN v.kind = 'failed' THEN 'failed' ELSE 'queued' END,
-            attempts = CASE WHEN v.kind IN ('deferred', 'released') THEN t.attempts - 1 ELSE t.attempts END,
+            deferrals = CASE WHEN v.kind IN ('deferred', 'released') THEN t.deferrals + 1 ELSE t.deferrals END,
             run_at = CASE WHEN v.kind = 'failed' THEN t.run_at ELSE now() + make_interval(secs => v.delay) END,
             finished_at = CASE WHEN v.kind = 'failed' THEN now() END,
             last_error = coalesce(v.error, t.last_error),

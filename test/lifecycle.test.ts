@@ -1,0 +1,153 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Courier } from '../src/index.js';
+import { rescueExpiredLeases } from '../src/worker/rescue.js';
+import { testCourier, waitFor } from './helpers/db.js';
+
+const open: Courier[] = [];
+const make = async () => {
+  const c = await testCourier();
+  open.push(c);
+  return c;
+};
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.close({ grace: 0 })));
+});
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('wake-up', () => {
+  it('an idle worker with a 60 s poll interval starts a new task within 1 s (NOTIFY)', async () => {
+    const c = await make();
+    let startedAt = 0;
+    c.registerTask('ping', () => void (startedAt = Date.now()));
+    await c.start({ pollInterval: 60 });
+    await new Promise((r) => setTimeout(r, 200)); // let the start-up claim pass: only NOTIFY can wake it now
+    const enqueuedAt = Date.now();
+    const id = await c.enqueueTask('ping', {});
+    await waitFor(async () => (await c.getTask(id))?.status === 'succeeded', 1000, 'the NOTIFY wake-up');
+    expect(startedAt - enqueuedAt).toBeLessThan(1000);
+  });
+
+  it('a worker serving other queues ignores the task; one serving its queue runs it', async () => {
+    const c = await make();
+    c.registerTask('ping', () => {});
+    await c.start({ queues: ['email'], pollInterval: 0.05 });
+    const other = await c.enqueueTask('ping', {}, { queue: 'sms' });
+    const mine = await c.enqueueTask('ping', {}, { queue: 'email' });
+    await waitFor(async () => (await c.getTask(mine))?.status === 'succeeded', 2000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await c.getTask(other))?.status).toBe('queued');
+  });
+});
+
+describe('graceful stop', () => {
+  it('lets a 2 s handler finish within the grace period', async () => {
+    const c = await make();
+    const started = deferred();
+    c.registerTask('two_seconds', async () => {
+      started.resolve();
+      await new Promise((r) => setTimeout(r, 2000));
+      return 'finished';
+    });
+    const id = await c.enqueueTask('two_seconds', {});
+    await c.start({ pollInterval: 0.05 });
+    await started.promise;
+    await c.stop({ grace: 5 });
+    expect(await c.getTask(id)).toMatchObject({ status: 'succeeded', result: 'finished', attempts: 1 });
+  });
+
+  it('with a shorter grace aborts the handler through ctx.signal and puts the task back', async () => {
+    const c = await make();
+    const started = deferred();
+    let aborted: unknown;
+    c.registerTask('two_seconds', async (_p, ctx) => {
+      if (ctx.attempt > 1) return 'second run';
+      started.resolve();
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 2000);
+        ctx.signal.addEventListener('abort', () => {
+          aborted = ctx.signal.reason;
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      return 'should be dropped';
+    });
+    const id = await c.enqueueTask('two_seconds', {});
+    await c.start({ pollInterval: 0.05 });
+    await started.promise;
+    const t0 = Date.now();
+    await c.stop({ grace: 0.3 });
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(aborted).toMatchObject({ name: 'ShutdownError' });
+    const released = await c.getTask(id);
+    expect(released).toMatchObject({ status: 'queued', attempts: 1, result: null });
+    expect(released?.errors[0]?.message).toMatch(/interrupted/);
+    // Retried later, not lost:
+    await c.drain();
+    expect(await c.getTask(id)).toMatchObject({ status: 'succeeded', result: 'second run' });
+  });
+});
+
+describe('fencing', () => {
+  it('a zombie attempt whose lease was rescued cannot overwrite the newer attempt', async () => {
+    const zombie = await make();
+    const release = deferred();
+    const started = deferred();
+    zombie.registerTask('fenced', async (_p, ctx) => {
+      started.resolve();
+      await release.promise;
+      return `zombie attempt ${ctx.attempt}`;
+    });
+    const id = await zombie.enqueueTask('fenced', {});
+    await zombie.start({ pollInterval: 60, lease: 30 });
+    await started.promise;
+    // The zombie's lease runs out (as if its process stalled); a rescuer requeues it.
+    const table = `"${zombie.schema}".tasks`;
+    await zombie.pool.query(`UPDATE ${table} SET locked_until = now() - interval '1 second' WHERE id = $1`, [id]);
+    expect(await rescueExpiredLeases(zombie.pool, table, 'test')).toEqual([{ id, status: 'queued' }]);
+    // A newer attempt, through another courier on the same schema, succeeds.
+    const { createCourier } = await import('../src/index.js');
+    const rescuer = createCourier({ pool: zombie.pool, schema: zombie.schema });
+    rescuer.registerTask('fenced', (_p, ctx) => `attempt ${ctx.attempt}`);
+    expect(await rescuer.runOnce()).toBe(1);
+    release.resolve();
+    await zombie.stop({ grace: 5 });
+    expect(await zombie.getTask(id)).toMatchObject({ status: 'succeeded', attempts: 2, result: 'attempt 2' });
+  });
+
+  it('cancelling a running task aborts its handler at the next lease renewal and drops its result', async () => {
+    const c = await make();
+    const started = deferred();
+    let reason: unknown;
+    c.registerTask('long', async (_p, ctx) => {
+      started.resolve();
+      await new Promise<void>((r) => ctx.signal.addEventListener('abort', () => r()));
+      reason = ctx.signal.reason;
+      return 'ignored';
+    });
+    const id = await c.enqueueTask('long', {});
+    await c.start({ pollInterval: 60, lease: 0.6 });
+    await started.promise;
+    expect(await c.cancel(id)).toBe(true);
+    await waitFor(() => reason, 3000, 'the abort');
+    expect(reason).toMatchObject({ name: 'LeaseLostError' });
+    expect(await c.getTask(id)).toMatchObject({ status: 'cancelled', result: null });
+  });
+
+  it('renews the lease of a handler that runs longer than the lease', async () => {
+    const c = await make();
+    c.registerTask('longer_than_lease', async () => {
+      await new Promise((r) => setTimeout(r, 1600));
+      return 'kept';
+    });
+    const id = await c.enqueueTask('longer_than_lease', {});
+    await c.start({ pollInterval: 0.05, lease: 0.5 });
+    await waitFor(async () => (await c.getTask(id))?.status === 'succeeded', 5000);
+    expect(await c.getTask(id)).toMatchObject({ attempts: 1, result: 'kept' });
+  });
+});
