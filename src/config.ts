@@ -42,6 +42,19 @@ export const enqueueOptionsSchema = taskDefaultsSchema
   .partial()
   .strict();
 
+/** Filters of `TaskManager.list()`. */
+export const listTasksSchema = z
+  .object({
+    queue: queueNameSchema.optional(),
+    status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled'], 'must be one of queued, running, succeeded, failed, cancelled').optional(),
+    name: taskNameSchema.optional(),
+    createdAfter: z.coerce.date('must be a date').optional(),
+    createdBefore: z.coerce.date('must be a date').optional(),
+    limit: z.int('must be an integer from 1 to 500').min(1, 'must be an integer from 1 to 500').max(500, 'must be an integer from 1 to 500').default(50),
+    cursor: z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a cursor returned by a previous call').optional(),
+  })
+  .strict();
+
 /** Options of `courier.start()`. */
 export const startOptionsSchema = z
   .object({

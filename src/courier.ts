@@ -8,7 +8,7 @@ import { migrate } from './db/migrate.js';
 import { createPool, quoteIdent, watchPool } from './db/pool.js';
 import type { Database } from './db/types.js';
 import { ValidationError } from './errors.js';
-import { type EnqueueItem, type EnqueueOptions, type QueueStatus, TaskManager } from './manager.js';
+import { type EnqueueItem, type EnqueueOptions, type ListTasksOptions, type QueueStatus, TaskManager, type TaskPage } from './manager.js';
 import { type TaskDefaults, type TaskDefinition, type TaskHandler, TaskRegistry } from './registry.js';
 import type { TaskInfo } from './task-info.js';
 import { Processor } from './worker/processor.js';
@@ -149,6 +149,11 @@ export class Courier {
   /** Re-queues a failed or cancelled task; see {@link TaskManager.retry}. */
   retry(id: string): Promise<boolean> {
     return this.manager.retry(id);
+  }
+
+  /** Lists tasks with filters, a page at a time; see {@link TaskManager.list}. */
+  listTasks(options?: ListTasksOptions): Promise<TaskPage> {
+    return this.manager.list(options);
   }
 
   /** Counts per status per queue; see {@link TaskManager.queueStatus}. */

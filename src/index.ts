@@ -3,7 +3,7 @@ export { Courier, createCourier } from './courier.js';
 export type { Database, TaskErrorEntry, TaskStatus, TasksTable } from './db/types.js';
 export { closeDefaultCourier, configure, defaultRegistry, enqueueTask, getDefaultCourier, registerTask } from './default.js';
 export { CourierError, PermanentError, RetryAfter, retryAfter, UnknownTaskError, ValidationError } from './errors.js';
-export type { EnqueueItem, EnqueueOptions, ManagerDeps, QueueCounts, QueueStatus } from './manager.js';
+export type { EnqueueItem, EnqueueOptions, ListTasksOptions, ManagerDeps, QueueCounts, QueueStatus, TaskPage } from './manager.js';
 export { TaskManager } from './manager.js';
 export type { DefineTaskInput, TaskContext, TaskDefaults, TaskDefinition, TaskHandler } from './registry.js';
 export { defineTask, TaskRegistry } from './registry.js';

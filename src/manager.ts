@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type pg from 'pg';
-import { enqueueOptionsSchema, parse } from './config.js';
+import { enqueueOptionsSchema, listTasksSchema, parse } from './config.js';
 import { type Queryable, queryableOf, quoteIdent } from './db/pool.js';
 import type { Database, TaskStatus } from './db/types.js';
 import { CourierError, UnknownTaskError, ValidationError } from './errors.js';
@@ -61,6 +61,32 @@ export interface QueueStatus {
   queues: Record<string, QueueCounts>;
   /** Counts over all queues. */
   total: QueueCounts;
+}
+
+/** Filters of {@link TaskManager.list}; all optional. */
+export interface ListTasksOptions {
+  /** Only this queue. */
+  queue?: string;
+  /** Only this status. */
+  status?: TaskStatus;
+  /** Only this task name. */
+  name?: string;
+  /** Enqueued at or after this time. */
+  createdAfter?: Date | string;
+  /** Enqueued before this time. */
+  createdBefore?: Date | string;
+  /** Page size, 1–500 (default 50). */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One page of {@link TaskManager.list}. */
+export interface TaskPage {
+  /** Newest first. */
+  tasks: TaskInfo[];
+  /** Pass as `cursor` for the next page; `null` on the last page. */
+  nextCursor: string | null;
 }
 
 /** The manager's view of the database; a courier builds it. */
@@ -184,6 +210,24 @@ export class TaskManager {
       }
       throw err;
     }
+  }
+
+  /**
+   * Lists tasks newest first, filtered by queue, status, name and enqueue time, a
+   * page at a time (keyset pagination: pages stay stable while tasks are added).
+   */
+  async list(options: ListTasksOptions = {}): Promise<TaskPage> {
+    const f = parse(listTasksSchema, options ?? {}, 'listTasks');
+    let q = this.#deps.db.withSchema(this.#deps.schema).selectFrom('tasks').selectAll().orderBy('id', 'desc').limit(f.limit + 1);
+    if (f.queue) q = q.where('queue', '=', f.queue);
+    if (f.status) q = q.where('status', '=', f.status);
+    if (f.name) q = q.where('name', '=', f.name);
+    if (f.createdAfter) q = q.where('created_at', '>=', f.createdAfter);
+    if (f.createdBefore) q = q.where('created_at', '<', f.createdBefore);
+    if (f.cursor) q = q.where('id', '<', f.cursor);
+    const rows = (await q.execute()) as unknown as TaskRow[];
+    const page = rows.slice(0, f.limit);
+    return { tasks: page.map(toTaskInfo), nextCursor: rows.length > f.limit ? String(page.at(-1)?.id) : null };
   }
 
   /** Counts per status per queue and in total, with 24-hour activity and last update. */

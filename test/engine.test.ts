@@ -311,3 +311,25 @@ describe('migrations', () => {
     await c.close();
   });
 });
+
+describe('list', () => {
+  it('filters and pages newest first with a stable cursor', async () => {
+    const c = await testCourier();
+    c.registerTask('t', () => {});
+    c.registerTask('u', () => {});
+    const ids = await c.enqueueMany(Array.from({ length: 7 }, (_, i) => ({ name: i % 2 ? 'u' : 't', payload: { i }, options: { queue: i < 5 ? 'a' : 'b' } })));
+    const first = await c.listTasks({ queue: 'a', limit: 2 });
+    expect(first.tasks.map((t) => t.id)).toEqual([ids[4], ids[3]]);
+    const second = await c.listTasks({ queue: 'a', limit: 2, cursor: first.nextCursor ?? undefined });
+    expect(second.tasks.map((t) => t.id)).toEqual([ids[2], ids[1]]);
+    const last = await c.listTasks({ queue: 'a', limit: 2, cursor: second.nextCursor ?? undefined });
+    expect(last).toMatchObject({ nextCursor: null, tasks: [{ id: ids[0] }] });
+    expect((await c.listTasks({ name: 'u' })).tasks).toHaveLength(3);
+    expect((await c.listTasks({ status: 'succeeded' })).tasks).toHaveLength(0);
+    expect((await c.listTasks({ createdAfter: new Date(Date.now() + 60_000) })).tasks).toHaveLength(0);
+    await expect(c.listTasks({ status: 'done' as never })).rejects.toMatchObject({ field: 'status' });
+    await expect(c.listTasks({ limit: 0 })).rejects.toMatchObject({ field: 'limit' });
+    await expect(c.listTasks({ cursor: "1'" })).rejects.toMatchObject({ field: 'cursor' });
+    await c.close();
+  });
+});
