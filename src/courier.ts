@@ -8,7 +8,10 @@ import { migrate } from './db/migrate.js';
 import { createPool, quoteIdent, watchPool } from './db/pool.js';
 import type { Database } from './db/types.js';
 import { ValidationError } from './errors.js';
+import { CourierEvents } from './events.js';
+import { createRateLimiter, type RateLimiter, type RateLimitSpec } from './limits/rate-limiter.js';
 import { type EnqueueItem, type EnqueueOptions, type ListTasksOptions, type QueueStatus, TaskManager, type TaskPage } from './manager.js';
+import { QueueAdmin, type QueueOptions, type QueueSettings } from './queues.js';
 import { type TaskDefaults, type TaskDefinition, type TaskHandler, TaskRegistry } from './registry.js';
 import type { TaskInfo } from './task-info.js';
 import { Processor } from './worker/processor.js';
@@ -80,6 +83,10 @@ export class Courier {
   readonly logger: Logger;
   /** Identifies this process's processor in `locked_by`. */
   readonly workerId: string;
+  /** Queue settings (pause, cluster-wide concurrency, rate limit). */
+  readonly queues: QueueAdmin;
+  /** Typed events of this process: task lifecycle and background errors. */
+  readonly events = new CourierEvents();
   readonly #ownsPool: boolean;
   #processor: Processor | undefined;
   #signalHandler: (() => void) | undefined;
@@ -105,7 +112,8 @@ export class Courier {
       this.#ownsPool = true;
     }
     this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: this.pool }) });
-    this.manager = new TaskManager({ pool: this.pool, db: this.db, schema: this.schema, registry: this.registry });
+    this.manager = new TaskManager({ pool: this.pool, db: this.db, schema: this.schema, registry: this.registry, events: this.events });
+    this.queues = new QueueAdmin(this.pool, this.schema);
     this.workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
 
@@ -154,6 +162,50 @@ export class Courier {
   /** Lists tasks with filters, a page at a time; see {@link TaskManager.list}. */
   listTasks(options?: ListTasksOptions): Promise<TaskPage> {
     return this.manager.list(options);
+  }
+
+  /**
+   * Sets a queue's cluster-wide limits: `concurrency` (most running at once across
+   * all processes), `rateLimit` (e.g. `'100/m'`), `paused`.
+   *
+   * @example
+   * ```ts
+   * await courier.configureQueue('reports', { concurrency: 2 });
+   * await courier.configureQueue('sms', { rateLimit: '3/s' });
+   * ```
+   */
+  configureQueue(name: string, options: QueueOptions): Promise<QueueSettings> {
+    return this.queues.configure(name, options);
+  }
+
+  /** Stops new starts of a queue's tasks on every process within a claim cycle. */
+  pauseQueue(name: string): Promise<QueueSettings> {
+    return this.queues.pause(name);
+  }
+
+  /** Lets a paused queue's tasks start again and wakes the workers. */
+  resumeQueue(name: string): Promise<QueueSettings> {
+    return this.queues.resume(name);
+  }
+
+  /** Settings of every configured queue. */
+  listQueues(): Promise<QueueSettings[]> {
+    return this.queues.list();
+  }
+
+  /**
+   * A sliding-window rate limiter kept in Postgres and shared by every process,
+   * for senders that share a provider's limit.
+   *
+   * @example
+   * ```ts
+   * const limiter = courier.rateLimiter('twilio:+15550001', '3/s');
+   * const got = await limiter.acquire();
+   * if (!got.granted) return retryAfter(got.retryAfter);
+   * ```
+   */
+  rateLimiter(key: string, spec: RateLimitSpec): RateLimiter {
+    return createRateLimiter(this.pool, `${quoteIdent(this.schema)}.rate_limits`, key, spec);
   }
 
   /** Counts per status per queue; see {@link TaskManager.queueStatus}. */
@@ -231,7 +283,7 @@ export class Courier {
       {
         pool: this.pool,
         schema: this.schema,
-        table: `${quoteIdent(this.schema)}.tasks`,
+        events: this.events,
         registry: this.registry,
         logger: this.logger,
         workerId: this.workerId,

@@ -5,6 +5,7 @@ import { enqueueOptionsSchema, listTasksSchema, parse } from './config.js';
 import { type Queryable, queryableOf, quoteIdent } from './db/pool.js';
 import type { Database, TaskStatus } from './db/types.js';
 import { CourierError, UnknownTaskError, ValidationError } from './errors.js';
+import type { CourierEvents } from './events.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { type TaskInfo, type TaskRow, toTaskInfo } from './task-info.js';
 
@@ -95,6 +96,8 @@ export interface ManagerDeps {
   db: Kysely<Database>;
   schema: string;
   registry: TaskRegistry;
+  /** Receives `task:enqueued`. */
+  events?: CourierEvents;
 }
 
 const MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -142,6 +145,7 @@ export class TaskManager {
     const checked = parse(enqueueOptionsSchema, options ?? {}, 'enqueueTask');
     const row = this.#row(task, payload, checked, 'enqueueTask');
     const [id] = await this.#insert([row], checked.keyMode ?? 'keep', this.#runner(checked.tx, 'enqueueTask'));
+    this.#deps.events?.emit('task:enqueued', { ids: [id as string] });
     return id as string;
   }
 
@@ -160,7 +164,9 @@ export class TaskManager {
     if (rows.length === 0) return [];
     const keyMode = common.keyMode ?? 'keep';
     if (keyMode === 'replace') assertDistinctKeys(rows);
-    return this.#insert(rows, keyMode, this.#runner(common.tx, 'enqueueMany'));
+    const ids = await this.#insert(rows, keyMode, this.#runner(common.tx, 'enqueueMany'));
+    this.#deps.events?.emit('task:enqueued', { ids });
+    return ids;
   }
 
   /** The task with this id, or `null`. */

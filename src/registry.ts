@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { parse, taskDefaultsSchema, taskNameSchema } from './config.js';
 import { ValidationError } from './errors.js';
+import { parseRate, type Rate, type RateLimitSpec } from './limits/rate-limiter.js';
+import { cronError } from './scheduler/cron.js';
 
 /** What a handler receives besides its payload. */
 export interface TaskContext {
@@ -41,8 +43,24 @@ export interface TaskDefaults {
   timeout?: number;
 }
 
+/** Settings that belong to the task type, not to one enqueue. */
+export interface TaskTypeOptions {
+  /** Cluster-wide start rate of this task (e.g. `'5/s'`); a task without a grant waits without losing an attempt. */
+  rateLimit?: RateLimitSpec;
+  /** A cron expression (5 or 6 fields): the task is enqueued on that schedule while any processor runs. */
+  cron?: string;
+  /** Time zone of `cron` (IANA name, default UTC). */
+  timezone?: string;
+}
+
 /** The full description of a task, as made by {@link defineTask}. */
 export interface TaskDefinition<P = unknown, Name extends string = string> extends TaskDefaults {
+  /** Cluster-wide start rate, normalised. */
+  rateLimit?: Rate;
+  /** Cron schedule declared with the task. */
+  cron?: string;
+  /** Time zone of `cron`. */
+  timezone?: string;
   /** Unique task name, e.g. `send_welcome`. */
   name: Name;
   /** zod schema the payload must satisfy at enqueue and again before each run. */
@@ -52,7 +70,7 @@ export interface TaskDefinition<P = unknown, Name extends string = string> exten
 }
 
 /** Input of {@link defineTask}. */
-export interface DefineTaskInput<S extends z.ZodType | undefined, Name extends string> extends TaskDefaults {
+export interface DefineTaskInput<S extends z.ZodType | undefined, Name extends string> extends TaskDefaults, TaskTypeOptions {
   /** Unique task name, e.g. `send_welcome`. */
   name: Name;
   /** zod schema for the payload; its type flows into the handler and `enqueueTask`. */
@@ -80,9 +98,20 @@ export function defineTask<S extends z.ZodType | undefined = undefined, Name ext
 ): TaskDefinition<S extends z.ZodType ? z.output<S> : unknown, Name> {
   const name = parse(taskNameSchema, input.name, 'defineTask', 'name');
   if (typeof input.handler !== 'function') throw new ValidationError('defineTask', 'handler', 'must be a function');
-  const { payload, handler, name: _ignored, ...defaults } = input;
+  const { payload, handler, name: _ignored, rateLimit, cron, timezone, ...defaults } = input;
   const checked = parse(taskDefaultsSchema, stripUndefined(defaults), 'defineTask');
-  return Object.freeze({ ...checked, name, payload, handler }) as TaskDefinition<S extends z.ZodType ? z.output<S> : unknown, Name>;
+  const type = stripUndefined({
+    rateLimit: rateLimit === undefined ? undefined : parseRate(rateLimit, 'defineTask'),
+    cron: cron === undefined ? undefined : parseCron(cron, timezone, 'defineTask'),
+    timezone,
+  });
+  return Object.freeze({ ...checked, ...type, name, payload, handler }) as TaskDefinition<S extends z.ZodType ? z.output<S> : unknown, Name>;
+}
+
+function parseCron(cron: unknown, timezone: unknown, where: string): string {
+  const error = cronError(cron, timezone);
+  if (error) throw new ValidationError(where, error.field, error.expected);
+  return cron as string;
 }
 
 function stripUndefined<T extends object>(obj: T): Partial<T> {

@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { loadMigrations } from '../src/db/migrate.js';
 import { type Courier, defineTask, PermanentError, retryAfter } from '../src/index.js';
 import { testCourier, waitFor } from './helpers/db.js';
 
@@ -306,7 +307,10 @@ describe('migrations', () => {
     const a = (await import('../src/index.js')).createCourier({ pool: c.pool, schema });
     const b = (await import('../src/index.js')).createCourier({ pool: c.pool, schema });
     const [ra, rb] = await Promise.all([a.migrate(), b.migrate()]);
-    expect([...ra, ...rb].sort()).toEqual([1]);
+    const all = (await loadMigrations()).map((m) => m.version);
+    expect(all.length).toBeGreaterThan(1);
+    // One caller applied everything, the other found nothing left to do.
+    expect([ra, rb].sort((x, y) => x.length - y.length)).toEqual([[], all]);
     expect(await a.migrate()).toEqual([]);
     await c.close();
   });

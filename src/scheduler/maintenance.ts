@@ -11,16 +11,18 @@ export class Maintenance {
   readonly #table: string;
   readonly #schema: string;
   readonly #logger: Logger;
-  readonly #onRescued: (count: number) => void;
+  readonly #onRescued: (ids: string[]) => void;
+  readonly #onError: (err: Error) => void;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
 
-  constructor(opts: { db: Queryable; schema: string; table: string; logger: Logger; onRescued: (count: number) => void }) {
+  constructor(opts: { db: Queryable; schema: string; table: string; logger: Logger; onRescued: (ids: string[]) => void; onError: (err: Error) => void }) {
     this.#db = opts.db;
     this.#schema = opts.schema;
     this.#table = opts.table;
     this.#logger = opts.logger;
     this.#onRescued = opts.onRescued;
+    this.#onError = opts.onError;
   }
 
   /** Runs {@link Maintenance.tick} now and then every `interval` seconds. */
@@ -46,10 +48,10 @@ export class Maintenance {
         const rescued = await rescueExpiredLeases(this.#db, this.#table, `pgcourier.rescue:${this.#schema}`);
         if (rescued.length > 0) {
           this.#logger.warn({ count: rescued.length, ids: rescued.slice(0, 20).map((r) => r.id) }, 'rescued tasks whose lease expired');
-          this.#onRescued(rescued.length);
+          this.#onRescued(rescued.map((r) => r.id));
         }
       } catch (err) {
-        this.#logger.warn({ err: (err as Error).message }, 'maintenance tick failed');
+        this.#onError(err as Error);
       } finally {
         this.#running = undefined;
       }

@@ -1,12 +1,19 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { TaskRegistry } from '../registry.js';
+import { quoteIdent } from '../db/pool.js';
+import type { CourierEvents } from '../events.js';
+import { acquireGrant, type Rate } from '../limits/rate-limiter.js';
+import type { TaskDefinition, TaskRegistry } from '../registry.js';
 import { Maintenance } from '../scheduler/maintenance.js';
-import { type ClaimedTask, claimTasks } from './claim.js';
-import { describeError, executeTask, toSettlement } from './execute.js';
+import { type ClaimedTask, claimCappedTasks, claimTasks } from './claim.js';
+import { describeError, executeTask, type Outcome, toSettlement } from './execute.js';
 import { recordProgress, renewLeases } from './lease.js';
 import { Listener } from './listener.js';
+import { QueueLimitsCache } from './queue-settings.js';
 import { type Fence, type Settlement, settle } from './settle.js';
+
+/** Seconds between re-reads of queue limits. */
+const LIMITS_REFRESH = 5;
 
 /** Settings of one processor (already validated); durations in seconds. */
 export interface ProcessorSettings {
@@ -21,10 +28,10 @@ export interface ProcessorSettings {
 export interface ProcessorDeps {
   pool: pg.Pool;
   schema: string;
-  table: string;
   registry: TaskRegistry;
   logger: Logger;
   workerId: string;
+  events: CourierEvents;
 }
 
 interface Inflight {
@@ -68,10 +75,15 @@ export class Processor {
   #listener: Listener | undefined;
   #maintenance: Maintenance | undefined;
   #lastClaimAt = 0;
+  readonly #schemaSql: string;
+  readonly #limits: QueueLimitsCache;
+  #limitsTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: ProcessorDeps, settings: ProcessorSettings) {
     this.#deps = deps;
     this.#settings = settings;
+    this.#schemaSql = quoteIdent(deps.schema);
+    this.#limits = new QueueLimitsCache(deps.pool, `${this.#schemaSql}.queues`);
   }
 
   /** Handlers running now. */
@@ -94,6 +106,10 @@ export class Processor {
     if (this.#state !== 'idle') throw new Error('processor already started');
     this.#state = 'running';
     const { pool, schema, logger } = this.#deps;
+    await this.#limits.refresh();
+    this.#limitsTimer = setInterval(() => {
+      this.#limits.refresh().catch((err: Error) => this.#reportError(err, 'refreshing queue limits'));
+    }, LIMITS_REFRESH * 1000);
     const served = this.#settings.queues ? new Set(this.#settings.queues) : null;
     this.#listener = new Listener({
       connection: (pool as unknown as { options: pg.ClientConfig }).options,
@@ -109,9 +125,13 @@ export class Processor {
     this.#maintenance = new Maintenance({
       db: pool,
       schema,
-      table: this.#deps.table,
+      table: `${this.#schemaSql}.tasks`,
       logger,
-      onRescued: () => this.#poke(),
+      onRescued: (ids) => {
+        this.#deps.events.emit('task:rescued', { ids });
+        this.#poke();
+      },
+      onError: (err) => this.#reportError(err, 'maintenance'),
     });
     this.#maintenance.start(Math.min(30, Math.max(0.25, this.#settings.lease / 2)));
     this.#poke();
@@ -130,6 +150,7 @@ export class Processor {
     if (this.#state === 'stopping') return this.#waitIdle();
     this.#state = 'stopping';
     clearInterval(this.#pollTimer);
+    clearInterval(this.#limitsTimer);
     clearTimeout(this.#retryTimer);
     await Promise.all([this.#listener?.stop(), this.#maintenance?.stop()]);
     let graceTimer: NodeJS.Timeout | undefined;
@@ -154,6 +175,7 @@ export class Processor {
    * loop. Returns how many ran.
    */
   async runInline(limit: number, concurrency: number): Promise<number> {
+    await this.#limits.refresh();
     let ran = 0;
     while (ran < limit) {
       const batch = await this.#claim(Math.min(concurrency, limit - ran));
@@ -197,7 +219,7 @@ export class Processor {
       this.#dirty = true;
       this.#claimFailures++;
       const delay = Math.min(5000, 100 * 2 ** Math.min(this.#claimFailures, 6));
-      this.#deps.logger.warn({ err: (err as Error).message, retryInMs: delay }, 'claim failed');
+      this.#reportError(err as Error, 'claim', { retryInMs: delay });
       clearTimeout(this.#retryTimer);
       this.#retryTimer = setTimeout(() => this.#wake(), delay);
     } finally {
@@ -205,18 +227,44 @@ export class Processor {
     }
   }
 
+  /**
+   * Claims up to `limit` tasks: queues with a cluster-wide cap first (each under
+   * its lock, so caps hold), then every other served queue.
+   */
   async #claim(limit: number): Promise<ClaimedTask[]> {
     const names = this.#deps.registry.names();
     if (names.length === 0 || limit <= 0) return [];
-    const tasks = await claimTasks(this.#deps.pool, this.#deps.table, {
-      workerId: this.#deps.workerId,
-      names,
-      queues: this.#settings.queues,
-      limit,
-      lease: this.#settings.lease,
-    });
+    const base = { workerId: this.#deps.workerId, names, queues: this.#settings.queues, lease: this.#settings.lease };
+    const capped = this.#limits.capped(this.#settings.queues);
+    const tasks: ClaimedTask[] = [];
+    for (const { queue, concurrency } of capped) {
+      if (tasks.length >= limit) break;
+      tasks.push(...(await claimCappedTasks(this.#deps.pool, this.#schemaSql, { ...base, limit: limit - tasks.length, queue, concurrency })));
+    }
+    if (tasks.length < limit) {
+      tasks.push(...(await claimTasks(this.#deps.pool, this.#schemaSql, { ...base, limit: limit - tasks.length, exclude: capped.map((c) => c.queue) })));
+    }
     this.#lastClaimAt = Date.now();
     return tasks;
+  }
+
+  /** Takes the queue's and the task's rate-limit grants; the wait in seconds when one is refused. */
+  async #rateWait(task: ClaimedTask, def: TaskDefinition): Promise<number> {
+    const rates: Array<[string, Rate]> = [];
+    const queueRate = this.#limits.get(task.queue)?.rateLimit;
+    if (queueRate) rates.push([`queue:${task.queue}`, queueRate]);
+    if (def.rateLimit) rates.push([`task:${task.name}`, def.rateLimit]);
+    for (const [key, rate] of rates) {
+      const got = await acquireGrant(this.#deps.pool, `${this.#schemaSql}.rate_limits`, key, rate);
+      // A little jitter keeps the postponed tasks from all coming back at once.
+      if (!got.granted) return got.retryAfter * (1 + Math.random() * 0.2);
+    }
+    return 0;
+  }
+
+  #reportError(error: Error, context: string, extra: Record<string, unknown> = {}): void {
+    this.#deps.logger.warn({ err: describeError(error), ...extra }, `${context} failed`);
+    this.#deps.events.emit('worker:error', { error, context });
   }
 
   async #launch(task: ClaimedTask): Promise<void> {
@@ -228,30 +276,49 @@ export class Processor {
     this.#active++;
     this.#ensureLeaseTimer();
     const logger = this.#deps.logger.child({ taskId: id, task: task.name, queue: task.queue, attempt: task.attempts });
-    const def = this.#deps.registry.get(task.name);
-    const outcome = def
-      ? await executeTask(def, task, {
-          taskId: id,
-          name: task.name,
-          queue: task.queue,
-          attempt: task.attempts,
-          logger,
-          progress: (current, total) => this.#progress(entry, current, total),
-        }, controller, logger)
-      : { kind: 'error' as const, permanent: false, message: `task "${task.name}" is not registered in this worker` };
+    const started = Date.now();
+    const settlement = await this.#run(task, entry, logger).catch(
+      (err: Error): Settlement => toSettlement(task, { kind: 'error', permanent: false, message: describeError(err) }),
+    );
     entry.handlerDone = true;
     this.#active--;
     if (entry.abandoned) {
       logger.warn('dropping the result of an attempt whose lease is gone');
     } else {
-      const settlement = toSettlement(task, outcome);
       if (settlement.kind === 'retry' || settlement.kind === 'failed') logger.warn({ err: settlement.error, next: settlement.kind }, 'task attempt failed');
       const matched = await this.#settle(settlement);
       if (!matched) logger.warn({ outcome: settlement.kind }, 'lease lost before the outcome was written; outcome dropped');
+      else this.#announce(task, settlement, Date.now() - started);
     }
     this.#inflight.delete(id);
     if (this.#active === 0 && this.#inflight.size === 0) for (const w of this.#idleWaiters.splice(0)) w();
     this.#wake();
+  }
+
+  /** Gates on rate limits, then runs the handler; resolves the attempt's settlement. */
+  async #run(task: ClaimedTask, entry: Inflight, logger: Logger): Promise<Settlement> {
+    const def = this.#deps.registry.get(task.name);
+    if (!def) return toSettlement(task, { kind: 'error', permanent: false, message: `task "${task.name}" is not registered in this worker` });
+    const wait = await this.#rateWait(task, def);
+    if (wait > 0) return { ...entry.fence, kind: 'postponed', delay: wait };
+    const base = { id: entry.fence.id, name: task.name, queue: task.queue, attempt: task.attempts };
+    this.#deps.events.emit('task:started', base);
+    const outcome: Outcome = await executeTask(
+      def,
+      task,
+      { taskId: entry.fence.id, name: task.name, queue: task.queue, attempt: task.attempts, logger, progress: (current, total) => this.#progress(entry, current, total) },
+      entry.controller,
+      logger,
+    );
+    return toSettlement(task, outcome);
+  }
+
+  #announce(task: ClaimedTask, s: Settlement, durationMs: number): void {
+    const base = { id: s.id, name: task.name, queue: task.queue, attempt: task.attempts };
+    const events = this.#deps.events;
+    if (s.kind === 'succeeded') events.emit('task:succeeded', { ...base, durationMs });
+    else if (s.kind === 'failed') events.emit('task:failed', { ...base, error: s.error });
+    else if (s.kind === 'retry') events.emit('task:retrying', { ...base, error: s.error, delay: s.delay });
   }
 
   async #progress(entry: Inflight, current: number, total?: number): Promise<boolean> {
@@ -259,7 +326,7 @@ export class Processor {
       throw new TypeError('progress(current, total?) takes finite numbers');
     }
     if (entry.abandoned || entry.handlerDone) return false;
-    return recordProgress(this.#deps.pool, this.#deps.table, entry.fence, { current, total: total ?? null });
+    return recordProgress(this.#deps.pool, `${this.#schemaSql}.tasks`, entry.fence, { current, total: total ?? null });
   }
 
   /** Queues a settlement for the next batched write; resolves whether its fence matched. */
@@ -285,14 +352,28 @@ export class Processor {
   async #flush(batch: Array<{ settlement: Settlement; resolve: (matched: boolean) => void }>): Promise<void> {
     for (let failures = 0; ; failures++) {
       try {
-        const matched = await settle(this.#deps.pool, this.#deps.table, batch.map((b) => b.settlement));
+        const matched = await settle(this.#deps.pool, `${this.#schemaSql}.tasks`, batch.map((b) => b.settlement));
         for (const b of batch) b.resolve(matched.has(b.settlement.id));
+        await this.#wakeCappedQueues(batch.map((b) => b.settlement.id));
         return;
       } catch (err) {
         this.#deps.logger.warn({ err: describeError(err), count: batch.length }, 'writing task outcomes failed; retrying');
         await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
       }
     }
+  }
+
+  /** A finished task of a capped queue frees a cluster-wide slot: tell every worker. */
+  async #wakeCappedQueues(ids: string[]): Promise<void> {
+    const queues = new Set<string>();
+    for (const id of ids) {
+      const queue = this.#inflight.get(id)?.task.queue;
+      if (queue && this.#limits.get(queue)?.concurrency) queues.add(queue);
+    }
+    if (queues.size === 0) return;
+    await this.#deps.pool
+      .query('SELECT pg_notify($1, q) FROM unnest($2::text[]) AS q', [`${this.#deps.schema}.tasks`, [...queues]])
+      .catch((err: Error) => this.#reportError(err, 'notifying capped queues'));
   }
 
   async #drainWrites(): Promise<void> {
@@ -318,7 +399,7 @@ export class Processor {
     const entries = [...this.#inflight.values()].filter((e) => !e.abandoned);
     if (entries.length === 0) return;
     try {
-      const alive = await renewLeases(this.#deps.pool, this.#deps.table, entries.map((e) => e.fence), this.#settings.lease);
+      const alive = await renewLeases(this.#deps.pool, `${this.#schemaSql}.tasks`, entries.map((e) => e.fence), this.#settings.lease);
       for (const entry of entries) {
         if (alive.has(entry.fence.id) || entry.handlerDone || entry.abandoned) continue;
         entry.abandoned = true;
@@ -326,7 +407,7 @@ export class Processor {
         this.#deps.logger.warn({ taskId: entry.fence.id }, 'lease lost; aborting the handler');
       }
     } catch (err) {
-      this.#deps.logger.warn({ err: describeError(err) }, 'lease renewal failed');
+      this.#reportError(err as Error, 'lease renewal');
     }
   }
 }

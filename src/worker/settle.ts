@@ -15,7 +15,8 @@ export type Settlement =
   | (Fence & { kind: 'retry'; delay: number; error: string })
   | (Fence & { kind: 'failed'; error: string })
   | (Fence & { kind: 'deferred'; delay: number; error: string | null })
-  | (Fence & { kind: 'released'; error: string });
+  | (Fence & { kind: 'released'; error: string })
+  | (Fence & { kind: 'postponed'; delay: number });
 
 /** Appends an error entry for the current attempt, keeping the last ERROR_HISTORY. */
 const appendError = (err: string) =>
@@ -45,7 +46,9 @@ export async function completeTasks(db: Queryable, table: string, items: Array<F
  * - `retry`: back to queued after `delay` seconds (the attempt counts);
  * - `failed`: final;
  * - `deferred`: back to queued after exactly `delay` seconds, not counted against max_retries;
- * - `released`: back to queued now, not counted against max_retries (the worker stopped).
+ * - `released`: back to queued now, not counted against max_retries (the worker stopped);
+ * - `postponed`: the handler never ran (no rate-limit grant): back to queued after
+ *   `delay` seconds with the attempt number given back.
  * Attempt numbers stay unique per run either way.
  * Fenced like {@link completeTasks}; returns the ids that matched.
  */
@@ -54,6 +57,7 @@ export async function endAttempts(db: Queryable, table: string, items: Array<Exc
     `UPDATE ${table} AS t
         SET status = CASE WHEN v.kind = 'failed' THEN 'failed' ELSE 'queued' END,
             deferrals = CASE WHEN v.kind IN ('deferred', 'released') THEN t.deferrals + 1 ELSE t.deferrals END,
+            attempts = CASE WHEN v.kind = 'postponed' THEN t.attempts - 1 ELSE t.attempts END,
             run_at = CASE WHEN v.kind = 'failed' THEN t.run_at ELSE now() + make_interval(secs => v.delay) END,
             finished_at = CASE WHEN v.kind = 'failed' THEN now() END,
             last_error = coalesce(v.error, t.last_error),
@@ -67,7 +71,7 @@ export async function endAttempts(db: Queryable, table: string, items: Array<Exc
       items.map((i) => i.token),
       items.map((i) => i.kind),
       items.map((i) => ('delay' in i ? i.delay : 0)),
-      items.map((i) => i.error),
+      items.map((i) => ('error' in i ? i.error : null)),
     ],
   );
   return new Set(rows.map((r) => String(r.id)));
