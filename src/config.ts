@@ -63,7 +63,9 @@ export const startOptionsSchema = z
     pollInterval: seconds('> 0').min(0.01, 'must be at least 0.01 seconds').default(2),
     lease: seconds('>= 0.5').min(0.5, 'must be at least 0.5 seconds').default(30),
     batchSize: z.int('must be an integer from 1 to 1000').min(1).max(1000).optional(),
-    handleSignals: z.boolean().default(false),
+    handleSignals: z.boolean('must be true or false').default(false),
+    schedules: z.boolean('must be true or false').default(true),
+    cleanup: z.boolean('must be true or false').default(true),
   })
   .strict();
 

@@ -11,10 +11,17 @@ import { ValidationError } from './errors.js';
 import { CourierEvents } from './events.js';
 import { createRateLimiter, type RateLimiter, type RateLimitSpec } from './limits/rate-limiter.js';
 import { type EnqueueItem, type EnqueueOptions, type ListTasksOptions, type QueueStatus, TaskManager, type TaskPage } from './manager.js';
+import { collectMetrics, countEvents, type Metrics, type ProcessCounters, renderPrometheus } from './metrics.js';
 import { QueueAdmin, type QueueOptions, type QueueSettings } from './queues.js';
 import { type TaskDefaults, type TaskDefinition, type TaskHandler, TaskRegistry } from './registry.js';
+import { type CleanupOptions, cleanupTasks } from './scheduler/cleanup.js';
+import { CLEANUP_SCHEDULE, CLEANUP_TASK, cleanupOptionsSchema, cleanupTask } from './scheduler/cleanup-task.js';
+import { CronRunner } from './scheduler/cron-runner.js';
+import { ScheduleAdmin, type ScheduleInfo, type ScheduleOptions } from './scheduler/schedules.js';
 import type { TaskInfo } from './task-info.js';
-import { Processor } from './worker/processor.js';
+import { listWorkers, type WorkerInfo } from './worker/heartbeat.js';
+import { Processor, type ProcessorHealth, type ProcessorSettings } from './worker/processor.js';
+import { rescueExpiredLeases } from './worker/rescue.js';
 
 /** Options of {@link createCourier}. */
 export interface CourierOptions {
@@ -48,6 +55,10 @@ export interface StartOptions {
   batchSize?: number;
   /** Stop gracefully on SIGTERM and SIGINT (default false). */
   handleSignals?: boolean;
+  /** Fire cron schedules from this process (default true; any number of processes may). */
+  schedules?: boolean;
+  /** Ensure the hourly built-in `cleanup` schedule exists (default true; remove it with `removeSchedule('pgcourier.cleanup')`). */
+  cleanup?: boolean;
 }
 
 /** Options of {@link Courier.stop}. */
@@ -85,9 +96,12 @@ export class Courier {
   readonly workerId: string;
   /** Queue settings (pause, cluster-wide concurrency, rate limit). */
   readonly queues: QueueAdmin;
+  /** Cron schedules. */
+  readonly schedules: ScheduleAdmin;
   /** Typed events of this process: task lifecycle and background errors. */
   readonly events = new CourierEvents();
   readonly #ownsPool: boolean;
+  readonly #counters: ProcessCounters;
   #processor: Processor | undefined;
   #signalHandler: (() => void) | undefined;
 
@@ -114,6 +128,9 @@ export class Courier {
     this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: this.pool }) });
     this.manager = new TaskManager({ pool: this.pool, db: this.db, schema: this.schema, registry: this.registry, events: this.events });
     this.queues = new QueueAdmin(this.pool, this.schema);
+    this.schedules = new ScheduleAdmin(this.pool, this.schema);
+    this.#counters = countEvents(this.events);
+    if (!this.registry.get(CLEANUP_TASK)) this.registry.register(cleanupTask((opts) => this.cleanup(opts)));
     this.workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
 
@@ -221,7 +238,13 @@ export class Courier {
   async start(options: StartOptions = {}): Promise<void> {
     const opts = parse(startOptionsSchema, options, 'start');
     if (this.#processor) throw new ValidationError('start', 'courier', 'is already started; call stop() first');
-    this.#processor = this.#newProcessor(opts.concurrency, opts.queues ?? null, opts.pollInterval, opts.lease, opts.batchSize);
+    for (const def of this.registry.list()) {
+      if (def.cron) await this.schedules.upsert(def.name, def.cron, def.name, {}, { timezone: def.timezone });
+    }
+    if (opts.cleanup && this.registry.get(CLEANUP_TASK)) {
+      await this.schedules.upsert(CLEANUP_SCHEDULE, '0 * * * *', CLEANUP_TASK, {}, { priority: 10 });
+    }
+    this.#processor = this.#newProcessor({ concurrency: opts.concurrency, queues: opts.queues ?? null, pollInterval: opts.pollInterval, lease: opts.lease, batchSize: opts.batchSize, schedules: opts.schedules });
     await this.#processor.start();
     if (opts.handleSignals) {
       this.#signalHandler = () => {
@@ -259,7 +282,7 @@ export class Courier {
     const concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(limit) || limit < 1) throw new ValidationError('runOnce', 'limit', 'must be an integer >= 1');
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new ValidationError('runOnce', 'concurrency', 'must be an integer >= 1');
-    return this.#newProcessor(concurrency, null, 1, 30).runInline(limit, concurrency);
+    return this.#newProcessor({ concurrency, queues: null, pollInterval: 1, lease: 30, schedules: false }).runInline(limit, concurrency);
   }
 
   /** Runs every due task inline until none is due (retries due later are left). Returns how many ran. */
@@ -268,8 +291,85 @@ export class Courier {
   }
 
   /** Liveness of this process's processor, for readiness probes. */
-  health(): { running: boolean; listening: boolean; lastClaimAt: Date | null; active: number } {
-    return this.#processor?.health() ?? { running: false, listening: false, lastClaimAt: null, active: 0 };
+  health(): ProcessorHealth {
+    return (
+      this.#processor?.health() ?? {
+        ok: false,
+        running: false,
+        listening: false,
+        claiming: false,
+        beating: false,
+        lastClaimAt: null,
+        lastHeartbeatAt: null,
+        active: 0,
+      }
+    );
+  }
+
+  /**
+   * Creates or replaces a cron schedule: each tick enqueues `task` with `payload`
+   * exactly once, whichever of the running processors reaches it.
+   *
+   * @example
+   * ```ts
+   * await courier.schedule('nightly-report', '0 2 * * *', 'build_report', { kind: 'daily' }, { timezone: 'Europe/Paris' });
+   * ```
+   */
+  schedule(name: string, cron: string, task: string, payload?: unknown, options?: ScheduleOptions): Promise<ScheduleInfo> {
+    return this.schedules.upsert(name, cron, task, payload, options);
+  }
+
+  /** Every cron schedule. */
+  listSchedules(): Promise<ScheduleInfo[]> {
+    return this.schedules.list();
+  }
+
+  /** Pauses a schedule; returns whether it exists. */
+  pauseSchedule(name: string): Promise<boolean> {
+    return this.schedules.setPaused(name, true);
+  }
+
+  /** Resumes a schedule from its next tick (ticks missed while paused are skipped); returns whether it exists. */
+  resumeSchedule(name: string): Promise<boolean> {
+    return this.schedules.setPaused(name, false);
+  }
+
+  /** Deletes a schedule; returns whether it existed. */
+  removeSchedule(name: string): Promise<boolean> {
+    return this.schedules.remove(name);
+  }
+
+  /**
+   * Deletes finished tasks past their retention (default 7 days) in bounded
+   * batches. Returns how many were deleted.
+   */
+  cleanup(options: CleanupOptions = {}): Promise<number> {
+    return cleanupTasks(this.pool, this.schema, parse(cleanupOptionsSchema, options, 'cleanup'));
+  }
+
+  /** Per-queue gauges (counts, oldest queued age, throughput) and this process's counters. */
+  metrics(): Promise<Metrics> {
+    return collectMetrics(this.pool, this.schema, this.#counters);
+  }
+
+  /** {@link Courier.metrics} in the Prometheus text format, for a `/metrics` endpoint. */
+  async metricsText(): Promise<string> {
+    return renderPrometheus(await this.metrics());
+  }
+
+  /** Worker processes: live ones and those stopped or dead in the last hour. */
+  workers(): Promise<WorkerInfo[]> {
+    return listWorkers(this.pool, this.schema);
+  }
+
+  /**
+   * Runs one round of background upkeep inline: rescues expired leases and
+   * enqueues due cron ticks. For tests and scripts; workers do this on timers.
+   */
+  async runMaintenance(): Promise<{ rescued: number; scheduled: number }> {
+    const rescued = await rescueExpiredLeases(this.pool, `${quoteIdent(this.schema)}.tasks`, `pgcourier.rescue:${this.schema}`);
+    const scheduled = await new CronRunner({ pool: this.pool, schema: this.schema, registry: this.registry, logger: this.logger, onError: () => {} }).runDue();
+    return { rescued: rescued.length, scheduled };
   }
 
   /** Stops the processor (default grace) and ends the pool if the courier created it. */
@@ -278,7 +378,7 @@ export class Courier {
     if (this.#ownsPool) await this.pool.end().catch(() => {});
   }
 
-  #newProcessor(concurrency: number, queues: string[] | null, pollInterval: number, lease: number, batchSize?: number): Processor {
+  #newProcessor(s: Omit<ProcessorSettings, 'batchSize'> & { batchSize?: number }): Processor {
     return new Processor(
       {
         pool: this.pool,
@@ -288,7 +388,7 @@ export class Courier {
         logger: this.logger,
         workerId: this.workerId,
       },
-      { concurrency, queues, pollInterval, lease, batchSize: batchSize ?? concurrency },
+      { ...s, batchSize: s.batchSize ?? s.concurrency },
     );
   }
 }

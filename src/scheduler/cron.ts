@@ -26,13 +26,16 @@ function isTimeZone(tz: string): boolean {
  * (the most recent ones when more are due). Pure: no clock, no database.
  */
 export function ticksBetween(cron: string, timezone: string, after: Date, until: Date, max: number): Date[] {
-  const it = CronExpressionParser.parse(cron, { tz: timezone, currentDate: after, endDate: until });
+  if (until <= after) return [];
+  // Walk back from `until`, so a long gap costs `max` steps, not one per missed tick.
+  const it = CronExpressionParser.parse(cron, { tz: timezone, currentDate: new Date(until.getTime() + 1), startDate: new Date(after.getTime() + 1) });
   const ticks: Date[] = [];
-  while (it.hasNext()) {
-    ticks.push(it.next().toDate());
-    if (ticks.length > max) ticks.shift();
+  while (ticks.length < max && it.hasPrev()) {
+    const tick = it.prev().toDate();
+    if (tick <= after) break;
+    ticks.push(tick);
   }
-  return ticks;
+  return ticks.reverse();
 }
 
 /** The first tick of `cron` strictly after `after`. */

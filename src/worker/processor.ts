@@ -4,9 +4,12 @@ import { quoteIdent } from '../db/pool.js';
 import type { CourierEvents } from '../events.js';
 import { acquireGrant, type Rate } from '../limits/rate-limiter.js';
 import type { TaskDefinition, TaskRegistry } from '../registry.js';
+import { CronRunner } from '../scheduler/cron-runner.js';
 import { Maintenance } from '../scheduler/maintenance.js';
+import { SCHEDULES_CHANGED } from '../scheduler/schedules.js';
 import { type ClaimedTask, claimCappedTasks, claimTasks } from './claim.js';
 import { describeError, executeTask, type Outcome, toSettlement } from './execute.js';
+import { Heartbeat } from './heartbeat.js';
 import { recordProgress, renewLeases } from './lease.js';
 import { Listener } from './listener.js';
 import { QueueLimitsCache } from './queue-settings.js';
@@ -22,6 +25,28 @@ export interface ProcessorSettings {
   pollInterval: number;
   lease: number;
   batchSize: number;
+  /** Fire cron schedules from this process (default true). */
+  schedules: boolean;
+}
+
+/** Liveness of a processor, for readiness probes. */
+export interface ProcessorHealth {
+  /** Running, listening, claiming and heartbeating. */
+  ok: boolean;
+  /** Started and not stopped. */
+  running: boolean;
+  /** The LISTEN connection is up. */
+  listening: boolean;
+  /** The claim loop ran within a few poll intervals. */
+  claiming: boolean;
+  /** The heartbeat was written within three intervals. */
+  beating: boolean;
+  /** Last claim statement. */
+  lastClaimAt: Date | null;
+  /** Last heartbeat written. */
+  lastHeartbeatAt: Date | null;
+  /** Handlers running now. */
+  active: number;
 }
 
 /** What a processor needs from its courier. */
@@ -78,6 +103,9 @@ export class Processor {
   readonly #schemaSql: string;
   readonly #limits: QueueLimitsCache;
   #limitsTimer: NodeJS.Timeout | undefined;
+  #cron: CronRunner | undefined;
+  #heartbeat: Heartbeat | undefined;
+  #lastHeartbeatAt = 0;
 
   constructor(deps: ProcessorDeps, settings: ProcessorSettings) {
     this.#deps = deps;
@@ -92,13 +120,28 @@ export class Processor {
   }
 
   /** Liveness for readiness probes. */
-  health(): { running: boolean; listening: boolean; lastClaimAt: Date | null; active: number } {
+  health(): ProcessorHealth {
+    const running = this.#state === 'running';
+    const listening = this.#listener?.connected ?? false;
+    // Alive = each loop did its job within a few of its own intervals.
+    const now = Date.now();
+    const claiming = running && (this.#free() <= 0 || now - this.#lastClaimAt < Math.max(3 * this.#settings.pollInterval, 5) * 1000);
+    const beating = running && now - this.#lastHeartbeatAt < 3 * this.#beatInterval() * 1000;
     return {
-      running: this.#state === 'running',
-      listening: this.#listener?.connected ?? false,
+      ok: running && listening && claiming && beating,
+      running,
+      listening,
+      claiming,
+      beating,
       lastClaimAt: this.#lastClaimAt ? new Date(this.#lastClaimAt) : null,
+      lastHeartbeatAt: this.#lastHeartbeatAt ? new Date(this.#lastHeartbeatAt) : null,
       active: this.#active,
     };
+  }
+
+  /** Seconds between heartbeats and lease renewals. */
+  #beatInterval(): number {
+    return this.#settings.lease / 3;
   }
 
   /** Starts listening, polling, maintenance and claiming. */
@@ -116,12 +159,22 @@ export class Processor {
       channel: `${schema}.tasks`,
       logger,
       onNotify: (queue) => {
-        if (!served || served.has(queue)) this.#poke();
+        if (queue === SCHEDULES_CHANGED) this.#cron?.refresh();
+        else if (!served || served.has(queue)) this.#poke();
       },
       onConnect: () => this.#poke(),
     });
+    this.#heartbeat = new Heartbeat(pool, schema, this.#deps.workerId);
+    await this.#heartbeat.register({ queues: this.#settings.queues, concurrency: this.#settings.concurrency, interval: this.#beatInterval() });
+    this.#lastHeartbeatAt = Date.now();
     await this.#listener.start();
     this.#pollTimer = setInterval(() => this.#poke(), this.#settings.pollInterval * 1000);
+    // One timer renews leases and heartbeats; it runs whether or not tasks run.
+    this.#leaseTimer = setInterval(() => void this.#beat(), this.#beatInterval() * 1000);
+    if (this.#settings.schedules) {
+      this.#cron = new CronRunner({ pool, schema, registry: this.#deps.registry, logger, onError: (err) => this.#reportError(err, 'cron') });
+      this.#cron.start();
+    }
     this.#maintenance = new Maintenance({
       db: pool,
       schema,
@@ -152,7 +205,7 @@ export class Processor {
     clearInterval(this.#pollTimer);
     clearInterval(this.#limitsTimer);
     clearTimeout(this.#retryTimer);
-    await Promise.all([this.#listener?.stop(), this.#maintenance?.stop()]);
+    await Promise.all([this.#listener?.stop(), this.#maintenance?.stop(), this.#cron?.stop()]);
     let graceTimer: NodeJS.Timeout | undefined;
     await Promise.race([this.#waitIdle(), new Promise((r) => (graceTimer = setTimeout(r, grace * 1000)))]);
     clearTimeout(graceTimer);
@@ -166,6 +219,7 @@ export class Processor {
     await this.#drainWrites();
     clearInterval(this.#leaseTimer);
     this.#leaseTimer = undefined;
+    await this.#heartbeat?.stopped().catch((err: Error) => this.#reportError(err, 'recording the stop'));
     this.#state = 'stopped';
   }
 
@@ -393,6 +447,16 @@ export class Processor {
     if (this.#leaseTimer) return;
     this.#leaseTimer = setInterval(() => void this.#renew(), (this.#settings.lease * 1000) / 3);
     this.#leaseTimer.unref();
+  }
+
+  async #beat(): Promise<void> {
+    await Promise.all([
+      this.#renew(),
+      this.#heartbeat?.beat(this.#active).then(
+        () => void (this.#lastHeartbeatAt = Date.now()),
+        (err: Error) => this.#reportError(err, 'heartbeat'),
+      ),
+    ]);
   }
 
   async #renew(): Promise<void> {

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { defineTask, type TaskDefinition } from '../registry.js';
+import type { CleanupOptions } from './cleanup.js';
+
+/** Name of the built-in cleanup task. */
+export const CLEANUP_TASK = 'cleanup';
+/** Name of the hourly schedule that enqueues it. */
+export const CLEANUP_SCHEDULE = 'pgcourier.cleanup';
+
+const seconds = z.number('must be a number of seconds').positive('must be a number of seconds > 0');
+const status = z.enum(['succeeded', 'failed', 'cancelled'], 'must be succeeded, failed or cancelled');
+
+/** Options of a cleanup run, as accepted from callers and task payloads. */
+export const cleanupOptionsSchema = z
+  .object({
+    olderThan: seconds.optional(),
+    statuses: z.array(status).min(1, 'must name at least one status').optional(),
+    retention: z.object({ succeeded: seconds.optional(), failed: seconds.optional(), cancelled: seconds.optional() }).strict().optional(),
+    batchSize: z.int('must be an integer from 100 to 50000').min(100).max(50_000).optional(),
+    onProgress: z.custom<(n: number) => void>((v) => typeof v === 'function', 'must be a function').optional(),
+  })
+  .strict();
+
+/** The built-in `cleanup` task: deletes finished tasks past their retention. */
+export function cleanupTask(run: (opts: CleanupOptions) => Promise<number>): TaskDefinition {
+  return defineTask({
+    name: CLEANUP_TASK,
+    payload: cleanupOptionsSchema.omit({ onProgress: true }),
+    priority: 10,
+    maxRetries: 2,
+    async handler(options) {
+      return { deleted: await run(options) };
+    },
+  }) as TaskDefinition;
+}
