@@ -277,7 +277,7 @@ export class Courier {
    * Runs due tasks inline, through the same claim and settle statements as the
    * processor, until `limit` ran or none is due. Returns how many ran.
    */
-  runOnce(options: RunOnceOptions = {}): Promise<number> {
+  async runOnce(options: RunOnceOptions = {}): Promise<number> {
     const limit = options.limit ?? 100;
     const concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(limit) || limit < 1) throw new ValidationError('runOnce', 'limit', 'must be an integer >= 1');
@@ -343,7 +343,7 @@ export class Courier {
    * Deletes finished tasks past their retention (default 7 days) in bounded
    * batches. Returns how many were deleted.
    */
-  cleanup(options: CleanupOptions = {}): Promise<number> {
+  async cleanup(options: CleanupOptions = {}): Promise<number> {
     return cleanupTasks(this.pool, this.schema, parse(cleanupOptionsSchema, options, 'cleanup'));
   }
 
