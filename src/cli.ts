@@ -7,6 +7,7 @@ import { type Courier, createCourier } from './courier.js';
 import { defaultRegistry } from './default.js';
 import { CourierError } from './errors.js';
 import { type TaskDefinition, TaskRegistry } from './registry.js';
+import type { CleanupOptions } from './scheduler/cleanup.js';
 
 const HELP: Record<string, string> = {
   '': `Usage: pgcourier <command> [options]
@@ -17,6 +18,9 @@ Commands:
   run-once                     run due tasks inline, then exit
   enqueue <task> <json>        enqueue one task
   status                       counts per queue and status
+  workers                      live and recently dead worker processes
+  cleanup                      delete old finished tasks
+  schedules [pause|resume|remove NAME]   list or change cron schedules
   demo                         run the demo on embedded Postgres
 
 Common options:
@@ -36,6 +40,10 @@ Common options:
   enqueue: `Usage: pgcourier enqueue <task> <json> [--priority N] [--run-at ISO] [--queue Q] [--key K] [--tasks FILE]
   Without --tasks the payload is stored unvalidated.`,
   status: 'Usage: pgcourier status [--json]',
+  workers: 'Usage: pgcourier workers [--json]',
+  cleanup: `Usage: pgcourier cleanup [--older-than 7d] [--status succeeded,failed,cancelled] [--batch-size N]
+  --older-than D        retention: seconds, or a number with s, m, h or d (default 7d)`,
+  schedules: 'Usage: pgcourier schedules [--json] | schedules pause|resume|remove <name>',
   demo: 'Usage: pgcourier demo [--tasks-count N]',
 };
 
@@ -59,6 +67,9 @@ const commandOptions = {
   'run-once': { limit: { type: 'string' }, concurrency: { type: 'string' } },
   enqueue: { priority: { type: 'string' }, 'run-at': { type: 'string' }, queue: { type: 'string' }, key: { type: 'string' } },
   status: { json: { type: 'boolean' } },
+  workers: { json: { type: 'boolean' } },
+  cleanup: { 'older-than': { type: 'string' }, status: { type: 'string' }, 'batch-size': { type: 'string' } },
+  schedules: { json: { type: 'boolean' } },
   demo: { 'tasks-count': { type: 'string' } },
 } as const;
 
@@ -101,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: rest,
     options: { ...common, ...commandOptions[command] },
-    allowPositionals: command === 'enqueue',
+    allowPositionals: command === 'enqueue' || command === 'schedules',
     strict: true,
   }).valueOf() as { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
   if (values.help) {
@@ -130,7 +141,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'worker': {
-        if (courier.registry.list().length === 0) throw new UsageError('worker needs --tasks FILE exporting at least one task');
+        if (!values.tasks) throw new UsageError('worker needs --tasks FILE exporting at least one task');
         const grace = number(values.grace as string | undefined, 'grace') ?? 30;
         await courier.start({
           concurrency: number(values.concurrency as string | undefined, 'concurrency') ?? 10,
@@ -180,6 +191,39 @@ async function main(argv: string[]): Promise<number> {
         console.log(id);
         return 0;
       }
+      case 'workers': {
+        const workers = await courier.workers();
+        if (values.json) console.log(JSON.stringify(workers, null, 2));
+        else printTable(['id', 'state', 'host', 'pid', 'queues', 'running', 'last heartbeat'], workers.map((w) => [w.id, w.state, w.host, String(w.pid), w.queues?.join(',') ?? '*', `${w.running}/${w.concurrency}`, w.lastHeartbeat.toISOString()]));
+        return 0;
+      }
+      case 'cleanup': {
+        const statuses = (values.status as string | undefined)?.split(',').filter(Boolean) as CleanupOptions['statuses'];
+        const tty = process.stderr.isTTY;
+        const deleted = await courier.cleanup({
+          olderThan: duration(values['older-than'] as string | undefined, 'older-than') ?? 7 * 86_400,
+          statuses,
+          batchSize: number(values['batch-size'] as string | undefined, 'batch-size'),
+          onProgress: tty ? (n) => process.stderr.write(`\rdeleted ${n}`) : undefined,
+        });
+        if (tty) process.stderr.write('\n');
+        console.log(`deleted ${deleted} finished task${deleted === 1 ? '' : 's'}`);
+        return 0;
+      }
+      case 'schedules': {
+        const [action, name] = positionals;
+        if (action) {
+          if (!name || positionals.length > 2 || !['pause', 'resume', 'remove'].includes(action)) throw new UsageError('schedules takes no arguments, or pause|resume|remove <name>');
+          const found = action === 'remove' ? await courier.removeSchedule(name) : await courier[action === 'pause' ? 'pauseSchedule' : 'resumeSchedule'](name);
+          if (!found) throw new UsageError(`no schedule named "${name.slice(0, 100)}"`);
+          console.log(`${action}d ${name}`);
+          return 0;
+        }
+        const schedules = await courier.listSchedules();
+        if (values.json) console.log(JSON.stringify(schedules, null, 2));
+        else printTable(['name', 'cron', 'timezone', 'task', 'paused', 'next run'], schedules.map((s) => [s.name, s.cron, s.timezone, s.task, String(s.paused), s.nextRunAt.toISOString()]));
+        return 0;
+      }
       case 'status': {
         const status = await courier.queueStatus();
         if (values.json) console.log(JSON.stringify(status, null, 2));
@@ -196,9 +240,22 @@ async function main(argv: string[]): Promise<number> {
 function printStatus(status: Awaited<ReturnType<Courier['queueStatus']>>): void {
   const cols = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'total', 'last24h'] as const;
   const rows = [...Object.entries(status.queues), ['(all)', status.total] as const];
-  const width = Math.max(5, ...rows.map(([q]) => q.length));
-  console.log(['queue'.padEnd(width), ...cols.map((c) => c.padStart(9))].join(' '));
-  for (const [q, c] of rows) console.log([q.padEnd(width), ...cols.map((k) => String(c[k]).padStart(9))].join(' '));
+  printTable(['queue', ...cols], rows.map(([q, c]) => [q, ...cols.map((k) => String(c[k]))]));
+}
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  console.log(line(header));
+  for (const r of rows) console.log(line(r));
+}
+
+/** Seconds from "90", "90s", "15m", "12h" or "7d". */
+function duration(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(value.trim());
+  if (!m) throw new UsageError(`--${flag} must be seconds or a number with s, m, h or d (e.g. 7d), got "${value.slice(0, 40)}"`);
+  return Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
 }
 
 main(process.argv.slice(2)).then(
