@@ -58,8 +58,11 @@ export function parseRate(spec: unknown, where: string, field = 'rateLimit'): Ra
  * the last `limit` grants; a grant is allowed when fewer exist or the oldest of
  * them left the window. The row lock of the upsert serialises callers, so no
  * window of `per` seconds ever holds more than `limit` grants, across processes.
+ * The window is stretched by 1% so that handler starts, which trail their grants
+ * by a few milliseconds, keep to the limit too.
  */
 export async function acquireGrant(db: Queryable, table: string, key: string, rate: Rate): Promise<Acquired> {
+  const window = rate.per * 1.01;
   const { rows } = await db.query<{ granted: boolean | null; wait: number | null }>(
     `WITH current AS (SELECT grants FROM ${table} WHERE key = $1),
      taken AS (
@@ -74,12 +77,12 @@ export async function acquireGrant(db: Queryable, table: string, key: string, ra
      SELECT (SELECT granted FROM taken) AS granted,
             (SELECT extract(epoch FROM c.grants[cardinality(c.grants) - $2 + 1] + make_interval(secs => $3) - clock_timestamp())
                FROM current c)::float8 AS wait`,
-    [key, rate.limit, rate.per],
+    [key, rate.limit, window],
   );
   const row = rows[0];
   if (row?.granted) return { granted: true };
   // The wait comes from the statement's snapshot: a hint, re-checked on the next try.
-  return { granted: false, retryAfter: Math.min(rate.per, Math.max(0.01, row?.wait ?? 0.01)) };
+  return { granted: false, retryAfter: Math.min(window, Math.max(0.01, row?.wait ?? 0.01)) };
 }
 
 /** Builds a {@link RateLimiter} over the courier's `rate_limits` table. */
