@@ -9,6 +9,7 @@ import { createPool, quoteIdent, watchPool } from './db/pool.js';
 import type { Database } from './db/types.js';
 import { ValidationError } from './errors.js';
 import { CourierEvents } from './events.js';
+import { type CourierHttpHandler, createHttpHandler, type HttpOptions } from './http/index.js';
 import { createRateLimiter, type RateLimiter, type RateLimitSpec } from './limits/rate-limiter.js';
 import { type EnqueueItem, type EnqueueOptions, type ListTasksOptions, type QueueStatus, TaskManager, type TaskPage } from './manager.js';
 import { collectMetrics, countEvents, type Metrics, type ProcessCounters, renderPrometheus } from './metrics.js';
@@ -288,6 +289,24 @@ export class Courier {
   /** Runs every due task inline until none is due (retries due later are left). Returns how many ran. */
   async drain(options: { concurrency?: number } = {}): Promise<number> {
     return this.runOnce({ limit: Number.MAX_SAFE_INTEGER, concurrency: options.concurrency ?? 1 });
+  }
+
+  /**
+   * The HTTP API, provider webhooks and dashboard of this courier as one
+   * web-standard `(Request) => Promise<Response>` handler, with a Node listener
+   * (`.node`) for node:http, Express and Fastify, and `.routeHandlers` for
+   * Next.js. Management endpoints need `auth`; webhooks are checked by their
+   * provider's signature. The OpenAPI document is at `{basePath}/openapi.json`,
+   * the dashboard at `{basePath}/`.
+   *
+   * @example
+   * ```ts
+   * const api = courier.http({ basePath: '/courier', auth: { token: process.env.COURIER_TOKEN! } });
+   * http.createServer(api.node).listen(3000);
+   * ```
+   */
+  http(options: HttpOptions): CourierHttpHandler {
+    return createHttpHandler(this, options);
   }
 
   /** Liveness of this process's processor, for readiness probes. */

@@ -5,6 +5,8 @@ export { closeDefaultCourier, configure, defaultRegistry, enqueueTask, getDefaul
 export { CourierError, PermanentError, RetryAfter, retryAfter, UnknownTaskError, ValidationError } from './errors.js';
 export type { CourierEventMap, CourierEventName, TaskEventBase } from './events.js';
 export { CourierEvents } from './events.js';
+export type { CourierHttpHandler, DashboardOptions, FetchHandler, HttpAuthOptions, HttpOptions, NodeListener, NodeListenerOptions, ProblemDetails } from './http/index.js';
+export { createHttpHandler, toNodeListener } from './http/index.js';
 export type { Acquired, Rate, RateLimiter, RateLimitSpec } from './limits/rate-limiter.js';
 export type { EnqueueItem, EnqueueOptions, ListTasksOptions, ManagerDeps, QueueCounts, QueueStatus, TaskPage } from './manager.js';
 export { TaskManager } from './manager.js';

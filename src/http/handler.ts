@@ -1,0 +1,235 @@
+import type { z } from 'zod';
+import { parse } from '../config.js';
+import type { Courier } from '../courier.js';
+import { CourierError, ValidationError } from '../errors.js';
+import { createAuthenticator } from './auth.js';
+import { readBody, readJson } from './body.js';
+import { dashboardRoute } from './dashboard/route.js';
+import { member } from './features.js';
+import { nodeListener, type NodeListener } from './node.js';
+import { buildOpenApi } from './openapi.js';
+import { type HttpOptions, resolveHttpOptions } from './options.js';
+import { HttpProblem, problemResponse } from './problem.js';
+import type { Reply, Route, RouteContext } from './route.js';
+import { messageRoutes } from './routes/messages.js';
+import { originRoutes } from './routes/origin.js';
+import { queueRoutes } from './routes/queues.js';
+import { scheduleRoutes } from './routes/schedules.js';
+import { systemRoutes } from './routes/system.js';
+import { taskRoutes } from './routes/tasks.js';
+import { webhookRoutes } from './routes/webhooks.js';
+
+/** A web-standard request handler. */
+export type FetchHandler = (request: Request) => Promise<Response>;
+
+/**
+ * What {@link Courier.http} returns: a web-standard handler you can call
+ * directly, plus adapters for Node servers and route-handler frameworks.
+ *
+ * @example
+ * ```ts
+ * const api = courier.http({ basePath: '/courier', auth: { token: process.env.COURIER_TOKEN! } });
+ * http.createServer(api.node).listen(3000);          // node:http
+ * app.use(api.node);                                  // Express (before body parsers)
+ * export default { fetch: api.fetch };                // Bun, Deno, Cloudflare-style
+ * app.all('/courier/*', (c) => api(c.req.raw));       // Hono
+ * export const { GET, POST, DELETE, OPTIONS } = api.routeHandlers; // Next.js route handler
+ * ```
+ */
+export interface CourierHttpHandler {
+  /** Handles one request; paths outside `basePath` get 404. */
+  (request: Request): Promise<Response>;
+  /** The same handler, for `{ fetch }`-style servers. */
+  fetch: FetchHandler;
+  /**
+   * Node `(req, res, next?)` listener for `http.createServer`, Express and
+   * Fastify (raw request and reply). With `next` (Express), requests outside
+   * `basePath` are passed on instead of answered 404.
+   */
+  node: NodeListener;
+  /** Named exports for a Next.js (or similar) catch-all route handler. */
+  routeHandlers: Record<'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS', FetchHandler>;
+  /** The normalised base path (`''` for the root). */
+  basePath: string;
+  /** The OpenAPI 3.1 document served at `{basePath}/openapi.json`. */
+  openapi(): Record<string, unknown>;
+}
+
+interface Compiled {
+  route: Route;
+  segments: string[];
+  /** One character per segment, `1` literal, `0` parameter: higher sorts more specific. */
+  rank: string;
+}
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const BASE_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+
+function compile(route: Route): Compiled {
+  const segments = route.path.split('/').filter((s) => s !== '');
+  return { route, segments, rank: segments.map((s) => (s.startsWith('{') ? '0' : '1')).join('') };
+}
+
+function matchSegments(pattern: string[], path: string[]): Record<string, string> | null {
+  if (pattern.length !== path.length) return null;
+  const params: Record<string, string> = {};
+  for (const [i, p] of pattern.entries()) {
+    const s = path[i] as string;
+    if (p.startsWith('{')) {
+      let value: string;
+      try {
+        value = decodeURIComponent(s);
+      } catch {
+        throw new HttpProblem('validation', `"${p.slice(1, -1)}" is not a valid URL-encoded segment`, { field: p.slice(1, -1) });
+      }
+      params[p.slice(1, -1)] = value;
+    } else if (p !== s) return null;
+  }
+  return params;
+}
+
+function queryObject(url: URL): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) {
+    if (Object.hasOwn(out, k)) throw new HttpProblem('validation', `"${k}" must be given at most once`, { field: k });
+    out[k] = v;
+  }
+  return out;
+}
+
+function toProblem(err: ValidationError, route: Route | undefined): HttpProblem {
+  const field = route?.mapField ? route.mapField(err.field) : err.field;
+  const expected = err.expected === 'is not a known option' ? 'is not a known field' : err.expected;
+  return new HttpProblem('validation', `"${field}" ${expected}`, { field });
+}
+
+function render(reply: Reply, head: boolean): Response {
+  const headers: Record<string, string> = { ...BASE_HEADERS, ...reply.headers };
+  let body: string | null = null;
+  if (reply.body !== undefined && reply.status !== 204) {
+    if (reply.contentType) {
+      body = String(reply.body);
+      headers['content-type'] = reply.contentType;
+    } else {
+      body = JSON.stringify(reply.body);
+      headers['content-type'] = 'application/json';
+    }
+  }
+  return new Response(head ? null : body, { status: reply.status, headers });
+}
+
+/**
+ * Builds the HTTP handler of a courier; see {@link Courier.http}. Options are
+ * validated at once (a {@link ValidationError} names the field).
+ */
+export function createHttpHandler(courier: Courier, options: HttpOptions): CourierHttpHandler {
+  const opts = resolveHttpOptions(options);
+  const routes: Route[] = [
+    ...(opts.dashboard ? [dashboardRoute] : []),
+    ...taskRoutes,
+    ...queueRoutes,
+    ...scheduleRoutes,
+    ...messageRoutes,
+    ...systemRoutes,
+    ...originRoutes,
+    ...webhookRoutes,
+  ];
+  const table = routes.map(compile);
+  const authenticate = createAuthenticator(opts.tokens, opts.authorize, (err) =>
+    courier.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'pgcourier http: authorize callback threw'),
+  );
+  let document: Record<string, unknown> | undefined;
+  const openapi = () => (document ??= buildOpenApi(routes, opts.basePath, opts.dashboard !== null));
+
+  const call = async (path: string, ...args: unknown[]): Promise<unknown> => {
+    const fn = member(courier, path);
+    if (!fn) throw new HttpProblem('not-implemented', `courier.${path}() is not available in this build`);
+    return fn(...args);
+  };
+
+  /** Answers a request, or returns `null` when its path is outside `basePath`. */
+  async function dispatch(request: Request): Promise<Response | null> {
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      return problemResponse(new HttpProblem('validation', 'the request URL is not valid', { field: 'url' }));
+    }
+    const base = opts.basePath;
+    if (base && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return null;
+    const rest = url.pathname.slice(base.length).replace(/\/+$/, '') || '/';
+    const segments = rest === '/' ? [] : rest.slice(1).split('/');
+    let route: Route | undefined;
+    try {
+      let best: { c: Compiled; params: Record<string, string> }[] = [];
+      for (const c of table) {
+        const params = matchSegments(c.segments, segments);
+        if (!params) continue;
+        if (best.length === 0 || c.rank > (best[0] as { c: Compiled }).c.rank) best = [{ c, params }];
+        else if (c.rank === (best[0] as { c: Compiled }).c.rank) best.push({ c, params });
+      }
+      if (best.length === 0) throw new HttpProblem('not-found', `no endpoint at ${url.pathname}`);
+      const head = request.method === 'HEAD';
+      const hit = best.find(({ c }) => c.route.method === request.method || (head && c.route.method === 'GET'));
+      if (!hit) {
+        const methods = new Set<string>(best.map(({ c }) => c.route.method));
+        if (methods.has('GET')) methods.add('HEAD');
+        methods.add('OPTIONS');
+        const allow = [...methods].join(', ');
+        if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: { ...BASE_HEADERS, allow } });
+        throw new HttpProblem('method-not-allowed', `${request.method} is not allowed here; use ${allow}`, { headers: { Allow: allow } });
+      }
+      route = hit.c.route;
+      if (route.access === 'webhook') {
+        if (!route.requires || !member(courier, route.requires)) throw new HttpProblem('not-found', `no webhook handler is configured for ${route.path}`);
+      }
+      if (route.access === 'bearer') await authenticate(request);
+      if (route.requires && !member(courier, route.requires)) {
+        throw new HttpProblem('not-implemented', `courier.${route.requires}() is not available in this build`);
+      }
+      const params = route.params ? parse(route.params as z.ZodType, hit.params, 'http') : hit.params;
+      let query: unknown;
+      if (route.query) query = parse(route.query as z.ZodType, queryObject(url), 'http');
+      else if (route.access === 'bearer' && url.search.length > 1) {
+        const first = [...url.searchParams.keys()][0] ?? 'query';
+        throw new HttpProblem('validation', `"${first}" is not a known field`, { field: first });
+      }
+      let body: unknown;
+      if (route.body) {
+        const raw = await readJson(request, opts.bodyLimit);
+        if (raw === undefined) {
+          if (route.bodyRequired ?? true) throw new HttpProblem('validation', '"body" is required (JSON)', { field: 'body' });
+        } else body = parse(route.body as z.ZodType, raw, 'http');
+      } else if (route.access === 'bearer' && UNSAFE.has(request.method)) {
+        const raw = await readBody(request, opts.bodyLimit);
+        const text = new TextDecoder().decode(raw).trim();
+        if (text !== '' && text !== '{}') throw new HttpProblem('validation', '"body" must be empty', { field: 'body' });
+      }
+      const ctx: RouteContext<unknown, unknown, unknown> = { request, url, params, query, body, courier, options: opts, call, openapi };
+      const reply = await route.handle(ctx);
+      if (reply instanceof Response) {
+        return head ? new Response(null, { status: reply.status, headers: reply.headers }) : reply;
+      }
+      return render(reply, head);
+    } catch (err) {
+      if (err instanceof HttpProblem) return problemResponse(err);
+      if (err instanceof ValidationError) return problemResponse(toProblem(err, route));
+      if (err instanceof CourierError) {
+        const kind = /not ?found/i.test(err.name) ? 'not-found' : 'conflict';
+        return problemResponse(new HttpProblem(kind, err.message));
+      }
+      courier.logger.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err), method: request.method, route: route?.path }, 'pgcourier http: request failed');
+      return problemResponse(new HttpProblem('internal', 'the request failed; the error was logged on the server'));
+    }
+  }
+
+  const fetch: FetchHandler = async (request) =>
+    (await dispatch(request)) ?? problemResponse(new HttpProblem('not-found', `no endpoint at ${new URL(request.url).pathname}`));
+  const handler = ((request: Request) => fetch(request)) as CourierHttpHandler;
+  handler.fetch = fetch;
+  handler.node = nodeListener(dispatch, { trustProxy: opts.trustProxy });
+  handler.routeHandlers = { GET: fetch, HEAD: fetch, POST: fetch, PUT: fetch, PATCH: fetch, DELETE: fetch, OPTIONS: fetch };
+  handler.basePath = opts.basePath;
+  handler.openapi = openapi;
+  return handler;
+}

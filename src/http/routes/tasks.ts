@@ -1,0 +1,236 @@
+import { z } from 'zod';
+import type { Courier } from '../../courier.js';
+import { CourierError, ValidationError } from '../../errors.js';
+import type { TaskInfo } from '../../task-info.js';
+import { HttpProblem } from '../problem.js';
+import { defineRoute, type Route } from '../route.js';
+import {
+  enqueueBody,
+  enqueuedManySchema,
+  enqueuedSchema,
+  enqueueManyBody,
+  listTasksQuery,
+  queueStatusSchema,
+  taskIdSchema,
+  taskPageSchema,
+  taskSchema,
+  taskTypesSchema,
+} from '../schemas.js';
+import { oldestQueuedAt } from '../sql/oldest-queued.js';
+
+const idParams = z.object({ id: taskIdSchema }).strict();
+
+const exampleTask = {
+  id: '1',
+  name: 'send_welcome',
+  queue: 'email',
+  payload: { userId: 42 },
+  priority: 1,
+  status: 'succeeded',
+  attempts: 1,
+  maxRetries: 3,
+  runAt: '2025-01-01T12:00:00.000Z',
+  result: { sent: true },
+  progress: { current: 2, total: 2 },
+  lastError: null,
+  errors: [],
+  key: null,
+  createdAt: '2025-01-01T12:00:00.000Z',
+  startedAt: '2025-01-01T12:00:00.050Z',
+  finishedAt: '2025-01-01T12:00:00.310Z',
+};
+
+/** A task's JSON without payload and result. */
+export function summary(task: TaskInfo): Omit<TaskInfo, 'payload' | 'result'> {
+  const { payload: _p, result: _r, ...rest } = task;
+  return { ...rest, errors: rest.errors.slice(-5) };
+}
+
+/** 404 for an unknown task; 409 when it exists but is not in a state the action accepts. */
+async function actionOutcome(get: (id: string) => Promise<TaskInfo | null>, id: string, done: boolean, conflict: (t: TaskInfo) => string): Promise<TaskInfo> {
+  const task = await get(id);
+  if (!task) throw new HttpProblem('not-found', `task ${id} does not exist`, { field: 'id' });
+  if (!done) throw new HttpProblem('conflict', conflict(task));
+  return task;
+}
+
+/** Queue status with the age of each queue's oldest due task. */
+export async function queueStatusWithAge(ctx: { courier: Courier }) {
+  const [status, oldest] = await Promise.all([ctx.courier.queueStatus(), oldestQueuedAt(ctx.courier.pool, ctx.courier.schema)]);
+  let overall: Date | null = null;
+  const queues = Object.fromEntries(
+    Object.entries(status.queues).map(([name, counts]) => {
+      const o = oldest.get(name) ?? null;
+      if (o && (!overall || o < overall)) overall = o;
+      return [name, { ...counts, oldestQueuedAt: o }];
+    }),
+  );
+  return { queues, total: { ...status.total, oldestQueuedAt: overall } };
+}
+
+/** Task endpoints: enqueue, read, list, cancel, retry, task types, queue status. */
+export const taskRoutes: Route[] = [
+  defineRoute({
+    operationId: 'enqueueTask',
+    method: 'POST',
+    path: '/tasks',
+    tag: 'tasks',
+    summary: 'Enqueue a task',
+    description: 'Validates the name (a registered task), the payload (the task\'s schema) and the options, then enqueues. With `options.key`, returns the id of the live task holding that key instead of adding one.',
+    access: 'bearer',
+    body: enqueueBody,
+    responses: { 201: { description: 'Enqueued; `Location` points at the task.', schema: enqueuedSchema, example: { id: '4' } } },
+    example: { body: { name: 'send_welcome', payload: { userId: 42 }, options: { priority: 1, queue: 'email' } } },
+    async handle({ courier, body, options }) {
+      const id = await courier.enqueueTask(body.name, body.payload, body.options);
+      return { status: 201, body: { id }, headers: { location: `${options.basePath}/tasks/${id}` } };
+    },
+  }),
+  defineRoute({
+    operationId: 'enqueueTasks',
+    method: 'POST',
+    path: '/tasks/bulk',
+    tag: 'tasks',
+    summary: 'Enqueue many tasks in one statement',
+    description: 'All items are validated before anything is written; the ids come back in input order.',
+    access: 'bearer',
+    body: enqueueManyBody,
+    responses: { 201: { description: 'Enqueued.', schema: enqueuedManySchema, example: { ids: ['5', '6'] } } },
+    example: { body: { items: [{ name: 'send_welcome', payload: { userId: 1 } }, { name: 'send_welcome', payload: { userId: 2 }, options: { priority: 2 } }] } },
+    async handle({ courier, body }) {
+      const ids = await courier.enqueueMany(body.items, body.keyMode ? { keyMode: body.keyMode } : {});
+      return { status: 201, body: { ids } };
+    },
+  }),
+  defineRoute({
+    operationId: 'listTasks',
+    method: 'GET',
+    path: '/tasks',
+    tag: 'tasks',
+    summary: 'List tasks',
+    description: 'Newest first, filtered by queue, status, task name and enqueue time; keyset pagination through `cursor`.',
+    access: 'bearer',
+    query: listTasksQuery,
+    responses: { 200: { description: 'One page of tasks.', schema: taskPageSchema, example: { tasks: [exampleTask], nextCursor: null } } },
+    example: { query: { queue: 'email', status: 'succeeded', limit: '20' } },
+    async handle({ courier, query }) {
+      return { status: 200, body: await courier.listTasks(query) };
+    },
+  }),
+  defineRoute({
+    operationId: 'getTask',
+    method: 'GET',
+    path: '/tasks/{id}',
+    tag: 'tasks',
+    summary: 'Get a task',
+    description: 'Status, attempts, result, progress and error history of one task.',
+    access: 'bearer',
+    params: idParams,
+    responses: { 200: { description: 'The task.', schema: taskSchema, example: exampleTask }, 404: { description: 'No task with this id.' } },
+    example: { params: { id: '1' } },
+    async handle({ courier, params }) {
+      const task = await courier.getTask(params.id);
+      if (!task) throw new HttpProblem('not-found', `task ${params.id} does not exist`, { field: 'id' });
+      return { status: 200, body: task };
+    },
+  }),
+  defineRoute({
+    operationId: 'cancelTask',
+    method: 'POST',
+    path: '/tasks/{id}/cancel',
+    tag: 'tasks',
+    summary: 'Cancel a queued or running task',
+    description: 'A running handler\'s result is dropped and its `ctx.signal` aborts at the next lease renewal.',
+    access: 'bearer',
+    params: idParams,
+    responses: {
+      200: { description: 'Cancelled; the task as it is now.', schema: taskSchema },
+      404: { description: 'No task with this id.' },
+      409: { description: 'The task already finished.' },
+    },
+    example: { params: { id: '2' } },
+    async handle({ courier, params }) {
+      const done = await courier.cancel(params.id);
+      const task = await actionOutcome((id) => courier.getTask(id), params.id, done, (t) => `task ${t.id} is ${t.status}; only queued or running tasks can be cancelled`);
+      return { status: 200, body: task };
+    },
+  }),
+  defineRoute({
+    operationId: 'retryTask',
+    method: 'POST',
+    path: '/tasks/{id}/retry',
+    tag: 'tasks',
+    summary: 'Retry a failed or cancelled task',
+    description: 'Puts the task back in its queue to run now with its attempts reset; its error history is kept.',
+    access: 'bearer',
+    params: idParams,
+    responses: {
+      200: { description: 'Queued again; the task as it is now.', schema: taskSchema },
+      404: { description: 'No task with this id.' },
+      409: { description: 'The task is not failed or cancelled, or another live task holds its key.' },
+    },
+    example: { params: { id: '3' } },
+    async handle({ courier, params }) {
+      let done: boolean;
+      try {
+        done = await courier.retry(params.id);
+      } catch (err) {
+        if (err instanceof CourierError && !(err instanceof ValidationError)) throw new HttpProblem('conflict', err.message);
+        throw err;
+      }
+      const task = await actionOutcome((id) => courier.getTask(id), params.id, done, (t) => `task ${t.id} is ${t.status}; only failed or cancelled tasks can be retried`);
+      return { status: 200, body: task };
+    },
+  }),
+  defineRoute({
+    operationId: 'listTaskTypes',
+    method: 'GET',
+    path: '/task-types',
+    tag: 'tasks',
+    summary: 'Registered task types',
+    description: 'The tasks registered in the serving process, with their defaults and payload JSON Schema.',
+    access: 'bearer',
+    responses: {
+      200: {
+        description: 'Task types.',
+        schema: taskTypesSchema,
+        example: { taskTypes: [{ name: 'send_welcome', queue: 'email', priority: 5, maxRetries: 3, retryDelay: 60, timeout: null, payloadSchema: { type: 'object' } }] },
+      },
+    },
+    async handle({ courier }) {
+      const taskTypes = courier.registry.list().map((def) => {
+        let payloadSchema: Record<string, unknown> | null = null;
+        if (def.payload) {
+          try {
+            payloadSchema = z.toJSONSchema(def.payload, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+          } catch {
+            payloadSchema = {};
+          }
+        }
+        return {
+          name: def.name,
+          queue: def.queue ?? 'default',
+          priority: def.priority ?? 5,
+          maxRetries: def.maxRetries ?? 3,
+          retryDelay: def.retryDelay ?? 60,
+          timeout: def.timeout ?? null,
+          payloadSchema,
+        };
+      });
+      return { status: 200, body: { taskTypes } };
+    },
+  }),
+  defineRoute({
+    operationId: 'getQueueStatus',
+    method: 'GET',
+    path: '/queue-status',
+    tag: 'queues',
+    summary: 'Counts per queue',
+    description: 'Counts per status per queue and in total, tasks enqueued in the last 24 hours, last update, and the oldest due task\'s `run_at`.',
+    access: 'bearer',
+    responses: { 200: { description: 'Queue status.', schema: queueStatusSchema } },
+    async handle(ctx) {
+      return { status: 200, body: await queueStatusWithAge(ctx) };
+    },
+  }),
+];
