@@ -291,6 +291,22 @@ export class Courier {
     return this.runOnce({ limit: Number.MAX_SAFE_INTEGER, concurrency: options.concurrency ?? 1 });
   }
 
+  /** Liveness of this process's processor, for readiness probes. */
+  health(): ProcessorHealth {
+    return (
+      this.#processor?.health() ?? {
+        ok: false,
+        running: false,
+        listening: false,
+        claiming: false,
+        beating: false,
+        lastClaimAt: null,
+        lastHeartbeatAt: null,
+        active: 0,
+      }
+    );
+  }
+
   /**
    * The HTTP API, provider webhooks and dashboard of this courier as one
    * web-standard `(Request) => Promise<Response>` handler, with a Node listener
@@ -307,22 +323,6 @@ export class Courier {
    */
   http(options: HttpOptions): CourierHttpHandler {
     return createHttpHandler(this, options);
-  }
-
-  /** Liveness of this process's processor, for readiness probes. */
-  health(): ProcessorHealth {
-    return (
-      this.#processor?.health() ?? {
-        ok: false,
-        running: false,
-        listening: false,
-        claiming: false,
-        beating: false,
-        lastClaimAt: null,
-        lastHeartbeatAt: null,
-        active: 0,
-      }
-    );
   }
 
   /**
