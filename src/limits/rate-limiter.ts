@@ -58,11 +58,11 @@ export function parseRate(spec: unknown, where: string, field = 'rateLimit'): Ra
  * the last `limit` grants; a grant is allowed when fewer exist or the oldest of
  * them left the window. The row lock of the upsert serialises callers, so no
  * window of `per` seconds ever holds more than `limit` grants, across processes.
- * The window is stretched by 1% so that handler starts, which trail their grants
- * by a few milliseconds, keep to the limit too.
+ * The window is stretched by 1% (at least 50 ms) so that handler starts, which
+ * trail their grants by a few milliseconds, keep to the limit too.
  */
 export async function acquireGrant(db: Queryable, table: string, key: string, rate: Rate): Promise<Acquired> {
-  const window = rate.per * 1.01;
+  const window = rate.per + Math.max(rate.per * 0.01, 0.05);
   const { rows } = await db.query<{ granted: boolean | null; wait: number | null }>(
     `WITH current AS (SELECT grants FROM ${table} WHERE key = $1),
      taken AS (

@@ -23,7 +23,7 @@ describe('rate limiter', () => {
     const denied = results.find((r) => !r.granted);
     expect(denied).toMatchObject({ granted: false });
     expect((denied as { retryAfter: number }).retryAfter).toBeGreaterThan(0);
-    expect((denied as { retryAfter: number }).retryAfter).toBeLessThanOrEqual(1);
+    expect((denied as { retryAfter: number }).retryAfter).toBeLessThanOrEqual(1.05); // the window plus its safety margin
     await other.close();
   });
 
