@@ -12,6 +12,8 @@ import { CourierEvents } from './events.js';
 import { type CourierHttpHandler, createHttpHandler, type HttpOptions } from './http/index.js';
 import { createRateLimiter, type RateLimiter, type RateLimitSpec } from './limits/rate-limiter.js';
 import { type EnqueueItem, type EnqueueOptions, type ListTasksOptions, type QueueStatus, TaskManager, type TaskPage } from './manager.js';
+import type { ProvidersConfig } from './messages/config.js';
+import { Messages } from './messages/messages.js';
 import { collectMetrics, countEvents, type Metrics, type ProcessCounters, renderPrometheus } from './metrics.js';
 import { QueueAdmin, type QueueOptions, type QueueSettings } from './queues.js';
 import { type TaskDefaults, type TaskDefinition, type TaskHandler, TaskRegistry } from './registry.js';
@@ -38,8 +40,8 @@ export interface CourierOptions {
   registry?: TaskRegistry;
   /** Size of the pool the courier creates (default 10). */
   poolSize?: number;
-  /** Message provider settings (used by the messaging features). */
-  providers?: unknown;
+  /** Message provider settings: SMTP, Resend, Twilio, WhatsApp, EmailJS; see {@link ProvidersConfig}. */
+  providers?: ProvidersConfig;
 }
 
 /** Options of {@link Courier.start}. Durations are seconds. */
@@ -101,6 +103,8 @@ export class Courier {
   readonly schedules: ScheduleAdmin;
   /** Typed events of this process: task lifecycle and background errors. */
   readonly events = new CourierEvents();
+  /** Messaging: email, SMS and WhatsApp senders, message tracking, bulk batches, provider webhooks. */
+  readonly messages: Messages;
   readonly #ownsPool: boolean;
   readonly #counters: ProcessCounters;
   #processor: Processor | undefined;
@@ -133,6 +137,7 @@ export class Courier {
     this.#counters = countEvents(this.events);
     if (!this.registry.get(CLEANUP_TASK)) this.registry.register(cleanupTask((opts) => this.cleanup(opts)));
     this.workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.messages = new Messages(this, options.providers);
   }
 
   /**
@@ -286,6 +291,15 @@ export class Courier {
     return this.#newProcessor({ concurrency, queues: null, pollInterval: 1, lease: 30, schedules: false }).runInline(limit, concurrency);
   }
 
+  /**
+   * Runs one queued task by id inline, due or not, through the same run and
+   * settle path. Returns `false` when the task was not queued.
+   */
+  async runTaskNow(id: string): Promise<boolean> {
+    if (typeof id !== 'string' || !/^[1-9][0-9]{0,18}$/.test(id)) throw new ValidationError('runTaskNow', 'id', 'must be a task id');
+    return this.#newProcessor({ concurrency: 1, queues: null, pollInterval: 1, lease: 30, schedules: false }).runOneInline(id);
+  }
+
   /** Runs every due task inline until none is due (retries due later are left). Returns how many ran. */
   async drain(options: { concurrency?: number } = {}): Promise<number> {
     return this.runOnce({ limit: Number.MAX_SAFE_INTEGER, concurrency: options.concurrency ?? 1 });
@@ -385,9 +399,10 @@ export class Courier {
    * Runs one round of background upkeep inline: rescues expired leases and
    * enqueues due cron ticks. For tests and scripts; workers do this on timers.
    */
-  async runMaintenance(): Promise<{ rescued: number; scheduled: number }> {
+  async runMaintenance(options: { now?: Date; catchUp?: boolean } = {}): Promise<{ rescued: number; scheduled: number }> {
     const rescued = await rescueExpiredLeases(this.pool, `${quoteIdent(this.schema)}.tasks`, `pgcourier.rescue:${this.schema}`);
-    const scheduled = await new CronRunner({ pool: this.pool, schema: this.schema, registry: this.registry, logger: this.logger, onError: () => {} }).runDue();
+    const cron = new CronRunner({ pool: this.pool, schema: this.schema, registry: this.registry, logger: this.logger, onError: () => {} });
+    const scheduled = await cron.runDue(options.now, options.catchUp);
     return { rescued: rescued.length, scheduled };
   }
 

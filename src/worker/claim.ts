@@ -51,6 +51,22 @@ function claimSql(schema: string, capped: boolean): string {
                t.retry_delay, t.timeout, t.run_at, t.key, t.lease_token, t.created_at, t.started_at`;
 }
 
+/** Claims one queued task by id, due or not (for `runTask` in tests). */
+export async function claimTaskById(db: Queryable, schema: string, args: { workerId: string; id: string; lease: number }): Promise<ClaimedTask | undefined> {
+  const t = `${schema}.tasks`;
+  const { rows } = await db.query<ClaimedTask>(
+    `UPDATE ${t}
+        SET status = 'running', attempts = attempts + 1, lease_token = gen_random_uuid(),
+            locked_by = $1, locked_until = now() + make_interval(secs => $3),
+            started_at = now(), updated_at = now()
+      WHERE id = $2 AND status = 'queued'
+     RETURNING id, queue, name, payload, priority, status, attempts, deferrals, max_retries,
+               retry_delay, timeout, run_at, key, lease_token, created_at, started_at`,
+    [args.workerId, args.id, args.lease],
+  );
+  return rows[0];
+}
+
 /** Claims from every served queue except `exclude`. */
 export async function claimTasks(db: Queryable, schema: string, args: ClaimArgs): Promise<ClaimedTask[]> {
   const { rows } = await db.query<ClaimedTask>(claimSql(schema, false), [

@@ -7,7 +7,7 @@ import type { TaskDefinition, TaskRegistry } from '../registry.js';
 import { CronRunner } from '../scheduler/cron-runner.js';
 import { Maintenance } from '../scheduler/maintenance.js';
 import { SCHEDULES_CHANGED } from '../scheduler/schedules.js';
-import { type ClaimedTask, claimCappedTasks, claimTasks } from './claim.js';
+import { type ClaimedTask, claimCappedTasks, claimTaskById, claimTasks } from './claim.js';
 import { describeError, executeTask, type Outcome, toSettlement } from './execute.js';
 import { Heartbeat } from './heartbeat.js';
 import { recordProgress, renewLeases } from './lease.js';
@@ -241,6 +241,17 @@ export class Processor {
     clearInterval(this.#leaseTimer);
     this.#leaseTimer = undefined;
     return ran;
+  }
+
+  /** Runs one queued task by id inline (due or not); `false` when it was not queued. */
+  async runOneInline(id: string): Promise<boolean> {
+    await this.#limits.refresh();
+    const task = await claimTaskById(this.#deps.pool, this.#schemaSql, { workerId: this.#deps.workerId, id, lease: this.#settings.lease });
+    if (task) await this.#launch(task);
+    await this.#drainWrites();
+    clearInterval(this.#leaseTimer);
+    this.#leaseTimer = undefined;
+    return task !== undefined;
   }
 
   #free(): number {

@@ -1,0 +1,165 @@
+/**
+ * Helpers for testing code that uses pgcourier, in the host application's own
+ * test suite. They run the real SQL against the test database: nothing is mocked.
+ *
+ * @example
+ * ```ts
+ * import { createTestClock, drainUntilIdle, expectEnqueued } from 'pgcourier/testing';
+ *
+ * await signUp('a@example.com');                       // your code enqueues send_welcome
+ * await expectEnqueued(courier, 'send_welcome', { email: 'a@example.com' });
+ * const clock = createTestClock(courier);
+ * await clock.advance(3600);                           // delayed tasks and retries come due
+ * await drainUntilIdle(courier, { clock });
+ * ```
+ * @module
+ */
+import type { Courier } from '../courier.js';
+import { quoteIdent } from '../db/pool.js';
+import type { EnqueueOptions } from '../manager.js';
+import type { TaskInfo, TaskRow } from '../task-info.js';
+import { toTaskInfo } from '../task-info.js';
+
+/**
+ * A controllable clock for one courier's schema. `advance(seconds)` makes that
+ * much time pass for the queue: every timestamp in the schema moves back by it
+ * (so delayed tasks, retries, leases, retention and rate windows come due), and
+ * cron ticks in between are enqueued. No test has to sleep.
+ */
+export interface TestClock {
+  /** Seconds advanced so far. */
+  readonly offset: number;
+  /** The queue's notion of now: real time plus the offset. */
+  now(): Date;
+  /** Lets `seconds` pass. */
+  advance(seconds: number): Promise<void>;
+}
+
+/** Creates a {@link TestClock} over `courier`'s schema. */
+export function createTestClock(courier: Courier): TestClock {
+  const s = quoteIdent(courier.schema);
+  let offset = 0;
+  return {
+    get offset() {
+      return offset;
+    },
+    now: () => new Date(Date.now() + offset * 1000),
+    async advance(seconds: number) {
+      if (!Number.isFinite(seconds) || seconds < 0) throw new TypeError('advance(seconds) takes a finite number >= 0');
+      // Ticks that fall inside the jump are due, as if workers had run throughout.
+      await courier.runMaintenance({ now: new Date(Date.now() + seconds * 1000), catchUp: true });
+      const client = await courier.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const d = [seconds];
+        const by = `make_interval(secs => $1)`;
+        await client.query(
+          `UPDATE ${s}.tasks SET run_at = run_at - ${by}, created_at = created_at - ${by}, updated_at = updated_at - ${by},
+             started_at = started_at - ${by}, finished_at = finished_at - ${by}, locked_until = locked_until - ${by}`,
+          d,
+        );
+        await client.query(`UPDATE ${s}.schedules SET next_run_at = next_run_at - ${by}, last_run_at = last_run_at - ${by}`, d);
+        await client.query(`UPDATE ${s}.schedule_runs SET tick = tick - ${by}`, d);
+        await client.query(`UPDATE ${s}.rate_limits SET grants = ARRAY(SELECT g - ${by} FROM unnest(grants) AS g)`, d);
+        await client.query(`UPDATE ${s}.workers SET last_heartbeat = last_heartbeat - ${by}`, d);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+      offset += seconds;
+    },
+  };
+}
+
+/** Options of {@link drainUntilIdle}. */
+export interface DrainOptions {
+  /** Most rounds before giving up (default 100): guards against a task that re-enqueues itself forever. */
+  maxRounds?: number;
+  /** Run the cleanup of finished tasks past retention each round (default true). */
+  cleanup?: boolean;
+}
+
+/**
+ * Runs everything that is due until nothing is: rescue of expired leases, due
+ * cron ticks, due tasks (including tasks they enqueue), and cleanup. Returns how
+ * many tasks ran.
+ */
+export async function drainUntilIdle(courier: Courier, options: DrainOptions = {}): Promise<number> {
+  const maxRounds = options.maxRounds ?? 100;
+  let total = 0;
+  for (let round = 0; round < maxRounds; round++) {
+    const { rescued, scheduled } = await courier.runMaintenance();
+    const ran = await courier.drain();
+    if (options.cleanup ?? true) await courier.cleanup();
+    total += ran;
+    if (ran + rescued + scheduled === 0) return total;
+  }
+  throw new Error(`drainUntilIdle: still busy after ${maxRounds} rounds (a task keeps enqueueing work?)`);
+}
+
+/** Matches a payload: a partial object (JSON containment) or a predicate. */
+export type PayloadMatcher = Record<string, unknown> | unknown[] | ((payload: any) => boolean);
+
+async function queuedTasks(courier: Courier, name: string, matcher?: PayloadMatcher): Promise<TaskInfo[]> {
+  const s = quoteIdent(courier.schema);
+  const contains = matcher !== undefined && typeof matcher !== 'function';
+  const { rows } = await courier.pool.query<TaskRow>(
+    `SELECT * FROM ${s}.tasks WHERE name = $1 AND status = 'queued' ${contains ? 'AND payload @> $2::jsonb' : ''} ORDER BY id`,
+    contains ? [name, JSON.stringify(matcher)] : [name],
+  );
+  const tasks = rows.map(toTaskInfo);
+  return typeof matcher === 'function' ? tasks.filter((t) => (matcher as (p: unknown) => boolean)(t.payload)) : tasks;
+}
+
+/**
+ * Asserts that a queued task named `name` exists (whose payload matches, when a
+ * matcher is given) and returns the matches. Throws a descriptive Error otherwise.
+ */
+export async function expectEnqueued(courier: Courier, name: string, matcher?: PayloadMatcher): Promise<TaskInfo[]> {
+  const found = await queuedTasks(courier, name, matcher);
+  if (found.length === 0) {
+    const queued = await queuedTasks(courier, name);
+    throw new Error(
+      `expected a queued "${name}" task${matcher ? ` matching ${describe(matcher)}` : ''}, found ${queued.length === 0 ? 'none' : `only: ${queued.slice(0, 5).map((t) => JSON.stringify(t.payload)).join(', ')}`}`,
+    );
+  }
+  return found;
+}
+
+/** Asserts that no queued task named `name` (matching, when given) exists. */
+export async function expectNotEnqueued(courier: Courier, name: string, matcher?: PayloadMatcher): Promise<void> {
+  const found = await queuedTasks(courier, name, matcher);
+  if (found.length > 0) throw new Error(`expected no queued "${name}" task${matcher ? ` matching ${describe(matcher)}` : ''}, found ${found.length} (first: ${JSON.stringify(found[0]?.payload)})`);
+}
+
+/** The task did not succeed in {@link runTask}. */
+export class TaskRunError extends Error {
+  override name = 'TaskRunError';
+  /** The task as it ended. */
+  readonly task: TaskInfo;
+
+  constructor(task: TaskInfo) {
+    super(`task ${task.name} (${task.id}) ended ${task.status}: ${task.lastError ?? 'no error recorded'}`);
+    this.task = task;
+  }
+}
+
+/**
+ * Enqueues `name` with `payload` (validated as usual) and runs it at once through
+ * the real claim, run and settle path. Resolves the handler's result; rejects
+ * with {@link TaskRunError} when the attempt did not succeed.
+ */
+export async function runTask<R = unknown>(courier: Courier, name: string, payload?: unknown, options?: EnqueueOptions): Promise<R> {
+  const id = await courier.enqueueTask(name, payload, options);
+  await courier.runTaskNow(id);
+  const task = (await courier.getTask(id)) as TaskInfo;
+  if (task.status !== 'succeeded') throw new TaskRunError(task);
+  return task.result as R;
+}
+
+function describe(m: PayloadMatcher): string {
+  return typeof m === 'function' ? 'the predicate' : JSON.stringify(m);
+}
