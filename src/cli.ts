@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { type Courier, createCourier } from './courier.js';
 import { defaultRegistry } from './default.js';
+import { diagnose } from './doctor.js';
 import { CourierError } from './errors.js';
 import { type TaskDefinition, TaskRegistry } from './registry.js';
 import type { CleanupOptions } from './scheduler/cleanup.js';
@@ -21,6 +22,7 @@ Commands:
   workers                      live and recently dead worker processes
   cleanup                      delete old finished tasks
   schedules [pause|resume|remove NAME]   list or change cron schedules
+  doctor                       schema drift, bloat, vacuum horizon, NOTIFY queue, stuck leases
   demo                         run the demo on embedded Postgres
 
 Common options:
@@ -44,6 +46,7 @@ Common options:
   cleanup: `Usage: pgcourier cleanup [--older-than 7d] [--status succeeded,failed,cancelled] [--batch-size N]
   --older-than D        retention: seconds, or a number with s, m, h or d (default 7d)`,
   schedules: 'Usage: pgcourier schedules [--json] | schedules pause|resume|remove <name>',
+  doctor: 'Usage: pgcourier doctor [--json]   (exit 1 when a check fails)',
   demo: 'Usage: pgcourier demo [--tasks-count N]',
 };
 
@@ -70,6 +73,7 @@ const commandOptions = {
   workers: { json: { type: 'boolean' } },
   cleanup: { 'older-than': { type: 'string' }, status: { type: 'string' }, 'batch-size': { type: 'string' } },
   schedules: { json: { type: 'boolean' } },
+  doctor: { json: { type: 'boolean' } },
   demo: { 'tasks-count': { type: 'string' } },
 } as const;
 
@@ -223,6 +227,12 @@ async function main(argv: string[]): Promise<number> {
         if (values.json) console.log(JSON.stringify(schedules, null, 2));
         else printTable(['name', 'cron', 'timezone', 'task', 'paused', 'next run'], schedules.map((s) => [s.name, s.cron, s.timezone, s.task, String(s.paused), s.nextRunAt.toISOString()]));
         return 0;
+      }
+      case 'doctor': {
+        const checks = await diagnose(courier.pool, courier.schema);
+        if (values.json) console.log(JSON.stringify(checks, null, 2));
+        else printTable(['check', 'level', 'detail'], checks.map((c) => [c.name, c.level, c.detail]));
+        return checks.some((c) => c.level === 'fail') ? 1 : 0;
       }
       case 'status': {
         const status = await courier.queueStatus();

@@ -7,6 +7,7 @@ import { courierOptionsSchema, parse, readEnv, startOptionsSchema, stopOptionsSc
 import { migrate } from './db/migrate.js';
 import { createPool, quoteIdent, watchPool } from './db/pool.js';
 import type { Database } from './db/types.js';
+import { type DoctorCheck, diagnose } from './doctor.js';
 import { ValidationError } from './errors.js';
 import { CourierEvents } from './events.js';
 import { type CourierHttpHandler, createHttpHandler, type HttpOptions } from './http/index.js';
@@ -388,6 +389,11 @@ export class Courier {
   /** {@link Courier.metrics} in the Prometheus text format, for a `/metrics` endpoint. */
   async metricsText(): Promise<string> {
     return renderPrometheus(await this.metrics());
+  }
+
+  /** Checks schema drift, task-table bloat, the vacuum horizon, the NOTIFY queue and stuck leases. */
+  doctor(): Promise<DoctorCheck[]> {
+    return diagnose(this.pool, this.schema);
   }
 
   /** Worker processes: live ones and those stopped or dead in the last hour. */

@@ -11,6 +11,7 @@ export type { Acquired, Rate, RateLimiter, RateLimitSpec } from './limits/rate-l
 export type { EnqueueItem, EnqueueOptions, ListTasksOptions, ManagerDeps, QueueCounts, QueueStatus, TaskPage } from './manager.js';
 export { TaskManager } from './manager.js';
 export type { Metrics, ProcessCounters, QueueMetrics } from './metrics.js';
+export type { DoctorCheck } from './doctor.js';
 export type { QueueOptions, QueueSettings } from './queues.js';
 export { QueueAdmin } from './queues.js';
 export type { DefineTaskInput, TaskContext, TaskDefaults, TaskDefinition, TaskHandler, TaskTypeOptions } from './registry.js';

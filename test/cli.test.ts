@@ -31,7 +31,7 @@ describe('pgcourier CLI', () => {
   it('--help lists commands and each command has help', () => {
     const top = cli(['--help']);
     expect(top.code).toBe(0);
-    for (const c of ['migrate', 'worker', 'run-once', 'enqueue', 'status', 'workers', 'cleanup', 'schedules', 'demo']) {
+    for (const c of ['migrate', 'worker', 'run-once', 'enqueue', 'status', 'workers', 'cleanup', 'schedules', 'doctor', 'demo']) {
       expect(top.stdout).toContain(c);
       const one = cli([c, '--help']);
       expect(one.code).toBe(0);
@@ -77,6 +77,19 @@ describe('pgcourier CLI', () => {
     expect(JSON.parse(cli(['workers', '--json']).stdout)).toEqual([]);
     await courier.pool.query(`INSERT INTO "${courier.schema}".tasks (name, status, finished_at) VALUES ('audit', 'succeeded', now() - interval '3 days')`);
     expect(cli(['cleanup', '--older-than', '2d', '--status', 'succeeded']).stdout).toContain('deleted 1 finished task');
+  });
+
+  it('doctor reports each check; fails on an unmigrated schema', async () => {
+    const ok = cli(['doctor', '--json']);
+    expect(ok.code).toBe(0);
+    const checks = JSON.parse(ok.stdout) as Array<{ name: string; level: string }>;
+    expect(checks.map((c) => c.name)).toEqual(['schema', 'task table', 'vacuum horizon', 'notify queue', 'leases']);
+    expect(checks.find((c) => c.name === 'schema')?.level).toBe('ok');
+    await courier.pool.query(`INSERT INTO "${courier.schema}".tasks (name, status, attempts, locked_until, lease_token) VALUES ('audit', 'running', 1, now() - interval '5 minutes', gen_random_uuid())`);
+    expect(cli(['doctor']).stdout).toMatch(/leases\s+warn\s+1 running task/);
+    const missing = cli(['doctor'], { PGCOURIER_SCHEMA: 'never_migrated' });
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toMatch(/schema\s+fail/);
   });
 
   const bad: Array<[string[], RegExp, Record<string, string | undefined>?]> = [
