@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { type ZodType, z } from 'zod';
 import { ValidationError } from './errors.js';
+import { providersSchema } from './messages/config.js';
 
 /** Postgres identifier rules for schema names: validated, never concatenated raw. */
 export const identifierSchema = z
@@ -83,7 +84,7 @@ export const courierOptionsSchema = z
     logger: z.custom<unknown>((v) => typeof v === 'object' && v !== null && typeof (v as { info?: unknown }).info === 'function', 'must be a pino logger').optional(),
     registry: z.unknown().optional(),
     poolSize: z.int('must be an integer from 1 to 1000').min(1).max(1000).optional(),
-    providers: z.unknown().optional(),
+    providers: providersSchema.optional(),
   })
   .strict();
 

@@ -1,0 +1,406 @@
+/**
+ * zod schemas of the messaging options (`createCourier({ providers })`) and of the
+ * messaging API's inputs. Messages name the field and never echo a value, so a
+ * wrong token never reaches an error message or a log.
+ */
+import { z } from 'zod';
+
+const nonEmpty = (what = 'a non-empty string') => z.string(`must be ${what}`).min(1, `must be ${what}`).max(4096, 'must be at most 4096 characters');
+const secret = () => z.string('must be a non-empty string (a secret)').min(1, 'must be a non-empty string (a secret)').max(4096, 'must be at most 4096 characters');
+const httpUrl = (what: string) =>
+  z
+    .string(`must be ${what}`)
+    .refine((v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === 'https:' || u.protocol === 'http:';
+      } catch {
+        return false;
+      }
+    }, `must be ${what}`);
+const seconds = (def: number) => z.number('must be a number of seconds').positive('must be a number of seconds > 0').max(86_400, 'must be at most 86400 seconds').default(def);
+
+/** `'5/s'`, `'100/m'`, `'1000/h'` or `{ limit, per }` (checked again by the rate limiter). */
+export const rateSpecSchema = z.union(
+  [
+    z
+      .string()
+      .regex(/^\d+\/[smh]$/, 'must look like "5/s"')
+      .transform((v) => v as `${number}/${'s' | 'm' | 'h'}`),
+    z.object({ limit: z.int().min(1), per: z.number().positive() }).strict(),
+  ],
+  'must be "N/s", "N/m", "N/h" or { limit, per }',
+);
+
+const ambiguous = z.enum(['unknown', 'retry'], 'must be "unknown" or "retry"');
+
+/** SMTP (nodemailer) settings. */
+export const smtpSchema = z
+  .object({
+    host: nonEmpty('a host name or address'),
+    port: z.int('must be a port number').min(1, 'must be a port number').max(65_535, 'must be a port number').optional(),
+    secure: z.boolean('must be true (implicit TLS, port 465) or false (STARTTLS)').optional(),
+    requireTLS: z.boolean('must be a boolean').optional(),
+    auth: z.object({ user: nonEmpty(), pass: secret() }, 'must be { user, pass }').strict().optional(),
+    from: nonEmpty('a sender address'),
+    name: nonEmpty('a host name for EHLO').optional(),
+    tls: z
+      .object({
+        ca: z.union([z.string(), z.array(z.string())], 'must be a PEM string or an array of them').optional(),
+        rejectUnauthorized: z.boolean('must be a boolean').optional(),
+        servername: nonEmpty().optional(),
+      })
+      .strict()
+      .optional(),
+    timeout: seconds(30),
+    rateLimit: rateSpecSchema.optional(),
+    ambiguous: ambiguous.default('unknown'),
+  })
+  .strict();
+
+/** Resend settings. */
+export const resendSchema = z
+  .object({
+    apiKey: secret(),
+    from: nonEmpty('a sender address'),
+    baseUrl: httpUrl('an http(s) URL').default('https://api.resend.com'),
+    timeout: seconds(30),
+    rateLimit: rateSpecSchema.optional(),
+    // Safe: every request carries an Idempotency-Key.
+    ambiguous: ambiguous.default('retry'),
+  })
+  .strict();
+
+/** Twilio Programmable Messaging settings (SMS, MMS and the `whatsapp:` channel). */
+export const twilioSchema = z
+  .object({
+    accountSid: z.string('must be an account SID (AC…)').regex(/^AC[0-9a-zA-Z]{8,64}$/, 'must be an account SID (AC…)'),
+    authToken: secret(),
+    from: nonEmpty('a phone number or sender id').optional(),
+    messagingServiceSid: z.string('must be a messaging service SID (MG…)').regex(/^MG[0-9a-zA-Z]{8,64}$/, 'must be a messaging service SID (MG…)').optional(),
+    whatsappFrom: nonEmpty('a WhatsApp sender (+E.164)').optional(),
+    baseUrl: httpUrl('an http(s) URL').default('https://api.twilio.com'),
+    statusCallback: httpUrl('the public http(s) URL of the Twilio status webhook').optional(),
+    timeout: seconds(30),
+    rateLimit: rateSpecSchema.optional(),
+    ambiguous: ambiguous.default('unknown'),
+  })
+  .strict()
+  .refine((v) => v.from !== undefined || v.messagingServiceSid !== undefined, { message: 'must include from or messagingServiceSid', path: ['from'] });
+
+/** Meta WhatsApp Cloud API settings. */
+export const whatsappSchema = z
+  .object({
+    phoneNumberId: z.string('must be a phone number id (digits)').regex(/^\d{1,32}$/, 'must be a phone number id (digits)'),
+    accessToken: secret(),
+    appSecret: secret().optional(),
+    verifyToken: secret().optional(),
+    baseUrl: httpUrl('an http(s) URL').default('https://graph.facebook.com'),
+    apiVersion: z.string('must look like "v24.0"').regex(/^v\d+\.\d+$/, 'must look like "v24.0"').default('v24.0'),
+    timeout: seconds(30),
+    rateLimit: rateSpecSchema.optional(),
+    ambiguous: ambiguous.default('unknown'),
+  })
+  .strict();
+
+/** EmailJS-compatible submission endpoint settings. */
+export const emailjsSchema = z
+  .object({
+    publicKeys: z.array(nonEmpty(), 'must be an array of public keys').min(1, 'must list at least one public key'),
+    privateKey: secret().optional(),
+    webhookSecret: secret().optional(),
+    allowedOrigins: z.array(httpUrl('an origin such as https://example.com'), 'must be an array of origins').default([]),
+    rateLimit: rateSpecSchema.default('5/m'),
+    trustProxy: z.boolean('must be a boolean').default(false),
+    maxBytes: z.int('must be an integer').min(1024).max(1_048_576).default(65_536),
+    notify: z
+      .object({ to: z.union([nonEmpty(), z.array(nonEmpty()).min(1)], 'must be an address or an array of them'), subject: nonEmpty().optional() })
+      .strict()
+      .optional(),
+    autoReply: z
+      .object({ subject: nonEmpty(), text: nonEmpty(), html: nonEmpty().optional(), toField: nonEmpty().default('reply_to') })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+/** Everything under `createCourier({ providers })`. */
+export const providersSchema = z
+  .object({
+    smtp: smtpSchema.optional(),
+    resend: resendSchema.optional(),
+    twilio: twilioSchema.optional(),
+    whatsapp: whatsappSchema.optional(),
+    emailjs: emailjsSchema.optional(),
+    rateLimits: z
+      .object({ email: rateSpecSchema.default('5/s'), sms: rateSpecSchema.default('3/s'), whatsapp: rateSpecSchema.default('20/s') })
+      .catchall(rateSpecSchema)
+      .default({ email: '5/s', sms: '3/s', whatsapp: '20/s' }),
+    gates: z
+      .object({
+        margin: z.number('must be a number of seconds').min(0).max(10).default(0.2),
+        configPause: seconds(60),
+        maxWait: z.number('must be a number of seconds').min(0).max(60).default(5),
+      })
+      .strict()
+      .default({ margin: 0.2, configPause: 60, maxWait: 5 }),
+    sendTask: z
+      .object({
+        maxRetries: z.int('must be an integer >= 0').min(0).max(100).default(5),
+        retryDelay: z.number('must be a number of seconds').min(0).max(86_400).default(10),
+        timeout: seconds(120),
+      })
+      .strict()
+      .default({ maxRetries: 5, retryDelay: 10, timeout: 120 }),
+  })
+  .strict();
+
+/** Parsed provider settings (defaults applied). */
+export type ParsedProviders = z.output<typeof providersSchema>;
+
+/** `createCourier({ providers })`: settings of the message providers. Durations are seconds. */
+export interface ProvidersConfig {
+  /** SMTP submission: `port` 587 with `secure: false` (STARTTLS, required) or 465 with `secure: true`. */
+  smtp?: SmtpConfig;
+  /** Resend HTTP API. */
+  resend?: ResendConfig;
+  /** Twilio Programmable Messaging: SMS, MMS and WhatsApp (`whatsapp:` senders). */
+  twilio?: TwilioConfig;
+  /** Meta WhatsApp Cloud API. */
+  whatsapp?: WhatsAppConfig;
+  /** EmailJS-compatible form submission endpoint. */
+  emailjs?: EmailJsConfig;
+  /** Default send rates per channel, across all processes (email `5/s`, sms `3/s`, whatsapp `20/s`). */
+  rateLimits?: Record<string, RateSpec>;
+  /** Provider gate tuning. */
+  gates?: GateConfig;
+  /** Retry settings of the `messages.send` task (default 5 retries, backoff from 10 s, 120 s per run). */
+  sendTask?: { maxRetries?: number; retryDelay?: number; timeout?: number };
+}
+
+/** A rate: `'5/s'`, `'100/m'`, `'1000/h'` or `{ limit, per }` (`per` in seconds). */
+export type RateSpec = `${number}/${'s' | 'm' | 'h'}` | { limit: number; per: number };
+
+/** SMTP settings. */
+export interface SmtpConfig {
+  /** Server host. */
+  host: string;
+  /** Port (default 587, or 465 with `secure`). */
+  port?: number;
+  /** `true`: TLS from the first byte (465). `false` (default): STARTTLS, required unless `requireTLS: false`. */
+  secure?: boolean;
+  /** Refuse to send without STARTTLS (default `true` when not `secure`). */
+  requireTLS?: boolean;
+  /** Credentials for AUTH. */
+  auth?: { user: string; pass: string };
+  /** Default sender, e.g. `"Acme <noreply@acme.test>"`; its domain names the Message-ID. */
+  from: string;
+  /** Host name announced in EHLO. */
+  name?: string;
+  /** TLS options: a private CA to trust, strictness, SNI name. */
+  tls?: { ca?: string | string[]; rejectUnauthorized?: boolean; servername?: string };
+  /** Seconds for connect, greeting and each reply (default 30). */
+  timeout?: number;
+  /** Send rate (default: the email channel's). */
+  rateLimit?: RateSpec;
+  /** "Maybe sent" policy (default `'unknown'`). */
+  ambiguous?: 'unknown' | 'retry';
+}
+
+/** Resend settings. */
+export interface ResendConfig {
+  /** API key (`re_…`). */
+  apiKey: string;
+  /** Default sender. */
+  from: string;
+  /** API base URL (default `https://api.resend.com`). */
+  baseUrl?: string;
+  /** Request timeout in seconds (default 30). */
+  timeout?: number;
+  /** Send rate (default: the email channel's). */
+  rateLimit?: RateSpec;
+  /** "Maybe sent" policy (default `'retry'`: safe with the Idempotency-Key). */
+  ambiguous?: 'unknown' | 'retry';
+}
+
+/** Twilio settings. */
+export interface TwilioConfig {
+  /** Account SID (`AC…`). */
+  accountSid: string;
+  /** Auth token (also verifies status callbacks). */
+  authToken: string;
+  /** Sender number or id; required unless `messagingServiceSid` is set. */
+  from?: string;
+  /** Messaging service (`MG…`) used instead of `from`. */
+  messagingServiceSid?: string;
+  /** WhatsApp sender (default: `from`), sent as `whatsapp:+…`. */
+  whatsappFrom?: string;
+  /** API base URL (default `https://api.twilio.com`). */
+  baseUrl?: string;
+  /** Public URL of the status webhook; each message adds `?m=<id>`. */
+  statusCallback?: string;
+  /** Request timeout in seconds (default 30). */
+  timeout?: number;
+  /** Send rate (default: the channel's). */
+  rateLimit?: RateSpec;
+  /** "Maybe sent" policy (default `'unknown'`). */
+  ambiguous?: 'unknown' | 'retry';
+}
+
+/** Meta WhatsApp Cloud API settings. */
+export interface WhatsAppConfig {
+  /** Phone number id of the sending number. */
+  phoneNumberId: string;
+  /** System-user or business access token. */
+  accessToken: string;
+  /** App secret: verifies `X-Hub-Signature-256` on webhooks. */
+  appSecret?: string;
+  /** Token echoed in the `hub.challenge` handshake. */
+  verifyToken?: string;
+  /** Graph API base URL (default `https://graph.facebook.com`). */
+  baseUrl?: string;
+  /** Graph API version (default `v24.0`). */
+  apiVersion?: string;
+  /** Request timeout in seconds (default 30). */
+  timeout?: number;
+  /** Send rate (default: the whatsapp channel's). */
+  rateLimit?: RateSpec;
+  /** "Maybe sent" policy (default `'unknown'`). */
+  ambiguous?: 'unknown' | 'retry';
+}
+
+/** EmailJS-compatible endpoint settings. */
+export interface EmailJsConfig {
+  /** Accepted `user_id` values (the site's EmailJS public keys). */
+  publicKeys: string[];
+  /** Accepts server posts that carry this `accessToken` (EmailJS private key). */
+  privateKey?: string;
+  /** Standard Webhooks secret (`whsec_…`) for signed server-to-server posts. */
+  webhookSecret?: string;
+  /** Origins allowed to post from a browser (CORS); none by default. */
+  allowedOrigins?: string[];
+  /** Browser posts per client IP (default `'5/m'`). */
+  rateLimit?: RateSpec;
+  /** Take the client IP from `X-Forwarded-For` (default false). */
+  trustProxy?: boolean;
+  /** Largest body accepted, in bytes (default 65536). */
+  maxBytes?: number;
+  /** Email the team about each new submission. */
+  notify?: { to: string | string[]; subject?: string };
+  /** Auto-reply to the submitter (address taken from `template_params[toField]`, default `reply_to`). */
+  autoReply?: { subject: string; text: string; html?: string; toField?: string };
+}
+
+/** Provider gate tuning. */
+export interface GateConfig {
+  /**
+   * Seconds added to each rate window (default 0.2) so that the provider, which
+   * counts arrivals rather than our grants, never sees more than the limit.
+   */
+  margin?: number;
+  /** Seconds a provider stays paused after a configuration error (default 60). */
+  configPause?: number;
+  /** Seconds a send task may wait in-process for a rate-limit slot before deferring (default 5). */
+  maxWait?: number;
+}
+
+// ---------------------------------------------------------------- inputs
+
+const variablesSchema = z.record(
+  z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must have names of letters, digits, _ . - (at most 64)'),
+  z.union([z.string(), z.number(), z.boolean(), z.null()], 'must be strings, numbers, booleans or null'),
+  'must be an object of variables',
+);
+
+const whatsappTemplateSchema = z
+  .object({ name: z.string().regex(/^[a-z0-9_]{1,512}$/, 'must be a template name (lower-case letters, digits, _)'), language: z.string().regex(/^[a-z]{2,3}(_[A-Z]{2})?$/, 'must be a language code such as en_US').optional() })
+  .strict();
+const contentTemplateSchema = z.object({ contentSid: z.string().regex(/^HX[0-9a-fA-F]{32}$/, 'must be a content SID (HX…)') }).strict();
+const emailTemplateSchema = z
+  .object({ subject: z.string().max(998).optional(), text: z.string().max(1_000_000).optional(), html: z.string().max(1_000_000).optional() })
+  .strict()
+  .refine((t) => t.text !== undefined || t.html !== undefined, 'must have text or html');
+
+/** A template: text, email parts, a WhatsApp template or a Twilio content template. */
+export const templateSchema = z.union(
+  [z.string().min(1, 'must not be empty').max(1_000_000), whatsappTemplateSchema, contentTemplateSchema, emailTemplateSchema],
+  'must be a text template, { subject?, text?, html? }, { name, language? } or { contentSid }',
+);
+
+const dateSchema = z
+  .union([z.date(), z.iso.datetime({ offset: true }), z.number().finite()], 'must be a Date, an ISO-8601 string or epoch milliseconds')
+  .transform((v) => (v instanceof Date ? v : new Date(v)))
+  .refine((d) => !Number.isNaN(d.getTime()), 'must be a valid date');
+
+const channelSchema = z.string('must be a channel name').regex(/^[a-z][a-z0-9_]{0,31}$/, 'must be a channel name (lower-case letters, digits, _)');
+const providerNameSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'must be a provider name');
+const mediaSchema = z.array(httpUrl('an http(s) URL'), 'must be an array of URLs').max(10, 'must hold at most 10 URLs');
+const prioritySchema = z.int('must be an integer from 1 to 10').min(1, 'must be an integer from 1 to 10').max(10, 'must be an integer from 1 to 10');
+
+/** Input of `send()`. */
+export const sendInputSchema = z
+  .object({
+    channel: channelSchema,
+    to: z.string('must be a recipient').min(1, 'must be a recipient').max(320, 'must be at most 320 characters'),
+    from: z.string().min(1).max(320).optional(),
+    body: z.string('must be a string').max(1_000_000).optional(),
+    html: z.string('must be a string').max(1_000_000).optional(),
+    subject: z.string('must be a string').max(998, 'must be at most 998 characters').optional(),
+    template: templateSchema.optional(),
+    variables: variablesSchema.optional(),
+    media: mediaSchema.optional(),
+    provider: providerNameSchema.optional(),
+    expiresAt: dateSchema.optional(),
+    fallback: z.object({ template: z.union([whatsappTemplateSchema, contentTemplateSchema], 'must be { name, language? } or { contentSid }'), variables: variablesSchema.optional() }).strict().optional(),
+    priority: prioritySchema.optional(),
+  })
+  .strict();
+
+/** Input of `sendBulk()`. */
+export const sendBulkInputSchema = z
+  .object({
+    channel: channelSchema,
+    recipients: z
+      .array(
+        z.union([z.string().min(1).max(320), z.object({ to: z.string().min(1).max(320), variables: variablesSchema.optional() }).strict()], 'must be an address or { to, variables? }'),
+        'must be an array of recipients',
+      )
+      .min(1, 'must hold at least one recipient')
+      .max(100_000, 'must hold at most 100000 recipients'),
+    template: templateSchema,
+    variables: variablesSchema.optional(),
+    subject: z.string().max(998).optional(),
+    from: z.string().min(1).max(320).optional(),
+    provider: providerNameSchema.optional(),
+    expiresAt: dateSchema.optional(),
+    name: z.string().max(200, 'must be at most 200 characters').optional(),
+    priority: prioritySchema.optional(),
+  })
+  .strict();
+
+/** EmailJS `template_params`: flat values only. */
+export const emailjsParamsSchema = z
+  .record(z.string().max(128), z.union([z.string().max(50_000), z.number(), z.boolean(), z.null()]), 'must be an object of strings, numbers or booleans')
+  .refine((p) => Object.keys(p).length <= 50, 'must have at most 50 fields');
+
+/** An EmailJS `/api/v1.0/email/send` body. */
+export const emailjsSubmissionSchema = z.object({
+  service_id: z.string('must be a string').min(1, 'must be a non-empty string').max(128),
+  template_id: z.string('must be a string').min(1, 'must be a non-empty string').max(128),
+  user_id: z.string('must be a string').min(1, 'must be a non-empty string').max(128),
+  accessToken: z.string().max(256).optional(),
+  lib_version: z.string().max(32).optional(),
+  template_params: emailjsParamsSchema.default({}),
+});
+
+/** Payload of the `process_emailjs_submission` task. */
+export const emailjsTaskSchema = z
+  .object({
+    submission: emailjsSubmissionSchema.omit({ accessToken: true }).strict(),
+    dedupeKey: z.string().min(1).max(300),
+    authMode: z.enum(['browser', 'signed', 'private_key']),
+    origin: z.string().max(300).nullable(),
+    ip: z.string().max(100).nullable(),
+    receivedAt: z.iso.datetime({ offset: true }),
+  })
+  .strict();

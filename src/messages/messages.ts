@@ -1,0 +1,637 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { parse } from '../config.js';
+import { type Queryable, queryableOf, quoteIdent } from '../db/pool.js';
+import { ValidationError } from '../errors.js';
+import type { RateLimiter, RateLimitSpec } from '../limits/rate-limiter.js';
+import type { TaskManager } from '../manager.js';
+import { defineTask, type TaskRegistry } from '../registry.js';
+import { insertBulk, selectBatch, selectBatches } from './batches.js';
+import { builtinChannels, type ChannelDefinition } from './channels.js';
+import { emailjsTaskSchema, type ParsedProviders, type ProvidersConfig, providersSchema, sendBulkInputSchema, sendInputSchema } from './config.js';
+import { Gates } from './gates.js';
+import { metaProvider } from './providers/meta.js';
+import type { MessageProvider } from './providers/provider.js';
+import { resendProvider } from './providers/resend.js';
+import { smtpProvider } from './providers/smtp.js';
+import { twilioProvider } from './providers/twilio.js';
+import { redact } from './redact.js';
+import { createSendHandler, inTransaction, isWindowCode, MESSAGES_QUEUE, SEND_TASK } from './sender.js';
+import { canAdvance } from './status.js';
+import {
+  applyStatusEvent,
+  insertManualEvent,
+  insertMessage,
+  insertSuppression,
+  type MessageRow,
+  selectAttempts,
+  selectEvents,
+  selectMessage,
+  setStatus,
+  toMessageInfo,
+} from './store.js';
+import { createSubmissionHandler, EMAILJS_TASK } from './submissions.js';
+import type {
+  BatchProgress,
+  Channel,
+  MessageAttempt,
+  MessageEvent,
+  MessageInfo,
+  MessageQueueStatus,
+  MessageStatus,
+  SendBulkInput,
+  SendMessageInput,
+  SendOptions,
+  StatusCounts,
+} from './types.js';
+import { MESSAGE_STATUSES } from './types.js';
+import { uuidOrNull } from './webhooks/body.js';
+import { emailjsEndpoint, type RequestInfo } from './webhooks/emailjs.js';
+import { metaWebhook } from './webhooks/meta.js';
+import { type ProviderStatusEvent, twilioWebhook } from './webhooks/twilio.js';
+
+/** What the messaging module needs from its courier. */
+export interface MessagesHost {
+  /** The courier's pool. */
+  readonly pool: pg.Pool;
+  /** The courier's schema. */
+  readonly schema: string;
+  /** The courier's logger. */
+  readonly logger: Logger;
+  /** The courier's task registry (the send tasks are registered here). */
+  readonly registry: TaskRegistry;
+  /** The courier's task manager (the send tasks are enqueued through it). */
+  readonly manager: TaskManager;
+  /** The courier's cross-process rate limiter. */
+  rateLimiter(key: string, spec: RateLimitSpec): RateLimiter;
+}
+
+/** Web-standard webhook handlers, for any HTTP framework (`Request` in, `Response` out). */
+export interface MessageWebhooks {
+  /** Twilio status callbacks (`POST`, `X-Twilio-Signature`). */
+  twilio(request: Request): Promise<Response>;
+  /** Meta WhatsApp webhooks: `GET` = `hub.challenge` handshake, `POST` = events (`X-Hub-Signature-256`). */
+  meta(request: Request): Promise<Response>;
+  /**
+   * The EmailJS-compatible endpoint (`…/api/v1.0/email/send`, `…/send-form`) for
+   * browser forms, and its Standard-Webhooks-signed server-to-server variant. Pass
+   * the client IP in `info` for the per-IP rate limit.
+   */
+  emailjs(request: Request, info?: RequestInfo): Promise<Response>;
+}
+
+/** A handle on one bulk batch. */
+export interface BatchHandle {
+  /** Batch id. */
+  readonly id: string;
+  /** Current progress, or `null` if the batch does not exist. */
+  get(): Promise<BatchProgress | null>;
+  /**
+   * Resolves with the final progress once no message of the batch is queued,
+   * pending or sending. Rejects after `timeout` seconds (default: never) or when
+   * `signal` aborts. Polls every `interval` seconds (default 0.5).
+   */
+  done(options?: { timeout?: number; interval?: number; signal?: AbortSignal }): Promise<BatchProgress>;
+}
+
+
+/**
+ * Messaging: sends email, SMS and WhatsApp from background tasks through real
+ * provider protocols, tracks every message's status (forward only), runs bulk
+ * batches with progress, and takes provider webhooks. Reach it as
+ * `courier.messages`.
+ *
+ * @example
+ * ```ts
+ * const courier = createCourier({
+ *   connectionString: process.env.DATABASE_URL,
+ *   providers: { twilio: { accountSid: 'AC…', authToken: '…', from: '+15550001111', statusCallback: 'https://app.example/hooks/twilio' } },
+ * });
+ * const id = await courier.messages.send({ channel: 'sms', to: '+15551234567', body: 'Your code is 4821' });
+ * await courier.start();
+ * console.log((await courier.messages.get(id))?.status); // 'sent', later 'delivered'
+ * ```
+ */
+export class Messages {
+  readonly #host: MessagesHost;
+  readonly #s: string;
+  #config: ParsedProviders;
+  readonly #custom = new Map<string, MessageProvider>();
+  #builtin = new Map<string, MessageProvider>();
+  readonly #channels = new Map<string, ChannelDefinition>();
+  #gates: Gates;
+  #tasksRegistered = false;
+  readonly #sendTask;
+  readonly #submissionTask;
+
+  /** Web-standard webhook handlers: `twilio`, `meta`, `emailjs`. */
+  readonly webhooks: MessageWebhooks;
+
+  /** Built by the courier; use `courier.messages`. */
+  constructor(host: MessagesHost, providers?: ProvidersConfig | ParsedProviders) {
+    const self = this;
+    this.#host = host;
+    this.#s = quoteIdent(host.schema);
+    this.#config = parse(providersSchema, providers ?? {}, 'createCourier', 'providers');
+    for (const c of builtinChannels()) this.#channels.set(c.name, c);
+    this.#builtin = this.#buildProviders();
+    this.#gates = this.#buildGates();
+    this.#sendTask = defineTask({
+      name: SEND_TASK,
+      queue: MESSAGES_QUEUE,
+      ...this.#config.sendTask,
+      payload: z.object({ messageId: z.uuid() }),
+      handler: createSendHandler({
+        pool: host.pool,
+        s: this.#s,
+        logger: host.logger,
+        get gates() {
+          return self.#gates;
+        },
+        channel: (name) => this.#channels.get(name),
+        provider: (channel, name) => this.#provider(channel, name),
+        rate: (provider, channel) => this.#rate(provider, channel),
+        secrets: () => this.#secrets(),
+        get configPause() {
+          return self.#config.gates.configPause;
+        },
+        followUp: (db, parent) => this.#followUp(db, parent),
+      }),
+    });
+    this.#submissionTask = defineTask({
+      name: EMAILJS_TASK,
+      queue: MESSAGES_QUEUE,
+      maxRetries: 5,
+      retryDelay: 5,
+      timeout: 60,
+      payload: emailjsTaskSchema,
+      handler: createSubmissionHandler({
+        pool: host.pool,
+        s: this.#s,
+        config: () => this.#config.emailjs,
+        send: (input, options) => this.send(input, options),
+      }),
+    });
+    this.webhooks = {
+      twilio: (request) => {
+        this.#ensureTasks();
+        return twilioWebhook(request, {
+          authToken: this.#config.twilio?.authToken ?? null,
+          statusCallback: this.#config.twilio?.statusCallback ?? null,
+          apply: (e) => this.#applyEvent(e),
+          logger: host.logger,
+        });
+      },
+      meta: (request) => {
+        this.#ensureTasks();
+        return metaWebhook(request, {
+          appSecret: this.#config.whatsapp?.appSecret ?? null,
+          verifyToken: this.#config.whatsapp?.verifyToken ?? null,
+          apply: (e) => this.#applyEvent(e),
+          logger: host.logger,
+        });
+      },
+      emailjs: (request, info = {}) => {
+        this.#ensureTasks();
+        return emailjsEndpoint(request, info, {
+          config: this.#config.emailjs,
+          rateLimiter: (key, spec) => this.#host.rateLimiter(key, spec),
+          enqueue: async (payload) => {
+            await this.#host.manager.enqueueTask(EMAILJS_TASK, payload, { key: payload.dedupeKey });
+          },
+          logger: host.logger,
+        });
+      },
+    };
+    if (providers !== undefined) this.#ensureTasks();
+  }
+
+  /**
+   * Sets (or replaces) the provider settings after creation, e.g. in a worker's
+   * task module: `export function register(courier) { courier.messages.configure({ … }) }`.
+   * Validated like `createCourier({ providers })`.
+   */
+  configure(providers: ProvidersConfig): void {
+    this.#config = parse(providersSchema, providers ?? {}, 'messages.configure', 'providers');
+    for (const p of this.#builtin.values()) void p.close?.();
+    this.#builtin = this.#buildProviders();
+    this.#gates = this.#buildGates();
+    this.#ensureTasks();
+  }
+
+  /**
+   * Adds a way to send: a provider for one or more channels. Providers added here
+   * win over built-in ones of the same name.
+   */
+  registerProvider(provider: MessageProvider): void {
+    if (typeof provider?.name !== 'string' || !/^[a-z][a-z0-9_-]{0,31}$/.test(provider.name)) {
+      throw new ValidationError('registerProvider', 'name', 'must be a provider name (lower-case letters, digits, _ -)');
+    }
+    if (typeof provider.send !== 'function') throw new ValidationError('registerProvider', 'send', 'must be a function');
+    if (!Array.isArray(provider.channels) || provider.channels.length === 0) throw new ValidationError('registerProvider', 'channels', 'must list at least one channel');
+    this.#custom.set(provider.name, provider);
+    this.#ensureTasks();
+  }
+
+  /** Adds a channel (or replaces one's definition). */
+  registerChannel(channel: ChannelDefinition): void {
+    if (typeof channel?.name !== 'string' || !/^[a-z][a-z0-9_]{0,31}$/.test(channel.name)) {
+      throw new ValidationError('registerChannel', 'name', 'must be a channel name (lower-case letters, digits, _)');
+    }
+    this.#channels.set(channel.name, channel);
+  }
+
+  /** Registered channel names. */
+  channels(): Channel[] {
+    return [...this.#channels.keys()];
+  }
+
+  /** Names of the providers configured or registered in this process. */
+  providers(): string[] {
+    return [...new Set([...this.#custom.keys(), ...this.#builtin.keys()])];
+  }
+
+  /**
+   * Records a message and enqueues its send task in one transaction (the caller's,
+   * with `tx`), and returns the message id. `voice` and `in_person` messages are
+   * recorded only; update them with {@link Messages.markDelivered} and notes.
+   *
+   * @example
+   * ```ts
+   * const id = await courier.messages.send({ channel: 'email', to: 'ana@example.test', subject: 'Welcome',
+   *   template: { text: 'Hi {{name}}', html: '<p>Hi {{name}}</p>' }, variables: { name: 'Ana' } });
+   * ```
+   */
+  async send(input: SendMessageInput, options: SendOptions = {}): Promise<string> {
+    const m = parse(sendInputSchema, input, 'messages.send');
+    const channel = this.#channel(m.channel, 'messages.send');
+    const recipient = this.#recipient(channel, m.to, 'messages.send', 'to');
+    if (m.body === undefined && m.template === undefined && m.html === undefined && !channel.manual) {
+      throw new ValidationError('messages.send', 'body', 'is required (or give template)');
+    }
+    if (m.provider !== undefined && !channel.manual && !this.#provider(m.channel, m.provider)) {
+      throw new ValidationError('messages.send', 'provider', `must be a provider configured for channel "${m.channel}"`);
+    }
+    const id = randomUUID();
+    const row = {
+      id,
+      channel: m.channel,
+      recipient,
+      sender: m.from ?? null,
+      subject: m.subject ?? null,
+      body: m.body ?? null,
+      html: m.html ?? null,
+      template: m.template ?? null,
+      variables: m.variables ?? null,
+      media: m.media ?? null,
+      fallback: m.fallback ?? null,
+      provider: m.provider ?? null,
+      batchId: null,
+      taskId: null as string | null,
+      parentId: null,
+      expiresAt: m.expiresAt ?? null,
+    };
+    if (channel.manual) {
+      await insertMessage(this.#runner(options.tx, 'messages.send') ?? this.#host.pool, this.#s, row);
+      return id;
+    }
+    this.#ensureTasks();
+    const write = async (db: Queryable) => {
+      row.taskId = await this.#host.manager.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask, ...(m.priority ? { priority: m.priority } : {}) });
+      await insertMessage(db, this.#s, row);
+    };
+    const tx = this.#runner(options.tx, 'messages.send');
+    if (tx) await write(tx);
+    else await inTransaction(this.#host.pool, write);
+    return id;
+  }
+
+  /** The message with this id, or `null`. */
+  async get(id: string): Promise<MessageInfo | null> {
+    const uuid = uuidOrNull(id);
+    if (!uuid) return null;
+    const row = await selectMessage(this.#host.pool, this.#s, uuid);
+    return row ? toMessageInfo(row) : null;
+  }
+
+  /** The send ledger of a message: one entry per request handed to a provider. */
+  attempts(id: string): Promise<MessageAttempt[]> {
+    const uuid = uuidOrNull(id);
+    return uuid ? selectAttempts(this.#host.pool, this.#s, uuid) : Promise.resolve([]);
+  }
+
+  /** Provider events and notes of a message, oldest first. */
+  events(id: string): Promise<MessageEvent[]> {
+    const uuid = uuidOrNull(id);
+    return uuid ? selectEvents(this.#host.pool, this.#s, uuid) : Promise.resolve([]);
+  }
+
+  /**
+   * Moves a message to `status` by hand (forward only; e.g. a voice call answered,
+   * a letter handed over), with an optional note. Returns false when the message
+   * does not exist or is already further along.
+   */
+  async update(id: string, change: { status?: MessageStatus; note?: string; error?: string }): Promise<boolean> {
+    const uuid = uuidOrNull(id);
+    if (!uuid) return false;
+    if (change.status !== undefined && !MESSAGE_STATUSES.includes(change.status)) throw new ValidationError('messages.update', 'status', `must be one of ${MESSAGE_STATUSES.join(', ')}`);
+    if (change.note !== undefined && (typeof change.note !== 'string' || change.note.length > 10_000)) throw new ValidationError('messages.update', 'note', 'must be a string of at most 10000 characters');
+    return inTransaction(this.#host.pool, async (db) => {
+      const row = await selectMessage(db, this.#s, uuid);
+      if (!row) return false;
+      let moved = false;
+      if (change.status && canAdvance(row.status, change.status)) {
+        const err = change.error !== undefined ? { code: 'manual', text: change.error.slice(0, 2000) } : null;
+        moved = (await setStatus(db, this.#s, uuid, change.status, err)) === change.status;
+        if (moved && (change.status === 'delivered' || change.status === 'read')) {
+          await db.query(`UPDATE ${this.#s}.messages SET delivered_at = coalesce(delivered_at, now()) WHERE id = $1`, [uuid]);
+        }
+      }
+      if (change.status || change.note) await insertManualEvent(db, this.#s, uuid, change.status ?? null, change.note ?? null, moved);
+      return moved || (change.status === undefined && change.note !== undefined);
+    });
+  }
+
+  /** Marks a message delivered by hand (voice, in-person), with an optional note. */
+  markDelivered(id: string, note?: string): Promise<boolean> {
+    return this.update(id, { status: 'delivered', ...(note !== undefined ? { note } : {}) });
+  }
+
+  /** Adds a note to a message's history. */
+  async addNote(id: string, note: string): Promise<boolean> {
+    return this.update(id, { note });
+  }
+
+  /**
+   * Creates a batch, its messages and their send tasks in one statement and
+   * returns the batch id. Per-recipient `variables` are merged over the shared ones;
+   * recipients already suppressed on the channel are recorded as failed.
+   *
+   * @example
+   * ```ts
+   * const batchId = await courier.messages.sendBulk({
+   *   channel: 'sms',
+   *   recipients: [{ to: '+15551230001', variables: { name: 'Ana' } }, '+15551230002'],
+   *   template: 'Hi {{name}}, your order shipped',
+   *   variables: { name: 'there' },
+   * });
+   * await courier.messages.batch(batchId).done();
+   * ```
+   */
+  async sendBulk(input: SendBulkInput, options: SendOptions = {}): Promise<string> {
+    const b = parse(sendBulkInputSchema, input, 'messages.sendBulk');
+    const channel = this.#channel(b.channel, 'messages.sendBulk');
+    if (channel.manual) throw new ValidationError('messages.sendBulk', 'channel', `must be a sending channel; "${b.channel}" is tracked only`);
+    if (b.provider !== undefined && !this.#provider(b.channel, b.provider)) {
+      throw new ValidationError('messages.sendBulk', 'provider', `must be a provider configured for channel "${b.channel}"`);
+    }
+    const recipients: string[] = [];
+    const vars: Array<string | null> = [];
+    for (const [i, r] of b.recipients.entries()) {
+      const to = typeof r === 'string' ? r : r.to;
+      recipients.push(this.#recipient(channel, to, 'messages.sendBulk', `recipients.${i}`));
+      vars.push(typeof r === 'string' || !r.variables ? null : JSON.stringify(r.variables));
+    }
+    this.#ensureTasks();
+    const batchId = randomUUID();
+    const db = this.#runner(options.tx, 'messages.sendBulk') ?? this.#host.pool;
+    await insertBulk(db, this.#s, {
+      batchId,
+      channel: b.channel,
+      provider: b.provider ?? null,
+      name: b.name ?? null,
+      template: b.template,
+      variables: b.variables ?? null,
+      subject: b.subject ?? null,
+      sender: b.from ?? null,
+      expiresAt: b.expiresAt ?? null,
+      ids: recipients.map(() => randomUUID()),
+      recipients,
+      recipientVariables: vars,
+      task: { queue: MESSAGES_QUEUE, name: SEND_TASK, priority: b.priority ?? 5, ...this.#config.sendTask },
+    });
+    return batchId;
+  }
+
+  /** Progress of a batch: `{ total, completed, failed, active, progress }`, or `null`. */
+  getBatch(id: string): Promise<BatchProgress | null> {
+    const uuid = uuidOrNull(id);
+    return uuid ? selectBatch(this.#host.pool, this.#s, uuid) : Promise.resolve(null);
+  }
+
+  /** A handle on a batch, e.g. `await courier.messages.batch(id).done()`. */
+  batch(id: string): BatchHandle {
+    const get = () => this.getBatch(id);
+    return {
+      id,
+      get,
+      async done(options = {}) {
+        const interval = (options.interval ?? 0.5) * 1000;
+        const deadline = options.timeout === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeout * 1000;
+        for (;;) {
+          options.signal?.throwIfAborted();
+          const p = await get();
+          if (!p) throw new ValidationError('batch.done', 'id', 'must be the id of an existing batch');
+          if (p.active === 0) return p;
+          if (Date.now() >= deadline) throw new Error(`batch ${id} not done after ${options.timeout}s (${p.active} of ${p.total} still active)`);
+          await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
+        }
+      },
+    };
+  }
+
+  /** Batches, newest first, with progress. */
+  listBatches(options: { limit?: number; before?: Date } = {}): Promise<BatchProgress[]> {
+    const limit = options.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new ValidationError('messages.listBatches', 'limit', 'must be an integer from 1 to 500');
+    return selectBatches(this.#host.pool, this.#s, limit, options.before ?? null);
+  }
+
+  /** Message counts per channel and status, and in total. */
+  async status(): Promise<MessageQueueStatus> {
+    const { rows } = await this.#host.pool.query<{ channel: string; status: MessageStatus; n: string }>(
+      `SELECT channel, status, count(*) AS n FROM ${this.#s}.messages GROUP BY channel, status`,
+    );
+    const empty = (): StatusCounts => ({ ...(Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as Record<MessageStatus, number>), total: 0 });
+    const channels: Record<string, StatusCounts> = {};
+    const total = empty();
+    for (const r of rows) {
+      const c = (channels[r.channel] ??= empty());
+      for (const x of [c, total]) {
+        x[r.status] += Number(r.n);
+        x.total += Number(r.n);
+      }
+    }
+    return { channels, total };
+  }
+
+  /** Stops sending to a recipient on a channel (sends to it fail with `suppressed`). */
+  async suppress(channel: Channel, recipient: string, reason = 'manual'): Promise<void> {
+    const def = this.#channel(channel, 'messages.suppress');
+    await insertSuppression(this.#host.pool, this.#s, { channel, recipient: this.#recipient(def, recipient, 'messages.suppress', 'recipient'), reason, code: null, messageId: null });
+  }
+
+  /** Lifts a suppression. Returns whether one existed. */
+  async unsuppress(channel: Channel, recipient: string): Promise<boolean> {
+    const def = this.#channel(channel, 'messages.unsuppress');
+    const { rowCount } = await this.#host.pool.query(`DELETE FROM ${this.#s}.suppressions WHERE channel = $1 AND recipient = $2`, [
+      channel,
+      this.#recipient(def, recipient, 'messages.unsuppress', 'recipient'),
+    ]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  /** The suppression of a recipient on a channel, or `null`. */
+  async suppression(channel: Channel, recipient: string): Promise<{ reason: string; code: string | null; createdAt: Date } | null> {
+    const def = this.#channel(channel, 'messages.suppression');
+    const { rows } = await this.#host.pool.query<{ reason: string; error_code: string | null; created_at: Date }>(
+      `SELECT reason, error_code, created_at FROM ${this.#s}.suppressions WHERE channel = $1 AND recipient = $2`,
+      [channel, this.#recipient(def, recipient, 'messages.suppression', 'recipient')],
+    );
+    const r = rows[0];
+    return r ? { reason: r.reason, code: r.error_code, createdAt: r.created_at } : null;
+  }
+
+  /** Provider gates paused now (rate-limit answers, configuration errors). */
+  pausedProviders(): Promise<Array<{ key: string; seconds: number; reason: string | null }>> {
+    return this.#gates.paused();
+  }
+
+  /** Lifts the pause of a provider gate (a key from {@link Messages.pausedProviders}). */
+  resumeProvider(key: string): Promise<void> {
+    return this.#gates.resume(key);
+  }
+
+  /** Closes provider connections (SMTP pools). */
+  async close(): Promise<void> {
+    for (const p of [...this.#builtin.values(), ...this.#custom.values()]) await p.close?.();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  #buildProviders(): Map<string, MessageProvider> {
+    const c = this.#config;
+    const out = new Map<string, MessageProvider>();
+    if (c.smtp) out.set('smtp', smtpProvider(c.smtp));
+    if (c.resend) out.set('resend', resendProvider(c.resend));
+    if (c.whatsapp) out.set('meta', metaProvider(c.whatsapp));
+    if (c.twilio) out.set('twilio', twilioProvider(c.twilio));
+    return out;
+  }
+
+  #buildGates(): Gates {
+    return new Gates({
+      db: this.#host.pool,
+      schema: this.#s,
+      limiter: (key, spec) => this.#host.rateLimiter(key, spec),
+      margin: this.#config.gates.margin,
+      maxWait: this.#config.gates.maxWait,
+    });
+  }
+
+  #ensureTasks(): void {
+    const reg = this.#host.registry;
+    if (this.#tasksRegistered && reg.get(SEND_TASK) === this.#sendTask && reg.get(EMAILJS_TASK) === this.#submissionTask) return;
+    reg.register(this.#sendTask);
+    reg.register(this.#submissionTask);
+    this.#tasksRegistered = true;
+  }
+
+  #channel(name: string, where: string): ChannelDefinition {
+    const def = this.#channels.get(name);
+    if (!def) throw new ValidationError(where, 'channel', `must be a registered channel (${[...this.#channels.keys()].join(', ')})`);
+    return def;
+  }
+
+  #recipient(channel: ChannelDefinition, to: string, where: string, field: string): string {
+    const value = channel.normalize ? channel.normalize(to) : to.trim() || null;
+    if (!value) {
+      const what = channel.name === 'email' ? 'an email address' : channel.name === 'sms' || channel.name === 'whatsapp' ? 'an E.164 phone number such as +15551234567' : `a valid ${channel.name} recipient`;
+      throw new ValidationError(where, field, `must be ${what}`);
+    }
+    return value;
+  }
+
+  #provider(channel: string, name: string | null): MessageProvider | undefined {
+    const supports = (p: MessageProvider | undefined) => (p?.channels.includes(channel) ? p : undefined);
+    if (name) return supports(this.#custom.get(name) ?? this.#builtin.get(name));
+    const preferred = this.#channels.get(channel)?.provider;
+    if (preferred) {
+      const p = supports(this.#custom.get(preferred) ?? this.#builtin.get(preferred));
+      if (p) return p;
+    }
+    for (const p of [...this.#custom.values(), ...this.#builtin.values()]) if (p.channels.includes(channel)) return p;
+    return undefined;
+  }
+
+  #rate(provider: MessageProvider, channel: string): RateLimitSpec {
+    return (provider.rateLimit ?? this.#config.rateLimits[channel] ?? this.#channels.get(channel)?.rateLimit ?? '10/s') as RateLimitSpec;
+  }
+
+  #secrets(): string[] {
+    const c = this.#config;
+    const list = [c.smtp?.auth?.pass, c.resend?.apiKey, c.twilio?.authToken, c.whatsapp?.accessToken, c.whatsapp?.appSecret, c.whatsapp?.verifyToken, c.emailjs?.privateKey, c.emailjs?.webhookSecret];
+    for (const p of [...this.#builtin.values(), ...this.#custom.values()]) list.push(...(p.secrets ?? []));
+    return list.filter((s): s is string => typeof s === 'string' && s.length > 0);
+  }
+
+  #runner(tx: unknown, where: string): Queryable | undefined {
+    if (tx === undefined || tx === null) return undefined;
+    const q = queryableOf(tx);
+    if (!q) throw new ValidationError(where, 'tx', 'must be a pg client inside BEGIN or a Kysely transaction');
+    return q;
+  }
+
+  /** Applies a provider status event: once, forward only; then its follow-ups, in the same transaction. */
+  async #applyEvent(e: ProviderStatusEvent): Promise<void> {
+    const clean = { ...e, errorText: e.errorText === null ? null : redact(e.errorText, this.#secrets()).slice(0, 2000) };
+    await inTransaction(this.#host.pool, async (db) => {
+      const r = await applyStatusEvent(db, this.#s, clean);
+      if (!r.message) {
+        this.#host.logger.debug({ source: e.source, providerMessageId: e.providerMessageId }, 'status event for an unknown message ignored');
+        return;
+      }
+      if (!r.fresh) return;
+      if (e.classified?.outcome === 'permanent_recipient') {
+        await insertSuppression(db, this.#s, { channel: r.message.channel, recipient: r.message.recipient, reason: (clean.errorText ?? 'reported by provider').slice(0, 300), code: e.errorCode, messageId: r.message.id });
+      }
+      if (r.moved && isWindowCode(e.errorCode) && r.message.fallback) await this.#followUp(db, r.message);
+    });
+  }
+
+  /**
+   * Creates the template fallback of a message refused for a closed WhatsApp
+   * window: a new message (parent = the refused one) and its task, once.
+   */
+  async #followUp(db: Queryable, parent: MessageRow): Promise<string | null> {
+    const fb = parent.fallback as { template?: unknown; variables?: Record<string, string | number | boolean | null> } | null;
+    if (!fb?.template) return null;
+    const exists = await db.query(`SELECT 1 FROM ${this.#s}.messages WHERE parent_id = $1 LIMIT 1`, [parent.id]);
+    if ((exists.rowCount ?? 0) > 0) return null;
+    const id = randomUUID();
+    this.#ensureTasks();
+    const taskId = await this.#host.manager.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask });
+    await insertMessage(db, this.#s, {
+      id,
+      channel: parent.channel,
+      recipient: parent.recipient,
+      sender: parent.sender,
+      subject: null,
+      body: null,
+      html: null,
+      template: fb.template,
+      variables: fb.variables ?? null,
+      media: null,
+      fallback: null,
+      provider: parent.provider,
+      batchId: null,
+      taskId,
+      parentId: parent.id,
+      expiresAt: parent.expires_at,
+    });
+    this.#host.logger.info({ messageId: parent.id, followUp: id }, 'WhatsApp window closed; template fallback enqueued');
+    return id;
+  }
+}

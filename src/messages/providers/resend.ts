@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import { classifyResend } from '../classify.js';
+import type { resendSchema } from '../config.js';
+import { singleLine } from '../template.js';
+import { request } from './http.js';
+import type { MessageProvider, OutgoingMessage, ProviderContext, SendResult } from './provider.js';
+
+/** The Idempotency-Key Resend receives for a message: the same on every attempt. */
+export function resendIdempotencyKey(messageId: string): string {
+  return `pgcourier:${messageId}`;
+}
+
+/** Email over Resend's HTTP API (`POST /emails`) with an `Idempotency-Key` per message. */
+export function resendProvider(config: z.output<typeof resendSchema>): MessageProvider {
+  const url = `${config.baseUrl.replace(/\/+$/, '')}/emails`;
+  const keyHash = createHash('sha256').update(config.apiKey).digest('hex').slice(0, 12);
+  return {
+    name: 'resend',
+    channels: ['email'],
+    rateLimit: config.rateLimit,
+    ambiguous: config.ambiguous,
+    secrets: [config.apiKey],
+    gateKey: () => `resend:${keyHash}`,
+    async send(message: OutgoingMessage, ctx: ProviderContext): Promise<SendResult> {
+      const body: Record<string, unknown> = {
+        from: message.from ?? config.from,
+        to: [message.to],
+        subject: singleLine(message.subject ?? ''),
+        headers: { 'X-Courier-Message-Id': message.id },
+        tags: [{ name: 'message_id', value: message.id.replaceAll(/[^A-Za-z0-9_-]/g, '_') }],
+      };
+      if (message.html !== null) body.html = message.html;
+      if (message.text !== null) body.text = message.text;
+      const result = await request(
+        url,
+        {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${config.apiKey}`,
+            'content-type': 'application/json',
+            accept: 'application/json',
+            'idempotency-key': resendIdempotencyKey(message.id),
+          },
+          body: JSON.stringify(body),
+        },
+        { timeout: config.timeout, signal: ctx.signal },
+      );
+      if (result.kind === 'not_sent') return { outcome: 'retry', code: null, message: result.error };
+      if (result.kind === 'maybe_sent') return { outcome: 'ambiguous', code: null, message: result.error };
+      const { status, json, headers } = result.reply;
+      const data = (json ?? {}) as { id?: string; name?: string; message?: string };
+      if (status >= 200 && status < 300 && typeof data.id === 'string') return { outcome: 'ok', providerMessageId: data.id };
+      const c = classifyResend({ status, name: data.name ?? null, message: data.message ?? null, retryAfter: headers.get('retry-after') ?? headers.get('ratelimit-reset') });
+      return { outcome: c.outcome, code: c.code, message: c.message, retryAfter: c.retryAfter };
+    },
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * The `messages.send` task: one run sends one message through its provider's gate
+ * and applies the classified outcome. The send ledger (`message_attempts`) makes
+ * "maybe sent" visible: an entry a dead attempt left open is never silently resent.
+ */
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Queryable } from '../db/pool.js';
+import { PermanentError, type RetryAfter, retryAfter } from '../errors.js';
+import type { RateLimitSpec } from '../limits/rate-limiter.js';
+import type { TaskContext } from '../registry.js';
+import type { ChannelDefinition } from './channels.js';
+import { renderContent } from './content.js';
+import type { Gates } from './gates.js';
+import { errorText, type MessageProvider, type OutgoingMessage, type SendResult } from './providers/provider.js';
+import { redact } from './redact.js';
+import { closeAttempt, closeOpenAttempts, insertSuppression, type MessageRow, openAttempt, selectSendState, setStatus } from './store.js';
+import type { MessageStatus, MessageTemplate, TemplateVariables } from './types.js';
+
+/** Name of the send task. */
+export const SEND_TASK = 'messages.send';
+/** Queue of the send task. */
+export const MESSAGES_QUEUE = 'messages';
+
+/** What the send task needs from the messaging module. */
+export interface SenderDeps {
+  pool: pg.Pool;
+  /** Quoted schema. */
+  s: string;
+  logger: Logger;
+  gates: Gates;
+  channel(name: string): ChannelDefinition | undefined;
+  provider(channel: string, name: string | null): MessageProvider | undefined;
+  rate(provider: MessageProvider, channel: string): RateLimitSpec;
+  secrets(): string[];
+  configPause: number;
+  /** Creates the follow-up of a message the provider refused for a closed 24-hour window. */
+  followUp(db: Queryable, parent: MessageRow): Promise<string | null>;
+}
+
+/** What a send task run returns (its task result). */
+export interface SendTaskResult {
+  messageId: string;
+  status: MessageStatus;
+  providerMessageId?: string | null;
+  note?: string;
+}
+
+const jitter = (seconds: number) => seconds + Math.random() * Math.min(1, 0.1 * seconds);
+
+/** Builds the handler of {@link SEND_TASK}. */
+export function createSendHandler(deps: SenderDeps) {
+  const warned = new Set<string>();
+  const { s } = deps;
+  const clean = (text: string) => redact(text, deps.secrets()).slice(0, 2000);
+
+  return async function sendMessage(payload: { messageId: string }, ctx: TaskContext): Promise<SendTaskResult | RetryAfter> {
+    const id = payload.messageId;
+    const st = await selectSendState(deps.pool, s, id, ctx.taskId);
+    if (!st) return { messageId: id, status: 'failed', note: 'message no longer exists' };
+    const m = st.message;
+    const channel = deps.channel(m.channel);
+    let provider = deps.provider(m.channel, m.provider);
+    const log = ctx.logger.child({ messageId: id, channel: m.channel });
+
+    // A previous attempt opened a request and never recorded its outcome: it may have been sent.
+    if (st.openAttempts > 0) {
+      await closeOpenAttempts(deps.pool, s, id, 'previous attempt ended without recording an outcome (process stopped mid-request)');
+      if ((provider?.ambiguous ?? 'unknown') === 'unknown') {
+        const status = await setStatus(deps.pool, s, id, 'unknown', { code: 'ambiguous', text: 'may have been sent: the previous attempt stopped mid-request; not resent' });
+        log.warn({ provider: m.provider }, 'message outcome unknown after an interrupted attempt; not resending');
+        return { messageId: id, status: status ?? 'unknown' };
+      }
+      await setStatus(deps.pool, s, id, 'pending', null);
+      m.status = 'pending';
+    }
+    if (m.status !== 'queued' && m.status !== 'pending') return { messageId: id, status: m.status, note: 'already handled' };
+
+    const fail = async (code: string, text: string): Promise<never> => {
+      await setStatus(deps.pool, s, id, 'failed', { code, text });
+      throw new PermanentError(`message ${id}: ${code}: ${text}`);
+    };
+    if (m.expires_at && m.expires_at.getTime() <= Date.now()) await fail('expired', 'not sent before its deadline (expiresAt)');
+    if (st.suppressed) await fail('suppressed', 'recipient is suppressed on this channel');
+    if (!channel) await fail('channel', `channel "${m.channel}" is not registered`);
+    if (channel?.manual) await fail('channel', `channel "${m.channel}" is tracked, not sent`);
+    if (!provider) {
+      const key = `${m.channel}:${m.provider ?? ''}`;
+      if (!warned.has(key)) {
+        warned.add(key);
+        log.warn({ provider: m.provider }, 'no provider configured for this channel in this process; deferring its messages');
+      }
+      await setStatus(deps.pool, s, id, 'pending', { code: 'config', text: `no provider configured for channel "${m.channel}"` });
+      return retryAfter(jitter(30), 'no provider configured');
+    }
+    provider = provider as MessageProvider;
+
+    const rendered = renderContent({
+      channel: m.channel,
+      body: m.body,
+      html: m.html,
+      subject: m.subject ?? st.batchSubject,
+      template: (m.template ?? st.batchTemplate ?? null) as MessageTemplate | null,
+      variables: { ...((st.batchVariables ?? {}) as TemplateVariables), ...(m.variables ?? {}) },
+    });
+    if (!rendered.ok) return fail('template', rendered.error);
+    const out: OutgoingMessage = {
+      id,
+      channel: m.channel,
+      to: m.recipient,
+      from: m.sender,
+      ...rendered.content,
+      media: m.media ?? [],
+      expiresAt: m.expires_at,
+    };
+
+    // The provider gate: a pause first, then a slot under the send rate.
+    const gateKey = provider.gateKey?.(out) ?? `${provider.name}:${m.channel}`;
+    const paused = await deps.gates.pausedFor(gateKey);
+    if (paused > 0) {
+      await setStatus(deps.pool, s, id, 'pending', null);
+      return retryAfter(jitter(paused), 'provider paused');
+    }
+    const slot = await deps.gates.acquire(gateKey, deps.rate(provider, m.channel), ctx.signal);
+    if (!slot.granted) {
+      await setStatus(deps.pool, s, id, 'pending', null);
+      return retryAfter(slot.retryAfter, 'rate limit');
+    }
+
+    const n = await openAttempt(deps.pool, s, { id, provider: provider.name, taskId: ctx.taskId, taskAttempt: ctx.attempt });
+    if (n === null) return { messageId: id, status: m.status, note: 'changed while waiting' };
+    let result: SendResult;
+    try {
+      result = await provider.send(out, { signal: ctx.signal, logger: log, attempt: n });
+    } catch (err) {
+      // A provider must classify its own errors; a throw may have happened after sending.
+      result = { outcome: 'ambiguous', code: 'exception', message: errorText(err) };
+    }
+
+    const close = (status: MessageStatus, db: Queryable = deps.pool) =>
+      closeAttempt(db, s, {
+        id,
+        n,
+        outcome: result.outcome,
+        code: result.outcome === 'ok' ? null : (result.code ?? null),
+        text: result.outcome === 'ok' ? null : clean(result.message),
+        providerMessageId: result.outcome === 'ok' ? result.providerMessageId : null,
+        status,
+      });
+    if (result.outcome === 'ok') {
+      const status = await close('sent');
+      log.debug({ provider: provider.name, providerMessageId: result.providerMessageId }, 'message sent');
+      return { messageId: id, status: status ?? 'sent', providerMessageId: result.providerMessageId };
+    }
+
+    const code = result.code ?? null;
+    const text = clean(result.message);
+    const describe = `${provider.name}${code ? ` ${code}` : ''}: ${text}`;
+    const last = st.counted !== null && st.maxRetries !== null && st.counted > st.maxRetries;
+    switch (result.outcome) {
+      case 'retry': {
+        if (last) {
+          await close('failed');
+          throw new PermanentError(`message ${id}: ${describe} (no retries left)`);
+        }
+        await close('pending');
+        throw new Error(describe);
+      }
+      case 'rate_limited': {
+        const wait = Math.min(6 * 3600, Math.max(0.25, result.retryAfter ?? 1));
+        if (result.pauseGate !== false) await deps.gates.pause(gateKey, wait, `rate limited: ${describe}`);
+        await close('pending');
+        log.info({ provider: provider.name, code, retryAfter: wait }, 'provider rate limit; deferring');
+        return retryAfter(jitter(wait), 'provider rate limit');
+      }
+      case 'config': {
+        const pause = Math.max(deps.configPause, result.retryAfter ?? 0);
+        const fresh = await deps.gates.pause(gateKey, pause, `configuration: ${describe}`);
+        if (fresh) log.error({ provider: provider.name, gate: gateKey, code, error: text, pausedFor: pause }, `provider ${provider.name} refused our configuration (credentials, sender or account); paused for ${pause}s`);
+        await close('pending');
+        return retryAfter(jitter(pause), 'provider paused: configuration error');
+      }
+      case 'permanent_recipient': {
+        await inTransaction(deps.pool, async (db) => {
+          await close('failed', db);
+          await insertSuppression(db, s, { channel: m.channel, recipient: m.recipient, reason: text.slice(0, 300), code, messageId: id });
+        });
+        throw new PermanentError(`message ${id}: ${describe} (recipient suppressed)`);
+      }
+      case 'permanent': {
+        await inTransaction(deps.pool, async (db) => {
+          await close('failed', db);
+          if (m.fallback && isWindowCode(code)) await deps.followUp(db, m);
+        });
+        throw new PermanentError(`message ${id}: ${describe}`);
+      }
+      case 'ambiguous': {
+        if ((provider.ambiguous ?? 'unknown') === 'unknown' || last) {
+          const status = await close('unknown');
+          log.warn({ provider: provider.name, code, error: text }, 'message may have been sent; marked unknown, not resent');
+          return { messageId: id, status: status ?? 'unknown' };
+        }
+        await close('pending');
+        throw new Error(`${describe} (may have been sent; retrying under the provider's idempotency)`);
+      }
+    }
+  };
+}
+
+/** Codes that say "WhatsApp's 24-hour window is closed; send a template instead". */
+export function isWindowCode(code: string | null): boolean {
+  return code === '131047' || code === '63016';
+}
+
+/** Runs `fn` in a transaction on a pooled client. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const out = await fn(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The `process_emailjs_submission` task: stores a form submission once (unique on
+ * its de-duplication key) and, in the same transaction, enqueues its follow-ups —
+ * a notification email to the team and an optional auto-reply.
+ */
+import type pg from 'pg';
+import type { z } from 'zod';
+import type { Queryable } from '../db/pool.js';
+import { normalizeEmail } from './channels.js';
+import type { emailjsSchema } from './config.js';
+import { inTransaction } from './sender.js';
+import { escapeHtml, singleLine } from './template.js';
+import type { SendMessageInput, SendOptions, TemplateVariables } from './types.js';
+import type { EmailJsTaskPayload } from './webhooks/emailjs.js';
+
+/** Name of the submission task. */
+export const EMAILJS_TASK = 'process_emailjs_submission';
+
+/** What the task returns. */
+export interface SubmissionResult {
+  /** The stored submission's id (the existing one for a duplicate). */
+  submissionId: string | null;
+  /** True when the same submission was already stored; nothing was sent again. */
+  duplicate: boolean;
+  /** Messages enqueued to notify the team. */
+  notified: string[];
+  /** The auto-reply message, if one was sent. */
+  replyMessageId: string | null;
+}
+
+/** What the task needs. */
+export interface SubmissionDeps {
+  pool: pg.Pool;
+  s: string;
+  config(): z.output<typeof emailjsSchema> | undefined;
+  send(input: SendMessageInput, options: SendOptions): Promise<string>;
+}
+
+/** The notification email's text and HTML: one line (or row) per field, values escaped in HTML. */
+export function notificationContent(p: EmailJsTaskPayload): { text: string; html: string } {
+  const rows = Object.entries(p.submission.template_params).map(([k, v]) => [k, v === null ? '' : String(v)] as const);
+  const header = `Template ${p.submission.template_id} (service ${p.submission.service_id}), received ${p.receivedAt}`;
+  const text = [header, '', ...rows.map(([k, v]) => `${k}: ${v}`)].join('\n');
+  const html = `<p>${escapeHtml(header)}</p>\n<table>\n${rows.map(([k, v]) => `<tr><th align="left">${escapeHtml(k)}</th><td>${escapeHtml(v).replaceAll('\n', '<br>')}</td></tr>`).join('\n')}\n</table>`;
+  return { text, html };
+}
+
+/** Builds the handler of {@link EMAILJS_TASK}. */
+export function createSubmissionHandler(deps: SubmissionDeps) {
+  return async function processSubmission(p: EmailJsTaskPayload): Promise<SubmissionResult> {
+    const cfg = deps.config();
+    return inTransaction(deps.pool, async (db: Queryable) => {
+      const { rows } = await db.query<{ id: string }>(
+        `INSERT INTO ${deps.s}.submissions (source, dedupe_key, service_id, template_id, user_id, params, auth_mode, origin, remote_ip, received_at)
+         VALUES ('emailjs', $1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9)
+         ON CONFLICT (source, dedupe_key) DO NOTHING
+         RETURNING id`,
+        [p.dedupeKey, p.submission.service_id, p.submission.template_id, p.submission.user_id, JSON.stringify(p.submission.template_params), p.authMode, p.origin, p.ip, p.receivedAt],
+      );
+      const id = rows[0]?.id;
+      if (!id) {
+        const existing = await db.query<{ id: string }>(`SELECT id FROM ${deps.s}.submissions WHERE source = 'emailjs' AND dedupe_key = $1`, [p.dedupeKey]);
+        return { submissionId: existing.rows[0]?.id ?? null, duplicate: true, notified: [], replyMessageId: null };
+      }
+      const notified: string[] = [];
+      const vars = Object.fromEntries(Object.entries(p.submission.template_params).map(([k, v]) => [k.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64), v])) as TemplateVariables;
+      if (cfg?.notify) {
+        const { text, html } = notificationContent(p);
+        const subject = singleLine(cfg.notify.subject ?? `New form submission: ${p.submission.template_id}`);
+        for (const to of Array.isArray(cfg.notify.to) ? cfg.notify.to : [cfg.notify.to]) {
+          notified.push(await deps.send({ channel: 'email', to, subject, body: text, html }, { tx: db }));
+        }
+      }
+      let replyMessageId: string | null = null;
+      const replyTo = cfg?.autoReply ? p.submission.template_params[cfg.autoReply.toField] : undefined;
+      if (cfg?.autoReply && typeof replyTo === 'string' && normalizeEmail(replyTo)) {
+        const { subject, text, html } = cfg.autoReply;
+        replyMessageId = await deps.send({ channel: 'email', to: replyTo, template: { subject, text, ...(html ? { html } : {}) }, variables: vars }, { tx: db });
+      }
+      await db.query(`UPDATE ${deps.s}.submissions SET notify_message_id = $2, reply_message_id = $3 WHERE id = $1`, [id, notified[0] ?? null, replyMessageId]);
+      return { submissionId: id, duplicate: false, notified, replyMessageId };
+    });
+  };
+}

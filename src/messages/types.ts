@@ -1,0 +1,265 @@
+/** Channels pgcourier knows out of the box. `voice` and `in_person` are tracked, not sent. */
+export type BuiltinChannel = 'email' | 'sms' | 'whatsapp' | 'voice' | 'in_person';
+
+/** A message channel: a built-in one or one added with `registerChannel`. */
+export type Channel = BuiltinChannel | (string & {});
+
+/**
+ * Status of a message. Forward order: `queued → pending → sending → sent →
+ * delivered → read`; `failed`, `undelivered` and `unknown` end a send. A status
+ * never moves backwards: a late `sent` webhook does not overwrite `delivered`.
+ *
+ * - `queued`: stored, its send task waits.
+ * - `pending`: the send task waits for a retry, a rate limit or a paused provider.
+ * - `sending`: a request to the provider is in flight.
+ * - `sent`: the provider accepted it.
+ * - `delivered` / `read`: the provider's status webhook said so.
+ * - `failed` / `undelivered`: refused, or reported undeliverable by the provider.
+ * - `unknown`: the request may have been accepted (timeout after it left); not resent.
+ */
+export type MessageStatus = 'queued' | 'pending' | 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'undelivered' | 'unknown';
+
+/**
+ * How a provider's answer is classified.
+ *
+ * - `ok`: accepted.
+ * - `retry`: transient and provably not accepted; retried with backoff.
+ * - `rate_limited`: the provider asked us to slow down; deferred without using a retry.
+ * - `permanent`: the same request will fail again; the message fails.
+ * - `permanent_recipient`: the recipient cannot be reached; the message fails and the
+ *   recipient is suppressed on that channel.
+ * - `config`: our credentials or sender are wrong; the provider is paused.
+ * - `ambiguous`: it may have been accepted; the provider's ambiguity policy decides.
+ */
+export type OutcomeClass = 'ok' | 'retry' | 'rate_limited' | 'permanent' | 'permanent_recipient' | 'config' | 'ambiguous';
+
+/** What to do when a send may or may not have reached the provider. */
+export type AmbiguityPolicy = 'unknown' | 'retry';
+
+/** Values substituted into `{{name}}` placeholders. */
+export type TemplateVariables = Record<string, string | number | boolean | null>;
+
+/** An email template: each part is rendered with `{{name}}` placeholders (HTML-escaped in `html`). */
+export interface EmailTemplate {
+  /** Subject line template. */
+  subject?: string;
+  /** Plain-text body template. */
+  text?: string;
+  /** HTML body template; substituted values are HTML-escaped. */
+  html?: string;
+}
+
+/** A pre-approved WhatsApp template (Meta Cloud API); `variables` become its parameters. */
+export interface WhatsAppTemplate {
+  /** Template name as approved in WhatsApp Manager. */
+  name: string;
+  /** Language code (default `en_US`). */
+  language?: string;
+}
+
+/** A Twilio Content API template (`ContentSid`); `variables` become `ContentVariables`. */
+export interface ContentTemplate {
+  /** The template's `HX…` sid. */
+  contentSid: string;
+}
+
+/**
+ * Content of a message given as a template: a text template with `{{name}}`
+ * placeholders, an email template, or a provider template.
+ */
+export type MessageTemplate = string | EmailTemplate | WhatsAppTemplate | ContentTemplate;
+
+/** Input of `courier.messages.send()`. Give `body` (literal text) or `template` (rendered with `variables`). */
+export interface SendMessageInput {
+  /** Channel to send on. */
+  channel: Channel;
+  /** Recipient: an email address, or an E.164 phone number (`+15551234567`). */
+  to: string;
+  /** Sender override (default: the provider's configured `from`). */
+  from?: string;
+  /** Literal text body. */
+  body?: string;
+  /** Literal HTML body (email). */
+  html?: string;
+  /** Subject (email); rendered with `variables` when a template is used. */
+  subject?: string;
+  /** Template rendered with `variables` at send time. */
+  template?: MessageTemplate;
+  /** Values for the template's placeholders. */
+  variables?: TemplateVariables;
+  /** Media URLs (MMS over Twilio, WhatsApp media); at most 10. */
+  media?: string[];
+  /** Provider to use (default: the channel's configured provider). */
+  provider?: string;
+  /** Give up (status `failed`, error `expired`) if not sent by then. */
+  expiresAt?: Date | string | number;
+  /**
+   * WhatsApp: content sent as a new message when the provider reports that the
+   * 24-hour customer-service window is closed (Meta 131047, Twilio 63016).
+   */
+  fallback?: { template: WhatsAppTemplate | ContentTemplate; variables?: TemplateVariables };
+  /** Priority of the send task, 1 (highest) … 10 (default 5). */
+  priority?: number;
+}
+
+/** Options of `courier.messages.send()`. */
+export interface SendOptions {
+  /** The caller's open transaction: the message and its task exist only if it commits. */
+  tx?: unknown;
+}
+
+/** One recipient of a bulk send, with its own variables. */
+export interface BulkRecipient {
+  /** Recipient address or number. */
+  to: string;
+  /** Variables for this recipient, merged over the batch's shared `variables`. */
+  variables?: TemplateVariables;
+}
+
+/** Input of `courier.messages.sendBulk()`. */
+export interface SendBulkInput {
+  /** Channel of every message. */
+  channel: Channel;
+  /** Recipients: addresses, or `{ to, variables }` for per-recipient variables. */
+  recipients: Array<string | BulkRecipient>;
+  /** Shared content, rendered per recipient. */
+  template: MessageTemplate;
+  /** Variables shared by every recipient. */
+  variables?: TemplateVariables;
+  /** Subject (email), rendered per recipient. */
+  subject?: string;
+  /** Sender override. */
+  from?: string;
+  /** Provider to use (default: the channel's). */
+  provider?: string;
+  /** Deadline for every message of the batch. */
+  expiresAt?: Date | string | number;
+  /** A label for listings. */
+  name?: string;
+  /** Priority of the send tasks (default 5). */
+  priority?: number;
+}
+
+/** An error recorded on a message. */
+export interface MessageError {
+  /** Provider error code (`21610`, `131047`, `550 5.1.1`…) or ours (`expired`, `suppressed`, `ambiguous`). */
+  code: string | null;
+  /** Human-readable description, with secrets redacted. */
+  message: string;
+}
+
+/** A message as read by `courier.messages.get()`. */
+export interface MessageInfo {
+  /** Message id (a UUID). */
+  id: string;
+  /** Channel. */
+  channel: Channel;
+  /** Recipient. */
+  to: string;
+  /** Sender, when known. */
+  from: string | null;
+  /** Current status. */
+  status: MessageStatus;
+  /** Provider that handles it (`smtp`, `resend`, `twilio`, `meta`…), once chosen. */
+  provider: string | null;
+  /** The provider's id (Twilio SID, WhatsApp wamid, SMTP Message-ID, Resend id). */
+  providerMessageId: string | null;
+  /** Last error, or `null`. */
+  error: MessageError | null;
+  /** Send attempts made (requests handed to the provider). */
+  attempts: number;
+  /** Batch the message belongs to, or `null`. */
+  batchId: string | null;
+  /** Id of its send task, or `null` for tracked-only channels. */
+  taskId: string | null;
+  /** Message this one follows up (e.g. a template fallback), or `null`. */
+  parentId: string | null;
+  /** Subject, when set. */
+  subject: string | null;
+  /** Deadline, or `null`. */
+  expiresAt: Date | null;
+  /** When it was created. */
+  createdAt: Date;
+  /** When it last changed. */
+  updatedAt: Date;
+  /** When the provider accepted it. */
+  sentAt: Date | null;
+  /** When it was reported delivered. */
+  deliveredAt: Date | null;
+}
+
+/** One entry of a message's send ledger. */
+export interface MessageAttempt {
+  /** 1 for the first request, and so on. */
+  n: number;
+  /** Send task and its attempt number. */
+  taskId: string | null;
+  /** Attempt number of the task that made the request. */
+  taskAttempt: number | null;
+  /** Provider called. */
+  provider: string;
+  /** When the request started. */
+  startedAt: Date;
+  /** When its outcome was recorded; `null` while in flight or if the process died. */
+  finishedAt: Date | null;
+  /** Classified outcome. */
+  outcome: OutcomeClass | null;
+  /** Error code and text, if any. */
+  error: MessageError | null;
+  /** Provider id returned, if any. */
+  providerMessageId: string | null;
+}
+
+/** A provider event or note applied to a message. */
+export interface MessageEvent {
+  /** `twilio`, `meta`, `manual`… */
+  source: string;
+  /** Status reported, if any. */
+  status: string | null;
+  /** Provider error code, if any. */
+  errorCode: string | null;
+  /** Free text note (manual updates). */
+  note: string | null;
+  /** Whether the event moved the message's status. */
+  applied: boolean;
+  /** When it was received. */
+  receivedAt: Date;
+}
+
+/** Progress of a bulk batch. `completed + failed + active` always equals `total`. */
+export interface BatchProgress {
+  /** Batch id. */
+  id: string;
+  /** Channel of its messages. */
+  channel: Channel;
+  /** Label given at creation, or `null`. */
+  name: string | null;
+  /** Messages in the batch. */
+  total: number;
+  /** Accepted by the provider (`sent`, `delivered`, `read`). */
+  completed: number;
+  /** Finished without confirmed success (`failed`, `undelivered`, `unknown`). */
+  failed: number;
+  /** Not finished yet (`queued`, `pending`, `sending`). */
+  active: number;
+  /** Finished share, 0–100 (integer). */
+  progress: number;
+  /** Count per status. */
+  byStatus: Record<MessageStatus, number>;
+  /** When the batch was created. */
+  createdAt: Date;
+}
+
+/** Message counts per status, with a total. */
+export type StatusCounts = Record<MessageStatus, number> & { total: number };
+
+/** What `courier.messages.status()` returns. */
+export interface MessageQueueStatus {
+  /** Counts per channel. */
+  channels: Record<string, StatusCounts>;
+  /** Counts over all channels. */
+  total: StatusCounts;
+}
+
+/** Every message status, in forward order. */
+export const MESSAGE_STATUSES: readonly MessageStatus[] = ['queued', 'pending', 'sending', 'unknown', 'sent', 'failed', 'undelivered', 'delivered', 'read'];
