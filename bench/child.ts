@@ -1,0 +1,69 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { FromChild, ToChild } from './worker-process.js';
+
+const SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
+
+/** A consumer process of one peer (see worker-process.ts), as the parent sees it. */
+export class WorkerChild {
+  readonly process: ChildProcess;
+  finished = 0;
+  rss = 0;
+  #ready: Promise<void>;
+  #result: Promise<Extract<FromChild, { type: 'result' }>>;
+
+  constructor(peer: string, url: string, concurrency: number, jobs: number) {
+    this.process = fork(SCRIPT, [peer, url, String(concurrency), String(jobs)], {
+      execArgv: ['--import', 'tsx'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    let failed: (err: Error) => void = () => {};
+    const failure = new Promise<never>((_, reject) => (failed = reject));
+    failure.catch(() => {});
+    this.process.on('exit', (code) => failed(new Error(`${peer} worker process exited with code ${code}`)));
+    let ready: () => void = () => {};
+    let result: (r: Extract<FromChild, { type: 'result' }>) => void = () => {};
+    this.#ready = Promise.race([new Promise<void>((r) => (ready = r)), failure]);
+    this.#result = Promise.race([new Promise<Extract<FromChild, { type: 'result' }>>((r) => (result = r)), failure]);
+    this.process.on('message', (message: FromChild) => {
+      if (message.type === 'ready') ready();
+      else if (message.type === 'progress') {
+        this.finished = message.finished;
+        this.rss = message.rss;
+      } else if (message.type === 'result') result(message);
+      else if (message.type === 'error') failed(new Error(`${peer} worker process: ${message.message}`));
+    });
+  }
+
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  go(): void {
+    this.#send({ type: 'go' });
+  }
+
+  /** Stops consuming and returns what the process ran. */
+  stop(): Promise<Extract<FromChild, { type: 'result' }>> {
+    this.#send({ type: 'stop' });
+    return this.#result;
+  }
+
+  /** Waits for the process to exit on its own, killing it after `timeoutMs`. */
+  async exited(timeoutMs = 10_000): Promise<void> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return;
+    const exit = new Promise<void>((r) => this.process.once('exit', () => r()));
+    const timer = setTimeout(() => this.process.kill('SIGKILL'), timeoutMs);
+    await exit;
+    clearTimeout(timer);
+  }
+
+  kill(): void {
+    if (this.process.exitCode === null && this.process.signalCode === null) this.process.kill('SIGKILL');
+  }
+
+  #send(message: ToChild): void {
+    this.process.send(message);
+  }
+}
