@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Courier } from '../../src/index.js';
+import { waitFor } from '../helpers/db.js';
 import { type SmtpPeer, startSmtpPeer } from '../peers/smtp.js';
 import { captureLogger, fastRetries, messagingCourier, taskRow, waitForStatus } from './helpers.js';
 
@@ -103,7 +104,10 @@ describe('SMTP over STARTTLS with AUTH (587 style)', () => {
     const m = await waitForStatus(courier, id, ['pending']);
     const ledger = await courier.messages.attempts(id);
     expect(ledger).toMatchObject([{ outcome: 'rate_limited', error: { code: '550 5.4.5' } }]);
-    const task = await taskRow(courier, m.taskId);
+    const task = await waitFor(async () => {
+      const t = await taskRow(courier, m.taskId);
+      return t?.status === 'queued' ? t : null;
+    });
     expect(task).toMatchObject({ status: 'queued', attempts: 1, deferrals: 1 });
     expect((task?.run_at.getTime() ?? 0) - Date.now()).toBeGreaterThan(3000 * 1000);
     const paused = await courier.messages.pausedProviders();
@@ -179,7 +183,7 @@ describe('SMTP configuration errors', () => {
     for (const id of ids) {
       const m = await courier.messages.get(id);
       expect(m?.status).toBe('pending');
-      expect((await taskRow(courier, m?.taskId ?? null))?.status).toBe('queued');
+      await waitFor(async () => (await taskRow(courier, m?.taskId ?? null))?.status === 'queued', 5000, 'task deferred');
     }
     expect(log.text()).not.toContain(wrong);
   });
