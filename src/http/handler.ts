@@ -1,12 +1,11 @@
 import type { z } from 'zod';
-import { parse } from '../config.js';
 import type { Courier } from '../courier.js';
 import { CourierError, ValidationError } from '../errors.js';
 import { createAuthenticator } from './auth.js';
 import { readBody, readJson } from './body.js';
 import { dashboardRoute } from './dashboard/route.js';
 import { member } from './features.js';
-import { nodeListener, type NodeListener } from './node.js';
+import { type NodeListener, nodeListener } from './node.js';
 import { buildOpenApi } from './openapi.js';
 import { type HttpOptions, resolveHttpOptions } from './options.js';
 import { HttpProblem, problemResponse } from './problem.js';
@@ -18,6 +17,7 @@ import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { parseInput } from './validate.js';
 
 /** A web-standard request handler. */
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -187,9 +187,9 @@ export function createHttpHandler(courier: Courier, options: HttpOptions): Couri
       if (route.requires && !member(courier, route.requires)) {
         throw new HttpProblem('not-implemented', `courier.${route.requires}() is not available in this build`);
       }
-      const params = route.params ? parse(route.params as z.ZodType, hit.params, 'http') : hit.params;
+      const params = route.params ? parseInput(route.params as z.ZodType, hit.params) : hit.params;
       let query: unknown;
-      if (route.query) query = parse(route.query as z.ZodType, queryObject(url), 'http');
+      if (route.query) query = parseInput(route.query as z.ZodType, queryObject(url));
       else if (route.access === 'bearer' && url.search.length > 1) {
         const first = [...url.searchParams.keys()][0] ?? 'query';
         throw new HttpProblem('validation', `"${first}" is not a known field`, { field: first });
@@ -199,7 +199,7 @@ export function createHttpHandler(courier: Courier, options: HttpOptions): Couri
         const raw = await readJson(request, opts.bodyLimit);
         if (raw === undefined) {
           if (route.bodyRequired ?? true) throw new HttpProblem('validation', '"body" is required (JSON)', { field: 'body' });
-        } else body = parse(route.body as z.ZodType, raw, 'http');
+        } else body = parseInput(route.body as z.ZodType, raw);
       } else if (route.access === 'bearer' && UNSAFE.has(request.method)) {
         const raw = await readBody(request, opts.bodyLimit);
         const text = new TextDecoder().decode(raw).trim();

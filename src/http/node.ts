@@ -17,6 +17,9 @@ export interface NodeListenerOptions {
   trustProxy?: boolean;
 }
 
+/** Client address of requests that came through the Node adapter (for per-IP limits). */
+export const clientAddresses = new WeakMap<Request, string>();
+
 /** A request as frameworks leave it: Express keeps the mount path in `originalUrl`; body parsers set `body`. */
 type FrameworkRequest = IncomingMessage & { originalUrl?: string; body?: unknown };
 
@@ -97,16 +100,21 @@ export function toWebRequest(req: IncomingMessage, signal: AbortSignal, trustPro
     if (!name.startsWith(':')) headers.append(name, req.rawHeaders[i + 1] as string);
   }
   const method = (req.method ?? 'GET').toUpperCase();
-  if (method === 'GET' || method === 'HEAD') return { request: new Request(url, { method, headers, signal }), release: () => {} };
+  const address = (trustProxy && first(req.headers['x-forwarded-for'])) || req.socket.remoteAddress;
+  const remember = (request: Request) => {
+    if (address) clientAddresses.set(request, address);
+    return request;
+  };
+  if (method === 'GET' || method === 'HEAD') return { request: remember(new Request(url, { method, headers, signal })), release: () => {} };
   if (r.body !== undefined && (req.readableEnded || req.complete)) {
     const body = parsedBody(r.body, req.headers['content-type']);
     headers.delete('content-length');
     headers.delete('transfer-encoding');
-    return { request: new Request(url, { method, headers, body, signal }), release: () => {} };
+    return { request: remember(new Request(url, { method, headers, body, signal })), release: () => {} };
   }
   const { stream, release } = lazyBody(req);
   const init: RequestInit & { duplex: 'half' } = { method, headers, body: stream, signal, duplex: 'half' };
-  return { request: new Request(url, init), release };
+  return { request: remember(new Request(url, init)), release };
 }
 
 /** Writes a web `Response` to a Node response, streaming its body. */

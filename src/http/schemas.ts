@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { queueNameSchema, taskDefaultsSchema, taskNameSchema } from '../config.js';
+import { sendBulkInputSchema, sendInputSchema } from '../messages/config.js';
 
 /** Metadata of a named component schema. */
 export interface ComponentMeta {
@@ -95,19 +96,17 @@ export const createScheduleBody = z
   .strict()
   .register(requestComponents, { id: 'CreateScheduleRequest', description: 'A cron schedule that enqueues `task` with `payload`; `options` are those of `courier.schedule()`.' });
 
-/** `POST /messages`. */
-export const sendMessageBody = z
-  .object({
-    channel: z.enum(['email', 'sms', 'whatsapp', 'voice', 'in_person'], 'must be one of email, sms, whatsapp, voice, in_person'),
-    to: z.string().min(1, 'must be a recipient').max(512, 'must be at most 512 characters'),
-    body: z.string().max(100_000, 'must be at most 100000 characters').optional(),
-    template: z.union([z.string().min(1).max(512), z.record(z.string(), z.unknown())], 'must be a template name or object').optional(),
-    subject: z.string().max(1000, 'must be at most 1000 characters').optional(),
-    variables: z.record(z.string(), z.unknown(), 'must be an object').optional(),
-    expiresAt: dateTime.optional(),
-  })
-  .strict()
-  .register(requestComponents, { id: 'SendMessageRequest', description: 'One outbound message (`body` or `template`).' });
+/** `POST /messages`: messaging's own input schema (`courier.messages.send()`). */
+export const sendMessageBody = sendInputSchema.register(requestComponents, {
+  id: 'SendMessageRequest',
+  description: 'One outbound message: `body`, `html` or `template` (with `variables`); dates as ISO-8601 strings or epoch ms.',
+});
+
+/** `POST /batches`: messaging's own input schema (`courier.messages.sendBulk()`). */
+export const sendBulkBody = sendBulkInputSchema.register(requestComponents, {
+  id: 'SendBulkRequest',
+  description: 'A bulk send: one template to many recipients, each with its own variables.',
+});
 
 /** `POST /api/tasks/enqueue/` (origin-compatible, snake_case). */
 export const originEnqueueBody = z
@@ -257,8 +256,8 @@ export const healthSchema = z
 
 /** A message (from `messages.get()`). */
 export const messageSchema = z.looseObject({ id: z.string(), status: z.string() }).register(responseComponents, { id: 'Message', description: 'An outbound message as `messages.get()` returns it.' });
-/** `POST /messages` response. */
-export const messageSentSchema = z.object({ id: z.string() }).register(responseComponents, { id: 'MessageQueued' });
+/** `POST /messages` and `POST /batches` response. */
+export const messageSentSchema = z.object({ id: z.string() }).register(responseComponents, { id: 'Created', description: 'Id of the message or batch.' });
 /** `GET /messages/status` response. */
 export const messageStatusSchema = z
   .looseObject({})

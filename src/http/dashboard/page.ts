@@ -20,6 +20,7 @@ export function renderPage(p: { basePath: string; title: string; refresh: number
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
+<link rel="icon" href="data:,">
 <title>${title}</title>
 <style nonce="${p.nonce}">${dashboardStyle}</style>
 </head>
@@ -41,17 +42,17 @@ export function renderPage(p: { basePath: string; title: string; refresh: number
     <div class="card s-age"><div class="label">Oldest queued</div><div class="value" data-testid="oldest-age">–</div></div>
   </section>
   <div class="grid">
-    <section class="panel">
+    <section class="panel wide">
       <h2>Throughput <span class="muted" id="rate" data-testid="rate">–</span></h2>
-      <svg id="chart" viewBox="0 0 600 140" preserveAspectRatio="none" role="img" aria-label="Tasks finished per second"></svg>
+      <svg id="chart" viewBox="0 0 600 110" preserveAspectRatio="none" role="img" aria-label="Tasks finished per second"></svg>
       <div class="legend muted"><span id="chart-max"></span><span>tasks finished per second, since this page opened</span></div>
     </section>
-    <section class="panel">
+    <section class="panel wide">
       <h2>Queues</h2>
-      <table class="queues">
+      <div class="scroll"><table class="queues">
         <thead><tr><th>Queue</th><th>Queued</th><th>Running</th><th>Succeeded</th><th>Failed</th><th>Cancelled</th><th>Oldest</th><th>24 h</th><th></th></tr></thead>
         <tbody id="queues"><tr><td colspan="9" class="empty">No tasks yet</td></tr></tbody>
-      </table>
+      </table></div>
     </section>
     <section class="panel">
       <h2>Running <span class="muted" id="running-count"></span></h2>

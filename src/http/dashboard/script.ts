@@ -4,7 +4,7 @@
  * renders everything with `textContent` (task errors are untrusted text) and
  * posts Retry/Cancel/Pause/Resume actions.
  */
-export const dashboardScript = String.raw`
+export const dashboardScript = `
 (function () {
   'use strict';
   var doc = document;
@@ -136,15 +136,18 @@ export const dashboardScript = String.raw`
     var t = Date.parse(o.now);
     samples.push({ t: t, done: total.succeeded + total.failed });
     if (samples.length > 91) samples.shift();
+    // Rate over at least two seconds, so polls that straddle a claim batch do not saw-tooth.
     var rates = [];
     for (var i = 1; i < samples.length; i++) {
-      var dt = (samples[i].t - samples[i - 1].t) / 1000;
-      rates.push(dt > 0 ? Math.max(0, samples[i].done - samples[i - 1].done) / dt : 0);
+      var j = i - 1;
+      while (j > 0 && samples[i].t - samples[j].t < 2000) j--;
+      var dt = (samples[i].t - samples[j].t) / 1000;
+      rates.push(dt > 0 ? Math.max(0, samples[i].done - samples[j].done) / dt : 0);
     }
     var svg = $('chart');
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     var NS = 'http://www.w3.org/2000/svg';
-    var W = 600, H = 140, max = 1;
+    var W = 600, H = 110, max = 1;
     rates.forEach(function (r) { if (r > max) max = r; });
     max = niceMax(max);
     [0.25, 0.5, 0.75].forEach(function (f) {
@@ -343,12 +346,17 @@ export const dashboardScript = String.raw`
       return;
     }
     var statuses = [];
-    channels.forEach(function (c) { Object.keys(m[c]).forEach(function (s) { if (statuses.indexOf(s) < 0 && typeof m[c][s] === 'number') statuses.push(s); }); });
+    channels.forEach(function (c) {
+      Object.keys(m[c]).forEach(function (s) {
+        if (s !== 'total' && statuses.indexOf(s) < 0 && typeof m[c][s] === 'number' && m[c][s] > 0) statuses.push(s);
+      });
+    });
+    statuses.push('total');
     var head = el('tr', null, [el('th', { text: 'Channel' })].concat(statuses.map(function (s) { return el('th', { text: s }); })));
     var rows = channels.map(function (c) {
       return el('tr', null, [el('td', { text: c })].concat(statuses.map(function (s) { return el('td', { text: num(m[c][s] || 0) }); })));
     });
-    container.appendChild(el('table', null, [el('thead', null, [head]), el('tbody', null, rows)]));
+    container.appendChild(el('div', { className: 'scroll' }, [el('table', null, [el('thead', null, [head]), el('tbody', null, rows)])]));
   }
 
   function render(o) {
@@ -372,12 +380,16 @@ export const dashboardScript = String.raw`
     if (inflight) return;
     inflight = true;
     clearTimeout(timer);
+    var signedOut = false;
     api('/overview').then(render, function (err) {
-      if (err.status === 401 || err.status === 403) showAuth(token ? 'that token was refused' : '');
-      else setConn('error', err.message || 'offline');
+      if (err.status === 401 || err.status === 403) {
+        signedOut = true;
+        showAuth(token ? 'that token was refused' : '');
+      } else setConn('error', err.message || 'offline');
     }).then(function () {
       inflight = false;
-      timer = setTimeout(load, doc.hidden ? Math.max(refresh, 10000) : refresh);
+      // Signed out: wait for a token instead of polling.
+      if (!signedOut) timer = setTimeout(load, doc.hidden ? Math.max(refresh, 10000) : refresh);
     });
   }
 

@@ -4,6 +4,7 @@ export const dashboardStyle = `
 --queued:#3b82f6;--running:#f59e0b;--succeeded:#10b981;--failed:#ef4444;--cancelled:#94a3b8;--age:#8b5cf6;color-scheme:light dark}
 @media (prefers-color-scheme:dark){:root{--bg:#0f131a;--panel:#171c25;--text:#e6e9ef;--muted:#8d96a7;--line:#262d3a;--accent:#818cf8}}
 *{box-sizing:border-box}
+[hidden]{display:none!important}
 body{margin:0;background:var(--bg);color:var(--text);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 header{display:flex;align-items:center;gap:16px;flex-wrap:wrap;padding:12px 24px;background:var(--panel);border-bottom:1px solid var(--line);position:sticky;top:0;z-index:2}
 .brand{display:flex;align-items:center;gap:8px;color:var(--accent)}
@@ -27,20 +28,23 @@ main{padding:20px 24px;max-width:1400px;margin:0 auto}
 .card .value{font-size:26px;font-weight:650;font-variant-numeric:tabular-nums;margin-top:2px}
 .s-queued{--c:var(--queued)}.s-running{--c:var(--running)}.s-succeeded{--c:var(--succeeded)}.s-failed{--c:var(--failed)}.s-cancelled{--c:var(--cancelled)}.s-age{--c:var(--age)}
 .grid{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:16px}
+.wide{grid-column:1/-1}
 .panel{background:var(--panel);border:1px solid var(--line);border-radius:10px;padding:14px 16px;min-width:0}
 .panel h2{font-size:14px;margin:0 0 10px;font-weight:650;display:flex;gap:8px;align-items:baseline}
 .muted{color:var(--muted);font-weight:400;font-size:12px}
-#chart{width:100%;height:140px;display:block}
+#chart{width:100%;height:110px;display:block}
 #chart .grid-line{stroke:var(--line);stroke-width:1}
 #chart .area{fill:color-mix(in srgb,var(--succeeded) 18%,transparent)}
 #chart .line{fill:none;stroke:var(--succeeded);stroke-width:2;vector-effect:non-scaling-stroke}
 .legend{display:flex;justify-content:space-between;margin-top:4px}
-table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}
-th{font-size:11px;text-transform:uppercase;letter-spacing:.4px;color:var(--muted);font-weight:600;text-align:right;padding:4px 6px;border-bottom:1px solid var(--line)}
-td{padding:6px;text-align:right;border-bottom:1px solid var(--line)}
+table{width:100%;min-width:max-content;border-collapse:collapse;font-variant-numeric:tabular-nums}
+th{white-space:nowrap;font-size:11px;text-transform:uppercase;letter-spacing:.3px;color:var(--muted);font-weight:600;text-align:right;padding:4px 5px;border-bottom:1px solid var(--line)}
+td{padding:6px 5px;text-align:right;white-space:nowrap;border-bottom:1px solid var(--line)}
 th:first-child,td:first-child{text-align:left;font-weight:600}
 tr:last-child td{border-bottom:0}
 td.empty,p.empty{color:var(--muted);text-align:center;font-weight:400;padding:14px 0;margin:0}
+.scroll{overflow-x:auto}
+td button{padding:3px 10px}
 .badge{display:inline-block;font-size:11px;padding:1px 7px;border-radius:10px;background:color-mix(in srgb,var(--c) 16%,transparent);color:var(--c);font-weight:600}
 .list .item{padding:8px 0;border-bottom:1px solid var(--line)}
 .list .item:last-child{border-bottom:0}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { HttpProblem } from '../problem.js';
 import { defineRoute, type Route } from '../route.js';
-import { batchListSchema, batchSchema, messageSchema, messageSentSchema, messageStatusSchema, opaqueIdSchema, sendMessageBody } from '../schemas.js';
+import { batchListSchema, batchSchema, messageSchema, messageSentSchema, messageStatusSchema, opaqueIdSchema, sendBulkBody, sendMessageBody } from '../schemas.js';
 
 const idParams = z.object({ id: opaqueIdSchema }).strict();
 
@@ -44,7 +44,8 @@ export const messageRoutes: Route[] = [
     access: 'bearer',
     requires: 'messages.send',
     body: sendMessageBody,
-    responses: { 201: { description: 'Queued.', schema: messageSentSchema } },
+    responses: { 201: { description: 'Queued.', schema: messageSentSchema, example: { id: '3f2b8c1e-9a0d-4e57-b6a1-0c2d4e6f8a90' } } },
+    example: { body: { channel: 'sms', to: '+15555550100', body: 'Your code is 123456' } },
     async handle({ call, body, options }) {
       const id = idOf(await call('messages.send', body));
       return { status: 201, body: { id }, headers: { location: `${options.basePath}/messages/${encodeURIComponent(id)}` } };
@@ -78,6 +79,23 @@ export const messageRoutes: Route[] = [
     responses: { 200: { description: 'Batches.', schema: batchListSchema } },
     async handle({ call }) {
       return { status: 200, body: { batches: batchList(await call('messages.listBatches')) } };
+    },
+  }),
+  defineRoute({
+    operationId: 'sendBulk',
+    method: 'POST',
+    path: '/batches',
+    tag: 'messages',
+    summary: 'Start a bulk send',
+    description: 'Records one message per recipient in a batch and enqueues their sends, paced by the per-channel rate limits; returns the batch id.',
+    access: 'bearer',
+    requires: 'messages.sendBulk',
+    body: sendBulkBody,
+    responses: { 201: { description: 'Batch created.', schema: messageSentSchema, example: { id: '0b7c2f3e-6a51-4c1e-9d2a-1f0e8c9b7a65' } } },
+    example: { body: { channel: 'sms', name: 'spring-sale', template: 'Hi {{name}}, 20% off today', recipients: [{ to: '+15555550101', variables: { name: 'Ana' } }, { to: '+15555550102', variables: { name: 'Ben' } }] } },
+    async handle({ call, body, options }) {
+      const id = idOf(await call('messages.sendBulk', body));
+      return { status: 201, body: { id }, headers: { location: `${options.basePath}/batches/${encodeURIComponent(id)}` } };
     },
   }),
   defineRoute({

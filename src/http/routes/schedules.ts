@@ -46,6 +46,7 @@ export const scheduleRoutes: Route[] = [
     access: 'bearer',
     requires: 'schedule',
     body: createScheduleBody,
+    mapField: (field) => (/^(name|cron|task|payload|options)(\.|$)/.test(field) ? field : `options.${field}`),
     responses: { 201: { description: 'The schedule.', schema: scheduleSchema } },
     example: { body: { name: 'nightly-report', cron: '0 3 * * *', task: 'send_welcome', payload: { userId: 7 } } },
     async handle({ call, body, options }) {

@@ -1,8 +1,8 @@
+import { toTaskInfo } from '../../task-info.js';
+import { has } from '../features.js';
 import { defineRoute, type Route } from '../route.js';
 import { healthSchema, overviewSchema, workerListSchema } from '../schemas.js';
-import { has } from '../features.js';
 import { retryingTasks } from '../sql/retrying-tasks.js';
-import { toTaskInfo } from '../../task-info.js';
 import { batchList } from './messages.js';
 import { queueList } from './queues.js';
 import { scheduleList } from './schedules.js';

@@ -1,4 +1,5 @@
 import { readBody } from '../body.js';
+import { clientAddresses } from '../node.js';
 import type { Method, Route, RouteContext } from '../route.js';
 
 const providers = {
@@ -23,7 +24,9 @@ async function forward(ctx: RouteContext<unknown, unknown, unknown>, provider: P
   headers.delete('transfer-encoding');
   if (raw) headers.set('content-length', String(raw.byteLength));
   const forwarded = new Request(request.url, { method: request.method, headers, body: raw, signal: request.signal });
-  const response = await ctx.call(`messages.webhooks.${provider}`, forwarded);
+  const forwardedFor = ctx.options.trustProxy ? request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() : undefined;
+  const ip = clientAddresses.get(request) ?? forwardedFor;
+  const response = await (provider === 'emailjs' ? ctx.call('messages.webhooks.emailjs', forwarded, ip ? { ip } : {}) : ctx.call(`messages.webhooks.${provider}`, forwarded));
   if (!(response instanceof Response)) throw new Error(`messages.webhooks.${provider} did not return a Response`);
   return response;
 }
