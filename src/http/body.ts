@@ -8,7 +8,7 @@ import { HttpProblem } from './problem.js';
 export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
   const declared = request.headers.get('content-length');
   if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) {
-    throw new HttpProblem('payload-too-large', `the body must be at most ${limit} bytes`);
+    throw new HttpProblem('payload-too-large', `"body" must be at most ${limit} bytes`);
   }
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
@@ -20,7 +20,7 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
     total += value.byteLength;
     if (total > limit) {
       await reader.cancel().catch(() => {});
-      throw new HttpProblem('payload-too-large', `the body must be at most ${limit} bytes`);
+      throw new HttpProblem('payload-too-large', `"body" must be at most ${limit} bytes`);
     }
     chunks.push(value);
   }
@@ -49,17 +49,17 @@ export async function readJson(request: Request, limit: number): Promise<unknown
   const raw = await readBody(request, limit);
   if (raw.byteLength === 0) return undefined;
   if (!isJsonType(request.headers.get('content-type'))) {
-    throw new HttpProblem('unsupported-media-type', 'the body must be JSON sent as "Content-Type: application/json"', { field: 'body' });
+    throw new HttpProblem('unsupported-media-type', '"body" must be JSON sent as "Content-Type: application/json"', { field: 'body' });
   }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
   } catch {
-    throw new HttpProblem('invalid-json', 'the body is not valid UTF-8', { field: 'body' });
+    throw new HttpProblem('invalid-json', '"body" is not valid UTF-8', { field: 'body' });
   }
   try {
     return JSON.parse(text);
   } catch {
-    throw new HttpProblem('invalid-json', 'the body is not valid JSON', { field: 'body' });
+    throw new HttpProblem('invalid-json', '"body" is not valid JSON', { field: 'body' });
   }
 }

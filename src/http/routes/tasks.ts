@@ -98,6 +98,10 @@ export const taskRoutes: Route[] = [
     responses: { 201: { description: 'Enqueued.', schema: enqueuedManySchema, example: { ids: ['5', '6'] } } },
     example: { body: { items: [{ name: 'send_welcome', payload: { userId: 1 } }, { name: 'send_welcome', payload: { userId: 2 }, options: { priority: 2 } }] } },
     async handle({ courier, body }) {
+      // The engine reports an unknown name as `name`; say which item.
+      for (const [i, item] of body.items.entries()) {
+        if (!courier.registry.get(item.name)) throw new HttpProblem('validation', `"items.${i}.name" must be a registered task name`, { field: `items.${i}.name` });
+      }
       const ids = await courier.enqueueMany(body.items, body.keyMode ? { keyMode: body.keyMode } : {});
       return { status: 201, body: { ids } };
     },
