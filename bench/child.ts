@@ -1,8 +1,16 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compiledTree } from './compile.js';
 import type { FromChild, ToChild } from './worker-process.js';
 
 const SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
+
+/** Compiled JavaScript when it could be built, else the TypeScript through tsx. */
+export async function workerCommand(): Promise<{ script: string; execArgv: string[]; runtime: 'node' | 'tsx' }> {
+  const tree = await compiledTree();
+  return tree ? { script: join(tree, 'bench', 'worker-process.js'), execArgv: [], runtime: 'node' } : { script: SCRIPT, execArgv: ['--import', 'tsx'], runtime: 'tsx' };
+}
 
 /** A consumer process of one peer (see worker-process.ts), as the parent sees it. */
 export class WorkerChild {
@@ -12,9 +20,10 @@ export class WorkerChild {
   #ready: Promise<void>;
   #result: Promise<Extract<FromChild, { type: 'result' }>>;
 
-  constructor(peer: string, url: string, concurrency: number, jobs: number) {
-    this.process = fork(SCRIPT, [peer, url, String(concurrency), String(jobs)], {
-      execArgv: ['--import', 'tsx'],
+  /** Use {@link WorkerChild.spawn}. */
+  private constructor(command: { script: string; execArgv: string[] }, peer: string, url: string, concurrency: number, jobs: number) {
+    this.process = fork(command.script, [peer, url, String(concurrency), String(jobs)], {
+      execArgv: command.execArgv,
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
@@ -34,6 +43,11 @@ export class WorkerChild {
       } else if (message.type === 'result') result(message);
       else if (message.type === 'error') failed(new Error(`${peer} worker process: ${message.message}`));
     });
+  }
+
+  /** Forks a worker process of `peer` on the database at `url`. */
+  static async spawn(peer: string, url: string, concurrency: number, jobs: number): Promise<WorkerChild> {
+    return new WorkerChild(await workerCommand(), peer, url, concurrency, jobs);
   }
 
   ready(): Promise<void> {

@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type BenchOptions, parseOptions, USAGE } from './options.js';
-import { PEERS } from './peers/index.js';
+import { loadPeer } from './peers/index.js';
 import { BenchServer } from './postgres.js';
 import { aggregate, markdownTable, profileText, type RawRow } from './report.js';
 import type { Peer } from './types.js';
@@ -109,7 +109,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const peers = options.peers.map((name) => PEERS[name]);
+  const peers = await Promise.all(options.peers.map(loadPeer));
   const workloads = WORKLOADS.filter((w) => options.workloads.includes(w.name));
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const startedAt = new Date();

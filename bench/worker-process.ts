@@ -2,9 +2,11 @@
 //   node --import tsx bench/worker-process.ts <peer> <database-url> <concurrency> <jobs>
 // It reports `ready`, starts consuming on `go`, sends `progress` every 50 ms and,
 // on `stop`, its run counts and peak RSS.
-import { PEERS } from './peers/index.js';
+
+import { loadPeer } from './peers/index.js';
 import { Tracker } from './tracker.js';
 import type { Consumer, PeerName } from './types.js';
+import { PEER_NAMES } from './types.js';
 
 export type ToChild = { type: 'go' } | { type: 'stop' };
 export type FromChild =
@@ -17,8 +19,8 @@ const send = (message: FromChild) => process.send?.(message);
 
 async function main(): Promise<void> {
   const [peerName, url, concurrency, jobs] = process.argv.slice(2);
-  const peer = PEERS[peerName as PeerName];
-  if (!peer || !url) throw new Error(`usage: worker-process.ts <peer> <database-url> <concurrency> <jobs>`);
+  if (!PEER_NAMES.includes(peerName as PeerName) || !url) throw new Error(`usage: worker-process.ts <peer> <database-url> <concurrency> <jobs>`);
+  const peer = await loadPeer(peerName as PeerName);
   const instance = await peer.open(url);
   const tracker = new Tracker(Number(jobs));
   const baseRss = process.memoryUsage.rss();

@@ -15,7 +15,7 @@ export const drain2proc: Workload = {
     inFreshDatabase(ctx, async (instance, url) => {
       const n = ctx.sizes.drain2proc;
       await preload(instance, n);
-      const children = Array.from({ length: PROCESSES }, () => new WorkerChild(ctx.peer.name, url, CONCURRENCY, n));
+      const children = await Promise.all(Array.from({ length: PROCESSES }, () => WorkerChild.spawn(ctx.peer.name, url, CONCURRENCY, n)));
       const tracker = new Tracker(n);
       let error: string | undefined;
       let lastEnd = Number.NaN;

@@ -1,4 +1,4 @@
-import { WorkerChild } from '../child.js';
+import { WorkerChild, workerCommand } from '../child.js';
 import { until } from '../stats.js';
 import { Tracker } from '../tracker.js';
 import { drainTimeout, inFreshDatabase, preload, settled } from './common.js';
@@ -14,7 +14,8 @@ export const memory: Workload = {
     inFreshDatabase(ctx, async (instance, url) => {
       const n = ctx.sizes.memoryTasks;
       await preload(instance, n, 5_000);
-      const child = new WorkerChild(ctx.peer.name, url, 10, n);
+      const child = await WorkerChild.spawn(ctx.peer.name, url, 10, n);
+      const { runtime } = await workerCommand();
       const tracker = new Tracker(n);
       let error: string | undefined;
       let base = Number.NaN;
@@ -52,7 +53,7 @@ export const memory: Workload = {
       const label = `memory: worker running ${n.toLocaleString('en-US')} jobs`;
       const extra = error ? { error } : {};
       return [
-        { row: `${label}, RSS before the first job`, unit: 'MB', better: 'lower', value: base, ...extra },
+        { row: `${label}, RSS before the first job`, unit: 'MB', better: 'lower', value: base, ...extra, detail: { runtime } },
         { row: `${label}, peak RSS`, unit: 'MB', better: 'lower', value: peak, ...extra },
         { row: `${label}, throughput`, unit: 'jobs/s', better: 'higher', value: n / seconds, ...extra },
       ];
