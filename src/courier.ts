@@ -55,8 +55,14 @@ export interface StartOptions {
   pollInterval?: number;
   /** Seconds a claimed task stays leased without renewal (default 30); renewed every third of it. */
   lease?: number;
-  /** Most tasks claimed per statement (default: `concurrency`). */
+  /** Most tasks claimed per statement (default: `concurrency + prefetch`, at most 1000). */
   batchSize?: number;
+  /**
+   * Claimed tasks held ready beyond `concurrency`, so a freed slot starts its next
+   * task without a round trip (default: `concurrency`; 0 claims only for free slots).
+   * Held tasks are leased; `stop()` hands them back without using an attempt.
+   */
+  prefetch?: number;
   /** Stop gracefully on SIGTERM and SIGINT (default false). */
   handleSignals?: boolean;
   /** Fire cron schedules from this process (default true; any number of processes may). */
@@ -251,7 +257,15 @@ export class Courier {
     if (opts.cleanup && this.registry.get(CLEANUP_TASK)) {
       await this.schedules.upsert(CLEANUP_SCHEDULE, '0 * * * *', CLEANUP_TASK, {}, { priority: 10 });
     }
-    this.#processor = this.#newProcessor({ concurrency: opts.concurrency, queues: opts.queues ?? null, pollInterval: opts.pollInterval, lease: opts.lease, batchSize: opts.batchSize, schedules: opts.schedules });
+    this.#processor = this.#newProcessor({
+      concurrency: opts.concurrency,
+      queues: opts.queues ?? null,
+      pollInterval: opts.pollInterval,
+      lease: opts.lease,
+      batchSize: opts.batchSize,
+      prefetch: opts.prefetch ?? opts.concurrency,
+      schedules: opts.schedules,
+    });
     await this.#processor.start();
     if (opts.handleSignals) {
       this.#signalHandler = () => {
@@ -289,7 +303,7 @@ export class Courier {
     const concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(limit) || limit < 1) throw new ValidationError('runOnce', 'limit', 'must be an integer >= 1');
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new ValidationError('runOnce', 'concurrency', 'must be an integer >= 1');
-    return this.#newProcessor({ concurrency, queues: null, pollInterval: 1, lease: 30, schedules: false }).runInline(limit, concurrency);
+    return this.#newProcessor({ concurrency, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false }).runInline(limit, concurrency);
   }
 
   /**
@@ -298,7 +312,7 @@ export class Courier {
    */
   async runTaskNow(id: string): Promise<boolean> {
     if (typeof id !== 'string' || !/^[1-9][0-9]{0,18}$/.test(id)) throw new ValidationError('runTaskNow', 'id', 'must be a task id');
-    return this.#newProcessor({ concurrency: 1, queues: null, pollInterval: 1, lease: 30, schedules: false }).runOneInline(id);
+    return this.#newProcessor({ concurrency: 1, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false }).runOneInline(id);
   }
 
   /** Runs every due task inline until none is due (retries due later are left). Returns how many ran. */
@@ -428,7 +442,7 @@ export class Courier {
         logger: this.logger,
         workerId: this.workerId,
       },
-      { ...s, batchSize: s.batchSize ?? s.concurrency },
+      { ...s, batchSize: s.batchSize ?? Math.min(1000, s.concurrency + s.prefetch) },
     );
   }
 }

@@ -93,6 +93,32 @@ describe('graceful stop', () => {
   });
 });
 
+describe('prefetch', () => {
+  it('holds claimed tasks beyond concurrency and hands them back untouched on stop', async () => {
+    const c = await make();
+    const started = deferred();
+    const ran: string[] = [];
+    c.registerTask('blocker', async (_p, ctx) => {
+      ran.push(ctx.taskId);
+      started.resolve();
+      await new Promise<void>((r) => ctx.signal.addEventListener('abort', () => r()));
+    });
+    const ids = await c.enqueueMany(Array.from({ length: 4 }, () => ({ name: 'blocker', payload: {} })));
+    await c.start({ concurrency: 1, prefetch: 3, pollInterval: 60 });
+    await started.promise;
+    // One runs; the other three are claimed (leased) and wait in this process.
+    await waitFor(async () => (await c.queueStatus()).total.running === 4, 2000, 'the prefetch claim');
+    expect(ran).toHaveLength(1);
+    await c.stop({ grace: 0.1 });
+    const tasks = await Promise.all(ids.map((id) => c.getTask(id)));
+    for (const t of tasks) expect(t?.status).toBe('queued');
+    const waiting = tasks.filter((t) => t?.id !== ran[0]);
+    // Never started: no attempt used, no error recorded.
+    for (const t of waiting) expect(t).toMatchObject({ attempts: 0, errors: [] });
+    expect(tasks.find((t) => t?.id === ran[0])).toMatchObject({ attempts: 1, errors: [expect.objectContaining({ message: expect.stringMatching(/interrupted/) })] });
+  });
+});
+
 describe('fencing', () => {
   it('a zombie attempt whose lease was rescued cannot overwrite the newer attempt', async () => {
     const zombie = await make();

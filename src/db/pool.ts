@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { CompiledQuery } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -5,6 +6,19 @@ import type { Logger } from 'pino';
 /** Anything that runs a parameterised statement: a `pg.Pool`, a `pg.Client` or a pool client. */
 export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/** A `pg` pool or client: what the hot path runs its prepared statements on. */
+export interface PgQueryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
+}
+
+/**
+ * Runs `text` as a named prepared statement: each connection parses and plans it
+ * once. The name is derived from the text, so different schemas never collide.
+ */
+export function runPrepared<R extends pg.QueryResultRow>(db: PgQueryable, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+  return db.query<R>({ name: `pgcourier_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text, values });
 }
 
 /** A Kysely transaction or database object, as far as we need it. */

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Queryable } from '../db/pool.js';
+import { type PgQueryable, type Queryable, runPrepared } from '../db/pool.js';
 import type { TaskRow } from '../task-info.js';
 
 /** A claimed task: its row plus the lease token every later write must present. */
@@ -52,9 +52,10 @@ function claimSql(schema: string, capped: boolean): string {
 }
 
 /** Claims one queued task by id, due or not (for `runTask` in tests). */
-export async function claimTaskById(db: Queryable, schema: string, args: { workerId: string; id: string; lease: number }): Promise<ClaimedTask | undefined> {
+export async function claimTaskById(db: PgQueryable, schema: string, args: { workerId: string; id: string; lease: number }): Promise<ClaimedTask | undefined> {
   const t = `${schema}.tasks`;
-  const { rows } = await db.query<ClaimedTask>(
+  const { rows } = await runPrepared<ClaimedTask>(
+    db,
     `UPDATE ${t}
         SET status = 'running', attempts = attempts + 1, lease_token = gen_random_uuid(),
             locked_by = $1, locked_until = now() + make_interval(secs => $3),
@@ -69,6 +70,8 @@ export async function claimTaskById(db: Queryable, schema: string, args: { worke
 
 /** Claims from every served queue except `exclude`. */
 export async function claimTasks(db: Queryable, schema: string, args: ClaimArgs): Promise<ClaimedTask[]> {
+  // Not prepared on purpose: a plan made for the actual names and queues keeps the
+  // claim an ordered walk of the claim index; a generic plan can misjudge it.
   const { rows } = await db.query<ClaimedTask>(claimSql(schema, false), [
     args.workerId,
     args.names,

@@ -1,12 +1,13 @@
-import type { Queryable } from '../db/pool.js';
+import { type PgQueryable, runPrepared } from '../db/pool.js';
 import type { Fence } from './settle.js';
 
 /**
  * Extends the leases this worker holds by `lease` seconds. Returns the ids whose
  * lease still matched; the others were rescued, cancelled or finished elsewhere.
  */
-export async function renewLeases(db: Queryable, table: string, fences: Fence[], lease: number): Promise<Set<string>> {
-  const { rows } = await db.query<{ id: string }>(
+export async function renewLeases(db: PgQueryable, table: string, fences: Fence[], lease: number): Promise<Set<string>> {
+  const { rows } = await runPrepared<{ id: string }>(
+    db,
     `UPDATE ${table} AS t
         SET locked_until = now() + make_interval(secs => $3)
        FROM unnest($1::bigint[], $2::uuid[]) AS v(id, token)
@@ -18,8 +19,9 @@ export async function renewLeases(db: Queryable, table: string, fences: Fence[],
 }
 
 /** Records a running attempt's progress; `false` when the lease no longer matches. */
-export async function recordProgress(db: Queryable, table: string, fence: Fence, progress: { current: number; total: number | null }): Promise<boolean> {
-  const res = await db.query(
+export async function recordProgress(db: PgQueryable, table: string, fence: Fence, progress: { current: number; total: number | null }): Promise<boolean> {
+  const res = await runPrepared(
+    db,
     `UPDATE ${table} SET progress = $3::jsonb, updated_at = now()
       WHERE id = $1 AND lease_token = $2 AND status = 'running'`,
     [fence.id, fence.token, JSON.stringify(progress)],

@@ -7,6 +7,7 @@ import type { TaskDefinition, TaskRegistry } from '../registry.js';
 import { CronRunner } from '../scheduler/cron-runner.js';
 import { Maintenance } from '../scheduler/maintenance.js';
 import { SCHEDULES_CHANGED } from '../scheduler/schedules.js';
+import { analyzeIfStale } from '../scheduler/stats.js';
 import { type ClaimedTask, claimCappedTasks, claimTaskById, claimTasks } from './claim.js';
 import { describeError, executeTask, type Outcome, toSettlement } from './execute.js';
 import { Heartbeat } from './heartbeat.js';
@@ -17,6 +18,10 @@ import { type Fence, type Settlement, settle } from './settle.js';
 
 /** Seconds between re-reads of queue limits. */
 const LIMITS_REFRESH = 5;
+/** A claim slower than this (ms) makes the processor check the table's statistics. */
+const SLOW_CLAIM_MS = 20;
+/** At most one statistics check per this many ms. */
+const STATS_CHECK_EVERY_MS = 5000;
 
 /** Settings of one processor (already validated); durations in seconds. */
 export interface ProcessorSettings {
@@ -25,6 +30,8 @@ export interface ProcessorSettings {
   pollInterval: number;
   lease: number;
   batchSize: number;
+  /** Claimed tasks held beyond `concurrency`, ready for the next free slot. */
+  prefetch: number;
   /** Fire cron schedules from this process (default true). */
   schedules: boolean;
 }
@@ -63,6 +70,8 @@ interface Inflight {
   fence: Fence;
   task: ClaimedTask;
   controller: AbortController;
+  /** The handler was started (a prefetched task waits in the buffer until then). */
+  started: boolean;
   /** The handler has returned; only its settlement is pending. */
   handlerDone: boolean;
   /** Given back at shutdown or lost: whatever the handler returns is dropped. */
@@ -85,6 +94,8 @@ export class Processor {
   readonly #deps: ProcessorDeps;
   readonly #settings: ProcessorSettings;
   readonly #inflight = new Map<string, Inflight>();
+  /** Claimed, leased tasks waiting for a free slot, in claim order. */
+  #buffer: Inflight[] = [];
   #active = 0;
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   #dirty = true;
@@ -106,6 +117,7 @@ export class Processor {
   #cron: CronRunner | undefined;
   #heartbeat: Heartbeat | undefined;
   #lastHeartbeatAt = 0;
+  #lastStatsCheck = 0;
 
   constructor(deps: ProcessorDeps, settings: ProcessorSettings) {
     this.#deps = deps;
@@ -125,7 +137,7 @@ export class Processor {
     const listening = this.#listener?.connected ?? false;
     // Alive = each loop did its job within a few of its own intervals.
     const now = Date.now();
-    const claiming = running && (this.#free() <= 0 || now - this.#lastClaimAt < Math.max(3 * this.#settings.pollInterval, 5) * 1000);
+    const claiming = running && (this.#capacity() <= 0 || now - this.#lastClaimAt < Math.max(3 * this.#settings.pollInterval, 5) * 1000);
     const beating = running && now - this.#lastHeartbeatAt < 3 * this.#beatInterval() * 1000;
     return {
       ok: running && listening && claiming && beating,
@@ -150,6 +162,7 @@ export class Processor {
     this.#state = 'running';
     const { pool, schema, logger } = this.#deps;
     await this.#limits.refresh();
+    await this.#checkStats();
     this.#limitsTimer = setInterval(() => {
       this.#limits.refresh().catch((err: Error) => this.#reportError(err, 'refreshing queue limits'));
     }, LIMITS_REFRESH * 1000);
@@ -206,14 +219,19 @@ export class Processor {
     clearInterval(this.#limitsTimer);
     clearTimeout(this.#retryTimer);
     await Promise.all([this.#listener?.stop(), this.#maintenance?.stop(), this.#cron?.stop()]);
+    // Prefetched tasks never started: hand them straight back, attempt and all.
+    for (const entry of this.#buffer.splice(0)) {
+      entry.abandoned = true;
+      void this.#settle({ ...entry.fence, kind: 'postponed', delay: 0 }).finally(() => this.#forget(entry));
+    }
     let graceTimer: NodeJS.Timeout | undefined;
     await Promise.race([this.#waitIdle(), new Promise((r) => (graceTimer = setTimeout(r, grace * 1000)))]);
     clearTimeout(graceTimer);
-    const interrupted = [...this.#inflight.values()].filter((e) => !e.handlerDone && !e.abandoned);
+    const interrupted = [...this.#inflight.values()].filter((e) => e.started && !e.handlerDone && !e.abandoned);
     for (const entry of interrupted) {
       entry.abandoned = true;
       entry.controller.abort(new ShutdownError('worker is stopping'));
-      void this.#settle({ ...entry.fence, kind: 'released', error: 'interrupted: worker stopped before the handler finished' }).finally(() => this.#inflight.delete(entry.fence.id));
+      void this.#settle({ ...entry.fence, kind: 'released', error: 'interrupted: worker stopped before the handler finished' }).finally(() => this.#forget(entry));
     }
     if (interrupted.length) this.#deps.logger.warn({ count: interrupted.length }, 'released tasks still running at shutdown');
     await this.#drainWrites();
@@ -234,7 +252,7 @@ export class Processor {
     while (ran < limit) {
       const batch = await this.#claim(Math.min(concurrency, limit - ran));
       if (batch.length === 0) break;
-      await Promise.all(batch.map((task) => this.#launch(task)));
+      await Promise.all(batch.map((task) => this.#launch(this.#track(task))));
       ran += batch.length;
     }
     await this.#drainWrites();
@@ -247,15 +265,23 @@ export class Processor {
   async runOneInline(id: string): Promise<boolean> {
     await this.#limits.refresh();
     const task = await claimTaskById(this.#deps.pool, this.#schemaSql, { workerId: this.#deps.workerId, id, lease: this.#settings.lease });
-    if (task) await this.#launch(task);
+    if (task) await this.#launch(this.#track(task));
     await this.#drainWrites();
     clearInterval(this.#leaseTimer);
     this.#leaseTimer = undefined;
     return task !== undefined;
   }
 
-  #free(): number {
-    return this.#settings.concurrency - this.#active;
+  /** How many more tasks this processor may claim: free slots plus prefetch room. */
+  #capacity(): number {
+    return this.#settings.concurrency + this.#settings.prefetch - this.#active - this.#buffer.length;
+  }
+
+  /** Starts buffered tasks while slots are free. */
+  #pump(): void {
+    while (this.#state === 'running' && this.#active < this.#settings.concurrency && this.#buffer.length > 0) {
+      void this.#launch(this.#buffer.shift() as Inflight);
+    }
   }
 
   /** Marks that runnable tasks may exist and claims if a slot is free. */
@@ -265,19 +291,20 @@ export class Processor {
   }
 
   #wake(): void {
-    if (this.#state !== 'running' || this.#claiming || !this.#dirty || this.#free() <= 0) return;
+    if (this.#state !== 'running' || this.#claiming || !this.#dirty || this.#capacity() <= 0) return;
     void this.#claimLoop();
   }
 
   async #claimLoop(): Promise<void> {
     this.#claiming = true;
     try {
-      while (this.#state === 'running' && this.#dirty && this.#free() > 0) {
+      while (this.#state === 'running' && this.#dirty && this.#capacity() > 0) {
         this.#dirty = false;
-        const want = Math.min(this.#free(), this.#settings.batchSize);
+        const want = Math.min(this.#capacity(), this.#settings.batchSize);
         const tasks = await this.#claim(want);
         if (tasks.length === want) this.#dirty = true;
-        for (const task of tasks) void this.#launch(task);
+        this.#buffer.push(...tasks.map((task) => this.#track(task)));
+        this.#pump();
       }
       this.#claimFailures = 0;
     } catch (err) {
@@ -299,6 +326,7 @@ export class Processor {
   async #claim(limit: number): Promise<ClaimedTask[]> {
     const names = this.#deps.registry.names();
     if (names.length === 0 || limit <= 0) return [];
+    const startedAt = performance.now();
     const base = { workerId: this.#deps.workerId, names, queues: this.#settings.queues, lease: this.#settings.lease };
     const capped = this.#limits.capped(this.#settings.queues);
     const tasks: ClaimedTask[] = [];
@@ -310,7 +338,19 @@ export class Processor {
       tasks.push(...(await claimTasks(this.#deps.pool, this.#schemaSql, { ...base, limit: limit - tasks.length, exclude: capped.map((c) => c.queue) })));
     }
     this.#lastClaimAt = Date.now();
+    if (performance.now() - startedAt > SLOW_CLAIM_MS) void this.#checkStats();
     return tasks;
+  }
+
+  /** Refreshes stale planner statistics (rate-limited; never throws). */
+  async #checkStats(): Promise<void> {
+    if (Date.now() - this.#lastStatsCheck < STATS_CHECK_EVERY_MS) return;
+    this.#lastStatsCheck = Date.now();
+    try {
+      if (await analyzeIfStale(this.#deps.pool, this.#deps.schema)) this.#deps.logger.debug('analysed the task table (statistics were stale)');
+    } catch (err) {
+      this.#reportError(err as Error, 'refreshing table statistics');
+    }
   }
 
   /** Takes the queue's and the task's rate-limit grants; the wait in seconds when one is refused. */
@@ -332,14 +372,25 @@ export class Processor {
     this.#deps.events.emit('worker:error', { error, context });
   }
 
-  async #launch(task: ClaimedTask): Promise<void> {
+  /** Registers a claimed task: its lease is renewed from now until it is settled. */
+  #track(task: ClaimedTask): Inflight {
     const id = String(task.id);
-    const fence = { id, token: task.lease_token };
-    const controller = new AbortController();
-    const entry: Inflight = { fence, task, controller, handlerDone: false, abandoned: false };
+    const entry: Inflight = { fence: { id, token: task.lease_token }, task, controller: new AbortController(), started: false, handlerDone: false, abandoned: false };
     this.#inflight.set(id, entry);
-    this.#active++;
     this.#ensureLeaseTimer();
+    return entry;
+  }
+
+  #forget(entry: Inflight): void {
+    this.#inflight.delete(entry.fence.id);
+    if (this.#active === 0 && this.#inflight.size === 0) for (const w of this.#idleWaiters.splice(0)) w();
+  }
+
+  async #launch(entry: Inflight): Promise<void> {
+    const { task, fence } = entry;
+    const id = fence.id;
+    entry.started = true;
+    this.#active++;
     const logger = this.#deps.logger.child({ taskId: id, task: task.name, queue: task.queue, attempt: task.attempts });
     const started = Date.now();
     const settlement = await this.#run(task, entry, logger).catch(
@@ -351,12 +402,15 @@ export class Processor {
       logger.warn('dropping the result of an attempt whose lease is gone');
     } else {
       if (settlement.kind === 'retry' || settlement.kind === 'failed') logger.warn({ err: settlement.error, next: settlement.kind }, 'task attempt failed');
-      const matched = await this.#settle(settlement);
-      if (!matched) logger.warn({ outcome: settlement.kind }, 'lease lost before the outcome was written; outcome dropped');
+      const written = this.#settle(settlement);
+      // The slot is free now; the outcome is written in the next batch.
+      this.#pump();
+      this.#wake();
+      if (!(await written)) logger.warn({ outcome: settlement.kind }, 'lease lost before the outcome was written; outcome dropped');
       else this.#announce(task, settlement, Date.now() - started);
     }
-    this.#inflight.delete(id);
-    if (this.#active === 0 && this.#inflight.size === 0) for (const w of this.#idleWaiters.splice(0)) w();
+    this.#forget(entry);
+    this.#pump();
     this.#wake();
   }
 
@@ -478,6 +532,11 @@ export class Processor {
       for (const entry of entries) {
         if (alive.has(entry.fence.id) || entry.handlerDone || entry.abandoned) continue;
         entry.abandoned = true;
+        if (!entry.started) {
+          this.#buffer = this.#buffer.filter((e) => e !== entry);
+          this.#forget(entry);
+          continue;
+        }
         entry.controller.abort(new LeaseLostError('lease lost: the task was cancelled, rescued or finished elsewhere'));
         this.#deps.logger.warn({ taskId: entry.fence.id }, 'lease lost; aborting the handler');
       }

@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/pool.js';
+import { type PgQueryable, runPrepared } from '../db/pool.js';
 
 /** How many error entries a task keeps. */
 export const ERROR_HISTORY = 20;
@@ -28,8 +28,9 @@ const appendError = (err: string) =>
  * Marks attempts succeeded. Each row must still be `running` under the same lease
  * token; returns the ids that matched (the others lost their lease).
  */
-export async function completeTasks(db: Queryable, table: string, items: Array<Fence & { result: string }>): Promise<Set<string>> {
-  const { rows } = await db.query<{ id: string }>(
+export async function completeTasks(db: PgQueryable, table: string, items: Array<Fence & { result: string }>): Promise<Set<string>> {
+  const { rows } = await runPrepared<{ id: string }>(
+    db,
     `UPDATE ${table} AS t
         SET status = 'succeeded', result = v.result, finished_at = now(), updated_at = now(),
             locked_by = NULL, locked_until = NULL
@@ -52,8 +53,9 @@ export async function completeTasks(db: Queryable, table: string, items: Array<F
  * Attempt numbers stay unique per run either way.
  * Fenced like {@link completeTasks}; returns the ids that matched.
  */
-export async function endAttempts(db: Queryable, table: string, items: Array<Exclude<Settlement, { kind: 'succeeded' }>>): Promise<Set<string>> {
-  const { rows } = await db.query<{ id: string }>(
+export async function endAttempts(db: PgQueryable, table: string, items: Array<Exclude<Settlement, { kind: 'succeeded' }>>): Promise<Set<string>> {
+  const { rows } = await runPrepared<{ id: string }>(
+    db,
     `UPDATE ${table} AS t
         SET status = CASE WHEN v.kind = 'failed' THEN 'failed' ELSE 'queued' END,
             deferrals = CASE WHEN v.kind IN ('deferred', 'released') THEN t.deferrals + 1 ELSE t.deferrals END,
@@ -78,7 +80,7 @@ export async function endAttempts(db: Queryable, table: string, items: Array<Exc
 }
 
 /** Writes settlements, succeeded ones and the rest in one statement each. */
-export async function settle(db: Queryable, table: string, items: Settlement[]): Promise<Set<string>> {
+export async function settle(db: PgQueryable, table: string, items: Settlement[]): Promise<Set<string>> {
   const done = items.filter((i): i is Extract<Settlement, { kind: 'succeeded' }> => i.kind === 'succeeded');
   const ended = items.filter((i): i is Exclude<Settlement, { kind: 'succeeded' }> => i.kind !== 'succeeded');
   const [a, b] = await Promise.all([
