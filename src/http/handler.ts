@@ -218,6 +218,10 @@ export function createHttpHandler(courier: Courier, options: HttpOptions): Couri
         const kind = /not ?found/i.test(err.name) ? 'not-found' : 'conflict';
         return problemResponse(new HttpProblem(kind, err.message));
       }
+      if (request.signal.aborted) {
+        courier.logger.debug({ method: request.method, route: route?.path }, 'pgcourier http: client went away');
+        return problemResponse(new HttpProblem('validation', 'the client closed the request', { field: 'body' }));
+      }
       courier.logger.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err), method: request.method, route: route?.path }, 'pgcourier http: request failed');
       return problemResponse(new HttpProblem('internal', 'the request failed; the error was logged on the server'));
     }

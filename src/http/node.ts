@@ -57,6 +57,10 @@ function lazyBody(req: IncomingMessage): { stream: ReadableStream<Uint8Array>; r
   const stream = new ReadableStream<Uint8Array>(
     {
       pull(controller) {
+        if (req.readableEnded && !attached) {
+          controller.close(); // already consumed by someone else: nothing left to read
+          return;
+        }
         if (!attached) {
           attached = true;
           onData = (chunk) => {

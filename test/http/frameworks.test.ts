@@ -7,7 +7,7 @@ import { createApp as createFastifyApp } from '../../examples/http-fastify.js';
 import { createFetchApp } from '../../examples/http-fetch.js';
 import { createServer as createNodeServer } from '../../examples/http-node.js';
 import type { Courier, CourierHttpHandler } from '../../src/index.js';
-import { databaseUrl, freshSchema } from '../helpers/db.js';
+import { databaseUrl, freshSchema, waitFor } from '../helpers/db.js';
 import { apiCourier, BASE, expectProblem, TOKEN } from './helpers.js';
 
 let courier: Courier;
@@ -142,6 +142,39 @@ describe('node:http (examples/http-node.ts)', () => {
       expect(JSON.parse(next.text)).toHaveProperty('total');
     } finally {
       agent.destroy();
+      await s.close();
+    }
+  });
+
+  it('does not hang on a body another middleware already read, nor log a client that went away', async () => {
+    const consumed = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => api.node(req, res));
+    });
+    const s = await start(consumed);
+    const logged: string[] = [];
+    const saved = { error: courier.logger.error, debug: courier.logger.debug };
+    Object.assign(courier.logger, { error: (...a: unknown[]) => logged.push(`error ${String(a.at(-1))}`), debug: (...a: unknown[]) => logged.push(`debug ${String(a.at(-1))}`) });
+    try {
+      const res = await fetch(`${s.origin}${BASE}/tasks/987654321/cancel`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' });
+      await expectProblem(res, 404, 'id');
+      const server = createNodeServer(api);
+      const plain = await start(server);
+      const requested = once(server, 'request');
+      try {
+        const url = new URL(`${plain.origin}${BASE}/tasks`);
+        const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...auth, 'content-type': 'application/json', 'content-length': '100000' } });
+        req.on('error', () => {});
+        req.write('{"name":"send_welcome","payload":');
+        await requested; // the handler is reading the body now
+        req.destroy();
+        await waitFor(() => logged.some((l) => l.includes('client went away')), 10_000, 'the abort to be noticed');
+        expect(logged.filter((l) => l.startsWith('error'))).toEqual([]);
+      } finally {
+        await plain.close();
+      }
+    } finally {
+      Object.assign(courier.logger, saved);
       await s.close();
     }
   });
