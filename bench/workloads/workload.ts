@@ -39,20 +39,20 @@ export const FULL_SIZES: Sizes = {
 };
 
 export const QUICK_SIZES: Sizes = {
-  enqueueSingle: 500,
+  enqueueSingle: 300,
   enqueueBulk: 5_000,
   bulkBatch: 1_000,
   drain: 2_000,
   drainIo: 500,
   ioMs: 20,
-  drain2proc: 2_000,
-  latencySeconds: 2,
+  drain2proc: 1_000,
+  latencySeconds: 1.5,
   latencyEveryMs: 20,
-  steadySeconds: 4,
-  idleSeconds: 4,
+  steadySeconds: 3,
+  idleSeconds: 3,
   idleWorkers: 4,
   historyRows: 20_000,
-  historyDrain: 2_000,
+  historyDrain: 1_000,
   memoryTasks: 20_000,
 };
 
