@@ -1,0 +1,112 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PoisonKind } from '../fixtures/faults-tasks.js';
+import { auditFates, Fleet, type FaultServer, newScenario, report, type Scenario, startFaultServer, statusCounts, until } from './harness.js';
+
+const POLL = 0.5;
+let server: FaultServer;
+let fleet: Fleet | undefined;
+
+beforeAll(async () => {
+  server = await startFaultServer();
+});
+afterEach(async () => {
+  await fleet?.destroy();
+  fleet = undefined;
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+async function worker(sc: Scenario): Promise<Fleet> {
+  fleet = new Fleet({
+    engineUrl: server.url,
+    auditUrl: server.url,
+    schema: sc.schema,
+    args: ['--concurrency', '10', '--lease', '5', '--poll-interval', String(POLL), '--grace', '5'],
+  });
+  await fleet.spawn();
+  return fleet;
+}
+
+/**
+ * Enqueues each poison kind among `companions` ordinary tasks (so poison and healthy
+ * outcomes share settle batches), then waits for every task to reach a final state.
+ */
+async function runPoison(sc: Scenario, kinds: readonly PoisonKind[], companions = 200): Promise<Map<PoisonKind, Awaited<ReturnType<Scenario['courier']['getTask']>>>> {
+  const items = [
+    ...kinds.map((kind) => ({ name: 'poison', payload: { kind }, options: { maxRetries: 0 } })),
+    ...Array.from({ length: companions }, () => ({ name: 'audited', payload: {} })),
+  ].sort(() => Math.random() - 0.5);
+  const ids = await sc.courier.enqueueMany(items);
+  await until(async () => {
+    const c = await statusCounts(server.pool, sc.schema);
+    return (c.failed ?? 0) + (c.succeeded ?? 0) === ids.length;
+  }, 45_000, 'every poison task to fail and every other task to succeed', 250);
+  const out = new Map<PoisonKind, Awaited<ReturnType<Scenario['courier']['getTask']>>>();
+  for (const [i, item] of items.entries()) if (item.name === 'poison') out.set((item.payload as { kind: PoisonKind }).kind, await sc.courier.getTask(ids[i] as string));
+  return out;
+}
+
+const readable: Record<Exclude<PoisonKind, 'throw_long_message_with_nul' | 'return_lone_surrogate'>, RegExp> = {
+  sync_throw: /^Error: poison: thrown synchronously$/,
+  throw_string: /^poison: a bare string$/,
+  throw_null: /^non-error thrown: null$/,
+  throw_circular: /^non-error thrown: /,
+  throw_huge_message: /^Error: poison: x{100,}…$/,
+  return_bigint: /not JSON-serialisable: TypeError: Do not know how to serialize a BigInt/,
+  return_circular: /not JSON-serialisable: TypeError: Converting circular structure to JSON/,
+  return_5mb: /^handler returned \d{7} bytes of JSON; results are limited to 1048576 bytes$/,
+  return_nul: /NUL/,
+};
+
+describe('poison', () => {
+  it('a handler that throws synchronously, throws a non-Error, returns a non-JSON value or a 5 MB result fails cleanly with a readable error', async () => {
+    const sc = await newScenario(server, 'psn');
+    const f = await worker(sc);
+    const kinds = Object.keys(readable) as Array<keyof typeof readable>;
+    const tasks = await runPoison(sc, kinds);
+    const audit = await auditFates(server.pool, sc.schema, { rerun: 'explained', pollInterval: POLL, status: (name) => (name === 'poison' ? 'failed' : 'succeeded') });
+    const alive = f.allAlive();
+    const codes = await f.stop();
+    report('poison', { kinds: Object.fromEntries([...tasks].map(([k, t]) => [k, (t?.lastError ?? '').slice(0, 120)])), ...audit });
+
+    expect(audit.violations).toEqual([]);
+    for (const kind of kinds) {
+      const t = tasks.get(kind);
+      expect({ kind, status: t?.status, attempts: t?.attempts }).toEqual({ kind, status: 'failed', attempts: 1 });
+      expect(t?.lastError, kind).toMatch(readable[kind]);
+      expect((t?.lastError ?? '').length, kind).toBeLessThanOrEqual(4001);
+    }
+    expect(alive).toBe(true);
+    expect(codes).toEqual([0]);
+    await sc.close();
+  }, 180_000);
+
+  // KNOWN BUG (reported; `it.fails` until src/worker/execute.ts and processor.ts are fixed):
+  // the outcome is unstorable (NUL in a >4000-char error, a lone UTF-16 surrogate in
+  // the result), the settle statement fails, and #flush retries the whole batch forever:
+  // the task and every healthy task settled in the same batch stay `running`.
+  it.fails('an error message or result Postgres cannot store (NUL past 4000 chars, lone surrogate) fails cleanly and does not wedge other tasks', async () => {
+    const sc = await newScenario(server, 'psn');
+    await worker(sc);
+    const tasks = await runPoison(sc, ['throw_long_message_with_nul', 'return_lone_surrogate']);
+    expect(tasks.get('throw_long_message_with_nul')?.status).toBe('failed');
+    expect(tasks.get('throw_long_message_with_nul')?.lastError).toMatch(/^Error: poison: y+…$/);
+    expect(tasks.get('return_lone_surrogate')?.status).toBe('failed');
+    await sc.close();
+  }, 120_000);
+
+  // KNOWN BUG (reported; `it.fails` until src/config.ts bounds retryDelay): enqueue accepts
+  // any finite retryDelay, but now() + 2^n × retryDelay overflows Postgres' interval or
+  // timestamp range, so the retry settlement fails and is retried forever (task wedged).
+  it.fails('retry options accepted at enqueue always settle (huge retryDelay)', async () => {
+    const sc = await newScenario(server, 'psn');
+    await worker(sc);
+    const id = await sc.courier.enqueueTask('flaky', {}, { maxRetries: 2, retryDelay: 1e15 });
+    await until(async () => {
+      const t = await sc.courier.getTask(id);
+      return t?.status !== 'running' && (t?.attempts ?? 0) >= 1;
+    }, 30_000, 'the failed attempt to be settled', 250);
+    await sc.close();
+  }, 120_000);
+});
