@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { z } from 'zod';
+import { VERSION } from '../version.js';
 import { problemTypes } from './problem.js';
 import type { Route } from './route.js';
 import { requestComponents, responseComponents } from './schemas.js';
@@ -7,14 +7,6 @@ import { requestComponents, responseComponents } from './schemas.js';
 type Json = Record<string, unknown>;
 
 const REF = '#/components/schemas/';
-
-function version(): string {
-  try {
-    return (createRequire(import.meta.url)('../../package.json') as { version?: string }).version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 /** JSON Schema of every named component; `$schema`/`$id` dropped (the document sets the dialect). */
 function components(): Record<string, Json> {
@@ -145,7 +137,7 @@ export function buildOpenApi(routes: Route[], basePath: string, dashboard: boole
     openapi: '3.1.0',
     info: {
       title: 'pgcourier HTTP API',
-      version: version(),
+      version: VERSION,
       description:
         'Task queue management, provider webhooks and the dashboard of a pgcourier courier. Errors are RFC 9457 problem details; problem types: ' +
         Object.keys(problemTypes)
