@@ -21,11 +21,11 @@ const seconds = (what: string) => z.number({ error: `must be a number of seconds
 /** Retry and scheduling defaults of a task; each may be overridden per enqueue. */
 export const taskDefaultsSchema = z
   .object({
-    queue: queueNameSchema.optional(),
-    priority: z.int('must be an integer from 1 (highest) to 10 (lowest)').min(1, 'must be an integer from 1 (highest) to 10 (lowest)').max(10, 'must be an integer from 1 (highest) to 10 (lowest)').optional(),
-    maxRetries: z.int('must be an integer >= 0').min(0, 'must be an integer >= 0').max(1000, 'must be at most 1000').optional(),
-    retryDelay: seconds('>= 0').min(0, 'must be a number of seconds >= 0').optional(),
-    timeout: seconds('> 0').positive('must be a number of seconds > 0').optional(),
+    queue: queueNameSchema.describe('Named queue (default `default`).').optional(),
+    priority: z.int('must be an integer from 1 (highest) to 10 (lowest)').min(1, 'must be an integer from 1 (highest) to 10 (lowest)').max(10, 'must be an integer from 1 (highest) to 10 (lowest)').describe('1 = highest … 10 = lowest (default 5).').optional(),
+    maxRetries: z.int('must be an integer >= 0').min(0, 'must be an integer >= 0').max(1000, 'must be at most 1000').describe('Retries after the first attempt (default 3): attempts = 1 + maxRetries.').optional(),
+    retryDelay: seconds('>= 0').min(0, 'must be a number of seconds >= 0').describe('Seconds; base of the exponential backoff with jitter (default 60).').optional(),
+    timeout: seconds('> 0').positive('must be a number of seconds > 0').describe('Seconds a run may take; then `ctx.signal` aborts and the attempt fails (default none).').optional(),
   })
   .strict();
 
@@ -35,10 +35,11 @@ export const enqueueOptionsSchema = taskDefaultsSchema
     runAt: z
       .union([z.date(), z.iso.datetime({ offset: true }), z.number().finite()], 'must be a Date, an ISO-8601 string or epoch milliseconds')
       .transform((v) => (v instanceof Date ? v : new Date(v)))
-      .refine((d) => !Number.isNaN(d.getTime()), 'must be a valid date'),
-    key: z.string().min(1, 'must be a non-empty string').max(512, 'must be at most 512 characters').optional(),
-    keyMode: z.enum(['keep', 'replace'], 'must be "keep" or "replace"').optional(),
-    tx: z.unknown().optional(),
+      .refine((d) => !Number.isNaN(d.getTime()), 'must be a valid date')
+      .describe('Do not start before this time: a Date, an ISO-8601 string or epoch milliseconds.'),
+    key: z.string().min(1, 'must be a non-empty string').max(512, 'must be at most 512 characters').describe('Dedup key: while a task of this name and key is queued or running, enqueue returns its id.').optional(),
+    keyMode: z.enum(['keep', 'replace'], 'must be "keep" or "replace"').describe('With `key`: `keep` the queued task (default) or `replace` its payload and options.').optional(),
+    tx: z.unknown().describe("The caller's open transaction (`pg` client inside BEGIN, or a Kysely transaction).").optional(),
   })
   .partial()
   .strict();
@@ -59,40 +60,40 @@ export const listTasksSchema = z
 /** Options of `courier.start()`. */
 export const startOptionsSchema = z
   .object({
-    concurrency: z.int('must be an integer from 1 to 1000').min(1, 'must be an integer from 1 to 1000').max(1000, 'must be an integer from 1 to 1000').default(10),
-    queues: z.array(queueNameSchema).min(1, 'must name at least one queue').optional(),
-    pollInterval: seconds('> 0').min(0.01, 'must be at least 0.01 seconds').default(2),
-    lease: seconds('>= 0.5').min(0.5, 'must be at least 0.5 seconds').default(30),
-    batchSize: z.int('must be an integer from 1 to 1000').min(1, 'must be an integer from 1 to 1000').max(1000, 'must be an integer from 1 to 1000').optional(),
-    prefetch: z.int('must be an integer from 0 to 1000').min(0, 'must be an integer from 0 to 1000').max(1000, 'must be an integer from 0 to 1000').optional(),
-    handleSignals: z.boolean('must be true or false').default(false),
-    schedules: z.boolean('must be true or false').default(true),
-    cleanup: z.boolean('must be true or false').default(true),
+    concurrency: z.int('must be an integer from 1 to 1000').min(1, 'must be an integer from 1 to 1000').max(1000, 'must be an integer from 1 to 1000').describe('Handlers running at once in this process.').default(10),
+    queues: z.array(queueNameSchema).min(1, 'must name at least one queue').describe('Queues to serve (default: all).').optional(),
+    pollInterval: seconds('> 0').min(0.01, 'must be at least 0.01 seconds').describe('Seconds between fallback polls; NOTIFY wakes the worker sooner.').default(2),
+    lease: seconds('>= 0.5').min(0.5, 'must be at least 0.5 seconds').describe('Seconds a claimed task stays leased without renewal; renewed every third of it.').default(30),
+    batchSize: z.int('must be an integer from 1 to 1000').min(1, 'must be an integer from 1 to 1000').max(1000, 'must be an integer from 1 to 1000').describe('Most tasks claimed per statement (default concurrency + prefetch, at most 1000).').optional(),
+    prefetch: z.int('must be an integer from 0 to 1000').min(0, 'must be an integer from 0 to 1000').max(1000, 'must be an integer from 0 to 1000').describe('Claimed tasks held ready beyond concurrency (default: concurrency).').optional(),
+    handleSignals: z.boolean('must be true or false').describe('Stop gracefully on SIGTERM/SIGINT.').default(false),
+    schedules: z.boolean('must be true or false').describe('Fire cron schedules from this process.').default(true),
+    cleanup: z.boolean('must be true or false').describe('Ensure the hourly built-in cleanup schedule exists.').default(true),
   })
   .strict();
 
 /** Options of `courier.stop()`. */
 export const stopOptionsSchema = z
-  .object({ grace: seconds('>= 0').min(0, 'must be a number of seconds >= 0').default(30) })
+  .object({ grace: seconds('>= 0').min(0, 'must be a number of seconds >= 0').describe('Seconds to let running handlers finish before aborting them.').default(30) })
   .strict();
 
 /** Options of `createCourier()`. */
 export const courierOptionsSchema = z
   .object({
-    connectionString: z.string().min(1, 'must be a postgres:// connection string').optional(),
-    pool: z.custom<pg.Pool>((v) => v instanceof pg.Pool, 'must be a pg.Pool').optional(),
-    schema: identifierSchema.default('pgcourier'),
-    logger: z.custom<unknown>((v) => typeof v === 'object' && v !== null && typeof (v as { info?: unknown }).info === 'function', 'must be a pino logger').optional(),
-    registry: z.unknown().optional(),
-    poolSize: z.int('must be an integer from 1 to 1000').min(1).max(1000).optional(),
-    providers: providersSchema.optional(),
+    connectionString: z.string().min(1, 'must be a postgres:// connection string').describe('postgres:// URL (default: env DATABASE_URL). Ignored when `pool` is given.').optional(),
+    pool: z.custom<pg.Pool>((v) => v instanceof pg.Pool, 'must be a pg.Pool').describe('An existing pg.Pool; the courier never ends it.').optional(),
+    schema: identifierSchema.describe('Postgres schema holding the tables (env PGCOURIER_SCHEMA).').default('pgcourier'),
+    logger: z.custom<unknown>((v) => typeof v === 'object' && v !== null && typeof (v as { info?: unknown }).info === 'function', 'must be a pino logger').describe('A pino logger (default: silent).').optional(),
+    registry: z.unknown().describe('A TaskRegistry to share (default: a new one).').optional(),
+    poolSize: z.int('must be an integer from 1 to 1000').min(1).max(1000).describe('Connections in the pool the courier creates (default 10).').optional(),
+    providers: providersSchema.describe('Message providers: smtp, resend, twilio, whatsapp (see docs/messaging.md).').optional(),
   })
   .strict();
 
 /** Environment variables pgcourier reads. */
 export const envSchema = z.object({
-  DATABASE_URL: z.string().min(1).optional(),
-  PGCOURIER_SCHEMA: identifierSchema.optional(),
+  DATABASE_URL: z.string().min(1).describe('Connection string used when no connectionString or pool is given.').optional(),
+  PGCOURIER_SCHEMA: identifierSchema.describe('Schema used when no schema option is given.').optional(),
 });
 
 /** Reads pgcourier's environment variables, failing with the variable named. */
