@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Courier } from '../courier.js';
-import { CourierError, ValidationError } from '../errors.js';
+import { CourierError, UnknownTaskError, ValidationError } from '../errors.js';
 import { createAuthenticator } from './auth.js';
 import { readBody, readJson } from './body.js';
 import { dashboardRoute } from './dashboard/route.js';
@@ -99,7 +99,8 @@ function queryObject(url: URL): Record<string, string> {
 
 function toProblem(err: ValidationError, route: Route | undefined): HttpProblem {
   const field = route?.mapField ? route.mapField(err.field) : err.field;
-  const expected = err.expected === 'is not a known option' ? 'is not a known field' : err.expected;
+  const expected =
+    err instanceof UnknownTaskError ? 'must be a registered task name' : err.expected === 'is not a known option' ? 'is not a known field' : err.expected;
   return new HttpProblem('validation', `"${field}" ${expected}`, { field });
 }
 

@@ -54,7 +54,8 @@ describe('tasks', () => {
 
   it('rejects bad enqueue input with the field named', async () => {
     await expectProblem(await post('/tasks', { name: 'send_welcome', payload: { userId: 'x' } }), 400, 'payload.userId');
-    await expectProblem(await post('/tasks', { name: 'nope', payload: {} }), 400, 'name');
+    const unknown = await expectProblem(await post('/tasks', { name: 'nope-SECRET', payload: {} }), 400, 'name');
+    expect(unknown.detail).toBe('"name" must be a registered task name');
     await expectProblem(await post('/tasks', { name: 'send_welcome', payload: { userId: 1 }, extra: true }), 400, 'extra');
     await expectProblem(await post('/tasks', { name: 'send_welcome', payload: { userId: 1 }, options: { priority: 0 } }), 400, 'options.priority');
     await expectProblem(await post('/tasks', { name: 'send_welcome', options: { runAt: 'tomorrow' } }), 400, 'options.runAt');
