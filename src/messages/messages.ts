@@ -130,7 +130,7 @@ export class Messages {
   readonly webhooks: MessageWebhooks;
 
   /** Built by the courier; use `courier.messages`. */
-  constructor(host: MessagesHost, providers?: ProvidersConfig | ParsedProviders) {
+  constructor(host: MessagesHost, providers?: ProvidersConfig) {
     const self = this;
     this.#host = host;
     this.#s = quoteIdent(host.schema);
