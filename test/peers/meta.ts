@@ -41,6 +41,8 @@ export interface MetaPeer {
   script(rule: PeerRule<MetaSend>): void;
   /** Signs and posts a webhook body as Meta would. */
   postWebhook(body: unknown, options?: { forge?: boolean }): Promise<number>;
+  /** True when no webhook is scheduled or in flight. */
+  settled(): boolean;
   close(): Promise<void>;
 }
 
@@ -93,7 +95,16 @@ export async function startMetaPeer(options: { phoneNumberId?: string; accessTok
   const sends: MetaSend[] = [];
   const timers = new Set<NodeJS.Timeout>();
 
+  let inflight = 0;
   const postWebhook = async (body: unknown, opts: { forge?: boolean } = {}) => {
+    inflight++;
+    try {
+      return await postNow(body, opts);
+    } finally {
+      inflight--;
+    }
+  };
+  const postNow = async (body: unknown, opts: { forge?: boolean }) => {
     if (!peer.webhookUrl) return 0;
     const raw = JSON.stringify(body);
     const res = await fetch(peer.webhookUrl, {
@@ -165,6 +176,7 @@ export async function startMetaPeer(options: { phoneNumberId?: string; accessTok
     ],
     script: (rule) => script.add(rule),
     postWebhook,
+    settled: () => timers.size === 0 && inflight === 0,
     async close() {
       for (const t of timers) clearTimeout(t);
       await server.close();

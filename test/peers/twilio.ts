@@ -46,6 +46,8 @@ export interface TwilioPeer {
   lifecycle: (create: TwilioCreate) => LifecycleStep[];
   /** Send every callback twice. */
   duplicateCallbacks: boolean;
+  /** True when no status callback is scheduled or in flight. */
+  settled(): boolean;
   close(): Promise<void>;
 }
 
@@ -67,7 +69,16 @@ export async function startTwilioPeer(options: { accountSid?: string; authToken?
   const timers = new Set<NodeJS.Timeout>();
   const expectedAuth = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`;
 
+  let inflight = 0;
   const emit = async (create: TwilioCreate, step: LifecycleStep) => {
+    inflight++;
+    try {
+      await emitNow(create, step);
+    } finally {
+      inflight--;
+    }
+  };
+  const emitNow = async (create: TwilioCreate, step: LifecycleStep) => {
     const url = create.form.get('StatusCallback');
     if (!url || !create.sid) return;
     const params: Record<string, string> = {
@@ -161,6 +172,7 @@ export async function startTwilioPeer(options: { accountSid?: string; authToken?
       { status: 'delivered', delay: 60 },
     ],
     duplicateCallbacks: false,
+    settled: () => timers.size === 0 && inflight === 0,
     async close() {
       for (const t of timers) clearTimeout(t);
       await server.close();
