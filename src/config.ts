@@ -112,7 +112,7 @@ export function parse<S extends ZodType>(schema: S, value: unknown, where: strin
   const path = [prefix, ...(issue?.path ?? []).map(String)].filter(Boolean).join('.') || (prefix ?? 'value');
   let expected = issue?.message ?? 'is invalid';
   if (issue?.code === 'unrecognized_keys') {
-    return fail(where, [prefix, ...issue.keys].filter(Boolean).join('.'), 'is not a known option');
+    return fail(where, [prefix, ...issue.path.map(String), ...issue.keys].filter(Boolean).join('.'), 'is not a known option');
   }
   if (!/^(must|is) /.test(expected)) expected = `is invalid: ${expected}`;
   return fail(where, path, expected);

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { loadMigrations } from './db/migrate.js';
 import { quoteIdent } from './db/pool.js';
 
-/** One finding of {@link diagnose}. */
+/** One finding of `courier.doctor()`. */
 export interface DoctorCheck {
   /** What was checked. */
   name: string;

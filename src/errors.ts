@@ -27,8 +27,8 @@ export class UnknownTaskError extends ValidationError {
   /** The task name that was not found. */
   readonly taskName: string;
 
-  constructor(taskName: string) {
-    super('enqueueTask', 'name', `must be a registered task name; "${taskName.slice(0, 200)}" is not registered`);
+  constructor(taskName: string, where = 'enqueueTask', field = 'name') {
+    super(where, field, `must be a registered task name; "${taskName.slice(0, 200)}" is not registered`);
     this.taskName = taskName;
   }
 }

@@ -269,7 +269,7 @@ export class TaskManager {
     const name = typeof task === 'string' ? task : task?.name;
     if (typeof name !== 'string') throw new ValidationError(where, `${prefix}name`, 'must be a task name or definition');
     const def = this.#deps.registry.get(name);
-    if (!def) throw new UnknownTaskError(name);
+    if (!def) throw new UnknownTaskError(name, where, `${prefix}name`);
     if (def.payload) parse(def.payload, payload, where, `${prefix}payload`);
     return {
       queue: options.queue ?? def.queue ?? 'default',

@@ -122,6 +122,8 @@ describe('validation', () => {
     expect(err).toMatchObject({ name: 'ValidationError', field: 'payload.userId' });
     const before = await taskCount();
     await expect(courier.enqueueMany([{ name: 'record', payload: {} }, { name: 'typed', payload: {} }])).rejects.toMatchObject({ field: 'items.1.payload.userId' });
+    await expect(courier.enqueueMany([{ name: 'record', payload: {} }, { name: 'nope', payload: {} }])).rejects.toMatchObject({ name: 'UnknownTaskError', field: 'items.1.name' });
+    await expect(courier.enqueueMany([{ name: 'record', payload: {}, options: { prio: 1 } as never }])).rejects.toMatchObject({ field: 'items.0.options.prio' });
     expect(await taskCount()).toBe(before);
   });
 });
