@@ -504,7 +504,41 @@ export class Messages {
     return this.#gates.resume(key);
   }
 
-  /** Closes provider connections (SMTP pools). */
+  /**
+   * Deletes finished messages (not queued, pending or sending) created more than
+   * `olderThan` seconds ago (default 7 days), with their ledger and events, in
+   * batches of `batchSize` rows, then the batches left empty. Returns the counts.
+   * Suitable for the periodic `cleanup` task.
+   */
+  async cleanup(options: { olderThan?: number; batchSize?: number } = {}): Promise<{ messages: number; batches: number }> {
+    const olderThan = options.olderThan ?? 7 * 86_400;
+    const batchSize = options.batchSize ?? 1000;
+    if (!Number.isFinite(olderThan) || olderThan < 0) throw new ValidationError('messages.cleanup', 'olderThan', 'must be a number of seconds >= 0');
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) throw new ValidationError('messages.cleanup', 'batchSize', 'must be an integer from 1 to 100000');
+    let messages = 0;
+    for (;;) {
+      const { rowCount } = await this.#host.pool.query(
+        `WITH doomed AS (
+           SELECT id FROM ${this.#s}.messages
+            WHERE created_at < now() - make_interval(secs => $1) AND status NOT IN ('queued', 'pending', 'sending')
+            ORDER BY created_at LIMIT $2
+            FOR UPDATE SKIP LOCKED)
+         DELETE FROM ${this.#s}.messages m USING doomed WHERE m.id = doomed.id`,
+        [olderThan, batchSize],
+      );
+      messages += rowCount ?? 0;
+      if ((rowCount ?? 0) < batchSize) break;
+    }
+    const { rowCount: batches } = await this.#host.pool.query(
+      `DELETE FROM ${this.#s}.message_batches b
+        WHERE b.created_at < now() - make_interval(secs => $1)
+          AND NOT EXISTS (SELECT 1 FROM ${this.#s}.messages m WHERE m.batch_id = b.id)`,
+      [olderThan],
+    );
+    return { messages, batches: batches ?? 0 };
+  }
+
+  /** Lets providers release what they hold (`MessageProvider.close`). */
   async close(): Promise<void> {
     for (const p of [...this.#builtin.values(), ...this.#custom.values()]) await p.close?.();
   }

@@ -189,6 +189,28 @@ describe('extension points', () => {
   });
 });
 
+describe('cleanup', () => {
+  it('deletes finished messages older than the retention, never active ones', async () => {
+    const c = await messagingCourier({ twilio: { accountSid: peer.accountSid, authToken: peer.authToken, from: '+15550001111', baseUrl: peer.url } });
+    try {
+      const old = await c.messages.send({ channel: 'voice', to: '+15550001010', body: 'old call' });
+      await c.messages.markDelivered(old);
+      const active = await c.messages.send({ channel: 'sms', to: '+15550001011', body: 'queued' });
+      const batch = await c.messages.sendBulk({ channel: 'sms', recipients: ['+15550001012'], template: 'x' });
+      await c.messages.suppress('sms', '+15550001012');
+      await c.pool.query(`UPDATE "${c.schema}".messages SET status = 'failed', created_at = now() - interval '8 days' WHERE batch_id = $1`, [batch]);
+      await c.pool.query(`UPDATE "${c.schema}".message_batches SET created_at = now() - interval '8 days'`);
+      await c.pool.query(`UPDATE "${c.schema}".messages SET created_at = now() - interval '8 days' WHERE id IN ($1, $2)`, [old, active]);
+      expect(await c.messages.cleanup({ batchSize: 1 })).toEqual({ messages: 2, batches: 1 });
+      expect(await c.messages.get(old)).toBeNull();
+      expect(await c.messages.get(active)).not.toBeNull();
+      expect(await c.messages.getBatch(batch)).toBeNull();
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe('logs', () => {
   it('never contain the auth token', () => {
     expect(log.text()).not.toContain(peer.authToken);
