@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditFates, Fleet, type FaultServer, newScenario, report, startFaultServer, statusCounts, until } from './harness.js';
+import { auditFates, type FaultServer, Fleet, newScenario, report, startFaultServer, statusCounts, until } from './harness.js';
 
 const POLL = 0.5;
 let server: FaultServer;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditFates, enqueueBulk, Fleet, type FaultServer, newScenario, report, startFaultServer, statusCounts, until, watchLeases } from './harness.js';
+import { auditFates, enqueueBulk, type FaultServer, Fleet, newScenario, report, startFaultServer, statusCounts, until, watchLeases } from './harness.js';
 
 const TASKS = Number(process.env.FAULTS_KILL_TASKS ?? 50_000);
 const PROCESSES = 4;
@@ -61,7 +61,7 @@ describe('SIGKILL', () => {
     const lease = await leases.stop();
     const codes = await fleet.stop();
     const audit = await auditFates(server.pool, sc.schema, { rerun: 'killed', killedPids: fleet.killed, pollInterval: POLL });
-    report('sigkill', { tasks: TASKS, processes: PROCESSES, kills: kills.length, seconds: Math.round((Date.now() - started) / 1000), maxLeaseOverdueSeconds: +lease.maxOverdueSeconds.toFixed(2), ...audit });
+    report('sigkill', { processes: PROCESSES, kills: kills.length, seconds: Math.round((Date.now() - started) / 1000), maxLeaseOverdueSeconds: +lease.maxOverdueSeconds.toFixed(2), ...audit });
 
     expect(kills.length).toBeGreaterThanOrEqual(3);
     expect(audit.violations).toEqual([]);

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PoisonKind } from '../fixtures/faults-tasks.js';
-import { auditFates, Fleet, type FaultServer, newScenario, report, type Scenario, startFaultServer, statusCounts, until } from './harness.js';
+import { auditFates, type FaultServer, Fleet, newScenario, report, type Scenario, startFaultServer, statusCounts, until } from './harness.js';
 
 const POLL = 0.5;
 let server: FaultServer;
@@ -32,16 +32,19 @@ async function worker(sc: Scenario): Promise<Fleet> {
  * Enqueues each poison kind among `companions` ordinary tasks (so poison and healthy
  * outcomes share settle batches), then waits for every task to reach a final state.
  */
-async function runPoison(sc: Scenario, kinds: readonly PoisonKind[], companions = 200): Promise<Map<PoisonKind, Awaited<ReturnType<Scenario['courier']['getTask']>>>> {
+async function runPoison(sc: Scenario, kinds: readonly PoisonKind[], timeoutMs = 45_000, companions = 200): Promise<Map<PoisonKind, Awaited<ReturnType<Scenario['courier']['getTask']>>>> {
   const items = [
     ...kinds.map((kind) => ({ name: 'poison', payload: { kind }, options: { maxRetries: 0 } })),
     ...Array.from({ length: companions }, () => ({ name: 'audited', payload: {} })),
   ].sort(() => Math.random() - 0.5);
   const ids = await sc.courier.enqueueMany(items);
+  let counts: Record<string, number> = {};
   await until(async () => {
-    const c = await statusCounts(server.pool, sc.schema);
-    return (c.failed ?? 0) + (c.succeeded ?? 0) === ids.length;
-  }, 45_000, 'every poison task to fail and every other task to succeed', 250);
+    counts = await statusCounts(server.pool, sc.schema);
+    return (counts.failed ?? 0) + (counts.succeeded ?? 0) === ids.length;
+  }, timeoutMs, 'every poison task to fail and every other task to succeed', 250).catch((err: Error) => {
+    throw new Error(`${err.message}; tasks by status: ${JSON.stringify(counts)}`);
+  });
   const out = new Map<PoisonKind, Awaited<ReturnType<Scenario['courier']['getTask']>>>();
   for (const [i, item] of items.entries()) if (item.name === 'poison') out.set((item.payload as { kind: PoisonKind }).kind, await sc.courier.getTask(ids[i] as string));
   return out;
@@ -89,7 +92,7 @@ describe('poison', () => {
   it.fails('an error message or result Postgres cannot store (NUL past 4000 chars, lone surrogate) fails cleanly and does not wedge other tasks', async () => {
     const sc = await newScenario(server, 'psn');
     await worker(sc);
-    const tasks = await runPoison(sc, ['throw_long_message_with_nul', 'return_lone_surrogate']);
+    const tasks = await runPoison(sc, ['throw_long_message_with_nul', 'return_lone_surrogate'], 20_000);
     expect(tasks.get('throw_long_message_with_nul')?.status).toBe('failed');
     expect(tasks.get('throw_long_message_with_nul')?.lastError).toMatch(/^Error: poison: y+…$/);
     expect(tasks.get('return_lone_surrogate')?.status).toBe('failed');
@@ -106,7 +109,7 @@ describe('poison', () => {
     await until(async () => {
       const t = await sc.courier.getTask(id);
       return t?.status !== 'running' && (t?.attempts ?? 0) >= 1;
-    }, 30_000, 'the failed attempt to be settled', 250);
+    }, 20_000, 'the failed attempt to be settled', 250);
     await sc.close();
   }, 120_000);
 });

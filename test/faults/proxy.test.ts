@@ -27,7 +27,7 @@ async function connect(): Promise<{ socket: Socket; received: () => string; clos
   let data = '';
   socket.on('data', (c) => (data += c.toString()));
   socket.on('error', () => {});
-  const closed = once(socket, 'close');
+  const closed = new Promise((r) => socket.once('close', r)); // events.once would reject on the reset's 'error'
   socket.connect(proxy.port, '127.0.0.1');
   await once(socket, 'connect');
   return { socket, received: () => data, closed };
@@ -73,8 +73,9 @@ describe('FaultProxy', () => {
     expect(proxy.connections).toBe(0);
     const refused = new Socket();
     refused.on('error', () => {});
+    const refusedClosed = new Promise((r) => refused.once('close', r));
     refused.connect(proxy.port, '127.0.0.1');
-    await once(refused, 'close');
+    await refusedClosed;
     proxy.resume();
     const again = await connect();
     again.socket.write('back');

@@ -135,7 +135,7 @@ describe('hostile enqueue input (property)', () => {
           throw new Error('toJSON exploded');
         } },
       { s: 'a\u0000b' },
-      { ['k\u0000']: 1 },
+      { 'k\u0000': 1 },
     ];
     for (const payload of cases) await rejects(() => courier.enqueueTask('h', payload), 'payload');
     await rejects(() => courier.enqueueMany([{ name: 'h', payload: {} }, { name: 'h', payload: nest(100_000) }]), 'items.1.payload');
@@ -192,5 +192,43 @@ describe('hostile enqueue input (property)', () => {
   // src/config.ts: options that are not an object report the field "value".
   it.fails('KNOWN BUG: options that are not an object are rejected naming "options"', async () => {
     await rejects(() => courier.enqueueTask('h', {}, 'priority=1' as never), 'options');
+  });
+
+  // src/config.ts (timeout) + src/worker/execute.ts: setTimeout() takes at most 2^31-1 ms
+  // (24.8 days); a longer `timeout` is accepted, then Node fires it after 1 ms.
+  it.fails('KNOWN BUG: a task with a 30-day timeout is not timed out at once', async () => {
+    courier.registerTask('brief', async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      return 'done';
+    });
+    const id = await courier.enqueueTask('brief', {}, { timeout: 30 * 86_400, maxRetries: 0 });
+    await courier.runOnce({ limit: 1 });
+    expect(await courier.getTask(id)).toMatchObject({ status: 'succeeded', result: 'done' });
+  });
+
+  // src/config.ts startOptionsSchema: pollInterval and lease above 24.8 days overflow
+  // setInterval(), which then fires every millisecond (a poll or heartbeat loop on the database).
+  it.fails('KNOWN BUG: start() refuses, or honours, a pollInterval and lease longer than 24.8 days', async () => {
+    const other = await testCourier();
+    other.registerTask('x', () => {});
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const started = await other.start({ pollInterval: 30 * 86_400, lease: 30 * 86_400, cleanup: false, schedules: false }).then(
+        () => true,
+        (e: unknown) => {
+          expect(e).toBeInstanceOf(ValidationError);
+          return false;
+        },
+      );
+      if (started) {
+        await new Promise((r) => setTimeout(r, 200));
+        expect(warnings).not.toContain('TimeoutOverflowWarning');
+      }
+    } finally {
+      process.off('warning', onWarning);
+      await other.close({ grace: 0 });
+    }
   });
 });
