@@ -6,7 +6,7 @@ import { providersSchema } from './messages/config.js';
 /** Postgres identifier rules for schema names: validated, never concatenated raw. */
 export const identifierSchema = z
   .string()
-  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier (letters, digits, _; at most 63)');
+  .regex(/^(?!pg_)[a-z_][a-z0-9_]{0,56}$/, 'must be a lower-case SQL identifier of at most 57 characters (letters, digits, _), not starting with pg_');
 
 /** Queue names: printable, short, no quoting surprises. */
 export const queueNameSchema = z
@@ -16,6 +16,11 @@ export const queueNameSchema = z
 /** Task names follow the same rule as queue names. */
 export const taskNameSchema = queueNameSchema;
 
+/** Longest duration any option takes: a year. Longer ones overflow Postgres intervals once backed off. */
+export const MAX_SECONDS = 31_536_000;
+/** Longest duration a Node timer can wait (2^31 - 1 ms), rounded down. */
+export const MAX_TIMER_SECONDS = 2_000_000;
+
 const seconds = (what: string) => z.number({ error: `must be a number of seconds (${what})` }).finite();
 
 /** Retry and scheduling defaults of a task; each may be overridden per enqueue. */
@@ -24,8 +29,8 @@ export const taskDefaultsSchema = z
     queue: queueNameSchema.describe('Named queue (default `default`).').optional(),
     priority: z.int('must be an integer from 1 (highest) to 10 (lowest)').min(1, 'must be an integer from 1 (highest) to 10 (lowest)').max(10, 'must be an integer from 1 (highest) to 10 (lowest)').describe('1 = highest … 10 = lowest (default 5).').optional(),
     maxRetries: z.int('must be an integer >= 0').min(0, 'must be an integer >= 0').max(1000, 'must be at most 1000').describe('Retries after the first attempt (default 3): attempts = 1 + maxRetries.').optional(),
-    retryDelay: seconds('>= 0').min(0, 'must be a number of seconds >= 0').describe('Seconds; base of the exponential backoff with jitter (default 60).').optional(),
-    timeout: seconds('> 0').positive('must be a number of seconds > 0').describe('Seconds a run may take; then `ctx.signal` aborts and the attempt fails (default none).').optional(),
+    retryDelay: seconds('>= 0').min(0, 'must be a number of seconds >= 0').max(MAX_SECONDS, 'must be at most a year (31536000 seconds)').describe('Seconds; base of the exponential backoff with jitter (default 60).').optional(),
+    timeout: seconds('> 0').positive('must be a number of seconds > 0').max(MAX_SECONDS, 'must be at most a year (31536000 seconds)').describe('Seconds a run may take; then `ctx.signal` aborts and the attempt fails (default none).').optional(),
   })
   .strict();
 
@@ -36,8 +41,9 @@ export const enqueueOptionsSchema = taskDefaultsSchema
       .union([z.date(), z.iso.datetime({ offset: true }), z.number().finite()], 'must be a Date, an ISO-8601 string or epoch milliseconds')
       .transform((v) => (v instanceof Date ? v : new Date(v)))
       .refine((d) => !Number.isNaN(d.getTime()), 'must be a valid date')
+      .refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, 'must be a date between the years 1 and 9999')
       .describe('Do not start before this time: a Date, an ISO-8601 string or epoch milliseconds.'),
-    key: z.string().min(1, 'must be a non-empty string').max(512, 'must be at most 512 characters').describe('Dedup key: while a task of this name and key is queued or running, enqueue returns its id.').optional(),
+    key: z.string().min(1, 'must be a non-empty string').max(512, 'must be at most 512 characters').refine((k) => !k.includes('\u0000') && k.isWellFormed(), 'must not contain NUL characters or lone surrogates').describe('Dedup key: while a task of this name and key is queued or running, enqueue returns its id.').optional(),
     keyMode: z.enum(['keep', 'replace'], 'must be "keep" or "replace"').describe('With `key`: `keep` the queued task (default) or `replace` its payload and options.').optional(),
     tx: z.unknown().describe("The caller's open transaction (`pg` client inside BEGIN, or a Kysely transaction).").optional(),
   })
@@ -62,8 +68,8 @@ export const startOptionsSchema = z
   .object({
     concurrency: z.int('must be an integer from 1 to 1000').min(1, 'must be an integer from 1 to 1000').max(1000, 'must be an integer from 1 to 1000').describe('Handlers running at once in this process.').default(10),
     queues: z.array(queueNameSchema).min(1, 'must name at least one queue').describe('Queues to serve (default: all).').optional(),
-    pollInterval: seconds('> 0').min(0.01, 'must be at least 0.01 seconds').describe('Seconds between fallback polls; NOTIFY wakes the worker sooner.').default(2),
-    lease: seconds('>= 0.5').min(0.5, 'must be at least 0.5 seconds').describe('Seconds a claimed task stays leased without renewal; renewed every third of it.').default(30),
+    pollInterval: seconds('> 0').min(0.01, 'must be at least 0.01 seconds').max(3600, 'must be at most 3600 seconds').describe('Seconds between fallback polls; NOTIFY wakes the worker sooner.').default(2),
+    lease: seconds('>= 0.5').min(0.5, 'must be at least 0.5 seconds').max(86_400, 'must be at most 86400 seconds').describe('Seconds a claimed task stays leased without renewal; renewed every third of it.').default(30),
     batchSize: z.int('must be an integer from 1 to 1000').min(1, 'must be an integer from 1 to 1000').max(1000, 'must be an integer from 1 to 1000').describe('Most tasks claimed per statement (default concurrency + prefetch, at most 1000).').optional(),
     prefetch: z.int('must be an integer from 0 to 1000').min(0, 'must be an integer from 0 to 1000').max(1000, 'must be an integer from 0 to 1000').describe('Claimed tasks held ready beyond concurrency (default: concurrency).').optional(),
     handleSignals: z.boolean('must be true or false').describe('Stop gracefully on SIGTERM/SIGINT.').default(false),
@@ -74,7 +80,7 @@ export const startOptionsSchema = z
 
 /** Options of `courier.stop()`. */
 export const stopOptionsSchema = z
-  .object({ grace: seconds('>= 0').min(0, 'must be a number of seconds >= 0').describe('Seconds to let running handlers finish before aborting them.').default(30) })
+  .object({ grace: seconds('>= 0').min(0, 'must be a number of seconds >= 0').max(MAX_TIMER_SECONDS, 'must be at most 2000000 seconds').describe('Seconds to let running handlers finish before aborting them.').default(30) })
   .strict();
 
 /** Options of `createCourier()`. */
@@ -109,7 +115,7 @@ export function parse<S extends ZodType>(schema: S, value: unknown, where: strin
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const path = [prefix, ...(issue?.path ?? []).map(String)].filter(Boolean).join('.') || (prefix ?? 'value');
+  const path = [prefix, ...(issue?.path ?? []).map(String)].filter(Boolean).join('.') || 'options';
   let expected = issue?.message ?? 'is invalid';
   if (issue?.code === 'unrecognized_keys') {
     return fail(where, [prefix, ...issue.path.map(String), ...issue.keys].filter(Boolean).join('.'), 'is not a known option');

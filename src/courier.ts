@@ -257,7 +257,7 @@ export class Courier {
     if (opts.cleanup && this.registry.get(CLEANUP_TASK)) {
       await this.schedules.upsert(CLEANUP_SCHEDULE, '0 * * * *', CLEANUP_TASK, {}, { priority: 10 });
     }
-    this.#processor = this.#newProcessor({
+    const processor = this.#newProcessor({
       concurrency: opts.concurrency,
       queues: opts.queues ?? null,
       pollInterval: opts.pollInterval,
@@ -266,7 +266,15 @@ export class Courier {
       prefetch: opts.prefetch ?? opts.concurrency,
       schedules: opts.schedules,
     });
-    await this.#processor.start();
+    this.#processor = processor;
+    try {
+      await processor.start();
+    } catch (err) {
+      // A failed start leaves nothing behind: the courier can be started again.
+      await processor.stop(0).catch(() => {});
+      this.#processor = undefined;
+      throw err;
+    }
     if (opts.handleSignals) {
       this.#signalHandler = () => {
         this.logger.info('signal received; stopping');
@@ -389,10 +397,16 @@ export class Courier {
 
   /**
    * Deletes finished tasks past their retention (default 7 days) in bounded
-   * batches. Returns how many were deleted.
+   * batches, and finished messages older than `olderThan`. Returns how many tasks
+   * were deleted.
    */
   async cleanup(options: CleanupOptions = {}): Promise<number> {
-    return cleanupTasks(this.pool, this.schema, parse(cleanupOptionsSchema, options, 'cleanup'));
+    const opts = parse(cleanupOptionsSchema, options, 'cleanup');
+    const deleted = await cleanupTasks(this.pool, this.schema, opts);
+    // Messages follow the same retention (their own states decide what is finished).
+    const messages = await this.messages.cleanup({ olderThan: opts.olderThan });
+    if (messages.messages > 0) this.logger.info({ messages: messages.messages, batches: messages.batches }, 'deleted old messages');
+    return deleted;
   }
 
   /** Per-queue gauges (counts, oldest queued age, throughput) and this process's counters. */

@@ -57,8 +57,8 @@ export class RetryAfter extends CourierError {
 
   constructor(seconds: number, reason?: string) {
     super(reason ?? `retry after ${seconds}s`);
-    if (!Number.isFinite(seconds) || seconds < 0) {
-      throw new ValidationError('retryAfter', 'seconds', 'must be a finite number of seconds >= 0');
+    if (!Number.isFinite(seconds) || seconds < 0 || seconds > 31_536_000) {
+      throw new ValidationError('retryAfter', 'seconds', 'must be a number of seconds from 0 to a year');
     }
     this.seconds = seconds;
   }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import { enqueueOptionsSchema, listTasksSchema, parse } from './config.js';
+import { unstorableInJsonb } from './db/json.js';
 import { type Queryable, queryableOf, quoteIdent } from './db/pool.js';
 import type { Database, TaskStatus } from './db/types.js';
 import { CourierError, UnknownTaskError, ValidationError } from './errors.js';
@@ -377,7 +378,8 @@ export function serializePayload(payload: unknown, where: string, field: string)
     throw new ValidationError(where, field, `must be JSON-serialisable (${(err as Error).name === 'RangeError' ? 'nested too deeply' : (err as Error).message})`);
   }
   if (json === undefined) throw new ValidationError(where, field, 'must be JSON-serialisable');
-  if (json.includes('\\u0000')) throw new ValidationError(where, field, 'must not contain NUL (\\u0000) characters');
+  const unstorable = unstorableInJsonb(json);
+  if (unstorable) throw new ValidationError(where, field, `must not contain ${unstorable} (Postgres jsonb cannot store them)`);
   if (Buffer.byteLength(json) > MAX_PAYLOAD_BYTES) throw new ValidationError(where, field, `must be at most ${MAX_PAYLOAD_BYTES} bytes as JSON`);
   return json;
 }

@@ -131,7 +131,7 @@ describe('fencing', () => {
     });
     const id = await zombie.enqueueTask('fenced', {});
     // One slot, held by the stalled handler: the zombie cannot claim the task again.
-    await zombie.start({ concurrency: 1, pollInterval: 60, lease: 30 });
+    await zombie.start({ concurrency: 1, prefetch: 0, pollInterval: 60, lease: 30 });
     await started.promise;
     // The zombie's lease runs out (as if its process stalled); a rescuer requeues it
     // (this call, or the zombie's own maintenance if its start-up tick is late).

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { storableText, unstorableInJsonb } from '../db/json.js';
 import { PermanentError, RetryAfter } from '../errors.js';
 import type { TaskContext, TaskDefinition } from '../registry.js';
 import { backoffSeconds } from './backoff.js';
@@ -32,7 +33,7 @@ export async function executeTask(
   controller: AbortController,
   logger: Logger,
 ): Promise<Outcome> {
-  let timer: NodeJS.Timeout | undefined;
+  let cancelTimer = () => {};
   try {
     let payload: unknown = task.payload;
     if (def.payload) {
@@ -49,11 +50,11 @@ export async function executeTask(
       ? await Promise.race([
           run,
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => {
+            cancelTimer = after(timeout * 1000, () => {
               const err = new TaskTimeoutError(`timed out after ${timeout}s`);
               controller.abort(err);
               reject(err);
-            }, timeout * 1000);
+            });
           }),
         ])
       : await run;
@@ -65,8 +66,19 @@ export async function executeTask(
     if (!(err instanceof PermanentError)) logger.debug({ err: message }, 'task attempt failed');
     return { kind: 'error', permanent: err instanceof PermanentError, message };
   } finally {
-    if (timer) clearTimeout(timer);
+    cancelTimer();
   }
+}
+
+/** Node timers overflow past 2^31 - 1 ms; longer waits are chained. Returns a canceller. */
+export function after(ms: number, fn: () => void): () => void {
+  const MAX = 2_147_483_647;
+  let timer: NodeJS.Timeout;
+  const arm = (left: number) => {
+    timer = setTimeout(() => (left > MAX ? arm(left - MAX) : fn()), Math.min(left, MAX));
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
 }
 
 function encodeResult(value: unknown): Outcome {
@@ -77,7 +89,8 @@ function encodeResult(value: unknown): Outcome {
     return { kind: 'error', permanent: true, message: `handler returned a value that is not JSON-serialisable: ${describeError(err)}` };
   }
   json ??= 'null';
-  if (json.includes('\\u0000')) return { kind: 'error', permanent: true, message: 'handler returned a value with NUL (\\u0000) characters, which Postgres jsonb cannot store' };
+  const unstorable = unstorableInJsonb(json);
+  if (unstorable) return { kind: 'error', permanent: true, message: `handler returned a value with ${unstorable}, which Postgres jsonb cannot store` };
   const bytes = Buffer.byteLength(json);
   if (bytes > MAX_RESULT_BYTES) {
     return { kind: 'error', permanent: true, message: `handler returned ${bytes} bytes of JSON; results are limited to ${MAX_RESULT_BYTES} bytes` };
@@ -88,7 +101,8 @@ function encodeResult(value: unknown): Outcome {
 /** A readable one-line description of anything thrown. */
 export function describeError(err: unknown): string {
   const text = err instanceof Error ? `${err.name}: ${err.message}` : typeof err === 'string' ? err : safeString(err);
-  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text.replaceAll('\u0000', '');
+  const clean = storableText(text);
+  return clean.length > MAX_ERROR_CHARS ? `${clean.slice(0, MAX_ERROR_CHARS).toWellFormed()}…` : clean;
 }
 
 function safeString(value: unknown): string {

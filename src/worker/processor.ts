@@ -476,10 +476,32 @@ export class Processor {
         await this.#wakeCappedQueues(batch.map((b) => b.settlement.id));
         return;
       } catch (err) {
+        if (isDataError(err)) return this.#flushApart(batch, err as Error);
         this.#deps.logger.warn({ err: describeError(err), count: batch.length }, 'writing task outcomes failed; retrying');
         await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
       }
     }
+  }
+
+  /**
+   * Postgres refused the batch's data (not the connection): write each outcome on
+   * its own so one unstorable outcome cannot hold the others back; the culprit is
+   * failed with an error saying why, which is always storable.
+   */
+  async #flushApart(batch: Array<{ settlement: Settlement; resolve: (matched: boolean) => void }>, err: Error): Promise<void> {
+    if (batch.length > 1) {
+      await Promise.all(batch.map((b) => this.#flush([b])));
+      return;
+    }
+    const [only] = batch as [{ settlement: Settlement; resolve: (matched: boolean) => void }];
+    const { id, token, kind } = only.settlement;
+    if (kind === 'failed' && only.settlement.error.startsWith(UNSTORABLE)) {
+      this.#reportError(err, 'writing an outcome');
+      only.resolve(false);
+      return;
+    }
+    const error = `${UNSTORABLE} (${describeError(err).slice(0, 200)})`;
+    await this.#flush([{ settlement: { id, token, kind: 'failed', error }, resolve: only.resolve }]);
   }
 
   /** A finished task of a capped queue frees a cluster-wide slot: tell every worker. */
@@ -544,6 +566,15 @@ export class Processor {
       this.#reportError(err as Error, 'lease renewal');
     }
   }
+}
+
+/** Prefix of the error recorded when an outcome could not be stored. */
+const UNSTORABLE = 'the outcome could not be stored';
+
+/** SQLSTATE class 22 (data exception) or 54 (program limit): retrying the same data cannot help. */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('54'));
 }
 
 function sleep(ms: number): Promise<void> {

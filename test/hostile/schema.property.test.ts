@@ -65,11 +65,11 @@ describe('schema names (property)', () => {
     );
   });
 
-  // KNOWN BUG (src/config.ts identifierSchema; `it.fails` until fixed): names the rule accepts
+  // Regression (src/config.ts identifierSchema): names the rule used to accept
   // but Postgres refuses. "pg_*" is reserved for system schemas (CREATE SCHEMA fails in
   // migrate); above 57 characters the NOTIFY channel "<schema>.tasks" exceeds 63 bytes, so
   // the insert trigger's pg_notify raises "channel name too long" on every enqueue.
-  it.fails('KNOWN BUG: every schema name the validation accepts works, or is refused as "schema" up front', async () => {
+  it('every schema name the validation accepts works, or is refused as "schema" up front', async () => {
     for (const schema of ['pg_courier', `hx_${'a'.repeat(55)}`, `hx_${'b'.repeat(60)}`]) {
       expect(RULE.test(schema)).toBe(true);
       let rejected = false;
