@@ -5,9 +5,9 @@
  * the `u` is literal text and fine. Returns a description, or `null` when storable.
  */
 export function unstorableInJsonb(json: string): string | null {
-  const escape = /(?:^|[^\\])(?:\\\\)*\\u(0000|d[89a-f][0-9a-f]{2})/i.exec(json);
-  if (!escape) return null;
-  return escape[1] === '0000' ? 'NUL (\\u0000) characters' : 'a lone UTF-16 surrogate';
+  const found = /(?:^|[^\\])(?:\\\\)*\\u(0000|d[89a-f][0-9a-f]{2})/i.exec(json);
+  if (!found) return null;
+  return found[1] === '0000' ? 'NUL (\\u0000) characters' : 'a lone UTF-16 surrogate';
 }
 
 /** Text Postgres can store: NULs removed, lone surrogates replaced. */
