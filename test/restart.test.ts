@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../src/embedded.js';
 import { type Courier, createCourier } from '../src/index.js';
 import { waitFor } from './helpers/db.js';

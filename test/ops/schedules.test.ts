@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Courier, createCourier, defineTask } from '../../src/index.js';
-import { databaseUrl, testCourier, waitFor } from '../helpers/db.js';
+import { databaseUrl, testCourier } from '../helpers/db.js';
 
 let courier: Courier;
 beforeAll(async () => {
