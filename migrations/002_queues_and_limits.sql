@@ -16,6 +16,3 @@ CREATE TABLE rate_limits (
   grants      timestamptz[] NOT NULL DEFAULT '{}',
   updated_at  timestamptz NOT NULL DEFAULT now()
 ) WITH (fillfactor = 50);
-
--- Counting running tasks of a limited queue.
-CREATE INDEX tasks_running_queue_idx ON tasks (queue) WHERE status = 'running';
