@@ -85,31 +85,38 @@ describe('poison', () => {
     await sc.close();
   }, 180_000);
 
-  // KNOWN BUG (reported; `it.fails` until src/worker/execute.ts and processor.ts are fixed):
-  // the outcome is unstorable (NUL in a >4000-char error, a lone UTF-16 surrogate in
-  // the result), the settle statement fails, and #flush retries the whole batch forever:
-  // the task and every healthy task settled in the same batch stay `running`.
-  it.fails('an error message or result Postgres cannot store (NUL past 4000 chars, lone surrogate) fails cleanly and does not wedge other tasks', async () => {
+  // Regression: these outcomes used to make the settle statement fail, and #flush retried
+  // the whole batch forever, leaving the task and every healthy task settled in the same
+  // batch `running` (fixed in 993dacc: storable error text, jsonb checks, per-item fallback).
+  it('an error message or result Postgres cannot store (NUL inside a long message, lone surrogate) fails cleanly and wedges nothing', async () => {
     const sc = await newScenario(server, 'psn');
-    await worker(sc);
-    const tasks = await runPoison(sc, ['throw_long_message_with_nul', 'return_lone_surrogate'], 20_000);
-    expect(tasks.get('throw_long_message_with_nul')?.status).toBe('failed');
-    expect(tasks.get('throw_long_message_with_nul')?.lastError).toMatch(/^Error: poison: y+…$/);
-    expect(tasks.get('return_lone_surrogate')?.status).toBe('failed');
+    const f = await worker(sc);
+    const tasks = await runPoison(sc, ['throw_long_message_with_nul', 'return_lone_surrogate']);
+    const audit = await auditFates(server.pool, sc.schema, { rerun: 'explained', pollInterval: POLL, status: (name) => (name === 'poison' ? 'failed' : 'succeeded') });
+    const codes = await f.stop();
+    report('poison-unstorable', { kinds: Object.fromEntries([...tasks].map(([k, t]) => [k, (t?.lastError ?? '').slice(0, 120)])), ...audit });
+    expect(audit.violations).toEqual([]);
+    expect(tasks.get('throw_long_message_with_nul')).toMatchObject({ status: 'failed', attempts: 1, lastError: expect.stringMatching(/^Error: poison: y{100}y+…$/) });
+    expect(tasks.get('return_lone_surrogate')).toMatchObject({ status: 'failed', attempts: 1, lastError: expect.stringMatching(/lone UTF-16 surrogate/) });
+    expect(codes).toEqual([0]);
     await sc.close();
   }, 120_000);
 
-  // KNOWN BUG (reported; `it.fails` until src/config.ts bounds retryDelay): enqueue accepts
-  // any finite retryDelay, but now() + 2^n × retryDelay overflows Postgres' interval or
-  // timestamp range, so the retry settlement fails and is retried forever (task wedged).
-  it.fails('retry options accepted at enqueue always settle (huge retryDelay)', async () => {
+  // Regression: any finite retryDelay used to be accepted, and now() + 2^n × retryDelay
+  // overflowed Postgres' timestamp range: the retry settlement failed forever (task wedged).
+  // Now durations are capped at a year, and the largest accepted one settles.
+  it('retry options accepted at enqueue always settle; larger ones are refused', async () => {
     const sc = await newScenario(server, 'psn');
-    await worker(sc);
-    const id = await sc.courier.enqueueTask('flaky', {}, { maxRetries: 2, retryDelay: 1e15 });
-    await until(async () => {
-      const t = await sc.courier.getTask(id);
-      return t?.status !== 'running' && (t?.attempts ?? 0) >= 1;
-    }, 20_000, 'the failed attempt to be settled', 250);
+    const f = await worker(sc);
+    await expect(sc.courier.enqueueTask('flaky', {}, { retryDelay: 1e15 })).rejects.toMatchObject({ name: 'ValidationError', field: 'retryDelay' });
+    const id = await sc.courier.enqueueTask('flaky', {}, { maxRetries: 2, retryDelay: 31_536_000 });
+    const t = await until(async () => {
+      const task = await sc.courier.getTask(id);
+      return task?.status === 'queued' && task.attempts === 1 ? task : null;
+    }, 30_000, 'the failed attempt to be settled as a retry', 250);
+    expect(t.runAt.getTime()).toBeGreaterThan(Date.now() + 300 * 86_400_000);
+    expect(t.lastError).toBe('Error: flaky: attempt 1 failed');
+    expect(await f.stop()).toEqual([0]);
     await sc.close();
   }, 120_000);
 });
