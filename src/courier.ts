@@ -443,7 +443,12 @@ export class Courier {
   /** Stops the processor (default grace) and ends the pool if the courier created it. */
   async close(options: StopOptions = {}): Promise<void> {
     await this.stop(options);
-    if (this.#ownsPool) await this.pool.end().catch(() => {});
+    if (this.#ownsPool) {
+      // pool.end() waits for checked-out clients; a query hung on a dead server must not block exit.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.pool.end().catch(() => {}), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
+    }
   }
 
   #newProcessor(s: Omit<ProcessorSettings, 'batchSize'> & { batchSize?: number }): Processor {

@@ -28,7 +28,8 @@ interface KyselyLike {
 
 /** Creates the pool pgcourier owns; errors of idle clients are logged, never fatal. */
 export function createPool(connectionString: string, logger: Logger, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max });
+  // A connect that never completes (server gone, packets dropped) must fail, not hang.
+  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 10_000 });
   watchPool(pool, logger);
   return pool;
 }

@@ -118,6 +118,8 @@ export class Processor {
   #heartbeat: Heartbeat | undefined;
   #lastHeartbeatAt = 0;
   #lastStatsCheck = 0;
+  /** During stop(): when to stop trying to write (the leases expire then anyway). */
+  #giveUpAt = Number.POSITIVE_INFINITY;
 
   constructor(deps: ProcessorDeps, settings: ProcessorSettings) {
     this.#deps = deps;
@@ -218,7 +220,11 @@ export class Processor {
     clearInterval(this.#pollTimer);
     clearInterval(this.#limitsTimer);
     clearTimeout(this.#retryTimer);
-    await Promise.all([this.#listener?.stop(), this.#maintenance?.stop(), this.#cron?.stop()]);
+    // Nothing below may hang on an unreachable database: each wait is bounded, and
+    // what cannot be written is left to lease expiry and rescue elsewhere.
+    const bound = (grace + this.#settings.lease) * 1000;
+    this.#giveUpAt = Date.now() + bound;
+    await within(Promise.all([this.#listener?.stop(), this.#maintenance?.stop(), this.#cron?.stop()]), this.#giveUpAt);
     // Prefetched tasks never started: hand them straight back, attempt and all.
     for (const entry of this.#buffer.splice(0)) {
       entry.abandoned = true;
@@ -234,10 +240,13 @@ export class Processor {
       void this.#settle({ ...entry.fence, kind: 'released', error: 'interrupted: worker stopped before the handler finished' }).finally(() => this.#forget(entry));
     }
     if (interrupted.length) this.#deps.logger.warn({ count: interrupted.length }, 'released tasks still running at shutdown');
-    await this.#drainWrites();
+    await within(this.#drainWrites(), this.#giveUpAt);
     clearInterval(this.#leaseTimer);
     this.#leaseTimer = undefined;
-    await this.#heartbeat?.stopped().catch((err: Error) => this.#reportError(err, 'recording the stop'));
+    await within(
+      this.#heartbeat?.stopped().catch((err: Error) => this.#reportError(err, 'recording the stop')),
+      this.#giveUpAt,
+    );
     this.#state = 'stopped';
   }
 
@@ -477,6 +486,11 @@ export class Processor {
         return;
       } catch (err) {
         if (isDataError(err)) return this.#flushApart(batch, err as Error);
+        if (Date.now() > this.#giveUpAt) {
+          this.#deps.logger.error({ err: describeError(err), count: batch.length }, 'stopping without writing these outcomes: their leases expire and rescue runs them again');
+          for (const b of batch) b.resolve(false);
+          return;
+        }
         this.#deps.logger.warn({ err: describeError(err), count: batch.length }, 'writing task outcomes failed; retrying');
         await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
       }
@@ -566,6 +580,13 @@ export class Processor {
       this.#reportError(err as Error, 'lease renewal');
     }
   }
+}
+
+/** Waits for `promise`, but not past the epoch-ms `deadline`. */
+async function within(promise: Promise<unknown> | undefined, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+  clearTimeout(timer);
 }
 
 /** Prefix of the error recorded when an outcome could not be stored. */
