@@ -17,6 +17,7 @@ export class WorkerChild {
   readonly process: ChildProcess;
   finished = 0;
   rss = 0;
+  heapUsed = 0;
   #ready: Promise<void>;
   #result: Promise<Extract<FromChild, { type: 'result' }>>;
 
@@ -30,7 +31,8 @@ export class WorkerChild {
     let failed: (err: Error) => void = () => {};
     const failure = new Promise<never>((_, reject) => (failed = reject));
     failure.catch(() => {});
-    this.process.on('exit', (code) => failed(new Error(`${peer} worker process exited with code ${code}`)));
+    // 'close' comes after the last IPC message was read; 'exit' can come before it.
+    this.process.on('close', (code) => failed(new Error(`${peer} worker process exited with code ${code}`)));
     let ready: () => void = () => {};
     let result: (r: Extract<FromChild, { type: 'result' }>) => void = () => {};
     this.#ready = Promise.race([new Promise<void>((r) => (ready = r)), failure]);
@@ -40,6 +42,7 @@ export class WorkerChild {
       else if (message.type === 'progress') {
         this.finished = message.finished;
         this.rss = message.rss;
+        this.heapUsed = message.heapUsed;
       } else if (message.type === 'result') result(message);
       else if (message.type === 'error') failed(new Error(`${peer} worker process: ${message.message}`));
     });

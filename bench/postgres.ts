@@ -86,7 +86,7 @@ export class BenchServer {
   }
 
   async stop(): Promise<void> {
-    await this.admin.end();
+    await this.admin.end().catch(() => {});
     await this.embedded?.destroy();
   }
 }

@@ -115,6 +115,13 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   log(`pgcourier bench: ${workloads.map((w) => w.name).join(', ')} × ${peers.map((p) => p.name).join(', ')}, ${options.rounds} round(s)${options.quick ? ', quick sizes' : ''}`);
   const server = await BenchServer.start();
+  // Ctrl-C or a kill must not leave the embedded server and its data directory behind.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping Postgres`);
+      void server.stop().finally(() => process.exit(130));
+    });
+  }
   const notes: RunNotes = { drainRates: new Map(), profiles: [] };
   const raw: RawRow[] = [];
   mkdirSync(RESULTS, { recursive: true });

@@ -11,7 +11,7 @@ import { PEER_NAMES } from './types.js';
 export type ToChild = { type: 'go' } | { type: 'stop' };
 export type FromChild =
   | { type: 'ready'; rss: number }
-  | { type: 'progress'; finished: number; rss: number }
+  | { type: 'progress'; finished: number; rss: number; heapUsed: number }
   | { type: 'result'; runs: Uint8Array; started: number; firstStart: number; lastEnd: number; baseRss: number; peakRss: number }
   | { type: 'error'; message: string };
 
@@ -27,9 +27,9 @@ async function main(): Promise<void> {
   let peakRss = baseRss;
   let consumer: Consumer | undefined;
   const timer = setInterval(() => {
-    const rss = process.memoryUsage.rss();
+    const { rss, heapUsed } = process.memoryUsage();
     peakRss = Math.max(peakRss, rss);
-    if (consumer) send({ type: 'progress', finished: tracker.finished, rss });
+    if (consumer) send({ type: 'progress', finished: tracker.finished, rss, heapUsed });
   }, 50);
   process.on('message', async (message: ToChild) => {
     try {
@@ -39,7 +39,10 @@ async function main(): Promise<void> {
         await consumer?.stop();
         clearInterval(timer);
         peakRss = Math.max(peakRss, process.memoryUsage.rss());
-        send({ type: 'result', runs: tracker.runs, started: tracker.started, firstStart: tracker.firstStart, lastEnd: tracker.lastEnd, baseRss, peakRss });
+        // The run counts can be a megabyte: let them leave before the channel closes.
+        await new Promise<void>((resolve) =>
+          process.send?.({ type: 'result', runs: tracker.runs, started: tracker.started, firstStart: tracker.firstStart, lastEnd: tracker.lastEnd, baseRss, peakRss } satisfies FromChild, () => resolve()),
+        );
         await instance.close();
         process.disconnect();
       }

@@ -29,7 +29,7 @@ export const memory: Workload = {
           () => {
             if (child.finished - reported >= n / 10) {
               reported = child.finished;
-              ctx.log(`    ${ctx.peer.name}: ${child.finished.toLocaleString('en-US')} jobs, RSS ${(child.rss / MB).toFixed(0)} MB`);
+              ctx.log(`    ${ctx.peer.name}: ${child.finished.toLocaleString('en-US')} jobs, RSS ${(child.rss / MB).toFixed(0)} MB, heap ${(child.heapUsed / MB).toFixed(0)} MB`);
             }
             return child.finished >= n;
           },
