@@ -102,6 +102,9 @@ export interface ManagerDeps {
 }
 
 const MAX_PAYLOAD_BYTES = 1024 * 1024;
+// Built once: deriving zod schemas per item dominated the cost of a large enqueueMany.
+const callOptionsSchema = enqueueOptionsSchema.pick({ tx: true, keyMode: true });
+const itemOptionsSchema = enqueueOptionsSchema.omit({ tx: true, keyMode: true });
 
 interface Row {
   queue: string;
@@ -156,10 +159,10 @@ export class TaskManager {
    */
   async enqueueMany(items: EnqueueItem[], options: { tx?: unknown; keyMode?: 'keep' | 'replace' } = {}): Promise<string[]> {
     if (!Array.isArray(items)) throw new ValidationError('enqueueMany', 'items', 'must be an array');
-    const common = parse(enqueueOptionsSchema.pick({ tx: true, keyMode: true }), options ?? {}, 'enqueueMany');
+    const common = parse(callOptionsSchema, options ?? {}, 'enqueueMany');
     const rows = items.map((item, i) => {
       if (typeof item !== 'object' || item === null) throw new ValidationError('enqueueMany', `items.${i}`, 'must be { name, payload, options? }');
-      const opts = parse(enqueueOptionsSchema.omit({ tx: true, keyMode: true }), item.options ?? {}, 'enqueueMany', `items.${i}.options`);
+      const opts = item.options === undefined ? {} : parse(itemOptionsSchema, item.options, 'enqueueMany', `items.${i}.options`);
       return this.#row(item.name, item.payload, opts, 'enqueueMany', `items.${i}.`);
     });
     if (rows.length === 0) return [];

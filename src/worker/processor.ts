@@ -20,6 +20,8 @@ import { type Fence, type Settlement, settle } from './settle.js';
 const LIMITS_REFRESH = 5;
 /** A claim slower than this (ms) makes the processor check the table's statistics. */
 const SLOW_CLAIM_MS = 20;
+/** Prefetch aims to hold about this much work (ms of handler time per slot). */
+const PREFETCH_HORIZON_MS = 50;
 /** At most one statistics check per this many ms. */
 const STATS_CHECK_EVERY_MS = 5000;
 
@@ -120,6 +122,8 @@ export class Processor {
   #lastStatsCheck = 0;
   /** During stop(): when to stop trying to write (the leases expire then anyway). */
   #giveUpAt = Number.POSITIVE_INFINITY;
+  /** Moving average of handler run time (ms), which sizes the prefetch. */
+  #avgRunMs = 1;
 
   constructor(deps: ProcessorDeps, settings: ProcessorSettings) {
     this.#deps = deps;
@@ -281,9 +285,15 @@ export class Processor {
     return task !== undefined;
   }
 
-  /** How many more tasks this processor may claim: free slots plus prefetch room. */
+  /**
+   * How many more tasks this processor may claim: free slots plus prefetch room.
+   * The room covers about PREFETCH_HORIZON_MS of work at the observed run time, so
+   * quick tasks are claimed hundreds per statement while slow ones are not hoarded
+   * away from other workers; `prefetch` caps it.
+   */
   #capacity(): number {
-    return this.#settings.concurrency + this.#settings.prefetch - this.#active - this.#buffer.length;
+    const room = Math.min(this.#settings.prefetch, Math.ceil((this.#settings.concurrency * PREFETCH_HORIZON_MS) / Math.max(this.#avgRunMs, 0.05)));
+    return this.#settings.concurrency + room - this.#active - this.#buffer.length;
   }
 
   /** Starts buffered tasks while slots are free. */
@@ -407,6 +417,7 @@ export class Processor {
     );
     entry.handlerDone = true;
     this.#active--;
+    this.#avgRunMs = this.#avgRunMs * 0.9 + (Date.now() - started) * 0.1;
     if (entry.abandoned) {
       logger.warn('dropping the result of an attempt whose lease is gone');
     } else {
