@@ -45,7 +45,10 @@ describe('Postgres restart', () => {
       const t0 = Date.now();
       await server.server.stop();
       // Stay down until every worker has noticed (its LISTEN connection dropped).
-      await until(() => f.live.every((w, i) => lostCount(w.log()) > (lostBefore[i] ?? 0)), 30_000, 'every worker to notice the outage');
+      await until(() => f.live.every((w, i) => lostCount(w.log()) > (lostBefore[i] ?? 0)), 30_000, 'every worker to notice the outage').catch((err: Error) => {
+        const state = f.live.map((w, i) => `pid ${w.child.pid} exit=${w.child.exitCode ?? w.child.signalCode} lost ${lostBefore[i]}->${lostCount(w.log())}\n${w.log().slice(-1500)}`);
+        throw new Error(`${err.message}\n${state.join('\n---\n')}`);
+      });
       // The outage itself: at least DOWN_MS, so claims, settlements and reconnects fail for a while.
       await new Promise((r) => setTimeout(r, Math.max(0, DOWN_MS - (Date.now() - t0))));
       await server.server.start();
