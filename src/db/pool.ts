@@ -34,11 +34,19 @@ export function createPool(connectionString: string, logger: Logger, max = 10): 
   return pool;
 }
 
-/** Without an 'error' listener, a connection dropped while idle crashes the process. */
+/**
+ * A connection the server ends emits 'error' on its client; with no listener that
+ * kills the process. The pool listens only while a client is idle, so every client
+ * also gets a listener of its own for the time it is checked out (a transaction,
+ * Kysely, migrate): the query in flight fails as usual and the pool drops the client.
+ */
 export function watchPool(pool: pg.Pool, logger: Logger): void {
   if (pool.listenerCount('error') === 0) {
     pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection lost'));
   }
+  pool.on('connect', (client) => {
+    client.on('error', (err) => logger.warn({ err: err.message }, 'database connection lost'));
+  });
 }
 
 /**

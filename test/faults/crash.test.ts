@@ -16,13 +16,13 @@ afterAll(async () => {
 });
 
 describe('a connection dies under a checked-out pool client', () => {
-  // KNOWN BUG (reported; `it.fails` until src/db/pool.ts watchPool is fixed): code that holds a
+  // Regression (fixed in src/db/pool.ts watchPool): code that holds a
   // client from pool.connect() (migrate, claimCappedTasks, analyzeIfStale, inTransaction, and
   // Kysely for every query) has no 'error' listener on it. When the server ends the connection
   // (restart, pg_terminate_backend, failover), pg rejects the active query and then emits
   // 'error' on the client before it is released: an unhandled 'error' event kills the process.
   // The Postgres-restart scenario hits the same crash in worker processes (through analyzeIfStale).
-  it.fails('the process survives; the call fails with the connection error', async () => {
+  it('the process survives; the call fails with the connection error', async () => {
     const schema = freshSchema('crash');
     const lock = await server.pool.connect();
     try {
