@@ -133,6 +133,13 @@ export class Fleet {
     return this.live.every((w) => w.child.exitCode === null && w.child.signalCode === null);
   }
 
+  /** Workers that exited although we never stopped or killed them, with the end of their log. */
+  crashed(): string[] {
+    return this.live
+      .filter((w) => w.child.exitCode !== null || w.child.signalCode !== null)
+      .map((w) => `pid ${w.child.pid} exited (${w.child.exitCode ?? w.child.signalCode}):\n${w.log().slice(-1200)}`);
+  }
+
   /** SIGTERMs every live worker and returns their exit codes. */
   async stop(): Promise<Array<number | string | null>> {
     for (const w of this.live) w.kill('SIGTERM');

@@ -56,7 +56,9 @@ describe('Postgres restart', () => {
     }
     const lastRestart = new Date();
 
-    await until(async () => (await listeners(server.pool, sc.schema)).length === WORKERS, 60_000, 'every worker to LISTEN again');
+    await until(async () => (await listeners(server.pool, sc.schema)).length === WORKERS, 60_000, 'every worker to LISTEN again').catch((err: Error) => {
+      throw new Error([err.message, ...f.crashed()].join('\n---\n'));
+    });
     await until(async () => (await statusCounts(server.pool, sc.schema)).succeeded === TASKS, 300_000, 'every task to succeed', 1000);
     const audit = await auditFates(server.pool, sc.schema, { rerun: 'explained', pollInterval: POLL });
     const ranAfter = await server.pool.query<{ pid: number }>(`SELECT DISTINCT pid FROM "${sc.schema}".audit WHERE at > $1`, [lastRestart]);
