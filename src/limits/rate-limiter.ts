@@ -15,7 +15,17 @@ export interface Rate {
 }
 
 /** Result of {@link RateLimiter.acquire}. */
-export type Acquired = { granted: true } | { granted: false; retryAfter: number };
+export type Acquired =
+  | {
+      granted: true;
+      /**
+       * Moves this grant's time to now. Call it right before the limited action when
+       * work (a database write, say) separates the grant from the action, so the
+       * window counts actions rather than grants. Only ever makes the limit stricter.
+       */
+      markStart(): Promise<void>;
+    }
+  | { granted: false; retryAfter: number };
 
 /** A limiter shared by every process on the database. */
 export interface RateLimiter {
@@ -63,7 +73,7 @@ export function parseRate(spec: unknown, where: string, field = 'rateLimit'): Ra
  */
 export async function acquireGrant(db: Queryable, table: string, key: string, rate: Rate): Promise<Acquired> {
   const window = rate.per + Math.max(rate.per * 0.01, 0.05);
-  const { rows } = await db.query<{ granted: boolean | null; wait: number | null }>(
+  const { rows } = await db.query<{ granted: string | null; wait: number | null }>(
     `WITH current AS (SELECT grants FROM ${table} WHERE key = $1),
      taken AS (
        INSERT INTO ${table} AS r (key, grants) VALUES ($1, ARRAY[clock_timestamp()])
@@ -72,7 +82,7 @@ export async function acquireGrant(db: Queryable, table: string, key: string, ra
              updated_at = now()
          WHERE cardinality(r.grants) < $2
             OR r.grants[cardinality(r.grants) - $2 + 1] <= clock_timestamp() - make_interval(secs => $3)
-       RETURNING true AS granted
+       RETURNING (r.grants[cardinality(r.grants)])::text AS granted
      )
      SELECT (SELECT granted FROM taken) AS granted,
             (SELECT extract(epoch FROM c.grants[cardinality(c.grants) - $2 + 1] + make_interval(secs => $3) - clock_timestamp())
@@ -80,9 +90,21 @@ export async function acquireGrant(db: Queryable, table: string, key: string, ra
     [key, rate.limit, window],
   );
   const row = rows[0];
-  if (row?.granted) return { granted: true };
+  const at = row?.granted;
+  // The grant's time as text keeps its microseconds, so markStart finds exactly it.
+  if (at) return { granted: true, markStart: () => restampGrant(db, table, key, at) };
   // The wait comes from the statement's snapshot: a hint, re-checked on the next try.
   return { granted: false, retryAfter: Math.min(window, Math.max(0.01, row?.wait ?? 0.01)) };
+}
+
+/** Replaces one grant time with now, keeping the array in time order. */
+async function restampGrant(db: Queryable, table: string, key: string, at: string): Promise<void> {
+  await db.query(
+    `UPDATE ${table}
+        SET grants = ARRAY(SELECT g FROM unnest(array_replace(grants, $2::timestamptz, clock_timestamp())) AS g ORDER BY g)
+      WHERE key = $1`,
+    [key, at],
+  );
 }
 
 /** Builds a {@link RateLimiter} over the courier's `rate_limits` table. */

@@ -4,7 +4,7 @@
  * honours them.
  */
 import type { Queryable } from '../db/pool.js';
-import type { RateLimiter, RateLimitSpec } from '../limits/rate-limiter.js';
+import type { Acquired, RateLimiter, RateLimitSpec } from '../limits/rate-limiter.js';
 
 /** Creates (or returns) the cross-process limiter for a key. */
 export type LimiterFactory = (key: string, spec: RateLimitSpec) => RateLimiter;
@@ -79,7 +79,7 @@ export class Gates {
    * the wait is short, at most `maxWait` seconds in all; then reports how long the
    * caller should defer.
    */
-  async acquire(key: string, spec: RateLimitSpec, signal?: AbortSignal): Promise<{ granted: true } | { granted: false; retryAfter: number }> {
+  async acquire(key: string, spec: RateLimitSpec, signal?: AbortSignal): Promise<Acquired> {
     let limiter = this.#cache.get(key);
     if (!limiter) {
       limiter = this.#limiter(`gate:${key}`.slice(0, 200), widenRate(spec, this.#margin));

@@ -129,6 +129,8 @@ export function createSendHandler(deps: SenderDeps) {
 
     const n = await openAttempt(deps.pool, s, { id, provider: provider.name, taskId: ctx.taskId, taskAttempt: ctx.attempt });
     if (n === null) return { messageId: id, status: m.status, note: 'changed while waiting' };
+    // The ledger write above took time: count the window from the actual send.
+    await slot.markStart();
     let result: SendResult;
     try {
       result = await provider.send(out, { signal: ctx.signal, logger: log, attempt: n });
