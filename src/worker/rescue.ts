@@ -1,5 +1,7 @@
 import type { Queryable } from '../db/pool.js';
-import { ERROR_HISTORY } from './settle.js';
+import { appendError } from './settle.js';
+
+const LEASE_LOST = `'lease expired: worker ' || coalesce(t.locked_by, '?') || ' stopped renewing it'`;
 
 /**
  * Returns tasks whose lease expired (their worker died or hung) to `queued`, or
@@ -21,10 +23,8 @@ export async function rescueExpiredLeases(db: Queryable, table: string, lockKey:
         SET status = CASE WHEN t.attempts - t.deferrals > t.max_retries THEN 'failed' ELSE 'queued' END,
             finished_at = CASE WHEN t.attempts - t.deferrals > t.max_retries THEN now() END,
             run_at = now(),
-            last_error = 'lease expired: worker ' || coalesce(t.locked_by, '?') || ' stopped renewing it',
-            errors = (CASE WHEN jsonb_array_length(t.errors) >= ${ERROR_HISTORY} THEN t.errors - 0 ELSE t.errors END)
-                     || jsonb_build_array(jsonb_build_object('attempt', t.attempts,
-                          'message', 'lease expired: worker ' || coalesce(t.locked_by, '?') || ' stopped renewing it', 'at', now())),
+            last_error = ${LEASE_LOST},
+            errors = ${appendError(LEASE_LOST)},
             locked_by = NULL, locked_until = NULL, updated_at = now()
        FROM expired
       WHERE t.id = expired.id

@@ -18,8 +18,8 @@ export type Settlement =
   | (Fence & { kind: 'released'; error: string })
   | (Fence & { kind: 'postponed'; delay: number });
 
-/** Appends an error entry for the current attempt, keeping the last ERROR_HISTORY. */
-const appendError = (err: string) =>
+/** SQL that appends an error entry (`err`, an SQL expression) for the current attempt, keeping the last ERROR_HISTORY. */
+export const appendError = (err: string) =>
   `CASE WHEN ${err} IS NULL THEN t.errors
         ELSE (CASE WHEN jsonb_array_length(t.errors) >= ${ERROR_HISTORY} THEN t.errors - 0 ELSE t.errors END)
              || jsonb_build_array(jsonb_build_object('attempt', t.attempts, 'message', ${err}, 'at', now())) END`;
