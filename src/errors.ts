@@ -1,6 +1,23 @@
-/** Base class of every error pgcourier throws on purpose. */
+/** Stable machine-readable codes of pgcourier's errors; they never change between versions. */
+export type CourierErrorCode =
+  | 'COURIER_ERROR'
+  | 'VALIDATION'
+  | 'UNKNOWN_TASK'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'INVALID_STATE'
+  | 'NOT_MIGRATED'
+  | 'PERMANENT'
+  | 'RETRY_AFTER'
+  | 'TASK_TIMEOUT'
+  | 'LEASE_LOST'
+  | 'SHUTDOWN';
+
+/** Base class of every error pgcourier throws on purpose. `code` is stable; match on it or on the class. */
 export class CourierError extends Error {
   override name = 'CourierError';
+  /** Stable code of this error class. */
+  readonly code: CourierErrorCode = 'COURIER_ERROR';
 }
 
 /**
@@ -9,6 +26,7 @@ export class CourierError extends Error {
  */
 export class ValidationError extends CourierError {
   override name = 'ValidationError';
+  override readonly code: CourierErrorCode = 'VALIDATION';
   /** Dotted path of the field that failed, e.g. `priority` or `payload.userId`. */
   readonly field: string;
   /** What the field must be, in words. */
@@ -24,6 +42,7 @@ export class ValidationError extends CourierError {
 /** Enqueue or processing named a task that is not registered. */
 export class UnknownTaskError extends ValidationError {
   override name = 'UnknownTaskError';
+  override readonly code: CourierErrorCode = 'UNKNOWN_TASK';
   /** The task name that was not found. */
   readonly taskName: string;
 
@@ -43,6 +62,7 @@ export class UnknownTaskError extends ValidationError {
  */
 export class PermanentError extends CourierError {
   override name = 'PermanentError';
+  override readonly code: CourierErrorCode = 'PERMANENT';
 }
 
 /**
@@ -52,6 +72,7 @@ export class PermanentError extends CourierError {
  */
 export class RetryAfter extends CourierError {
   override name = 'RetryAfter';
+  override readonly code: CourierErrorCode = 'RETRY_AFTER';
   /** Seconds until the task runs again. */
   readonly seconds: number;
 
@@ -75,4 +96,64 @@ export class RetryAfter extends CourierError {
  */
 export function retryAfter(seconds: number, reason?: string): RetryAfter {
   return new RetryAfter(seconds, reason);
+}
+
+/**
+ * The task, schedule, queue or message named does not exist (HTTP 404).
+ *
+ * @example
+ * ```ts
+ * try { await courier.promote(id); } catch (err) { if (err instanceof NotFoundError) console.log(err.code); }
+ * ```
+ */
+export class NotFoundError extends CourierError {
+  override name = 'NotFoundError';
+  override readonly code: CourierErrorCode = 'NOT_FOUND';
+}
+
+/** The operation clashes with something that exists, for example registering a task name that is taken (HTTP 409). */
+export class ConflictError extends CourierError {
+  override name = 'ConflictError';
+  override readonly code: CourierErrorCode = 'CONFLICT';
+}
+
+/**
+ * The object is in the wrong state for the operation: deleting a running task,
+ * starting a courier twice, enqueueing on a closed courier (HTTP 409).
+ */
+export class StateError extends CourierError {
+  override name = 'StateError';
+  override readonly code: CourierErrorCode = 'INVALID_STATE';
+}
+
+/** pgcourier's tables do not exist in this schema yet: run `courier.migrate()` or `pgcourier migrate`. */
+export class NotMigratedError extends CourierError {
+  override name = 'NotMigratedError';
+  override readonly code: CourierErrorCode = 'NOT_MIGRATED';
+
+  constructor(schema: string) {
+    super(`pgcourier's tables do not exist in schema "${schema}": run courier.migrate() (or \`pgcourier migrate\`) first, or create the courier with { migrate: true }`);
+  }
+}
+
+/** `ctx.signal.reason` when the attempt ran longer than its `timeout`. */
+export class TaskTimeoutError extends CourierError {
+  override name = 'TaskTimeoutError';
+  override readonly code: CourierErrorCode = 'TASK_TIMEOUT';
+}
+
+/**
+ * `ctx.signal.reason` when the worker lost the task's lease (the task was
+ * cancelled, rescued after a stall, or finished elsewhere): whatever the handler
+ * returns is dropped.
+ */
+export class LeaseLostError extends CourierError {
+  override name = 'LeaseLostError';
+  override readonly code: CourierErrorCode = 'LEASE_LOST';
+}
+
+/** `ctx.signal.reason` when the worker stops and the grace period ended: the task goes back to its queue. */
+export class ShutdownError extends CourierError {
+  override name = 'ShutdownError';
+  override readonly code: CourierErrorCode = 'SHUTDOWN';
 }

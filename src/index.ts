@@ -3,7 +3,22 @@ export { Courier, createCourier } from './courier.js';
 export type { Database, TaskErrorEntry, TaskStatus, TasksTable } from './db/types.js';
 export { closeDefaultCourier, configure, defaultRegistry, enqueueTask, getDefaultCourier, registerTask } from './default.js';
 export type { DoctorCheck } from './doctor.js';
-export { CourierError, PermanentError, RetryAfter, retryAfter, UnknownTaskError, ValidationError } from './errors.js';
+export type { CourierErrorCode } from './errors.js';
+export {
+  ConflictError,
+  CourierError,
+  LeaseLostError,
+  NotFoundError,
+  NotMigratedError,
+  PermanentError,
+  RetryAfter,
+  retryAfter,
+  ShutdownError,
+  StateError,
+  TaskTimeoutError,
+  UnknownTaskError,
+  ValidationError,
+} from './errors.js';
 export type { CourierEventMap, CourierEventName, TaskEventBase } from './events.js';
 export { CourierEvents } from './events.js';
 export type { CourierHttpHandler, DashboardOptions, FetchHandler, HttpAuthOptions, HttpOptions, NodeListener, NodeListenerOptions, ProblemDetails } from './http/index.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { storableText, unstorableInJsonb } from '../db/json.js';
-import { PermanentError, RetryAfter } from '../errors.js';
+import { PermanentError, RetryAfter, TaskTimeoutError } from '../errors.js';
 import type { TaskContext, TaskDefinition } from '../registry.js';
 import { backoffSeconds } from './backoff.js';
 import type { ClaimedTask } from './claim.js';
@@ -15,11 +15,6 @@ export type Outcome =
   | { kind: 'succeeded'; result: string }
   | { kind: 'error'; message: string; permanent: boolean }
   | { kind: 'deferred'; delay: number; message: string | null };
-
-/** Raised into `ctx.signal` when the attempt's timeout passes. */
-export class TaskTimeoutError extends Error {
-  override name = 'TaskTimeoutError';
-}
 
 /**
  * Runs one handler to an {@link Outcome}. Never throws: a sync throw, a rejected

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { quoteIdent } from '../db/pool.js';
+import { LeaseLostError, ShutdownError } from '../errors.js';
 import type { CourierEvents } from '../events.js';
 import { acquireGrant, type Rate } from '../limits/rate-limiter.js';
 import type { TaskDefinition, TaskRegistry } from '../registry.js';
@@ -80,12 +81,6 @@ interface Inflight {
   abandoned: boolean;
 }
 
-class ShutdownError extends Error {
-  override name = 'ShutdownError';
-}
-class LeaseLostError extends Error {
-  override name = 'LeaseLostError';
-}
 
 /**
  * The claim loop: claims due tasks into free slots, runs their handlers, batches
