@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { type Logger, pino } from 'pino';
 import { courierOptionsSchema, parse, readEnv, startOptionsSchema, stopOptionsSchema } from './config.js';
 import { migrate } from './db/migrate.js';
+import { sqlNames } from './db/names.js';
 import { createPool, quoteIdent, watchPool } from './db/pool.js';
 import type { Database } from './db/types.js';
 import { type DoctorCheck, diagnose } from './doctor.js';
@@ -12,6 +13,9 @@ import { ValidationError } from './errors.js';
 import { CourierEvents } from './events.js';
 import { type CourierHttpHandler, createHttpHandler, type HttpOptions } from './http/index.js';
 import { createRateLimiter, type RateLimiter, type RateLimitSpec } from './limits/rate-limiter.js';
+import { CronRunner } from './maintenance/cron.js';
+import { listWorkers, type WorkerInfo } from './maintenance/heartbeat.js';
+import { rescueExpiredLeases } from './maintenance/rescue.js';
 import { type EnqueueItem, type EnqueueOptions, type ListTasksOptions, type QueueStatus, TaskManager, type TaskPage } from './manager.js';
 import type { ProvidersConfig } from './messages/config.js';
 import { Messages } from './messages/messages.js';
@@ -20,12 +24,9 @@ import { QueueAdmin, type QueueOptions, type QueueSettings } from './queues.js';
 import { type TaskDefaults, type TaskDefinition, type TaskHandler, TaskRegistry } from './registry.js';
 import { type CleanupOptions, cleanupTasks } from './scheduler/cleanup.js';
 import { CLEANUP_SCHEDULE, CLEANUP_TASK, cleanupOptionsSchema, cleanupTask } from './scheduler/cleanup-task.js';
-import { CronRunner } from './scheduler/cron-runner.js';
 import { ScheduleAdmin, type ScheduleInfo, type ScheduleOptions } from './scheduler/schedules.js';
 import type { TaskInfo } from './task-info.js';
-import { listWorkers, type WorkerInfo } from './worker/heartbeat.js';
 import { Processor, type ProcessorHealth, type ProcessorSettings } from './worker/processor.js';
-import { rescueExpiredLeases } from './worker/rescue.js';
 
 /** Options of {@link createCourier}. */
 export interface CourierOptions {
@@ -51,7 +52,12 @@ export interface StartOptions {
   concurrency?: number;
   /** Queues to serve (default: all). */
   queues?: string[];
-  /** Seconds between fallback polls when no NOTIFY arrives (default 2). */
+  /**
+   * Seconds between polls for due tasks. By default 2 while the LISTEN connection
+   * is down and 15 while it is up: NOTIFY then wakes the worker for new tasks, and
+   * for delayed ones at their `runAt` (enqueues announce when they become due), so
+   * polling only catches what no notification announced.
+   */
   pollInterval?: number;
   /** Seconds a claimed task stays leased without renewal (default 30); renewed every third of it. */
   lease?: number;
@@ -59,7 +65,7 @@ export interface StartOptions {
   batchSize?: number;
   /**
    * Most claimed tasks held ready beyond `concurrency`, so a freed slot starts its
-   * next task without a round trip (default: 10 × concurrency, at most 1000; 0
+   * next task without a round trip (default: the larger of 500 and 10 × concurrency, at most 1000; 0
    * claims only for free slots). The processor holds about 50 ms of work at the
    * observed run time, so slow tasks are not hoarded. Held tasks are leased;
    * `stop()` hands them back without using an attempt.
@@ -262,10 +268,10 @@ export class Courier {
     const processor = this.#newProcessor({
       concurrency: opts.concurrency,
       queues: opts.queues ?? null,
-      pollInterval: opts.pollInterval,
+      pollInterval: opts.pollInterval ?? null,
       lease: opts.lease,
       batchSize: opts.batchSize,
-      prefetch: opts.prefetch ?? Math.min(1000, 10 * opts.concurrency),
+      prefetch: opts.prefetch ?? Math.min(1000, Math.max(500, 10 * opts.concurrency)),
       schedules: opts.schedules,
     });
     this.#processor = processor;
@@ -428,7 +434,7 @@ export class Courier {
 
   /** Worker processes: live ones and those stopped or dead in the last hour. */
   workers(): Promise<WorkerInfo[]> {
-    return listWorkers(this.pool, this.schema);
+    return listWorkers(this.pool, sqlNames(this.schema));
   }
 
   /**
@@ -436,8 +442,9 @@ export class Courier {
    * enqueues due cron ticks. For tests and scripts; workers do this on timers.
    */
   async runMaintenance(options: { now?: Date; catchUp?: boolean } = {}): Promise<{ rescued: number; scheduled: number }> {
-    const rescued = await rescueExpiredLeases(this.pool, `${quoteIdent(this.schema)}.tasks`, `pgcourier.rescue:${this.schema}`);
-    const cron = new CronRunner({ pool: this.pool, schema: this.schema, registry: this.registry, logger: this.logger, onError: () => {} });
+    const names = sqlNames(this.schema);
+    const rescued = await rescueExpiredLeases(this.pool, names);
+    const cron = new CronRunner({ pool: this.pool, names, registry: this.registry, logger: this.logger, onError: () => {} });
     const scheduled = await cron.runDue(options.now, options.catchUp);
     return { rescued: rescued.length, scheduled };
   }

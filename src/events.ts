@@ -61,6 +61,11 @@ export class CourierEvents {
     this.#emitter.off(event, listener);
   }
 
+  /** Whether anyone listens to `event` (lets hot paths skip building a payload nobody reads). */
+  hasListeners(event: CourierEventName): boolean {
+    return this.#emitter.listenerCount(event) > 0;
+  }
+
   /** Emits an event; a listener that throws cannot break the worker. */
   emit<E extends CourierEventName>(event: E, payload: CourierEventMap[E]): void {
     for (const listener of this.#emitter.listeners(event)) {

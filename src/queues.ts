@@ -94,10 +94,14 @@ export class QueueAdmin {
     return rows.map(toSettings);
   }
 
+  /** Wakes the queue's workers and tells every worker to re-read queue settings. */
   async #notify(queue: string): Promise<void> {
-    await this.#pool.query('SELECT pg_notify($1, $2)', [`${this.#schema}.tasks`, queue]);
+    await this.#pool.query('SELECT pg_notify($1, $2), pg_notify($1, $3)', [`${this.#schema}.tasks`, queue, QUEUES_CHANGED]);
   }
 }
+
+/** NOTIFY payload that tells workers queue settings changed (queue names cannot start with `#`). */
+export const QUEUES_CHANGED = '#queues';
 
 function toSettings(r: QueueRow): QueueSettings {
   return {

@@ -1,36 +1,39 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { quoteIdent } from '../db/pool.js';
+import { type SqlNames, sqlNames } from '../db/names.js';
 import { LeaseLostError, ShutdownError } from '../errors.js';
 import type { CourierEvents } from '../events.js';
-import { acquireGrant, type Rate } from '../limits/rate-limiter.js';
-import type { TaskDefinition, TaskRegistry } from '../registry.js';
-import { CronRunner } from '../scheduler/cron-runner.js';
-import { Maintenance } from '../scheduler/maintenance.js';
+import { CronRunner } from '../maintenance/cron.js';
+import { Heartbeat } from '../maintenance/heartbeat.js';
+import { QueueLimitsCache } from '../maintenance/queue-settings.js';
+import { Rescuer } from '../maintenance/rescue.js';
+import { StatsWatch } from '../maintenance/stats.js';
+import { QUEUES_CHANGED } from '../queues.js';
+import type { TaskRegistry } from '../registry.js';
 import { SCHEDULES_CHANGED } from '../scheduler/schedules.js';
-import { analyzeIfStale } from '../scheduler/stats.js';
+import { Attempt, type Phase } from './attempt.js';
 import { type ClaimedTask, claimCappedTasks, claimTaskById, claimTasks } from './claim.js';
-import { describeError, executeTask, type Outcome, toSettlement } from './execute.js';
-import { Heartbeat } from './heartbeat.js';
-import { recordProgress, renewLeases } from './lease.js';
+import { Completer } from './completer.js';
+import { describeError, Executor } from './executor.js';
+import { LeaseKeeper, recordProgress } from './lease.js';
 import { Listener } from './listener.js';
-import { QueueLimitsCache } from './queue-settings.js';
-import { type Fence, type Settlement, settle } from './settle.js';
+import { Producer } from './producer.js';
+import type { Settlement } from './settle.js';
 
-/** Seconds between re-reads of queue limits. */
-const LIMITS_REFRESH = 5;
 /** A claim slower than this (ms) makes the processor check the table's statistics. */
 const SLOW_CLAIM_MS = 20;
-/** Prefetch aims to hold about this much work (ms of handler time per slot). */
-const PREFETCH_HORIZON_MS = 50;
-/** At most one statistics check per this many ms. */
-const STATS_CHECK_EVERY_MS = 5000;
+/** Default seconds between polls while the LISTEN connection is down. */
+const POLL_INTERVAL = 2;
+/** Default seconds between polls while it is up: NOTIFY wakes the worker then. */
+const LISTENING_POLL_INTERVAL = 15;
 
 /** Settings of one processor (already validated); durations in seconds. */
 export interface ProcessorSettings {
   concurrency: number;
   queues: string[] | null;
-  pollInterval: number;
+  /** Seconds between polls, or null for the defaults (fast while LISTEN is down, slow while up). */
+  pollInterval: number | null;
   lease: number;
   batchSize: number;
   /** Claimed tasks held beyond `concurrency`, ready for the next free slot. */
@@ -47,7 +50,7 @@ export interface ProcessorHealth {
   running: boolean;
   /** The LISTEN connection is up. */
   listening: boolean;
-  /** The claim loop ran within a few poll intervals. */
+  /** The claim loop is not failing and ran within a few poll intervals. */
   claiming: boolean;
   /** The heartbeat was written within three intervals. */
   beating: boolean;
@@ -69,62 +72,70 @@ export interface ProcessorDeps {
   events: CourierEvents;
 }
 
-interface Inflight {
-  fence: Fence;
-  task: ClaimedTask;
-  controller: AbortController;
-  /** The handler was started (a prefetched task waits in the buffer until then). */
-  started: boolean;
-  /** The handler has returned; only its settlement is pending. */
-  handlerDone: boolean;
-  /** Given back at shutdown or lost: whatever the handler returns is dropped. */
-  abandoned: boolean;
-}
-
-
 /**
- * The claim loop: claims due tasks into free slots, runs their handlers, batches
- * their settlements into single statements, renews their leases, and wakes on
- * NOTIFY with a poll fallback. The same claim/run/settle path serves inline runs.
+ * One worker process's task runner: wires the producer (claims into a buffer),
+ * the executor (runs handlers), the completer (writes outcomes in batches), the
+ * lease keeper, the LISTEN connection and the maintenance services, and owns
+ * start, stop and health. `runInline` and `runOneInline` use the same claim, run
+ * and settle path.
  */
 export class Processor {
   readonly #deps: ProcessorDeps;
   readonly #settings: ProcessorSettings;
-  readonly #inflight = new Map<string, Inflight>();
-  /** Claimed, leased tasks waiting for a free slot, in claim order. */
-  #buffer: Inflight[] = [];
+  readonly #names: SqlNames;
+  /** Every attempt whose lease this process holds: buffered, running or settling. */
+  readonly #attempts = new Map<string, Attempt>();
   #active = 0;
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
-  #dirty = true;
-  #claiming = false;
-  #claimFailures = 0;
-  #pollTimer: NodeJS.Timeout | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
-  #leaseTimer: NodeJS.Timeout | undefined;
-  #pending: Array<{ settlement: Settlement; resolve: (matched: boolean) => void }> = [];
-  #flushScheduled = false;
-  #flushing = new Set<Promise<void>>();
   #idleWaiters: Array<() => void> = [];
-  #listener: Listener | undefined;
-  #maintenance: Maintenance | undefined;
-  #lastClaimAt = 0;
-  readonly #schemaSql: string;
   readonly #limits: QueueLimitsCache;
-  #limitsTimer: NodeJS.Timeout | undefined;
-  #cron: CronRunner | undefined;
+  readonly #stats: StatsWatch;
+  readonly #producer: Producer;
+  readonly #executor: Executor;
+  readonly #completer: Completer;
+  readonly #leases: LeaseKeeper;
+  #listener: Listener | undefined;
   #heartbeat: Heartbeat | undefined;
-  #lastHeartbeatAt = 0;
-  #lastStatsCheck = 0;
-  /** During stop(): when to stop trying to write (the leases expire then anyway). */
-  #giveUpAt = Number.POSITIVE_INFINITY;
-  /** Moving average of handler run time (ms), which sizes the prefetch. */
-  #avgRunMs = 1;
+  #rescuer: Rescuer | undefined;
+  #cron: CronRunner | undefined;
+  #pollTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: ProcessorDeps, settings: ProcessorSettings) {
     this.#deps = deps;
     this.#settings = settings;
-    this.#schemaSql = quoteIdent(deps.schema);
-    this.#limits = new QueueLimitsCache(deps.pool, `${this.#schemaSql}.queues`);
+    const names = sqlNames(deps.schema);
+    this.#names = names;
+    const { pool, logger } = deps;
+    const report = (context: string) => (err: Error) => this.#reportError(err, context);
+    this.#limits = new QueueLimitsCache(pool, names, report('refreshing queue settings'));
+    this.#stats = new StatsWatch({ pool, names, onAnalysed: () => logger.debug('analysed the task table (statistics were stale)'), onError: report('refreshing table statistics') });
+    this.#producer = new Producer({
+      concurrency: settings.concurrency,
+      prefetch: settings.prefetch,
+      batchSize: settings.batchSize,
+      claim: (limit) => this.#claim(limit),
+      busy: () => this.#active,
+      onClaimed: (attempts, late) => this.#claimed(attempts, late),
+      onError: (err, context, extra) => this.#reportError(err, context, extra),
+    });
+    this.#executor = new Executor({
+      pool,
+      names,
+      registry: deps.registry,
+      limits: this.#limits,
+      logger,
+      events: deps.events,
+      progress: (attempt, current, total) => recordProgress(pool, names, attempt.fence, { current, total }),
+    });
+    this.#completer = new Completer({ pool, names, logger, isCapped: (queue) => this.#limits.isCapped(queue), onError: (err, context) => this.#reportError(err, context) });
+    this.#leases = new LeaseKeeper({
+      pool,
+      names,
+      lease: settings.lease,
+      held: () => [...this.#attempts.values()],
+      onLost: (attempt) => this.#lost(attempt),
+      onError: report('lease renewal'),
+    });
   }
 
   /** Handlers running now. */
@@ -136,72 +147,80 @@ export class Processor {
   health(): ProcessorHealth {
     const running = this.#state === 'running';
     const listening = this.#listener?.connected ?? false;
-    // Alive = each loop did its job within a few of its own intervals.
     const now = Date.now();
-    const claiming = running && (this.#capacity() <= 0 || now - this.#lastClaimAt < Math.max(3 * this.#settings.pollInterval, 5) * 1000);
-    const beating = running && now - this.#lastHeartbeatAt < 3 * this.#beatInterval() * 1000;
+    const lastClaimAt = this.#producer.lastClaimAt;
+    // Alive = each loop did its job within a few of its own intervals.
+    const claiming =
+      running &&
+      this.#producer.mode !== 'backoff' &&
+      (this.#producer.mode === 'full' || now - lastClaimAt < Math.max(3 * this.#pollInterval(), 5) * 1000);
+    const lastBeat = this.#heartbeat?.lastBeatAt ?? 0;
+    const beating = running && now - lastBeat < 3 * this.#beatInterval() * 1000;
     return {
       ok: running && listening && claiming && beating,
       running,
       listening,
       claiming,
       beating,
-      lastClaimAt: this.#lastClaimAt ? new Date(this.#lastClaimAt) : null,
-      lastHeartbeatAt: this.#lastHeartbeatAt ? new Date(this.#lastHeartbeatAt) : null,
+      lastClaimAt: lastClaimAt ? new Date(lastClaimAt) : null,
+      lastHeartbeatAt: lastBeat ? new Date(lastBeat) : null,
       active: this.#active,
     };
-  }
-
-  /** Seconds between heartbeats and lease renewals. */
-  #beatInterval(): number {
-    return this.#settings.lease / 3;
   }
 
   /** Starts listening, polling, maintenance and claiming. */
   async start(): Promise<void> {
     if (this.#state !== 'idle') throw new Error('processor already started');
     this.#state = 'running';
-    const { pool, schema, logger } = this.#deps;
-    await this.#limits.refresh();
-    await this.#checkStats();
-    this.#limitsTimer = setInterval(() => {
-      this.#limits.refresh().catch((err: Error) => this.#reportError(err, 'refreshing queue limits'));
-    }, LIMITS_REFRESH * 1000);
+    const { pool, logger, registry } = this.#deps;
+    const names = this.#names;
+    const report = (context: string) => (err: Error) => this.#reportError(err, context);
+    await this.#limits.start();
+    await this.#stats.start();
     const served = this.#settings.queues ? new Set(this.#settings.queues) : null;
     this.#listener = new Listener({
       connection: (pool as unknown as { options: pg.ClientConfig }).options,
-      channel: `${schema}.tasks`,
+      channel: names.channel,
       logger,
-      onNotify: (queue) => {
-        if (queue === SCHEDULES_CHANGED) this.#cron?.refresh();
-        else if (!served || served.has(queue)) this.#poke();
+      onNotify: (payload) => this.#notified(payload, served),
+      onConnect: () => {
+        // Whatever was announced while the connection was down is re-read now.
+        this.#producer.poke();
+        this.#limits.changed();
+        this.#cron?.refresh();
       },
-      onConnect: () => this.#poke(),
     });
-    this.#heartbeat = new Heartbeat(pool, schema, this.#deps.workerId);
-    await this.#heartbeat.register({ queues: this.#settings.queues, concurrency: this.#settings.concurrency, interval: this.#beatInterval() });
-    this.#lastHeartbeatAt = Date.now();
+    this.#heartbeat = new Heartbeat({
+      db: pool,
+      names,
+      workerId: this.#deps.workerId,
+      queues: this.#settings.queues,
+      concurrency: this.#settings.concurrency,
+      interval: this.#beatInterval(),
+      running: () => this.#active,
+      onError: report('heartbeat'),
+    });
+    await this.#heartbeat.start();
     await this.#listener.start();
-    this.#pollTimer = setInterval(() => this.#poke(), this.#settings.pollInterval * 1000);
-    // One timer renews leases and heartbeats; it runs whether or not tasks run.
-    this.#leaseTimer = setInterval(() => void this.#beat(), this.#beatInterval() * 1000);
+    this.#armPoll();
+    this.#leases.start();
     if (this.#settings.schedules) {
-      this.#cron = new CronRunner({ pool, schema, registry: this.#deps.registry, logger, onError: (err) => this.#reportError(err, 'cron') });
+      this.#cron = new CronRunner({ pool, names, registry, logger, onError: report('cron') });
       this.#cron.start();
     }
-    this.#maintenance = new Maintenance({
+    this.#rescuer = new Rescuer({
       db: pool,
-      schema,
-      table: `${this.#schemaSql}.tasks`,
+      names,
       logger,
-      onRescued: (ids) => {
-        this.#deps.events.emit('task:rescued', { ids });
-        this.#poke();
+      interval: Math.min(30, Math.max(0.25, this.#settings.lease / 2)),
+      onRescued: (rescued) => {
+        this.#deps.events.emit('task:rescued', { ids: rescued.map((r) => r.id) });
+        this.#producer.poke();
       },
-      onError: (err) => this.#reportError(err, 'maintenance'),
+      onError: report('maintenance'),
     });
-    this.#maintenance.start(Math.min(30, Math.max(0.25, this.#settings.lease / 2)));
-    this.#poke();
+    this.#rescuer.start();
+    this.#producer.start();
   }
 
   /**
@@ -216,36 +235,36 @@ export class Processor {
     }
     if (this.#state === 'stopping') return this.#waitIdle();
     this.#state = 'stopping';
-    clearInterval(this.#pollTimer);
-    clearInterval(this.#limitsTimer);
-    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#pollTimer);
     // Nothing below may hang on an unreachable database: each wait is bounded, and
     // what cannot be written is left to lease expiry and rescue elsewhere.
-    const bound = (grace + this.#settings.lease) * 1000;
-    this.#giveUpAt = Date.now() + bound;
-    await within(Promise.all([this.#listener?.stop(), this.#maintenance?.stop(), this.#cron?.stop()]), this.#giveUpAt);
-    // Prefetched tasks never started: hand them straight back, attempt and all.
-    for (const entry of this.#buffer.splice(0)) {
-      entry.abandoned = true;
-      void this.#settle({ ...entry.fence, kind: 'postponed', delay: 0 }).finally(() => this.#forget(entry));
-    }
+    const giveUpAt = Date.now() + (grace + this.#settings.lease) * 1000;
+    this.#completer.giveUpAt(giveUpAt);
+    // Claimed tasks that never started go straight back, attempt and all.
+    for (const attempt of this.#producer.drain()) this.#handBack(attempt);
+    await within(
+      Promise.all([this.#producer.settled(), this.#listener?.stop(), this.#rescuer?.stop(), this.#cron?.stop(), this.#limits.stop(), this.#stats.stop()]),
+      giveUpAt,
+    );
     let graceTimer: NodeJS.Timeout | undefined;
     await Promise.race([this.#waitIdle(), new Promise((r) => (graceTimer = setTimeout(r, grace * 1000)))]);
     clearTimeout(graceTimer);
-    const interrupted = [...this.#inflight.values()].filter((e) => e.started && !e.handlerDone && !e.abandoned);
-    for (const entry of interrupted) {
-      entry.abandoned = true;
-      entry.controller.abort(new ShutdownError('worker is stopping'));
-      void this.#settle({ ...entry.fence, kind: 'released', error: 'interrupted: worker stopped before the handler finished' }).finally(() => this.#forget(entry));
+    let interrupted = 0;
+    for (const attempt of this.#attempts.values()) {
+      if (attempt.phase !== 'running') continue;
+      interrupted++;
+      attempt.phase = 'dropped';
+      attempt.abort(new ShutdownError('worker is stopping'));
+      this.#completer.add({ ...attempt.fence, kind: 'released', error: 'interrupted: worker stopped before the handler finished' }, attempt.task.queue, () => this.#forget(attempt));
     }
-    if (interrupted.length) this.#deps.logger.warn({ count: interrupted.length }, 'released tasks still running at shutdown');
-    await within(this.#drainWrites(), this.#giveUpAt);
-    clearInterval(this.#leaseTimer);
-    this.#leaseTimer = undefined;
+    if (interrupted > 0) this.#deps.logger.info({ count: interrupted }, 'handed back tasks still running when the grace period ended');
+    await within(this.#completer.flushed(), giveUpAt);
+    this.#leases.stop();
     await within(
-      this.#heartbeat?.stopped().catch((err: Error) => this.#reportError(err, 'recording the stop')),
-      this.#giveUpAt,
+      this.#heartbeat?.stop().catch((err: Error) => this.#reportError(err, 'recording the stop')),
+      giveUpAt,
     );
+    this.#producer.stop();
     this.#state = 'stopped';
   }
 
@@ -256,81 +275,86 @@ export class Processor {
    */
   async runInline(limit: number, concurrency: number): Promise<number> {
     await this.#limits.refresh();
-    let ran = 0;
-    while (ran < limit) {
-      const batch = await this.#claim(Math.min(concurrency, limit - ran));
-      if (batch.length === 0) break;
-      await Promise.all(batch.map((task) => this.#launch(this.#track(task))));
-      ran += batch.length;
+    this.#leases.start();
+    try {
+      let ran = 0;
+      while (ran < limit) {
+        const batch = await this.#claim(Math.min(concurrency, limit - ran));
+        if (batch.length === 0) break;
+        await Promise.all(batch.map((task) => this.#runToEnd(task)));
+        ran += batch.length;
+      }
+      await this.#completer.flushed();
+      return ran;
+    } finally {
+      this.#leases.stop();
     }
-    await this.#drainWrites();
-    clearInterval(this.#leaseTimer);
-    this.#leaseTimer = undefined;
-    return ran;
   }
 
   /** Runs one queued task by id inline (due or not); `false` when it was not queued. */
   async runOneInline(id: string): Promise<boolean> {
     await this.#limits.refresh();
-    const task = await claimTaskById(this.#deps.pool, this.#schemaSql, { workerId: this.#deps.workerId, id, lease: this.#settings.lease });
-    if (task) await this.#launch(this.#track(task));
-    await this.#drainWrites();
-    clearInterval(this.#leaseTimer);
-    this.#leaseTimer = undefined;
-    return task !== undefined;
+    const task = await claimTaskById(this.#deps.pool, this.#names, { workerId: this.#deps.workerId, id, lease: this.#settings.lease, token: randomUUID() });
+    if (!task) return false;
+    this.#leases.start();
+    try {
+      await this.#runToEnd(task);
+      await this.#completer.flushed();
+      return true;
+    } finally {
+      this.#leases.stop();
+    }
+  }
+
+  /** Runs a claimed task and resolves once its outcome is written. */
+  #runToEnd(task: ClaimedTask): Promise<void> {
+    const attempt = new Attempt(task);
+    this.#attempts.set(task.id, attempt);
+    return new Promise((resolve) => void this.#launch(attempt, resolve));
+  }
+
+  #pollInterval(): number {
+    return this.#settings.pollInterval ?? (this.#listener?.connected ? LISTENING_POLL_INTERVAL : POLL_INTERVAL);
+  }
+
+  /** The safety-net poll: often while the LISTEN connection is down, rarely while it is up. */
+  #armPoll(): void {
+    clearTimeout(this.#pollTimer);
+    if (this.#state !== 'running') return;
+    this.#pollTimer = setTimeout(() => {
+      this.#producer.poke();
+      this.#armPoll();
+    }, this.#pollInterval() * 1000);
+  }
+
+  /** Seconds between heartbeats. */
+  #beatInterval(): number {
+    return this.#settings.lease / 3;
   }
 
   /**
-   * How many more tasks this processor may claim: free slots plus prefetch room.
-   * The room covers about PREFETCH_HORIZON_MS of work at the observed run time, so
-   * quick tasks are claimed hundreds per statement while slow ones are not hoarded
-   * away from other workers; `prefetch` caps it.
+   * A NOTIFY on the task channel: `#schedules` or `#queues` (settings changed), a
+   * queue name (tasks are due there now), or a queue name and an epoch-ms time
+   * (a task there becomes due then).
    */
-  #capacity(): number {
-    const room = Math.min(this.#settings.prefetch, Math.ceil((this.#settings.concurrency * PREFETCH_HORIZON_MS) / Math.max(this.#avgRunMs, 0.05)));
-    return this.#settings.concurrency + room - this.#active - this.#buffer.length;
-  }
-
-  /** Starts buffered tasks while slots are free. */
-  #pump(): void {
-    while (this.#state === 'running' && this.#active < this.#settings.concurrency && this.#buffer.length > 0) {
-      void this.#launch(this.#buffer.shift() as Inflight);
+  #notified(payload: string, served: Set<string> | null): void {
+    if (payload === SCHEDULES_CHANGED) {
+      this.#cron?.refresh();
+      return;
     }
-  }
-
-  /** Marks that runnable tasks may exist and claims if a slot is free. */
-  #poke(): void {
-    this.#dirty = true;
-    this.#wake();
-  }
-
-  #wake(): void {
-    if (this.#state !== 'running' || this.#claiming || !this.#dirty || this.#capacity() <= 0) return;
-    void this.#claimLoop();
-  }
-
-  async #claimLoop(): Promise<void> {
-    this.#claiming = true;
-    try {
-      while (this.#state === 'running' && this.#dirty && this.#capacity() > 0) {
-        this.#dirty = false;
-        const want = Math.min(this.#capacity(), this.#settings.batchSize);
-        const tasks = await this.#claim(want);
-        if (tasks.length === want) this.#dirty = true;
-        this.#buffer.push(...tasks.map((task) => this.#track(task)));
-        this.#pump();
-      }
-      this.#claimFailures = 0;
-    } catch (err) {
-      this.#dirty = true;
-      this.#claimFailures++;
-      const delay = Math.min(5000, 100 * 2 ** Math.min(this.#claimFailures, 6));
-      this.#reportError(err as Error, 'claim', { retryInMs: delay });
-      clearTimeout(this.#retryTimer);
-      this.#retryTimer = setTimeout(() => this.#wake(), delay);
-    } finally {
-      this.#claiming = false;
+    if (payload === QUEUES_CHANGED) {
+      this.#limits.changed();
+      return;
     }
+    const space = payload.indexOf(' ');
+    const queue = space < 0 ? payload : payload.slice(0, space);
+    if (served && !served.has(queue)) return;
+    if (space < 0) {
+      this.#producer.poke();
+      return;
+    }
+    const at = Number(payload.slice(space + 1));
+    if (Number.isFinite(at)) this.#producer.wakeAt(at);
   }
 
   /**
@@ -338,253 +362,123 @@ export class Processor {
    * its lock, so caps hold), then every other served queue.
    */
   async #claim(limit: number): Promise<ClaimedTask[]> {
-    const names = this.#deps.registry.names();
+    const names = this.#deps.registry
+      .list()
+      .filter((def) => typeof def.handler === 'function')
+      .map((def) => def.name);
     if (names.length === 0 || limit <= 0) return [];
     const startedAt = performance.now();
-    const base = { workerId: this.#deps.workerId, names, queues: this.#settings.queues, lease: this.#settings.lease };
+    const base = { workerId: this.#deps.workerId, names, queues: this.#settings.queues, lease: this.#settings.lease, token: randomUUID() };
     const capped = this.#limits.capped(this.#settings.queues);
-    const tasks: ClaimedTask[] = [];
+    let tasks: ClaimedTask[] = [];
     for (const { queue, concurrency } of capped) {
       if (tasks.length >= limit) break;
-      tasks.push(...(await claimCappedTasks(this.#deps.pool, this.#schemaSql, { ...base, limit: limit - tasks.length, queue, concurrency })));
+      tasks = tasks.concat(await claimCappedTasks(this.#deps.pool, this.#names, { ...base, limit: limit - tasks.length, queue, concurrency }));
     }
     if (tasks.length < limit) {
-      tasks.push(...(await claimTasks(this.#deps.pool, this.#schemaSql, { ...base, limit: limit - tasks.length, exclude: capped.map((c) => c.queue) })));
+      const rest = await claimTasks(this.#deps.pool, this.#names, { ...base, limit: limit - tasks.length, exclude: capped.map((c) => c.queue) });
+      tasks = tasks.length === 0 ? rest : tasks.concat(rest);
     }
-    this.#lastClaimAt = Date.now();
-    if (performance.now() - startedAt > SLOW_CLAIM_MS) void this.#checkStats();
+    if (performance.now() - startedAt > SLOW_CLAIM_MS) void this.#stats.check();
     return tasks;
   }
 
-  /** Refreshes stale planner statistics (rate-limited; never throws). */
-  async #checkStats(): Promise<void> {
-    if (Date.now() - this.#lastStatsCheck < STATS_CHECK_EVERY_MS) return;
-    this.#lastStatsCheck = Date.now();
-    try {
-      if (await analyzeIfStale(this.#deps.pool, this.#deps.schema)) this.#deps.logger.debug('analysed the task table (statistics were stale)');
-    } catch (err) {
-      this.#reportError(err as Error, 'refreshing table statistics');
+  #claimed(attempts: Attempt[], late: boolean): void {
+    for (const attempt of attempts) this.#attempts.set(attempt.task.id, attempt);
+    if (late || this.#state !== 'running') {
+      for (const attempt of attempts) this.#handBack(attempt);
+      return;
+    }
+    this.#pump();
+  }
+
+  /** Starts buffered tasks while slots are free. */
+  #pump(): void {
+    while (this.#state === 'running' && this.#active < this.#settings.concurrency) {
+      const attempt = this.#producer.take();
+      if (!attempt) return;
+      void this.#launch(attempt);
     }
   }
 
-  /** Takes the queue's and the task's rate-limit grants; the wait in seconds when one is refused. */
-  async #rateWait(task: ClaimedTask, def: TaskDefinition): Promise<number> {
-    const rates: Array<[string, Rate]> = [];
-    const queueRate = this.#limits.get(task.queue)?.rateLimit;
-    if (queueRate) rates.push([`queue:${task.queue}`, queueRate]);
-    if (def.rateLimit) rates.push([`task:${task.name}`, def.rateLimit]);
-    for (const [key, rate] of rates) {
-      const got = await acquireGrant(this.#deps.pool, `${this.#schemaSql}.rate_limits`, key, rate);
-      // A little jitter keeps the postponed tasks from all coming back at once.
-      if (!got.granted) return got.retryAfter * (1 + Math.random() * 0.2);
+  /** Runs one attempt and hands its outcome to the completer; `written` is called once that is done. */
+  async #launch(attempt: Attempt, written?: () => void): Promise<void> {
+    attempt.phase = 'running';
+    this.#active++;
+    this.#heartbeat?.changed();
+    const started = performance.now();
+    const settlement = await this.#executor.run(attempt);
+    this.#active--;
+    this.#producer.finished(performance.now() - started);
+    if ((attempt.phase as Phase) === 'dropped') {
+      // The lease is gone (lost, or handed back at shutdown): the outcome is not ours to write.
+      this.#deps.logger.debug({ taskId: attempt.task.id }, 'dropped the outcome of an attempt whose lease is gone');
+      this.#forget(attempt);
+      written?.();
+    } else {
+      attempt.phase = 'settling';
+      this.#completer.add(settlement, attempt.task.queue, (matched) => {
+        this.#settled(attempt, settlement, matched, performance.now() - started);
+        written?.();
+      });
     }
-    return 0;
+    this.#heartbeat?.changed();
+    this.#pump();
+  }
+
+  #settled(attempt: Attempt, s: Settlement, matched: boolean, durationMs: number): void {
+    this.#forget(attempt);
+    const { task } = attempt;
+    if (!matched) {
+      this.#deps.logger.warn({ taskId: task.id, outcome: s.kind }, 'lease lost before the outcome was written; outcome dropped');
+      return;
+    }
+    if (s.kind === 'retry' || s.kind === 'failed') {
+      this.#deps.logger.warn({ taskId: task.id, task: task.name, queue: task.queue, attempt: task.attempt, err: s.error, next: s.kind }, 'task attempt failed');
+    }
+    if ('delay' in s && this.#state === 'running') this.#producer.wakeAt(Date.now() + s.delay * 1000);
+    const events = this.#deps.events;
+    if (s.kind === 'succeeded') {
+      if (events.hasListeners('task:succeeded')) events.emit('task:succeeded', { id: task.id, name: task.name, queue: task.queue, attempt: task.attempt, durationMs });
+    } else if (s.kind === 'failed') {
+      if (events.hasListeners('task:failed')) events.emit('task:failed', { id: task.id, name: task.name, queue: task.queue, attempt: task.attempt, error: s.error });
+    } else if (s.kind === 'retry') {
+      if (events.hasListeners('task:retrying')) events.emit('task:retrying', { id: task.id, name: task.name, queue: task.queue, attempt: task.attempt, error: s.error, delay: s.delay });
+    }
+  }
+
+  /** Gives a claimed task that never started back to its queue, attempt and all. */
+  #handBack(attempt: Attempt): void {
+    attempt.phase = 'dropped';
+    this.#completer.add({ ...attempt.fence, kind: 'postponed', delay: 0 }, attempt.task.queue, () => this.#forget(attempt));
+  }
+
+  /** Renewal found the lease gone: the task was cancelled, rescued or finished elsewhere. */
+  #lost(attempt: Attempt): void {
+    if (this.#attempts.get(attempt.task.id) !== attempt) return;
+    if (attempt.phase === 'buffered') {
+      attempt.phase = 'dropped';
+      this.#forget(attempt);
+    } else if (attempt.phase === 'running') {
+      attempt.phase = 'dropped';
+      attempt.abort(new LeaseLostError('lease lost: the task was cancelled, rescued or finished elsewhere'));
+      this.#deps.logger.warn({ taskId: attempt.task.id }, 'lease lost; aborting the handler');
+    }
+  }
+
+  #forget(attempt: Attempt): void {
+    if (this.#attempts.get(attempt.task.id) === attempt) this.#attempts.delete(attempt.task.id);
+    if (this.#active === 0 && this.#attempts.size === 0) for (const w of this.#idleWaiters.splice(0)) w();
+  }
+
+  #waitIdle(): Promise<void> {
+    if (this.#active === 0 && this.#attempts.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   #reportError(error: Error, context: string, extra: Record<string, unknown> = {}): void {
     this.#deps.logger.warn({ err: describeError(error), ...extra }, `${context} failed`);
     this.#deps.events.emit('worker:error', { error, context });
-  }
-
-  /** Registers a claimed task: its lease is renewed from now until it is settled. */
-  #track(task: ClaimedTask): Inflight {
-    const id = String(task.id);
-    const entry: Inflight = { fence: { id, token: task.lease_token }, task, controller: new AbortController(), started: false, handlerDone: false, abandoned: false };
-    this.#inflight.set(id, entry);
-    this.#ensureLeaseTimer();
-    return entry;
-  }
-
-  #forget(entry: Inflight): void {
-    this.#inflight.delete(entry.fence.id);
-    if (this.#active === 0 && this.#inflight.size === 0) for (const w of this.#idleWaiters.splice(0)) w();
-  }
-
-  async #launch(entry: Inflight): Promise<void> {
-    const { task, fence } = entry;
-    const id = fence.id;
-    entry.started = true;
-    this.#active++;
-    const logger = this.#deps.logger.child({ taskId: id, task: task.name, queue: task.queue, attempt: task.attempts });
-    const started = Date.now();
-    const settlement = await this.#run(task, entry, logger).catch(
-      (err: Error): Settlement => toSettlement(task, { kind: 'error', permanent: false, message: describeError(err) }),
-    );
-    entry.handlerDone = true;
-    this.#active--;
-    this.#avgRunMs = this.#avgRunMs * 0.9 + (Date.now() - started) * 0.1;
-    if (entry.abandoned) {
-      logger.warn('dropping the result of an attempt whose lease is gone');
-    } else {
-      if (settlement.kind === 'retry' || settlement.kind === 'failed') logger.warn({ err: settlement.error, next: settlement.kind }, 'task attempt failed');
-      const written = this.#settle(settlement);
-      // The slot is free now; the outcome is written in the next batch.
-      this.#pump();
-      this.#wake();
-      if (!(await written)) logger.warn({ outcome: settlement.kind }, 'lease lost before the outcome was written; outcome dropped');
-      else this.#announce(task, settlement, Date.now() - started);
-    }
-    this.#forget(entry);
-    this.#pump();
-    this.#wake();
-  }
-
-  /** Gates on rate limits, then runs the handler; resolves the attempt's settlement. */
-  async #run(task: ClaimedTask, entry: Inflight, logger: Logger): Promise<Settlement> {
-    const def = this.#deps.registry.get(task.name);
-    if (!def) return toSettlement(task, { kind: 'error', permanent: false, message: `task "${task.name}" is not registered in this worker` });
-    const wait = await this.#rateWait(task, def);
-    if (wait > 0) return { ...entry.fence, kind: 'postponed', delay: wait };
-    const base = { id: entry.fence.id, name: task.name, queue: task.queue, attempt: task.attempts };
-    this.#deps.events.emit('task:started', base);
-    const outcome: Outcome = await executeTask(
-      def,
-      task,
-      { taskId: entry.fence.id, name: task.name, queue: task.queue, attempt: task.attempts, logger, progress: (current, total) => this.#progress(entry, current, total) },
-      entry.controller,
-      logger,
-    );
-    return toSettlement(task, outcome);
-  }
-
-  #announce(task: ClaimedTask, s: Settlement, durationMs: number): void {
-    const base = { id: s.id, name: task.name, queue: task.queue, attempt: task.attempts };
-    const events = this.#deps.events;
-    if (s.kind === 'succeeded') events.emit('task:succeeded', { ...base, durationMs });
-    else if (s.kind === 'failed') events.emit('task:failed', { ...base, error: s.error });
-    else if (s.kind === 'retry') events.emit('task:retrying', { ...base, error: s.error, delay: s.delay });
-  }
-
-  async #progress(entry: Inflight, current: number, total?: number): Promise<boolean> {
-    if (!Number.isFinite(current) || (total !== undefined && !Number.isFinite(total))) {
-      throw new TypeError('progress(current, total?) takes finite numbers');
-    }
-    if (entry.abandoned || entry.handlerDone) return false;
-    return recordProgress(this.#deps.pool, `${this.#schemaSql}.tasks`, entry.fence, { current, total: total ?? null });
-  }
-
-  /** Queues a settlement for the next batched write; resolves whether its fence matched. */
-  #settle(settlement: Settlement): Promise<boolean> {
-    return new Promise((resolve) => {
-      this.#pending.push({ settlement, resolve });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => this.#startFlush());
-      }
-    });
-  }
-
-  #startFlush(): void {
-    this.#flushScheduled = false;
-    const batch = this.#pending.splice(0);
-    if (batch.length === 0) return;
-    const p = this.#flush(batch).finally(() => this.#flushing.delete(p));
-    this.#flushing.add(p);
-  }
-
-  /** Writes a batch, retrying through connection loss: an unwritten success would run again. */
-  async #flush(batch: Array<{ settlement: Settlement; resolve: (matched: boolean) => void }>): Promise<void> {
-    for (let failures = 0; ; failures++) {
-      try {
-        const matched = await settle(this.#deps.pool, `${this.#schemaSql}.tasks`, batch.map((b) => b.settlement));
-        for (const b of batch) b.resolve(matched.has(b.settlement.id));
-        await this.#wakeCappedQueues(batch.map((b) => b.settlement.id));
-        return;
-      } catch (err) {
-        if (isDataError(err)) return this.#flushApart(batch, err as Error);
-        if (Date.now() > this.#giveUpAt) {
-          this.#deps.logger.error({ err: describeError(err), count: batch.length }, 'stopping without writing these outcomes: their leases expire and rescue runs them again');
-          for (const b of batch) b.resolve(false);
-          return;
-        }
-        this.#deps.logger.warn({ err: describeError(err), count: batch.length }, 'writing task outcomes failed; retrying');
-        await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
-      }
-    }
-  }
-
-  /**
-   * Postgres refused the batch's data (not the connection): write each outcome on
-   * its own so one unstorable outcome cannot hold the others back; the culprit is
-   * failed with an error saying why, which is always storable.
-   */
-  async #flushApart(batch: Array<{ settlement: Settlement; resolve: (matched: boolean) => void }>, err: Error): Promise<void> {
-    if (batch.length > 1) {
-      await Promise.all(batch.map((b) => this.#flush([b])));
-      return;
-    }
-    const [only] = batch as [{ settlement: Settlement; resolve: (matched: boolean) => void }];
-    const { id, token, kind } = only.settlement;
-    if (kind === 'failed' && only.settlement.error.startsWith(UNSTORABLE)) {
-      this.#reportError(err, 'writing an outcome');
-      only.resolve(false);
-      return;
-    }
-    const error = `${UNSTORABLE} (${describeError(err).slice(0, 200)})`;
-    await this.#flush([{ settlement: { id, token, kind: 'failed', error }, resolve: only.resolve }]);
-  }
-
-  /** A finished task of a capped queue frees a cluster-wide slot: tell every worker. */
-  async #wakeCappedQueues(ids: string[]): Promise<void> {
-    const queues = new Set<string>();
-    for (const id of ids) {
-      const queue = this.#inflight.get(id)?.task.queue;
-      if (queue && this.#limits.get(queue)?.concurrency) queues.add(queue);
-    }
-    if (queues.size === 0) return;
-    await this.#deps.pool
-      .query('SELECT pg_notify($1, q) FROM unnest($2::text[]) AS q', [`${this.#deps.schema}.tasks`, [...queues]])
-      .catch((err: Error) => this.#reportError(err, 'notifying capped queues'));
-  }
-
-  async #drainWrites(): Promise<void> {
-    while (this.#pending.length > 0 || this.#flushing.size > 0 || this.#flushScheduled) {
-      if (this.#pending.length > 0) this.#startFlush();
-      await Promise.all(this.#flushing);
-      await new Promise((r) => setImmediate(r));
-    }
-  }
-
-  #waitIdle(): Promise<void> {
-    if (this.#active === 0 && this.#inflight.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
-  }
-
-  #ensureLeaseTimer(): void {
-    if (this.#leaseTimer) return;
-    this.#leaseTimer = setInterval(() => void this.#renew(), (this.#settings.lease * 1000) / 3);
-    this.#leaseTimer.unref();
-  }
-
-  async #beat(): Promise<void> {
-    await Promise.all([
-      this.#renew(),
-      this.#heartbeat?.beat(this.#active).then(
-        () => void (this.#lastHeartbeatAt = Date.now()),
-        (err: Error) => this.#reportError(err, 'heartbeat'),
-      ),
-    ]);
-  }
-
-  async #renew(): Promise<void> {
-    const entries = [...this.#inflight.values()].filter((e) => !e.abandoned);
-    if (entries.length === 0) return;
-    try {
-      const alive = await renewLeases(this.#deps.pool, `${this.#schemaSql}.tasks`, entries.map((e) => e.fence), this.#settings.lease);
-      for (const entry of entries) {
-        if (alive.has(entry.fence.id) || entry.handlerDone || entry.abandoned) continue;
-        entry.abandoned = true;
-        if (!entry.started) {
-          this.#buffer = this.#buffer.filter((e) => e !== entry);
-          this.#forget(entry);
-          continue;
-        }
-        entry.controller.abort(new LeaseLostError('lease lost: the task was cancelled, rescued or finished elsewhere'));
-        this.#deps.logger.warn({ taskId: entry.fence.id }, 'lease lost; aborting the handler');
-      }
-    } catch (err) {
-      this.#reportError(err as Error, 'lease renewal');
-    }
   }
 }
 
@@ -593,17 +487,4 @@ async function within(promise: Promise<unknown> | undefined, deadline: number): 
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([promise, new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
   clearTimeout(timer);
-}
-
-/** Prefix of the error recorded when an outcome could not be stored. */
-const UNSTORABLE = 'the outcome could not be stored';
-
-/** SQLSTATE class 22 (data exception) or 54 (program limit): retrying the same data cannot help. */
-function isDataError(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('54'));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,7 +1,6 @@
+import type { SqlNames } from '../db/names.js';
 import { type PgQueryable, runPrepared } from '../db/pool.js';
-
-/** How many error entries a task keeps. */
-export const ERROR_HISTORY = 20;
+import { appendErrorSql } from '../db/task-sql.js';
 
 /** A finished attempt, identified by task id and lease token. */
 export interface Fence {
@@ -9,37 +8,49 @@ export interface Fence {
   token: string;
 }
 
-/** Outcome of an attempt, as written to the row. */
+/** An error of an attempt as stored: a one-line message and, where there is one, a bounded stack. */
+export interface AttemptError {
+  error: string;
+  stack?: string | undefined;
+}
+
+/** Outcome of an attempt, as written to the row. `result` is JSON text, or null for none. */
 export type Settlement =
-  | (Fence & { kind: 'succeeded'; result: string })
-  | (Fence & { kind: 'retry'; delay: number; error: string })
-  | (Fence & { kind: 'failed'; error: string })
+  | (Fence & { kind: 'succeeded'; result: string | null })
+  | (Fence & AttemptError & { kind: 'retry'; delay: number })
+  | (Fence & AttemptError & { kind: 'failed' })
   | (Fence & { kind: 'deferred'; delay: number; error: string | null })
   | (Fence & { kind: 'released'; error: string })
   | (Fence & { kind: 'postponed'; delay: number });
 
-/** SQL that appends an error entry (`err`, an SQL expression) for the current attempt, keeping the last ERROR_HISTORY. */
-export const appendError = (err: string) =>
-  `CASE WHEN ${err} IS NULL THEN t.errors
-        ELSE (CASE WHEN jsonb_array_length(t.errors) >= ${ERROR_HISTORY} THEN t.errors - 0 ELSE t.errors END)
-             || jsonb_build_array(jsonb_build_object('attempt', t.attempts, 'message', ${err}, 'at', now())) END`;
+// Every fenced batch write names its rows by `t.id = ANY($1)` as well as through
+// the join: the rows are then found through the primary key. Joined only, the
+// planner hash-joins the batch against every running row, costing twice as much.
 
 /**
  * Marks attempts succeeded. Each row must still be `running` under the same lease
  * token; returns the ids that matched (the others lost their lease).
  */
-export async function completeTasks(db: PgQueryable, table: string, items: Array<Fence & { result: string }>): Promise<Set<string>> {
+export async function completeTasks(db: PgQueryable, names: SqlNames, items: Array<Fence & { result: string | null }>): Promise<Set<string>> {
+  const ids: string[] = [];
+  const tokens: string[] = [];
+  const results: Array<string | null> = [];
+  for (const i of items) {
+    ids.push(i.id);
+    tokens.push(i.token);
+    results.push(i.result);
+  }
   const { rows } = await runPrepared<{ id: string }>(
     db,
-    `UPDATE ${table} AS t
+    `UPDATE ${names.tasks} AS t
         SET status = 'succeeded', result = v.result, finished_at = now(), updated_at = now(),
             locked_by = NULL, locked_until = NULL
        FROM unnest($1::bigint[], $2::uuid[], $3::jsonb[]) AS v(id, token, result)
-      WHERE t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
+      WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
      RETURNING t.id`,
-    [items.map((i) => i.id), items.map((i) => i.token), items.map((i) => i.result)],
+    [ids, tokens, results],
   );
-  return new Set(rows.map((r) => String(r.id)));
+  return idSet(rows);
 }
 
 /**
@@ -48,25 +59,26 @@ export async function completeTasks(db: PgQueryable, table: string, items: Array
  * - `failed`: final;
  * - `deferred`: back to queued after exactly `delay` seconds, not counted against max_retries;
  * - `released`: back to queued now, not counted against max_retries (the worker stopped);
- * - `postponed`: the handler never ran (no rate-limit grant): back to queued after
- *   `delay` seconds with the attempt number given back.
+ * - `postponed`: the handler never ran (no rate-limit grant, or the worker stopped
+ *   before starting it): back to queued after `delay` seconds with the attempt
+ *   number given back.
  * Attempt numbers stay unique per run either way.
  * Fenced like {@link completeTasks}; returns the ids that matched.
  */
-export async function endAttempts(db: PgQueryable, table: string, items: Array<Exclude<Settlement, { kind: 'succeeded' }>>): Promise<Set<string>> {
+export async function endAttempts(db: PgQueryable, names: SqlNames, items: Array<Exclude<Settlement, { kind: 'succeeded' }>>): Promise<Set<string>> {
   const { rows } = await runPrepared<{ id: string }>(
     db,
-    `UPDATE ${table} AS t
+    `UPDATE ${names.tasks} AS t
         SET status = CASE WHEN v.kind = 'failed' THEN 'failed' ELSE 'queued' END,
             deferrals = CASE WHEN v.kind IN ('deferred', 'released') THEN t.deferrals + 1 ELSE t.deferrals END,
             attempts = CASE WHEN v.kind = 'postponed' THEN t.attempts - 1 ELSE t.attempts END,
             run_at = CASE WHEN v.kind = 'failed' THEN t.run_at ELSE now() + make_interval(secs => v.delay) END,
             finished_at = CASE WHEN v.kind = 'failed' THEN now() END,
             last_error = coalesce(v.error, t.last_error),
-            errors = ${appendError('v.error')},
+            errors = ${appendErrorSql('t', 'v.error', 'v.stack')},
             locked_by = NULL, locked_until = NULL, updated_at = now()
-       FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::float8[], $5::text[]) AS v(id, token, kind, delay, error)
-      WHERE t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
+       FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::float8[], $5::text[], $6::text[]) AS v(id, token, kind, delay, error, stack)
+      WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
      RETURNING t.id`,
     [
       items.map((i) => i.id),
@@ -74,18 +86,29 @@ export async function endAttempts(db: PgQueryable, table: string, items: Array<E
       items.map((i) => i.kind),
       items.map((i) => ('delay' in i ? i.delay : 0)),
       items.map((i) => ('error' in i ? i.error : null)),
+      items.map((i) => ('stack' in i ? (i.stack ?? null) : null)),
     ],
   );
-  return new Set(rows.map((r) => String(r.id)));
+  return idSet(rows);
 }
 
 /** Writes settlements, succeeded ones and the rest in one statement each. */
-export async function settle(db: PgQueryable, table: string, items: Settlement[]): Promise<Set<string>> {
-  const done = items.filter((i): i is Extract<Settlement, { kind: 'succeeded' }> => i.kind === 'succeeded');
-  const ended = items.filter((i): i is Exclude<Settlement, { kind: 'succeeded' }> => i.kind !== 'succeeded');
-  const [a, b] = await Promise.all([
-    done.length ? completeTasks(db, table, done) : new Set<string>(),
-    ended.length ? endAttempts(db, table, ended) : new Set<string>(),
-  ]);
-  return new Set([...a, ...b]);
+export async function settle(db: PgQueryable, names: SqlNames, items: Settlement[]): Promise<Set<string>> {
+  const done: Array<Extract<Settlement, { kind: 'succeeded' }>> = [];
+  const ended: Array<Exclude<Settlement, { kind: 'succeeded' }>> = [];
+  for (const item of items) {
+    if (item.kind === 'succeeded') done.push(item);
+    else ended.push(item);
+  }
+  if (ended.length === 0) return completeTasks(db, names, done);
+  if (done.length === 0) return endAttempts(db, names, ended);
+  const [a, b] = await Promise.all([completeTasks(db, names, done), endAttempts(db, names, ended)]);
+  for (const id of b) a.add(id);
+  return a;
+}
+
+function idSet(rows: Array<{ id: string }>): Set<string> {
+  const out = new Set<string>();
+  for (const r of rows) out.add(String(r.id));
+  return out;
 }

@@ -1,14 +1,18 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { quoteIdent } from '../db/pool.js';
+import type { SqlNames } from '../db/names.js';
 import type { TaskRegistry } from '../registry.js';
-import { nextTick, ticksBetween } from './cron.js';
-import type { ScheduleInfo } from './schedules.js';
+import { nextTick, ticksBetween } from '../scheduler/cron.js';
+import type { ScheduleInfo } from '../scheduler/schedules.js';
+import type { Service } from './service.js';
 
 /** Ticks younger than this are on time; older ones count as missed (see `backfill`). */
 export const ON_TIME_SECONDS = 60;
-/** Longest wait between re-reads of the schedules when nothing is due. */
-const REFRESH_MS = 30_000;
+/**
+ * Longest wait between re-reads of the schedules when nothing is due: changes are
+ * announced by NOTIFY, so this only heals a missed one.
+ */
+const REFRESH_MS = 60_000;
 
 interface DueRow {
   name: string;
@@ -26,9 +30,9 @@ interface DueRow {
  * inserted into `schedule_runs` with ON CONFLICT DO NOTHING in the same statement
  * that inserts their tasks, so a tick reached by several workers enqueues once.
  */
-export class CronRunner {
+export class CronRunner implements Service {
   readonly #pool: pg.Pool;
-  readonly #s: string;
+  readonly #names: SqlNames;
   readonly #registry: TaskRegistry;
   readonly #logger: Logger;
   readonly #onError: (err: Error) => void;
@@ -36,9 +40,9 @@ export class CronRunner {
   #stopped = true;
   #running: Promise<number> | undefined;
 
-  constructor(opts: { pool: pg.Pool; schema: string; registry: TaskRegistry; logger: Logger; onError: (err: Error) => void }) {
+  constructor(opts: { pool: pg.Pool; names: SqlNames; registry: TaskRegistry; logger: Logger; onError: (err: Error) => void }) {
     this.#pool = opts.pool;
-    this.#s = quoteIdent(opts.schema);
+    this.#names = opts.names;
     this.#registry = opts.registry;
     this.#logger = opts.logger;
     this.#onError = opts.onError;
@@ -79,7 +83,7 @@ export class CronRunner {
     clearTimeout(this.#timer);
     try {
       await this.runDue();
-      const { rows } = await this.#pool.query<{ next: Date | null }>(`SELECT min(next_run_at) AS next FROM ${this.#s}.schedules WHERE NOT paused`);
+      const { rows } = await this.#pool.query<{ next: Date | null }>(`SELECT min(next_run_at) AS next FROM ${this.#names.schedules} WHERE NOT paused`);
       const next = rows[0]?.next;
       const wait = next ? Math.max(0, next.getTime() - Date.now()) : REFRESH_MS;
       this.#arm(Math.min(wait, REFRESH_MS));
@@ -99,7 +103,7 @@ export class CronRunner {
   async #runDue(now: Date, catchUp: boolean): Promise<number> {
     const { rows } = await this.#pool.query<DueRow>(
       `SELECT name, cron, timezone, task, payload, options, backfill, next_run_at
-         FROM ${this.#s}.schedules WHERE NOT paused AND next_run_at <= $1`,
+         FROM ${this.#names.schedules} WHERE NOT paused AND next_run_at <= $1`,
       [now],
     );
     let enqueued = 0;
@@ -118,16 +122,16 @@ export class CronRunner {
     const o = row.options;
     const { rows: out } = await this.#pool.query<{ n: string }>(
       `WITH runs AS (
-         INSERT INTO ${this.#s}.schedule_runs (schedule, tick)
+         INSERT INTO ${this.#names.scheduleRuns} (schedule, tick)
          SELECT $1, t FROM unnest($2::timestamptz[]) AS t
          ON CONFLICT DO NOTHING
          RETURNING tick
        ), inserted AS (
-         INSERT INTO ${this.#s}.tasks (queue, name, payload, priority, max_retries, retry_delay, timeout)
+         INSERT INTO ${this.#names.tasks} (queue, name, payload, priority, max_retries, retry_delay, timeout)
          SELECT $3, $4, $5::jsonb, $6, $7, $8, $9 FROM runs
          RETURNING id
        ), advanced AS (
-         UPDATE ${this.#s}.schedules
+         UPDATE ${this.#names.schedules}
             SET next_run_at = greatest(next_run_at, $10), last_run_at = greatest(last_run_at, (SELECT max(tick) FROM runs))
           WHERE name = $1
        )
