@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { PEER_NAMES, type PeerName } from './types.js';
-import { DEFAULT_WORKLOADS, WORKLOADS } from './workloads/index.js';
+import { ALIASES, DEFAULT_WORKLOADS, WORKLOADS } from './workloads/index.js';
 import { FULL_SIZES, QUICK_SIZES, type Sizes } from './workloads/workload.js';
 
 export interface BenchOptions {
@@ -14,7 +14,9 @@ export interface BenchOptions {
 export const USAGE = `Usage: npm run bench -- [--quick] [--only=w1,w2] [--peers=p1,p2] [--rounds=N]
   --quick        small sizes, 1 round: a smoke run
   --only=...     workloads: ${WORKLOADS.map((w) => w.name).join(', ')}
-                 (default: all but memory)
+                 (default: all but memory), or a group: ${Object.entries(ALIASES)
+                   .map(([alias, names]) => `${alias} = ${names.join(',')}`)
+                   .join('; ')}
   --peers=...    ${PEER_NAMES.join(', ')}
                  (default: all but bullmq-redis, which needs REDIS_URL; memory defaults to pgcourier)
   --rounds=N     rounds per workload, peers alternating in each (default 3, --quick 1)
@@ -42,8 +44,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   });
   if (values.help) return 'help';
   const known = WORKLOADS.map((w) => w.name);
-  const workloads = list(values.only) ?? DEFAULT_WORKLOADS;
-  for (const w of workloads) if (!known.includes(w)) throw new Error(`unknown workload "${w}"; known: ${known.join(', ')}`);
+  const workloads = (list(values.only) ?? DEFAULT_WORKLOADS).flatMap((w) => ALIASES[w] ?? [w]);
+  for (const w of workloads) if (!known.includes(w)) throw new Error(`unknown workload "${w}"; known: ${known.join(', ')}; groups: ${Object.keys(ALIASES).join(', ')}`);
   const requested = list(values.peers);
   for (const p of requested ?? []) if (!PEER_NAMES.includes(p as PeerName)) throw new Error(`unknown peer "${p}"; known: ${PEER_NAMES.join(', ')}`);
   const onlyMemory = workloads.length === 1 && workloads[0] === 'memory';

@@ -61,28 +61,45 @@ export class BenchServer {
     return left;
   }
 
-  /** Statements per normalised query run so far in one database (pg_stat_statements), bench's own excluded. */
+  /**
+   * Statements per normalised query run so far in one database (pg_stat_statements), bench's own excluded:
+   * those carry a `/* bench *\/` marker after their first keyword (pg_stat_statements drops a leading comment).
+   */
   async statements(databaseUrl: string): Promise<Map<string, { query: string; calls: number; rows: number; ms: number }>> {
     const name = new URL(databaseUrl).pathname.slice(1);
     const { rows } = await this.admin.query<{ queryid: string; query: string; calls: string; rows: string; ms: number }>(
       `/* bench */ SELECT s.queryid::text AS queryid, s.query, s.calls, s.rows, s.total_exec_time AS ms
          FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-        WHERE d.datname = $1 AND s.query NOT LIKE '/* bench */%'`,
+        WHERE d.datname = $1 AND s.query NOT LIKE '%/* bench */%'`,
       [name],
     );
     return new Map(rows.map((r) => [r.queryid, { query: r.query, calls: Number(r.calls), rows: Number(r.rows), ms: r.ms }]));
   }
 
-  /** Version and every setting not at its built-in default. */
-  async describe(): Promise<{ version: string; settings: Record<string, string> }> {
-    const version = (await this.admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?';
+  /**
+   * Which Postgres this is (embedded, or the server DATABASE_URL names, without its
+   * password), its version, whether fsync is on, and every setting not at its built-in default.
+   */
+  async describe(): Promise<{ source: 'embedded' | 'DATABASE_URL'; server: string; version: string; versionString: string; fsync: string; synchronousCommit: string; settings: Record<string, string> }> {
+    const { rows: info } = await this.admin.query<{ v: string; full: string; fsync: string; sc: string }>(
+      "/* bench */ SELECT current_setting('server_version') AS v, version() AS full, current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sc",
+    );
+    const version = info[0]?.v ?? '?';
     const { rows } = await this.admin.query<{ name: string; setting: string; unit: string | null }>(
       `SELECT name, setting, unit FROM pg_settings
         WHERE source NOT IN ('default', 'override', 'client', 'session') AND name NOT LIKE 'lc_%'
            OR name IN ('shared_buffers', 'work_mem', 'synchronous_commit', 'fsync', 'max_connections', 'wal_level', 'autovacuum')
         ORDER BY name`,
     );
-    return { version, settings: Object.fromEntries(rows.map((r) => [r.name, r.unit ? `${r.setting} (${r.unit})` : r.setting])) };
+    return {
+      source: this.embedded ? 'embedded' : 'DATABASE_URL',
+      server: `${this.url.hostname}:${this.url.port || '5432'}`,
+      version,
+      versionString: info[0]?.full ?? '?',
+      fsync: info[0]?.fsync ?? '?',
+      synchronousCommit: info[0]?.sc ?? '?',
+      settings: Object.fromEntries(rows.map((r) => [r.name, r.unit ? `${r.setting} (${r.unit})` : r.setting])),
+    };
   }
 
   async stop(): Promise<void> {

@@ -78,7 +78,9 @@ export function markdownTable(rows: TableRow[], peers: Peer[]): string {
       const v = row.medians[name];
       if (v === undefined) {
         const peer = peers.find((p) => p.name === name);
-        return row.workload === 'history' && peer && !peer.keepsHistory ? 'no history' : 'n/a';
+        if (row.workload === 'history' && peer && !peer.keepsHistory) return 'no history';
+        if (row.workload === 'drain_result1k' && peer && !peer.keepsResults) return 'no result';
+        return 'n/a';
       }
       const errs = row.errors[name];
       if (errs) notes.push(`${name}, ${row.row}: ${errs.join('; ')}`);
@@ -91,13 +93,15 @@ export function markdownTable(rows: TableRow[], peers: Peer[]): string {
   return lines.join('\n');
 }
 
-/** Statements per job of each peer's drain_noop c=10 (last round), the heaviest first. */
+const PROFILED = ['drain_noop c=10', 'drain_payload1k c=10', 'drain_result1k c=10'];
+
+/** Statements per job of each peer's drain_noop c=10 and its 1 KB variants (last round), the most frequent first. */
 export function profileText(profiles: Array<{ peer: string; row: string; round: number; jobs: number; statements: Array<{ query: string; calls: number; rows: number; ms: number }> }>): string {
   const last = new Map<string, (typeof profiles)[number]>();
-  for (const p of profiles) if (p.row === 'drain_noop c=10') last.set(p.peer, p);
+  for (const p of profiles) if (PROFILED.includes(p.row)) last.set(`${p.row}\u0000${p.peer}`, p);
   const out: string[] = [];
   for (const p of last.values()) {
-    out.push(`${p.peer} — drain_noop c=10, ${p.jobs.toLocaleString('en-US')} jobs (round ${p.round}): calls/job, rows/call, ms/call, statement`);
+    out.push(`${p.peer} — ${p.row}, ${p.jobs.toLocaleString('en-US')} jobs (round ${p.round}): calls/job, rows/call, ms/call, statement`);
     for (const s of p.statements.slice(0, 6)) {
       const text = s.query.replace(/\s+/g, ' ').slice(0, 100);
       out.push(`  ${(s.calls / p.jobs).toFixed(3).padStart(7)} ${(s.rows / s.calls).toFixed(1).padStart(7)} ${(s.ms / s.calls).toFixed(3).padStart(8)}  ${text}`);

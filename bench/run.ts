@@ -147,6 +147,7 @@ async function main(): Promise<number> {
     versions: { 'graphile-worker': version('graphile-worker'), 'pg-boss': version('pg-boss'), bullmq: version('bullmq'), pg: version('pg') },
     options: { quick: options.quick, rounds: options.rounds, workloads: options.workloads, sizes: options.sizes },
   };
+  log(`Postgres ${header.postgres.version} at ${header.postgres.server} (${header.postgresSource}), fsync ${header.postgres.fsync}, synchronous_commit ${header.postgres.synchronousCommit}`);
   try {
     for (const workload of workloads) {
       await runWorkload(workload, peers, options, server, notes, raw);
@@ -162,7 +163,10 @@ async function main(): Promise<number> {
   writeFileSync(`${file}.tmp`, `${JSON.stringify({ ...header, finishedAt: finishedAt.toISOString(), minutes: (finishedAt.getTime() - startedAt.getTime()) / 60_000, table, markdown, profiles: notes.profiles, raw }, null, 1)}\n`);
   renameSync(`${file}.tmp`, file);
   const m = header.machine;
-  console.log(`\n${command} — ${m.nproc} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}, Postgres ${header.postgres.version}; medians of ${options.rounds} round(s)\n`);
+  const pgInfo = header.postgres;
+  console.log(
+    `\n${command} — ${m.nproc} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}, Postgres ${pgInfo.version} (${header.postgresSource}, fsync ${pgInfo.fsync}, synchronous_commit ${pgInfo.synchronousCommit}); medians of ${options.rounds} round(s)\n`,
+  );
   console.log(markdown);
   if (profile) console.log(`\nStatements per job (pg_stat_statements):\n${profile}`);
   console.log(`\nraw rows: ${file}  (${((finishedAt.getTime() - startedAt.getTime()) / 60_000).toFixed(1)} min)`);

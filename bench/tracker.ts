@@ -1,5 +1,5 @@
 import { now } from './stats.js';
-import type { BenchPayload, JobHandler } from './types.js';
+import type { BenchPayload, JobHandler, JobResult } from './types.js';
 
 /**
  * Counts every run of every job of one measurement, so a workload can check
@@ -22,8 +22,8 @@ export class Tracker {
     this.delays = options.latency ? new Float64Array(expected).fill(Number.NaN) : undefined;
   }
 
-  /** A handler that records each run and then does `work`. */
-  handler(work?: () => Promise<void>): JobHandler {
+  /** A handler that records each run, then does `work`, then returns `result` (the same object every time). */
+  handler(work?: () => Promise<void>, result?: JobResult): JobHandler {
     return async (payload: BenchPayload) => {
       const t = now();
       this.started++;
@@ -35,6 +35,7 @@ export class Tracker {
       if (work) await work();
       this.finished++;
       this.lastEnd = now();
+      return result;
     };
   }
 

@@ -4,10 +4,15 @@ export interface BenchPayload {
   i: number;
   /** Epoch milliseconds (fractional) taken just before the enqueue call. */
   t: number;
+  /** Padding that makes the payload ~1 KB of JSON (drain_payload1k). */
+  pad?: string;
 }
 
+/** What a handler returns: nothing, or a result the peer stores with the finished job (drain_result1k). */
+export type JobResult = Record<string, unknown> | undefined;
+
 /** Called by a peer for every job it runs. */
-export type JobHandler = (payload: BenchPayload) => Promise<void> | void;
+export type JobHandler = (payload: BenchPayload) => Promise<JobResult> | JobResult;
 
 /** A running consumer of one peer. */
 export interface Consumer {
@@ -20,11 +25,14 @@ export interface PeerInstance {
   enqueueOne(payload: BenchPayload): Promise<void>;
   /** Enqueues the whole array with the peer's bulk API. */
   enqueueMany(payloads: BenchPayload[]): Promise<void>;
-  startConsumer(options: { concurrency: number; handler: JobHandler }): Promise<Consumer>;
+  /** `results`: the handler returns a result to store with each finished job (drain_result1k). */
+  startConsumer(options: { concurrency: number; handler: JobHandler; results?: boolean }): Promise<Consumer>;
   /** Jobs not yet finished (queued, running, or completed but not yet recorded as such). */
   outstanding(): Promise<number>;
   /** Every job row the peer stores, finished or not. */
   stored(): Promise<number>;
+  /** Finished jobs stored with a non-null result (only when `keepsResults`). */
+  storedResults?(): Promise<number>;
   /** Inserts `count` finished jobs in the peer's own table shape (only when `keepsHistory`). */
   preloadHistory?(count: number): Promise<void>;
   close(): Promise<void>;
@@ -40,6 +48,8 @@ export interface Peer {
   settings: string;
   /** Whether finished jobs stay in its tables (history workload). */
   keepsHistory: boolean;
+  /** Whether it stores what a handler returns with the finished job (drain_result1k). */
+  keepsResults: boolean;
   /** The raw-SQL reference is not a peer to beat but a ceiling to compare with. */
   reference: boolean;
   /** Workloads it takes part in (all when absent). */

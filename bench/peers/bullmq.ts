@@ -12,6 +12,7 @@ export const bullmqPg: Peer = {
   name: 'bullmq-pg',
   settings: "Postgres backend ({ connectionString, schema, max: 10 }); new Worker({ concurrency: c }) with defaults (completed jobs kept); addBulk for bulk",
   keepsHistory: true,
+  keepsResults: true,
   reference: false,
   async open(connectionString) {
     const connection = { connectionString, schema: SCHEMA, migrate: true, max: 10 };
@@ -20,7 +21,7 @@ export const bullmqPg: Peer = {
     const admin = new pg.Pool({ connectionString, max: 1 });
     admin.on('error', () => {});
     const count = async (where: string) =>
-      Number((await admin.query(`/* bench */ SELECT count(*) AS n FROM ${SCHEMA}.job WHERE queue = '${QUEUE}' ${where}`)).rows[0].n);
+      Number((await admin.query(`SELECT /* bench */ count(*) AS n FROM ${SCHEMA}.job WHERE queue = '${QUEUE}' ${where}`)).rows[0].n);
     const instance: PeerInstance = {
       async enqueueOne(payload) {
         await queue.add(QUEUE, payload);
@@ -36,6 +37,7 @@ export const bullmqPg: Peer = {
       },
       outstanding: () => count(`AND state NOT IN ('completed', 'failed')`),
       stored: () => count(''),
+      storedResults: () => count(`AND state = 'completed' AND return_value ? 'pad'`),
       async preloadHistory(n) {
         await queue.add(QUEUE, { i: -1, t: 0 });
         const worker = new Pg.Worker<BenchPayload>(QUEUE, async () => {}, { connection });
@@ -72,8 +74,9 @@ export const bullmqRedis: Peer = {
   name: 'bullmq-redis',
   settings: 'Redis backend ({ url: REDIS_URL }); new Worker({ concurrency: c }) with defaults; addBulk for bulk',
   keepsHistory: false,
+  keepsResults: true,
   reference: false,
-  workloads: ['enqueue_single', 'enqueue_bulk', 'drain_noop', 'drain_io', 'latency', 'steady'],
+  workloads: ['enqueue_single', 'enqueue_bulk', 'drain_noop', 'drain_payload1k', 'drain_result1k', 'drain_io', 'latency', 'steady70', 'steady50'],
   async open() {
     const url = process.env.REDIS_URL;
     if (!url) throw new Error('bullmq-redis needs REDIS_URL');

@@ -13,13 +13,15 @@ export const graphileWorker: Peer = {
   name: 'graphile-worker',
   settings: 'run({ concurrentJobs: c, maxPoolSize: max(10, c + 2), pollInterval: 2000, localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 }); addJobs for bulk',
   keepsHistory: false,
+  // A task's return value is not stored: completed jobs are deleted.
+  keepsResults: false,
   reference: false,
   async open(connectionString) {
     const utils = await makeWorkerUtils({ connectionString, schema: SCHEMA, logger: silent });
     await utils.migrate();
     const admin = new pg.Pool({ connectionString, max: 1 });
     admin.on('error', () => {});
-    const count = async () => Number((await admin.query(`/* bench */ SELECT count(*) AS n FROM ${SCHEMA}._private_jobs`)).rows[0].n);
+    const count = async () => Number((await admin.query(`SELECT /* bench */ count(*) AS n FROM ${SCHEMA}._private_jobs`)).rows[0].n);
     const instance: PeerInstance = {
       async enqueueOne(payload) {
         await utils.addJob('noop', payload);

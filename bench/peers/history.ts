@@ -14,7 +14,7 @@ export async function cloneFinishedRows(
 ): Promise<void> {
   const [schema, name] = table.split('.') as [string, string];
   const { rows } = await db.query<{ column_name: string }>(
-    `/* bench */ SELECT column_name FROM information_schema.columns
+    `SELECT /* bench */ column_name FROM information_schema.columns
       WHERE table_schema = $1 AND table_name = $2 AND is_identity = 'NO' AND is_generated = 'NEVER'
       ORDER BY ordinal_position`,
     [schema, name],
@@ -26,11 +26,11 @@ export async function cloneFinishedRows(
   const quoted = columns.map((c) => `"${c}"`);
   const values = columns.map((c) => spec.set[c] ?? `s."${c}"`);
   const { rowCount } = await db.query(
-    `/* bench */ INSERT INTO ${table} (${quoted.join(', ')})
+    `INSERT /* bench */ INTO ${table} (${quoted.join(', ')})
      SELECT ${values.join(', ')}
        FROM (SELECT * FROM ${table} WHERE ${spec.template} LIMIT 1) AS s, generate_series(1, $1::int) AS g`,
     [count],
   );
   if (rowCount !== count) throw new Error(`history preload of ${table}: no finished template row (inserted ${rowCount})`);
-  await db.query(`/* bench */ VACUUM ANALYZE ${table}`);
+  await db.query(`VACUUM /* bench */ ANALYZE ${table}`);
 }

@@ -21,6 +21,7 @@ export const pgBoss: Peer = {
   settings:
     'new PgBoss({ useListenNotify: true, max: 10 }); createQueue(notify: true); work({ batchSize: c, localConcurrency: 1, pollingIntervalSeconds: 0.5, burstWhenBatchFull: true }); insert() for bulk',
   keepsHistory: true,
+  keepsResults: true,
   reference: false,
   async open(connectionString) {
     const boss = new PgBoss({ connectionString, schema: SCHEMA, useListenNotify: true, max: 10 });
@@ -30,7 +31,7 @@ export const pgBoss: Peer = {
     const admin = new pg.Pool({ connectionString, max: 1 });
     admin.on('error', () => {});
     const count = async (where: string) =>
-      Number((await admin.query(`/* bench */ SELECT count(*) AS n FROM ${SCHEMA}.job WHERE name = '${QUEUE}' ${where}`)).rows[0].n);
+      Number((await admin.query(`SELECT /* bench */ count(*) AS n FROM ${SCHEMA}.job WHERE name = '${QUEUE}' ${where}`)).rows[0].n);
     const instance: PeerInstance = {
       async enqueueOne(payload) {
         await boss.send(QUEUE, payload);
@@ -41,18 +42,22 @@ export const pgBoss: Peer = {
           payloads.map((data) => ({ data })),
         );
       },
-      async startConsumer({ concurrency, handler }) {
-        const id = await boss.work<BenchPayload>(
-          QUEUE,
-          { ...bossShape(concurrency), pollingIntervalSeconds: 0.5, burstWhenBatchFull: true },
-          async (jobs) => {
-            await Promise.all(jobs.map((job) => handler(job.data)));
-          },
-        );
+      async startConsumer({ concurrency, handler, results }) {
+        const options = { ...bossShape(concurrency), pollingIntervalSeconds: 0.5, burstWhenBatchFull: true };
+        // A batch handler's return value is stored only for a batch of one; per-job outputs
+        // of a batch are what its documented `perJobResults` option is for.
+        const id = results
+          ? await boss.work<BenchPayload>(QUEUE, { ...options, perJobResults: true }, async (jobs) =>
+              Promise.all(jobs.map(async (job) => ({ id: job.id, status: 'completed' as const, output: await handler(job.data) }))),
+            )
+          : await boss.work<BenchPayload>(QUEUE, options, async (jobs) => {
+              await Promise.all(jobs.map((job) => handler(job.data)));
+            });
         return { stop: () => boss.offWork(QUEUE, { id, wait: true }) };
       },
       outstanding: () => count(`AND state < 'completed'`),
       stored: () => count(''),
+      storedResults: () => count(`AND state = 'completed' AND output ? 'pad'`),
       async preloadHistory(n) {
         await boss.send(QUEUE, { i: -1, t: 0 });
         const [job] = await boss.fetch(QUEUE);

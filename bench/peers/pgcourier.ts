@@ -11,17 +11,19 @@ export const pgcourier: Peer = {
   name: 'pgcourier',
   settings: 'createCourier({ poolSize: 10 }); start({ concurrency, pollInterval: 2 }) (claim batch = free slots, batched completion); enqueueMany for bulk',
   keepsHistory: true,
+  keepsResults: true,
   reference: false,
   async open(connectionString) {
     let handler: JobHandler | undefined;
     const courier = createCourier({ connectionString, schema: SCHEMA, poolSize: 10 });
     courier.registerTask('noop', async (payload: BenchPayload) => {
-      await handler?.(payload);
+      // What the handler returns is the task's result (undefined is stored as null, as for any task).
+      return await handler?.(payload);
     });
     await courier.migrate();
     const admin = new pg.Pool({ connectionString, max: 1 });
     admin.on('error', () => {});
-    const count = async (where: string) => Number((await admin.query(`/* bench */ SELECT count(*) AS n FROM ${TABLE} ${where}`)).rows[0].n);
+    const count = async (where: string) => Number((await admin.query(`SELECT /* bench */ count(*) AS n FROM ${TABLE} ${where}`)).rows[0].n);
     const instance: PeerInstance = {
       async enqueueOne(payload) {
         await courier.enqueueTask('noop', payload);
@@ -36,6 +38,7 @@ export const pgcourier: Peer = {
       },
       outstanding: () => count(`WHERE status IN ('queued', 'running')`),
       stored: () => count(''),
+      storedResults: () => count(`WHERE status = 'succeeded' AND result ? 'pad'`),
       async preloadHistory(n) {
         // A real finished task is the template, so the rows have exactly the shape pgcourier writes.
         await courier.enqueueTask('noop', { i: -1, t: 0 });

@@ -1,7 +1,7 @@
 import { statementDelta } from '../postgres.js';
 import { now, sleep, until } from '../stats.js';
 import { Tracker } from '../tracker.js';
-import type { BenchPayload, PeerInstance } from '../types.js';
+import type { BenchPayload, JobResult, PeerInstance } from '../types.js';
 import type { Measurement, WorkloadContext } from './workload.js';
 
 /** Runs `fn` on the peer opened in a fresh database, then closes it and drops the database. */
@@ -20,13 +20,22 @@ export async function inFreshDatabase<T>(ctx: WorkloadContext, fn: (instance: Pe
   }
 }
 
-export function payloads(from: number, count: number): BenchPayload[] {
-  return Array.from({ length: count }, (_, k) => ({ i: from + k, t: 0 }));
+export function payloads(from: number, count: number, pad?: string): BenchPayload[] {
+  return Array.from({ length: count }, (_, k) => (pad === undefined ? { i: from + k, t: 0 } : { i: from + k, t: 0, pad }));
 }
 
+/**
+ * 1,002 characters of varied text: `{"i":…,"t":0,"pad":"…"}` is ~1 KB of JSON, and
+ * `{"ok":true,"pad":"…"}` too. Below Postgres's 2 KB TOAST threshold, so stored inline.
+ */
+export const PAD_1K: string = Array.from({ length: 1_002 }, (_, k) => 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'[(k * 7919) % 62]).join('');
+
+/** The 1 KB result a drain_result1k handler returns (the same object for every job). */
+export const RESULT_1K: JobResult = Object.freeze({ ok: true, pad: PAD_1K });
+
 /** Enqueues jobs 0…count-1 through the bulk API in batches (not timed). */
-export async function preload(instance: PeerInstance, count: number, batch = 1_000): Promise<void> {
-  for (let from = 0; from < count; from += batch) await instance.enqueueMany(payloads(from, Math.min(batch, count - from)));
+export async function preload(instance: PeerInstance, count: number, batch = 1_000, pad?: string): Promise<void> {
+  for (let from = 0; from < count; from += batch) await instance.enqueueMany(payloads(from, Math.min(batch, count - from), pad));
 }
 
 /** Waits until the peer has recorded every job as finished. */
@@ -50,12 +59,21 @@ export async function drain(
   ctx: WorkloadContext,
   instance: PeerInstance,
   url: string,
-  options: { count: number; concurrency: number; work?: () => Promise<void>; preloaded?: boolean },
+  options: { count: number; concurrency: number; work?: () => Promise<void>; preloaded?: boolean; pad?: string; result?: JobResult },
 ): Promise<DrainResult> {
-  if (!options.preloaded) await preload(instance, options.count);
+  if (!options.preloaded) await preload(instance, options.count, 1_000, options.pad);
   const before = await ctx.server.statements(url);
   const tracker = new Tracker(options.count);
-  const consumer = await instance.startConsumer({ concurrency: options.concurrency, handler: tracker.handler(options.work) });
+  const results = options.result !== undefined;
+  const handler = tracker.handler(options.work, options.result);
+  // With a padded payload, every handler also checks that the payload arrived whole.
+  let wrongPayloads = 0;
+  const pad = options.pad;
+  const checked: typeof handler = pad === undefined ? handler : (payload) => {
+          if (payload.pad !== pad) wrongPayloads++;
+          return handler(payload);
+        };
+  const consumer = await instance.startConsumer({ concurrency: options.concurrency, handler: checked, ...(results ? { results } : {}) });
   let error: string | undefined;
   try {
     await until(() => tracker.finished >= options.count, drainTimeout(options.count), `${options.count} jobs to run`);
@@ -67,6 +85,11 @@ export async function drain(
   await sleep(50);
   const after = await ctx.server.statements(url);
   error ??= tracker.verify() ?? undefined;
+  if (!error && wrongPayloads > 0) error = `${wrongPayloads} jobs ran with a payload other than the one enqueued`;
+  if (!error && results && instance.storedResults) {
+    const stored = await instance.storedResults();
+    if (stored !== options.count) error = `${stored} results stored for ${options.count} jobs`;
+  }
   return { rate: options.count / ((tracker.lastEnd - tracker.firstStart) / 1000), error, statements: statementDelta(before, after) };
 }
 

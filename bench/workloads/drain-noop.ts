@@ -1,5 +1,5 @@
-import { drain, inFreshDatabase, statementsPerJob, throughput } from './common.js';
-import type { Measurement, Workload } from './workload.js';
+import { drain, inFreshDatabase, PAD_1K, RESULT_1K, statementsPerJob, throughput } from './common.js';
+import type { Measurement, Workload, WorkloadContext } from './workload.js';
 
 const CONCURRENCIES = [10, 50];
 
@@ -25,3 +25,24 @@ export const drainNoop: Workload = {
     return out;
   },
 };
+
+/** drain_noop c=10 with something real in it: a 1 KB payload, or a 1 KB result stored with each job. */
+function drainVariant(name: string, what: string, options: { pad?: string; result?: Record<string, unknown> }): Workload {
+  const concurrency = 10;
+  return {
+    name,
+    description: `drain N pre-loaded jobs in one process (concurrency ${concurrency}), ${what}`,
+    async run(ctx: WorkloadContext) {
+      // A peer that keeps no results has nothing to measure here; the table says "no result".
+      if (options.result && !ctx.peer.keepsResults) return [];
+      const n = ctx.sizes.drain;
+      const result = await inFreshDatabase(ctx, (instance, url) => drain(ctx, instance, url, { count: n, concurrency, ...options }));
+      const row = `${name} c=${concurrency}`;
+      ctx.notes.profiles.push({ peer: ctx.peer.name, row, round: ctx.round, jobs: n, statements: result.statements.slice(0, 12) });
+      return [throughput(`${row}, ${what} (${n.toLocaleString('en-US')} jobs)`, result), statementsPerJob(`${row}: statements per job`, result, n)];
+    },
+  };
+}
+
+export const drainPayload1k = drainVariant('drain_payload1k', '1 KB payload', { pad: PAD_1K });
+export const drainResult1k = drainVariant('drain_result1k', 'handler returns a 1 KB result', { result: RESULT_1K as Record<string, unknown> });

@@ -26,7 +26,7 @@ export const idle: Workload = {
         for (let w = 0; w < idleWorkers; w++) {
           const instance = await ctx.peer.open(url);
           instances.push(instance);
-          consumers.push(await instance.startConsumer({ concurrency: 10, handler: () => {} }));
+          consumers.push(await instance.startConsumer({ concurrency: 10, handler: () => undefined }));
         }
         return { ctx, url, instances, consumers };
       }),

@@ -4,7 +4,6 @@ import type { BenchPayload } from '../types.js';
 import { drain, inFreshDatabase, settled } from './common.js';
 import type { Workload, WorkloadContext } from './workload.js';
 
-const LOAD = 0.7;
 const TICK_MS = 10;
 
 /** The peer's drain_noop c=10 rate of this run, or a drain measured now when that workload did not run. */
@@ -13,18 +12,22 @@ async function drainRate(ctx: WorkloadContext): Promise<number> {
   if (rates?.length) return median(rates);
   const result = await inFreshDatabase(ctx, (instance, url) => drain(ctx, instance, url, { count: ctx.sizes.drain, concurrency: 10 }));
   if (result.error) throw new Error(`steady: measuring the drain rate failed: ${result.error}`);
+  // Kept for the other steady load of this run, so both share one drain rate.
+  ctx.notes.drainRates.set(ctx.peer.name, [result.rate]);
   return result.rate;
 }
 
 /**
  * Producer and consumer in one process: every 10 ms the producer enqueues what
- * keeps it at 70% of the peer's drain rate (one call, bulk when more than one
- * job is due), for the whole duration; enqueue→start delay and queue depth
+ * keeps it at `percent`% of the peer's drain rate (one call, bulk when more than
+ * one job is due), for the whole duration; enqueue→start delay and queue depth
  * (enqueued − finished) are recorded.
  */
-export const steady: Workload<number> = {
-  name: 'steady',
-  description: 'producer at 70% of the peer’s drain_noop c=10 rate and a consumer (c=10) together: latency and queue depth',
+function steadyAt(percent: number): Workload<number> {
+  const LOAD = percent / 100;
+  return {
+  name: `steady${percent}`,
+  description: `producer at ${percent}% of the peer’s drain_noop c=10 rate and a consumer (c=10) together: latency and queue depth`,
   prepare: drainRate,
   run: (ctx, rate) =>
     inFreshDatabase(ctx, async (instance) => {
@@ -62,7 +65,7 @@ export const steady: Workload<number> = {
       if (!error && (ran.some((r) => r !== 1) || tracker.started !== enqueued)) error = `${tracker.started} runs for ${enqueued} jobs, not each exactly once`;
       const delays = tracker.latencies();
       const extra = error ? { error } : {};
-      const label = `steady @70% of drain rate (${seconds} s)`;
+      const label = `steady @${percent}% of drain rate (${seconds} s)`;
       return [
         { row: `${label} p50`, unit: 'ms', better: 'lower', value: percentile(delays, 50), ...extra },
         { row: `${label} p99`, unit: 'ms', better: 'lower', value: percentile(delays, 99), ...extra },
@@ -72,3 +75,7 @@ export const steady: Workload<number> = {
       ];
     }),
 };
+}
+
+export const steady70 = steadyAt(70);
+export const steady50 = steadyAt(50);
