@@ -6,10 +6,10 @@ import { cloneFinishedRows } from './history.js';
 const SCHEMA = 'pgcourier';
 const TABLE = `${SCHEMA}.tasks`;
 
-/** pgcourier through its public API, with its documented defaults (pollInterval 2 s, batch = concurrency). */
+/** pgcourier through its public API, with its documented defaults (prefetch, batch size and poll interval). */
 export const pgcourier: Peer = {
   name: 'pgcourier',
-  settings: 'createCourier({ poolSize: 10 }); start({ concurrency, pollInterval: 2 }) (claim batch = free slots, batched completion); enqueueMany for bulk',
+  settings: 'createCourier({ poolSize: 10 }); start({ concurrency }) (defaults: prefetch max(500, 10 × concurrency), claims refill the buffer when half empty, one completion write in flight; polls every 15 s while LISTEN is up); enqueueMany for bulk',
   keepsHistory: true,
   keepsResults: true,
   reference: false,
@@ -33,7 +33,7 @@ export const pgcourier: Peer = {
       },
       async startConsumer(options) {
         handler = options.handler;
-        await courier.start({ concurrency: options.concurrency, pollInterval: 2 });
+        await courier.start({ concurrency: options.concurrency });
         return { stop: () => courier.stop({ grace: 5 }) };
       },
       outstanding: () => count(`WHERE status IN ('queued', 'running')`),
