@@ -86,6 +86,8 @@ export class Processor {
   /** Every attempt whose lease this process holds: buffered, running or settling. */
   readonly #attempts = new Map<string, Attempt>();
   #active = 0;
+  /** Attempts whose outcome waits for the completer. */
+  #settling = 0;
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   #idleWaiters: Array<() => void> = [];
   readonly #limits: QueueLimitsCache;
@@ -115,6 +117,7 @@ export class Processor {
       batchSize: settings.batchSize,
       claim: (limit) => this.#claim(limit),
       busy: () => this.#active,
+      backlog: () => this.#settling,
       onClaimed: (attempts, late) => this.#claimed(attempts, late),
       onError: (err, context, extra) => this.#reportError(err, context, extra),
     });
@@ -417,9 +420,12 @@ export class Processor {
       written?.();
     } else {
       attempt.phase = 'settling';
+      this.#settling++;
       this.#completer.add(settlement, attempt.task.queue, (matched) => {
+        this.#settling--;
         this.#settled(attempt, settlement, matched, performance.now() - started);
         written?.();
+        this.#producer.written();
       });
     }
     this.#heartbeat?.changed();
