@@ -14,3 +14,54 @@ export function unstorableInJsonb(json: string): string | null {
 export function storableText(text: string): string {
   return text.replaceAll('\u0000', '').toWellFormed();
 }
+
+/** What JSON.stringify would silently drop or turn into `null`, described; `null` when it carries nothing of the kind. */
+function lossOf(value: unknown, inArray: boolean): string | null {
+  if (typeof value === 'number' && !Number.isFinite(value)) return `${value} (JSON turns it into null)`;
+  if (typeof value === 'function') return 'a function (JSON drops it)';
+  if (typeof value === 'symbol') return 'a symbol (JSON drops it)';
+  if (value === undefined && inArray) return 'undefined in an array (JSON turns it into null)';
+  if (value instanceof Map || value instanceof Set) return `a ${value instanceof Map ? 'Map' : 'Set'} (JSON turns it into {})`;
+  return null;
+}
+
+/**
+ * JSON-encodes `value`, refusing what JSON cannot carry instead of losing it:
+ * NaN and ±Infinity (→ null), functions and symbols (dropped), undefined array
+ * items (→ null), Maps and Sets (→ {}). Throws {@link JsonLossError} naming the
+ * path of the first such value; undefined object properties are left out as usual.
+ */
+export function stringifyLossless(value: unknown): string | undefined {
+  let lossy = false;
+  const json = JSON.stringify(value, function (this: unknown, _key, v: unknown) {
+    if (!lossy && lossOf(v, Array.isArray(this)) !== null) lossy = true;
+    return v;
+  });
+  if (lossy) {
+    const found = findLoss(value, []);
+    if (found) throw new JsonLossError(found.path, found.what);
+  }
+  return json;
+}
+
+/** A value JSON cannot carry, found at `path` by {@link stringifyLossless}. */
+export class JsonLossError extends Error {
+  constructor(
+    readonly path: string[],
+    readonly what: string,
+  ) {
+    super(`${path.join('.') || '(root)'} is ${what}`);
+  }
+}
+
+function findLoss(value: unknown, path: string[], inArray = false): { path: string[]; what: string } | null {
+  const what = lossOf(value, inArray);
+  if (what) return { path, what };
+  if (typeof value !== 'object' || value === null || typeof (value as { toJSON?: unknown }).toJSON === 'function') return null;
+  const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+  for (const [k, v] of entries) {
+    const found = findLoss(v, [...path, k], Array.isArray(value));
+    if (found) return found;
+  }
+  return null;
+}

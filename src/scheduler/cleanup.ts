@@ -37,7 +37,7 @@ export async function cleanupTasks(db: Queryable, schema: string, options: Clean
       const res = await db.query(
         `DELETE FROM ${s}.tasks WHERE id IN (
            SELECT id FROM ${s}.tasks
-            WHERE status = $1 AND finished_at < now() - make_interval(secs => $2)
+            WHERE status = $1 AND finished_at <= now() - make_interval(secs => $2)
             ORDER BY finished_at
             LIMIT $3
             FOR UPDATE SKIP LOCKED)`,
