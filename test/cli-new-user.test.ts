@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Courier } from '../src/index.js';
 import { freePort } from '../src/embedded.js';
+import type { Courier } from '../src/index.js';
 import { databaseUrl, freshSchema, testCourier } from './helpers/db.js';
 
 const root = join(import.meta.dirname, '..');

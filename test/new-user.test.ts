@@ -9,8 +9,8 @@ import { Kysely, PostgresDialect } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type Courier, createCourier, defineTask, NotFoundError, NotMigratedError, retryAfter, StateError, ValidationError } from '../src/index.js';
 import { explainEmbeddedFailure, freePort } from '../src/embedded.js';
+import { type Courier, createCourier, defineTask, NotFoundError, NotMigratedError, retryAfter, StateError, ValidationError } from '../src/index.js';
 import { databaseUrl, freshSchema, testCourier, testPool } from './helpers/db.js';
 
 let courier: Courier;
