@@ -203,7 +203,7 @@ export class Courier {
   }
 
   /** Enqueues many tasks in one statement, each item typed by its definition; see {@link TaskManager.enqueueMany}. */
-  enqueueMany<const T extends readonly EnqueueItem<any>[]>(items: EnqueueItems<T>, options?: { tx?: unknown; keyMode?: 'keep' | 'replace' }): Promise<string[]> {
+  enqueueMany<const T extends readonly EnqueueItem<any>[]>(items: T & EnqueueItems<T>, options?: { tx?: unknown; keyMode?: 'keep' | 'replace' }): Promise<string[]> {
     return this.manager.enqueueMany(items, options);
   }
 

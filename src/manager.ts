@@ -63,7 +63,7 @@ export type EnqueueItem<P = unknown> = {
  * `[{ name: a, payload: pa }, { name: b, payload: pb }]` with `pa` typed by `a`
  * and `pb` by `b`.
  */
-export type EnqueueItems<T extends readonly unknown[]> = { [K in keyof T]: T[K] extends { name: TaskDefinition<infer P, string, any> } ? EnqueueItem<P> : EnqueueItem };
+export type EnqueueItems<T extends readonly unknown[]> = { [K in keyof T]: T[K] extends { name: TaskDefinition<infer P, string, any> } ? EnqueueItem<P> : EnqueueItem<any> };
 
 /** Counts of one queue, the origin systems' status shape. */
 export interface QueueCounts {
@@ -194,7 +194,7 @@ export class TaskManager {
    * Enqueues many tasks in one INSERT statement (one NOTIFY per queue) and returns
    * their ids in input order. All items are validated before anything is written.
    */
-  async enqueueMany<const T extends readonly EnqueueItem<any>[]>(items: EnqueueItems<T>, options: { tx?: unknown; keyMode?: 'keep' | 'replace' } = {}): Promise<string[]> {
+  async enqueueMany<const T extends readonly EnqueueItem<any>[]>(items: T & EnqueueItems<T>, options: { tx?: unknown; keyMode?: 'keep' | 'replace' } = {}): Promise<string[]> {
     if (!Array.isArray(items)) throw new ValidationError('enqueueMany', 'items', 'must be an array');
     const common = parse(callOptionsSchema, options ?? {}, 'enqueueMany');
     const rows = (items as readonly EnqueueItem[]).map((item, i) => {
