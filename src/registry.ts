@@ -118,7 +118,7 @@ export const RESERVED_PREFIX = 'pgcourier.';
 export function defineTask<S extends z.ZodType | undefined = undefined, Name extends string = string, R = unknown>(
   input: DefineTaskInput<S, Name, R>,
 ): TaskDefinition<PayloadOf<S>, Name, R> {
-  const def = buildDefinition(input, 'defineTask');
+  const def = buildDefinition(input);
   if (def.name.startsWith(RESERVED_PREFIX)) throw new ValidationError('defineTask', 'name', `must not start with "${RESERVED_PREFIX}" (reserved for built-in tasks)`);
   return def;
 }
@@ -127,6 +127,8 @@ export function defineTask<S extends z.ZodType | undefined = undefined, Name ext
 const producerOnly = new WeakSet<TaskDefinition<any, string, any>>();
 /** Built-in definitions: the only ones allowed a `pgcourier.` name. */
 const builtins = new WeakSet<TaskDefinition<any, string, any>>();
+/** A definition registered with a handler → the producer-only definition it completes. */
+const completes = new WeakMap<TaskDefinition<any, string, any>, TaskDefinition<any, string, any>>();
 
 /**
  * Declares a built-in task (name `pgcourier.*`).
@@ -134,13 +136,14 @@ const builtins = new WeakSet<TaskDefinition<any, string, any>>();
  * @internal
  */
 export function defineBuiltinTask<S extends z.ZodType | undefined, Name extends string, R>(input: DefineTaskInput<S, Name, R>): TaskDefinition<PayloadOf<S>, Name, R> {
-  const def = buildDefinition(input, 'defineTask');
+  const def = buildDefinition(input);
   if (!def.name.startsWith(RESERVED_PREFIX)) throw new Error(`built-in task names start with ${RESERVED_PREFIX}`);
   builtins.add(def);
   return def;
 }
 
-function buildDefinition<S extends z.ZodType | undefined, Name extends string, R>(input: DefineTaskInput<S, Name, R>, where: string): TaskDefinition<PayloadOf<S>, Name, R> {
+function buildDefinition<S extends z.ZodType | undefined, Name extends string, R>(input: DefineTaskInput<S, Name, R>): TaskDefinition<PayloadOf<S>, Name, R> {
+  const where = 'defineTask';
   if (typeof input !== 'object' || input === null) throw new ValidationError(where, 'options', 'must be an object with at least a name');
   const name = parse(taskNameSchema, input.name, where, 'name');
   if (input.handler !== undefined && typeof input.handler !== 'function') throw new ValidationError(where, 'handler', 'must be a function (or left out for a producer-only task)');
@@ -196,7 +199,8 @@ export class TaskRegistry {
    *
    * Given a definition and a `handler`, registers that definition with the
    * handler: how a worker runs a producer-only definition it shares with the
-   * web process.
+   * web process. It may take the place of that same producer-only definition
+   * without `replace`.
    *
    * @example
    * ```ts
@@ -214,7 +218,7 @@ export class TaskRegistry {
     const def = this.#definition(taskOrName, handler, defaults);
     const taken = this.#tasks.get(def.name);
     if (taken === def) return def;
-    if (taken && !replace) {
+    if (taken && !replace && completes.get(def) !== taken) {
       throw new ConflictError(`registerTask: a task named "${def.name}" is already registered; pass { replace: true } to replace it on purpose`);
     }
     this.#tasks.set(def.name, def);
@@ -224,7 +228,11 @@ export class TaskRegistry {
   #definition(taskOrName: TaskDefinition | string, handler: TaskHandler<any> | undefined, defaults: TaskDefaults): TaskDefinition {
     if (typeof taskOrName === 'string') return defineTask({ ...defaults, name: taskOrName, handler: requireHandler(handler) });
     if (typeof taskOrName !== 'object' || taskOrName === null) throw new ValidationError('registerTask', 'task', 'must be a task name or a definition made by defineTask');
-    if (handler !== undefined) return defineTask({ ...taskOrName, handler: requireHandler(handler) } as DefineTaskInput<undefined, string>);
+    if (handler !== undefined) {
+      const completed = defineTask({ ...taskOrName, handler: requireHandler(handler) } as DefineTaskInput<undefined, string>);
+      completes.set(completed, taskOrName);
+      return completed;
+    }
     if (builtins.has(taskOrName) || producerOnly.has(taskOrName)) return taskOrName;
     // A hand-built object: validated; kept as given unless it lacks a handler.
     const built = defineTask(taskOrName as DefineTaskInput<undefined, string>);
@@ -252,12 +260,6 @@ export class TaskRegistry {
   /** Names of the registered tasks that have a handler: the only ones a worker of this process may claim. */
   runnableNames(): string[] {
     return [...this.#tasks.values()].filter((def) => !producerOnly.has(def)).map((def) => def.name);
-  }
-
-  /** Whether `name` is registered with a handler. */
-  isRunnable(name: string): boolean {
-    const def = this.#tasks.get(name);
-    return def !== undefined && !producerOnly.has(def);
   }
 
   /**

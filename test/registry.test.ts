@@ -97,6 +97,19 @@ describe('producer-only tasks', () => {
     await c.close();
   });
 
+  it('in one process, the definition with its handler takes the place of the same producer-only definition', () => {
+    const registry = new TaskRegistry();
+    registry.register(resize);
+    const full = registry.register(resize, async ({ width }) => width);
+    expect(registry.get('resize')).toBe(full);
+    expect(registry.runnableNames()).toEqual(['resize']);
+    expect(() => registry.register(resize, async () => 0)).toThrow(ConflictError); // taken by a runnable one now
+    const other = defineTask({ name: 'resize', payload: z.object({ other: z.string() }) });
+    const fresh = new TaskRegistry();
+    fresh.register(resize);
+    expect(() => fresh.register(other, () => 1)).toThrow(ConflictError); // another definition of the name
+  });
+
   it('the handler of a producer-only definition fails permanently if called', async () => {
     expect(() => resize.handler({ url: 'https://example.com', width: 1 }, {} as never)).toThrow(/defined without a handler/);
   });

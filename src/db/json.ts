@@ -32,15 +32,9 @@ function lossOf(value: unknown, inArray: boolean): string | null {
  * path of the first such value; undefined object properties are left out as usual.
  */
 export function stringifyLossless(value: unknown): string | undefined {
-  let lossy = false;
-  const json = JSON.stringify(value, function (this: unknown, _key, v: unknown) {
-    if (!lossy && lossOf(v, Array.isArray(this)) !== null) lossy = true;
-    return v;
-  });
-  if (lossy) {
-    const found = findLoss(value, []);
-    if (found) throw new JsonLossError(found.path, found.what);
-  }
+  const json = JSON.stringify(value); // first: it reports cycles and BigInts in its own words
+  const found = findLoss(value, false);
+  if (found) throw new JsonLossError(found.path, found.what);
   return json;
 }
 
@@ -54,14 +48,28 @@ export class JsonLossError extends Error {
   }
 }
 
-function findLoss(value: unknown, path: string[], inArray = false): { path: string[]; what: string } | null {
+/** The first value JSON would lose, with its path (built only when one is found). */
+function findLoss(value: unknown, inArray: boolean): { path: string[]; what: string } | null {
   const what = lossOf(value, inArray);
-  if (what) return { path, what };
+  if (what) return { path: [], what };
   if (typeof value !== 'object' || value === null || typeof (value as { toJSON?: unknown }).toJSON === 'function') return null;
-  const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
-  for (const [k, v] of entries) {
-    const found = findLoss(v, [...path, k], Array.isArray(value));
-    if (found) return found;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findLoss(value[i], true);
+      if (found) {
+        found.path.unshift(String(i));
+        return found;
+      }
+    }
+    return null;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const found = findLoss((value as Record<string, unknown>)[key], false);
+    if (found) {
+      found.path.unshift(key);
+      return found;
+    }
   }
   return null;
 }
