@@ -50,6 +50,12 @@ describe('pgcourier CLI for a new user', () => {
     expect(task?.runAt.getTime()).toBeGreaterThan(Date.now() + 3_500_000);
   });
 
+  it('help lists promote, delete, enqueue --delay and worker --wait-for-db', () => {
+    const top = cli(['--help']);
+    expect(top.stdout).toMatch(/promote <id>[\s\S]*delete <id>/);
+    expect(cli(['worker', '--help']).stdout).toMatch(/--wait-for-db S .*default 60/);
+  });
+
   it('promote and delete', async () => {
     const id = await courier.enqueueTask('later', {}, { delay: 3600 });
     const p = cli(['promote', id]);

@@ -112,12 +112,12 @@ export class ScheduleAdmin {
     const where = 'schedule';
     const scheduleName = parse(scheduleNameSchema, name, where, 'name');
     const taskName = parse(taskNameSchema, task, where, 'task');
-    const def = this.#registry.get(taskName);
-    if (!def) throw new UnknownTaskError(taskName, where, 'task');
-    if (def.payload) parse(def.payload, payload, where, 'payload');
     const { timezone = 'UTC', backfill = false, ...enqueue } = parse(optionsSchema, options ?? {}, where);
     const error = cronError(cron, timezone);
     if (error) throw new ValidationError(where, error.field, error.expected);
+    const def = this.#registry.get(taskName);
+    if (!def) throw new UnknownTaskError(taskName, where, 'task');
+    if (def.payload) parse(def.payload, payload, where, 'payload');
     const json = serializePayload(payload, where, 'payload');
     const backfillTicks = backfill === true ? 100 : backfill === false ? 0 : backfill;
     const next = nextTick(cron, timezone, new Date());
