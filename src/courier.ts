@@ -305,6 +305,7 @@ export class Courier {
     const opts = parse(startOptionsSchema, options, 'start');
     if (this.#processor) throw new ValidationError('start', 'courier', 'is already started; call stop() first');
     if (opts.waitForDatabase > 0) await waitForDatabase(this.pool, opts.waitForDatabase, this.logger);
+    await this.#guard.ready(); // createCourier({ migrate: true }) migrates here at the latest
     for (const def of this.registry.list()) {
       if (def.cron) await this.schedules.upsert(def.name, def.cron, def.name, {}, { timezone: def.timezone });
     }

@@ -251,7 +251,7 @@ describe('calls before migrate()', () => {
     expect(await c.migrate()).toEqual([]);
     await c.close();
     const s = createCourier({ connectionString: databaseUrl(), schema: freshSchema('auto'), migrate: true });
-    await s.start({ pollInterval: 1 });
+    await s.start({ pollInterval: 1, schedules: false, cleanup: false }); // the processor's own statements come first
     expect(s.health().running).toBe(true);
     await s.close();
     expect(() => createCourier({ connectionString: databaseUrl(), migrate: 'yes' as never })).toThrow(expect.objectContaining({ field: 'migrate' }));
