@@ -29,6 +29,19 @@ describe('task names', () => {
     await c.close();
   });
 
+  it('migration 004 points the built-in cleanup schedule of an older schema at pgcourier.cleanup', async () => {
+    const c = await testCourier();
+    c.registerTask('cleanup', () => 'mine');
+    const s = `"${c.schema}"`;
+    // The schema as an older version left it: the schedule enqueues 'cleanup', migration 4 not applied.
+    await c.pool.query(`INSERT INTO ${s}.schedules (name, cron, task, next_run_at) VALUES ('pgcourier.cleanup', '0 * * * *', 'cleanup', now()), ('mine', '0 * * * *', 'cleanup', now())`);
+    await c.pool.query(`DELETE FROM ${s}.migrations WHERE version = 4`);
+    expect(await c.migrate()).toEqual([4]);
+    const tasks = Object.fromEntries((await c.listSchedules()).map((x) => [x.name, x.task]));
+    expect(tasks).toEqual({ 'pgcourier.cleanup': 'pgcourier.cleanup', mine: 'cleanup' });
+    await c.close();
+  });
+
   it('names starting with pgcourier. are refused, at definition and at registration', () => {
     expect(() => defineTask({ name: 'pgcourier.mine', handler: () => {} })).toThrow(ValidationError);
     expect(() => courier.registerTask('pgcourier.cleanup', () => {})).toThrow(/"name" must not start with "pgcourier\."/);
