@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import type pg from 'pg';
+import pg from 'pg';
 import { enqueueOptionsSchema, listTasksSchema, parse } from './config.js';
 import { JsonLossError, stringifyLossless, unstorableInJsonb } from './db/json.js';
 import { type SqlNames, sqlNames } from './db/names.js';
@@ -486,11 +486,12 @@ function taskId(id: unknown, where: string): string {
 }
 
 /**
- * Why `tx` would not hold the insert back until a commit, or `null`: a `pg`
- * client reports its transaction status after each statement ('I' = idle, no
+ * Why `tx` would not hold the insert back until a commit, or `null`: a pool
+ * runs each statement on its own; a `pg` client reports its transaction status after each statement ('I' = idle, no
  * BEGIN); a Kysely instance says whether it is a transaction.
  */
 function outsideTransaction(tx: unknown): string | null {
+  if (tx instanceof pg.Pool) return 'must be a client checked out of the pool and inside BEGIN, not the pool itself';
   const candidate = tx as { getTransactionStatus?: () => string | null; isTransaction?: unknown };
   if (typeof candidate.getTransactionStatus === 'function') {
     const status = candidate.getTransactionStatus();

@@ -70,6 +70,7 @@ describe('bug 4: tx must be a transaction', () => {
     try {
       const before = await count(courier);
       await expect(courier.enqueueTask('plain', {}, { tx: client })).rejects.toMatchObject({ field: 'tx', expected: expect.stringContaining('BEGIN') });
+      await expect(courier.enqueueTask('plain', {}, { tx: pool })).rejects.toMatchObject({ field: 'tx', expected: expect.stringContaining('not the pool itself') });
       expect(await count(courier)).toBe(before);
       await client.query('BEGIN');
       const id = await courier.enqueueTask('plain', {}, { tx: client });
