@@ -495,8 +495,8 @@ function outsideTransaction(tx: unknown): string | null {
   const candidate = tx as { getTransactionStatus?: () => string | null; isTransaction?: unknown };
   if (typeof candidate.getTransactionStatus === 'function') {
     const status = candidate.getTransactionStatus();
+    // Only 'I' is trusted: a failed statement rejects before the server reports 'E'.
     if (status === 'I') return 'must be inside a transaction: run BEGIN on this client first (otherwise the task would commit at once)';
-    if (status === 'E') return 'is a failed transaction: roll it back first';
   }
   if (candidate.isTransaction === false) return 'must be a Kysely transaction (db.transaction().execute(async (trx) => …)), not the Kysely instance itself';
   return null;
