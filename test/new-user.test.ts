@@ -154,6 +154,13 @@ describe('keyMode and cleanup', () => {
     expect(await c.getTask(done)).toBeNull();
     expect(await c.getTask(queued)).toMatchObject({ status: 'queued' });
     await expect(c.cleanup({ olderThan: -1 })).rejects.toMatchObject({ field: 'olderThan' });
+    // Schedule tick records (what stops two processes enqueueing one tick twice) outlive olderThan: 0.
+    await c.schedule('every-minute', '* * * * *', 't');
+    await c.pool.query(`UPDATE "${c.schema}".schedules SET next_run_at = date_trunc('minute', now())`);
+    expect((await c.runMaintenance()).scheduled).toBe(1);
+    await c.cleanup({ olderThan: 0 });
+    const { rows } = await c.pool.query(`SELECT count(*)::int AS n FROM "${c.schema}".schedule_runs`);
+    expect(rows[0].n).toBe(1);
     await c.close();
   });
 });
