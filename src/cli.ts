@@ -18,6 +18,8 @@ Commands:
   worker                       run a worker until SIGTERM/SIGINT
   run-once                     run due tasks inline, then exit
   enqueue <task> <json>        enqueue one task
+  promote <id>                 run a delayed or retrying task now
+  delete <id>                  delete a finished or cancelled task
   status                       counts per queue and status
   workers                      live and recently dead worker processes
   cleanup                      delete old finished tasks
@@ -37,10 +39,15 @@ Common options:
   --poll-interval S     fallback poll, seconds (default 2)
   --lease S             lease, seconds (default 30)
   --grace S             shutdown grace, seconds (default 30)
+  --wait-for-db S       wait up to S seconds for Postgres to come up, with backoff (default 60; 0 fails at once)
   --log-level LEVEL     pino level (default info)`,
   'run-once': `Usage: pgcourier run-once --tasks FILE [--limit N] [--concurrency N]`,
-  enqueue: `Usage: pgcourier enqueue <task> <json> [--priority N] [--run-at ISO] [--queue Q] [--key K] [--tasks FILE]
+  enqueue: `Usage: pgcourier enqueue <task> <json> [--priority N] [--run-at ISO | --delay S] [--queue Q] [--key K] [--tasks FILE]
+  --tasks FILE          module exporting task definitions (handlers not needed): the name,
+                        payload and options are validated against them
   Without --tasks the payload is stored unvalidated.`,
+  promote: 'Usage: pgcourier promote <id>   (a queued task that waits for its run time runs now)',
+  delete: 'Usage: pgcourier delete <id>    (only succeeded, failed or cancelled tasks)',
   status: 'Usage: pgcourier status [--json]',
   workers: 'Usage: pgcourier workers [--json]',
   cleanup: `Usage: pgcourier cleanup [--older-than 7d] [--status succeeded,failed,cancelled] [--batch-size N]
@@ -66,9 +73,12 @@ const commandOptions = {
     'poll-interval': { type: 'string' },
     lease: { type: 'string' },
     grace: { type: 'string' },
+    'wait-for-db': { type: 'string' },
   },
   'run-once': { limit: { type: 'string' }, concurrency: { type: 'string' } },
-  enqueue: { priority: { type: 'string' }, 'run-at': { type: 'string' }, queue: { type: 'string' }, key: { type: 'string' } },
+  enqueue: { priority: { type: 'string' }, 'run-at': { type: 'string' }, delay: { type: 'string' }, queue: { type: 'string' }, key: { type: 'string' } },
+  promote: {},
+  delete: {},
   status: { json: { type: 'boolean' } },
   workers: { json: { type: 'boolean' } },
   cleanup: { 'older-than': { type: 'string' }, status: { type: 'string' }, 'batch-size': { type: 'string' } },
@@ -116,7 +126,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: rest,
     options: { ...common, ...commandOptions[command] },
-    allowPositionals: command === 'enqueue' || command === 'schedules',
+    allowPositionals: command === 'enqueue' || command === 'schedules' || command === 'promote' || command === 'delete',
     strict: true,
   }).valueOf() as { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
   if (values.help) {
@@ -152,6 +162,7 @@ async function main(argv: string[]): Promise<number> {
           queues: (values.queues as string | undefined)?.split(',').filter(Boolean),
           pollInterval: number(values['poll-interval'] as string | undefined, 'poll-interval') ?? 2,
           lease: number(values.lease as string | undefined, 'lease') ?? 30,
+          waitForDatabase: number(values['wait-for-db'] as string | undefined, 'wait-for-db') ?? 60,
         });
         logger.info({ workerId: courier.workerId, tasks: courier.registry.names() }, 'worker started');
         await new Promise<void>((done) => {
@@ -185,14 +196,24 @@ async function main(argv: string[]): Promise<number> {
             throw new UsageError('<json> is not valid JSON');
           }
         }
-        if (!values.tasks) courier.registerTask(name, () => {});
+        if (!values.tasks && !courier.registry.get(name)) courier.registerTask(name, () => {});
         const id = await courier.enqueueTask(name, payload, {
           priority: number(values.priority as string | undefined, 'priority'),
           runAt: values['run-at'] as string | undefined,
+          delay: number(values.delay as string | undefined, 'delay'),
           queue: values.queue as string | undefined,
           key: values.key as string | undefined,
         });
         console.log(id);
+        return 0;
+      }
+      case 'promote':
+      case 'delete': {
+        const [id] = positionals;
+        if (!id || positionals.length > 1) throw new UsageError(`${command} takes one task id`);
+        if (command === 'promote') await courier.promote(id);
+        else await courier.deleteTask(id);
+        console.log(`${command === 'promote' ? 'promoted' : 'deleted'} task ${id}`);
         return 0;
       }
       case 'workers': {

@@ -3,11 +3,13 @@ import { hostname } from 'node:os';
 import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import { type Logger, pino } from 'pino';
-import { courierOptionsSchema, parse, readEnv, startOptionsSchema, stopOptionsSchema } from './config.js';
+import { connectionStringProblem, courierOptionsSchema, parse, readEnv, startOptionsSchema, stopOptionsSchema } from './config.js';
 import { migrate } from './db/migrate.js';
 import { sqlNames } from './db/names.js';
 import { createPool, quoteIdent, watchPool } from './db/pool.js';
+import { SchemaGuard } from './db/schema-guard.js';
 import type { Database } from './db/types.js';
+import { waitForDatabase } from './db/wait.js';
 import { type DoctorCheck, diagnose } from './doctor.js';
 import { ValidationError } from './errors.js';
 import { CourierEvents } from './events.js';
@@ -16,12 +18,12 @@ import { createRateLimiter, type RateLimiter, type RateLimitSpec } from './limit
 import { CronRunner } from './maintenance/cron.js';
 import { listWorkers, type WorkerInfo } from './maintenance/heartbeat.js';
 import { rescueExpiredLeases } from './maintenance/rescue.js';
-import { type EnqueueItem, type EnqueueOptions, type ListTasksOptions, type QueueStatus, TaskManager, type TaskPage } from './manager.js';
+import { type EnqueueItem, type EnqueueItems, type EnqueueOptions, type ListTasksOptions, type QueueStatus, TaskManager, type TaskPage } from './manager.js';
 import type { ProvidersConfig } from './messages/config.js';
 import { Messages } from './messages/messages.js';
 import { collectMetrics, countEvents, type Metrics, type ProcessCounters, renderPrometheus } from './metrics.js';
 import { QueueAdmin, type QueueOptions, type QueueSettings } from './queues.js';
-import { type TaskDefaults, type TaskDefinition, type TaskHandler, TaskRegistry } from './registry.js';
+import { type RegisterOptions, type TaskDefaults, type TaskDefinition, type TaskHandler, TaskRegistry } from './registry.js';
 import { type CleanupOptions, cleanupTasks } from './scheduler/cleanup.js';
 import { CLEANUP_SCHEDULE, CLEANUP_TASK, cleanupOptionsSchema, cleanupTask } from './scheduler/cleanup-task.js';
 import { ScheduleAdmin, type ScheduleInfo, type ScheduleOptions } from './scheduler/schedules.js';
@@ -44,6 +46,13 @@ export interface CourierOptions {
   poolSize?: number;
   /** Message provider settings: SMTP, Resend, Twilio, WhatsApp, EmailJS; see {@link ProvidersConfig}. */
   providers?: ProvidersConfig;
+  /**
+   * Create or upgrade the schema by itself before its first statement (as
+   * {@link Courier.migrate} would), instead of failing with
+   * {@link NotMigratedError}. Default false: production usually migrates in a
+   * deploy step (`pgcourier migrate`).
+   */
+  migrate?: boolean;
 }
 
 /** Options of {@link Courier.start}. Durations are seconds. */
@@ -75,8 +84,15 @@ export interface StartOptions {
   handleSignals?: boolean;
   /** Fire cron schedules from this process (default true; any number of processes may). */
   schedules?: boolean;
-  /** Ensure the hourly built-in `cleanup` schedule exists (default true; remove it with `removeSchedule('pgcourier.cleanup')`). */
+  /** Ensure the hourly built-in `pgcourier.cleanup` schedule exists (default true; remove it with `removeSchedule('pgcourier.cleanup')`). */
   cleanup?: boolean;
+  /**
+   * Seconds to wait for Postgres to accept connections before giving up (default
+   * 0: fail at once). In containers the database often starts after the app:
+   * `start({ waitForDatabase: 60 })` retries with backoff (0.5 s doubling to 5 s)
+   * and logs each try at `warn`.
+   */
+  waitForDatabase?: number;
 }
 
 /** Options of {@link Courier.stop}. */
@@ -122,6 +138,7 @@ export class Courier {
   readonly messages: Messages;
   readonly #ownsPool: boolean;
   readonly #counters: ProcessCounters;
+  readonly #guard: SchemaGuard;
   #processor: Processor | undefined;
   #signalHandler: (() => void) | undefined;
 
@@ -142,13 +159,16 @@ export class Courier {
     } else {
       const url = opts.connectionString ?? env.DATABASE_URL;
       if (!url) throw new ValidationError('createCourier', 'connectionString', 'is required (or pass `pool`, or set DATABASE_URL)');
+      const problem = connectionStringProblem(url);
+      if (problem) throw new ValidationError('createCourier', opts.connectionString ? 'connectionString' : 'DATABASE_URL', problem);
       this.pool = createPool(url, this.logger, opts.poolSize ?? 10);
       this.#ownsPool = true;
     }
     this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: this.pool }) });
-    this.manager = new TaskManager({ pool: this.pool, db: this.db, schema: this.schema, registry: this.registry, events: this.events });
-    this.queues = new QueueAdmin(this.pool, this.schema);
-    this.schedules = new ScheduleAdmin(this.pool, this.schema);
+    this.#guard = new SchemaGuard(this.schema, opts.migrate ? () => this.migrate() : undefined);
+    this.manager = new TaskManager({ pool: this.pool, db: this.db, schema: this.schema, registry: this.registry, events: this.events, guard: this.#guard });
+    this.queues = new QueueAdmin(this.pool, this.schema, this.#guard);
+    this.schedules = new ScheduleAdmin(this.pool, this.schema, this.registry, this.#guard);
     this.#counters = countEvents(this.events);
     if (!this.registry.get(CLEANUP_TASK)) this.registry.register(cleanupTask((opts) => this.cleanup(opts)));
     this.workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -163,28 +183,59 @@ export class Courier {
     return migrate(this.pool, this.schema);
   }
 
-  /** Registers a task definition, or a name with its handler and defaults. */
-  registerTask<P>(task: TaskDefinition<P>): TaskDefinition<P>;
-  registerTask<P = any>(name: string, handler: TaskHandler<P>, defaults?: TaskDefaults): TaskDefinition<P>;
-  registerTask(task: TaskDefinition | string, handler?: TaskHandler<any>, defaults?: TaskDefaults): TaskDefinition {
-    return typeof task === 'string' ? this.registry.register(task, handler as TaskHandler<any>, defaults) : this.registry.register(task);
+  /**
+   * Registers a task definition, or a name with its handler and defaults; see
+   * {@link TaskRegistry.register} (a taken name throws {@link ConflictError}
+   * unless `{ replace: true }`). A definition without a handler is
+   * producer-only: this courier enqueues it but never claims it.
+   *
+   * @example
+   * ```ts
+   * courier.registerTask(sendWelcome);                           // a full definition
+   * courier.registerTask(resizeImage, async ({ url }) => ({ url })); // a shared producer-only definition, with the handler
+   * ```
+   */
+  registerTask<P, N extends string, R>(task: TaskDefinition<P, N, R>, handler?: TaskHandler<P, R>, options?: RegisterOptions): TaskDefinition<P, N, R>;
+  registerTask<P = any>(name: string, handler: TaskHandler<P>, defaults?: TaskDefaults & RegisterOptions): TaskDefinition<P>;
+  registerTask(task: TaskDefinition | string, handler?: TaskHandler<any>, options?: TaskDefaults & RegisterOptions): TaskDefinition {
+    return typeof task === 'string' ? this.registry.register(task, handler as TaskHandler<any>, options) : this.registry.register(task, handler, options);
   }
 
   /** Enqueues one task; see {@link TaskManager.enqueueTask}. */
-  enqueueTask<P>(task: TaskDefinition<P>, payload: P, options?: EnqueueOptions): Promise<string>;
+  enqueueTask<P>(task: TaskDefinition<P, string, any>, payload: P, options?: EnqueueOptions): Promise<string>;
   enqueueTask(name: string, payload?: unknown, options?: EnqueueOptions): Promise<string>;
-  enqueueTask(task: string | TaskDefinition<any>, payload?: unknown, options?: EnqueueOptions): Promise<string> {
+  enqueueTask(task: string | TaskDefinition<any, string, any>, payload?: unknown, options?: EnqueueOptions): Promise<string> {
     return this.manager.enqueueTask(task as string, payload, options);
   }
 
-  /** Enqueues many tasks in one statement; see {@link TaskManager.enqueueMany}. */
-  enqueueMany(items: EnqueueItem[], options?: { tx?: unknown; keyMode?: 'keep' | 'replace' }): Promise<string[]> {
+  /** Enqueues many tasks in one statement, each item typed by its definition; see {@link TaskManager.enqueueMany}. */
+  enqueueMany<const T extends readonly EnqueueItem<any>[]>(items: T & EnqueueItems<T>, options?: { tx?: unknown; keyMode?: 'keep' | 'replace' }): Promise<string[]> {
     return this.manager.enqueueMany(items, options);
   }
 
-  /** The task with this id, or `null`. */
-  getTask(id: string): Promise<TaskInfo | null> {
-    return this.manager.get(id);
+  /**
+   * The task with this id, or `null`; given its definition, typed by it.
+   *
+   * @example
+   * ```ts
+   * const info = await courier.getTask(id, sendWelcome);
+   * if (info?.status === 'succeeded') console.log(info.result); // typed by sendWelcome's handler
+   * ```
+   */
+  getTask<P, R>(id: string, task: TaskDefinition<P, string, R>): Promise<TaskInfo<P, Awaited<R>> | null>;
+  getTask(id: string): Promise<TaskInfo | null>;
+  getTask(id: string, task?: TaskDefinition<any, string, any>): Promise<TaskInfo | null> {
+    return task ? this.manager.get(id, task) : this.manager.get(id);
+  }
+
+  /** Makes a delayed or retrying task due now; see {@link TaskManager.promote}. */
+  promote(id: string): Promise<void> {
+    return this.manager.promote(id);
+  }
+
+  /** Deletes a finished or cancelled task; see {@link TaskManager.deleteTask}. */
+  deleteTask(id: string): Promise<void> {
+    return this.manager.deleteTask(id);
   }
 
   /** Cancels a queued or running task; see {@link TaskManager.cancel}. */
@@ -259,6 +310,8 @@ export class Courier {
   async start(options: StartOptions = {}): Promise<void> {
     const opts = parse(startOptionsSchema, options, 'start');
     if (this.#processor) throw new ValidationError('start', 'courier', 'is already started; call stop() first');
+    if (opts.waitForDatabase > 0) await waitForDatabase(this.pool, opts.waitForDatabase, this.logger);
+    await this.#guard.ready(); // createCourier({ migrate: true }) migrates here at the latest
     for (const def of this.registry.list()) {
       if (def.cron) await this.schedules.upsert(def.name, def.cron, def.name, {}, { timezone: def.timezone });
     }
@@ -281,7 +334,7 @@ export class Courier {
       // A failed start leaves nothing behind: the courier can be started again.
       await processor.stop(0).catch(() => {});
       this.#processor = undefined;
-      throw err;
+      throw this.#guard.translate(err);
     }
     if (opts.handleSignals) {
       this.#signalHandler = () => {
@@ -319,7 +372,8 @@ export class Courier {
     const concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(limit) || limit < 1) throw new ValidationError('runOnce', 'limit', 'must be an integer >= 1');
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new ValidationError('runOnce', 'concurrency', 'must be an integer >= 1');
-    return this.#newProcessor({ concurrency, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false }).runInline(limit, concurrency);
+    const processor = this.#newProcessor({ concurrency, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false });
+    return this.#guard.run(() => processor.runInline(limit, concurrency));
   }
 
   /**
@@ -328,7 +382,8 @@ export class Courier {
    */
   async runTaskNow(id: string): Promise<boolean> {
     if (typeof id !== 'string' || !/^[1-9][0-9]{0,18}$/.test(id)) throw new ValidationError('runTaskNow', 'id', 'must be a task id');
-    return this.#newProcessor({ concurrency: 1, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false }).runOneInline(id);
+    const processor = this.#newProcessor({ concurrency: 1, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false });
+    return this.#guard.run(() => processor.runOneInline(id));
   }
 
   /** Runs every due task inline until none is due (retries due later are left). Returns how many ran. */
@@ -410,7 +465,7 @@ export class Courier {
    */
   async cleanup(options: CleanupOptions = {}): Promise<number> {
     const opts = parse(cleanupOptionsSchema, options, 'cleanup');
-    const deleted = await cleanupTasks(this.pool, this.schema, opts);
+    const deleted = await this.#guard.run(() => cleanupTasks(this.pool, this.schema, opts));
     // Messages follow the same retention (their own states decide what is finished).
     const messages = await this.messages.cleanup({ olderThan: opts.olderThan });
     if (messages.messages > 0) this.logger.info({ messages: messages.messages, batches: messages.batches }, 'deleted old messages');
@@ -419,7 +474,7 @@ export class Courier {
 
   /** Per-queue gauges (counts, oldest queued age, throughput) and this process's counters. */
   metrics(): Promise<Metrics> {
-    return collectMetrics(this.pool, this.schema, this.#counters);
+    return this.#guard.run(() => collectMetrics(this.pool, this.schema, this.#counters));
   }
 
   /** {@link Courier.metrics} in the Prometheus text format, for a `/metrics` endpoint. */
@@ -434,7 +489,7 @@ export class Courier {
 
   /** Worker processes: live ones and those stopped or dead in the last hour. */
   workers(): Promise<WorkerInfo[]> {
-    return listWorkers(this.pool, sqlNames(this.schema));
+    return this.#guard.run(() => listWorkers(this.pool, sqlNames(this.schema)));
   }
 
   /**
@@ -442,11 +497,13 @@ export class Courier {
    * enqueues due cron ticks. For tests and scripts; workers do this on timers.
    */
   async runMaintenance(options: { now?: Date; catchUp?: boolean } = {}): Promise<{ rescued: number; scheduled: number }> {
-    const names = sqlNames(this.schema);
-    const rescued = await rescueExpiredLeases(this.pool, names);
-    const cron = new CronRunner({ pool: this.pool, names, registry: this.registry, logger: this.logger, onError: () => {} });
-    const scheduled = await cron.runDue(options.now, options.catchUp);
-    return { rescued: rescued.length, scheduled };
+    return this.#guard.run(async () => {
+      const names = sqlNames(this.schema);
+      const rescued = await rescueExpiredLeases(this.pool, names);
+      const cron = new CronRunner({ pool: this.pool, names, registry: this.registry, logger: this.logger, onError: () => {} });
+      const scheduled = await cron.runDue(options.now, options.catchUp);
+      return { rescued: rescued.length, scheduled };
+    });
   }
 
   /** Stops the processor (default grace) and ends the pool if the courier created it. */
@@ -466,7 +523,8 @@ export class Courier {
         pool: this.pool,
         schema: this.schema,
         events: this.events,
-        registry: this.registry,
+        // Producer-only tasks are never claimed: the processor sees only tasks with a handler.
+        registry: this.registry.claimable(),
         logger: this.logger,
         workerId: this.workerId,
       },

@@ -25,7 +25,7 @@ export type { CourierHttpHandler, DashboardOptions, FetchHandler, HttpAuthOption
 export { createHttpHandler, toNodeListener } from './http/index.js';
 export type { Acquired, Rate, RateLimiter, RateLimitSpec } from './limits/rate-limiter.js';
 export type { WorkerInfo } from './maintenance/heartbeat.js';
-export type { EnqueueItem, EnqueueOptions, ListTasksOptions, ManagerDeps, QueueCounts, QueueStatus, TaskPage } from './manager.js';
+export type { EnqueueItem, EnqueueItems, EnqueueOptions, ListTasksOptions, ManagerDeps, QueueCounts, QueueStatus, TaskPage } from './manager.js';
 export { TaskManager } from './manager.js';
 export type { ChannelDefinition } from './messages/channels.js';
 export type { Classified, SmtpErrorLike } from './messages/classify.js';
@@ -43,7 +43,7 @@ export type { RequestInfo } from './messages/webhooks/emailjs.js';
 export type { Metrics, ProcessCounters, QueueMetrics } from './metrics.js';
 export type { QueueOptions, QueueSettings } from './queues.js';
 export { QueueAdmin } from './queues.js';
-export type { DefineTaskInput, TaskContext, TaskDefaults, TaskDefinition, TaskHandler, TaskTypeOptions } from './registry.js';
+export type { DefineTaskInput, PayloadOf, RegisterOptions, TaskContext, TaskDefaults, TaskDefinition, TaskHandler, TaskTypeOptions } from './registry.js';
 export { defineTask, TaskRegistry } from './registry.js';
 export type { CleanupOptions, FinishedStatus } from './scheduler/cleanup.js';
 export type { ScheduleInfo, ScheduleOptions } from './scheduler/schedules.js';

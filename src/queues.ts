@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { parse, queueNameSchema } from './config.js';
 import { quoteIdent } from './db/pool.js';
+import { SchemaGuard } from './db/schema-guard.js';
 import { parseRate, type Rate, type RateLimitSpec } from './limits/rate-limiter.js';
 
 /** Settings of a named queue, shared by every worker process. */
@@ -50,11 +51,18 @@ export class QueueAdmin {
   readonly #pool: pg.Pool;
   readonly #schema: string;
   readonly #table: string;
+  readonly #guard: SchemaGuard;
 
-  constructor(pool: pg.Pool, schema: string) {
+  /**
+   * Queue settings of `schema`; statements run through `guard` (automatic migration, NotMigratedError).
+   *
+   * @internal
+   */
+  constructor(pool: pg.Pool, schema: string, guard: SchemaGuard = new SchemaGuard(schema)) {
     this.#pool = pool;
     this.#schema = schema;
     this.#table = `${quoteIdent(schema)}.queues`;
+    this.#guard = guard;
   }
 
   /** Creates or updates a queue's settings; takes effect on every process (limits within seconds). */
@@ -62,7 +70,7 @@ export class QueueAdmin {
     const queue = parse(queueNameSchema, name, 'configureQueue', 'name');
     const o = parse(queueOptionsSchema, options ?? {}, 'configureQueue');
     const rate = o.rateLimit === undefined || o.rateLimit === null ? o.rateLimit : parseRate(o.rateLimit, 'configureQueue');
-    const { rows } = await this.#pool.query<QueueRow>(
+    const { rows } = await this.#guard.run(() => this.#pool.query<QueueRow>(
       `INSERT INTO ${this.#table} AS q (name, paused, concurrency, rate_limit, rate_per)
        VALUES ($1, coalesce($2, false), $3, $5, $6)
        ON CONFLICT (name) DO UPDATE SET
@@ -73,7 +81,7 @@ export class QueueAdmin {
          updated_at = now()
        RETURNING *`,
       [queue, o.paused ?? null, o.concurrency ?? null, o.concurrency !== undefined, rate?.limit ?? null, rate?.per ?? null, o.rateLimit !== undefined],
-    );
+    ));
     if (o.paused === false) await this.#notify(queue);
     return toSettings(rows[0] as QueueRow);
   }
@@ -90,7 +98,7 @@ export class QueueAdmin {
 
   /** Every queue with settings, by name. */
   async list(): Promise<QueueSettings[]> {
-    const { rows } = await this.#pool.query<QueueRow>(`SELECT * FROM ${this.#table} ORDER BY name`);
+    const { rows } = await this.#guard.run(() => this.#pool.query<QueueRow>(`SELECT * FROM ${this.#table} ORDER BY name`));
     return rows.map(toSettings);
   }
 

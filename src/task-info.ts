@@ -1,7 +1,10 @@
 import type { TaskErrorEntry, TaskStatus } from './db/types.js';
 
-/** What `getTask(id)` returns. */
-export interface TaskInfo {
+/**
+ * What `getTask(id)` returns. `P` and `R` type the payload and result when the
+ * task's definition is given (`getTask(id, def)`); both are `unknown` otherwise.
+ */
+export interface TaskInfo<P = unknown, R = unknown> {
   /** Opaque task id. */
   id: string;
   /** Task name. */
@@ -9,7 +12,7 @@ export interface TaskInfo {
   /** Queue name. */
   queue: string;
   /** The payload as enqueued. */
-  payload: unknown;
+  payload: P;
   /** 1 = highest … 10 = lowest. */
   priority: number;
   /** Current state. */
@@ -21,7 +24,7 @@ export interface TaskInfo {
   /** Earliest time the task may (next) run. */
   runAt: Date;
   /** The handler's JSON return value once succeeded, else `null`. */
-  result: unknown;
+  result: R | null;
   /** Last progress the handler reported. */
   progress: { current: number; total: number | null } | null;
   /** Message of the most recent error. */

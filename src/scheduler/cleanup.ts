@@ -6,7 +6,7 @@ export type FinishedStatus = 'succeeded' | 'failed' | 'cancelled';
 
 /** Options of a cleanup run. Durations are seconds. */
 export interface CleanupOptions {
-  /** Delete finished tasks older than this many seconds (default 7 days). */
+  /** Delete finished tasks older than this many seconds (default 7 days; 0 deletes every finished task). */
   olderThan?: number;
   /** Which finished states to delete (default all three). */
   statuses?: FinishedStatus[];
@@ -17,6 +17,9 @@ export interface CleanupOptions {
   /** Called after each batch with the running total. */
   onProgress?: (deleted: number) => void;
 }
+
+/** Schedule tick records are kept at least this long (a day). */
+const MIN_TICK_RETENTION_SECONDS = 86_400;
 
 /** Default retention: 7 days. */
 export const DEFAULT_RETENTION_SECONDS = 7 * 86_400;
@@ -37,7 +40,7 @@ export async function cleanupTasks(db: Queryable, schema: string, options: Clean
       const res = await db.query(
         `DELETE FROM ${s}.tasks WHERE id IN (
            SELECT id FROM ${s}.tasks
-            WHERE status = $1 AND finished_at < now() - make_interval(secs => $2)
+            WHERE status = $1 AND finished_at <= now() - make_interval(secs => $2)
             ORDER BY finished_at
             LIMIT $3
             FOR UPDATE SKIP LOCKED)`,
@@ -48,7 +51,8 @@ export async function cleanupTasks(db: Queryable, schema: string, options: Clean
       if ((res.rowCount ?? 0) < batch) break;
     }
   }
-  await db.query(`DELETE FROM ${s}.schedule_runs WHERE tick < now() - make_interval(secs => $1)`, [olderThan]);
+  // Tick records keep racing processes from enqueueing a tick twice: kept a day at least, whatever olderThan says.
+  await db.query(`DELETE FROM ${s}.schedule_runs WHERE tick < now() - make_interval(secs => greatest($1, ${MIN_TICK_RETENTION_SECONDS}))`, [olderThan]);
   await db.query(`DELETE FROM ${s}.workers WHERE last_heartbeat < now() - interval '1 day'`);
   return deleted;
 }

@@ -10,21 +10,28 @@
  * await expectEnqueued(courier, 'send_welcome', { email: 'a@example.com' });
  * const clock = createTestClock(courier);
  * await clock.advance(3600);                           // delayed tasks and retries come due
- * await drainUntilIdle(courier, { clock });
+ * await drainUntilIdle(courier);
  * ```
  * @module
  */
 import type { Courier } from '../courier.js';
+import { sqlNames } from '../db/names.js';
 import { quoteIdent } from '../db/pool.js';
 import type { EnqueueOptions } from '../manager.js';
+import type { TaskDefinition } from '../registry.js';
+import { ticksBetween } from '../scheduler/cron.js';
+import type { ScheduleInfo } from '../scheduler/schedules.js';
 import type { TaskInfo, TaskRow } from '../task-info.js';
 import { toTaskInfo } from '../task-info.js';
 
 /**
  * A controllable clock for one courier's schema. `advance(seconds)` makes that
  * much time pass for the queue: every timestamp in the schema moves back by it
- * (so delayed tasks, retries, leases, retention and rate windows come due), and
- * cron ticks in between are enqueued. No test has to sleep.
+ * (so delayed tasks, retries, leases, retention and rate windows come due). A
+ * cron schedule whose ticks fall inside the jump enqueues its latest tick, plus
+ * up to `backfill` earlier ones, as workers coming back after that long would:
+ * 8 days of an hourly schedule with the default `backfill: 0` is one task. No
+ * test has to sleep.
  */
 export interface TestClock {
   /** Seconds advanced so far. */
@@ -37,7 +44,8 @@ export interface TestClock {
 
 /** Creates a {@link TestClock} over `courier`'s schema. */
 export function createTestClock(courier: Courier): TestClock {
-  const s = quoteIdent(courier.schema);
+  const names = sqlNames(courier.schema);
+  const s = names.schema;
   let offset = 0;
   return {
     get offset() {
@@ -46,8 +54,13 @@ export function createTestClock(courier: Courier): TestClock {
     now: () => new Date(Date.now() + offset * 1000),
     async advance(seconds: number) {
       if (!Number.isFinite(seconds) || seconds < 0) throw new TypeError('advance(seconds) takes a finite number >= 0');
-      // Ticks that fall inside the jump are due, as if workers had run throughout.
-      await courier.runMaintenance({ now: new Date(Date.now() + seconds * 1000), catchUp: true });
+      const target = new Date(Date.now() + seconds * 1000);
+      // The latest tick inside the jump runs, with `backfill` earlier ones: start each schedule there.
+      for (const s of await courier.listSchedules()) {
+        const from = s.paused ? undefined : jumpStart(s, target);
+        if (from) await courier.pool.query(`UPDATE ${names.schedules} SET next_run_at = $2 WHERE name = $1`, [s.name, from]);
+      }
+      await courier.runMaintenance({ now: target, catchUp: true });
       const client = await courier.pool.connect();
       try {
         await client.query('BEGIN');
@@ -72,6 +85,12 @@ export function createTestClock(courier: Courier): TestClock {
       offset += seconds;
     },
   };
+}
+
+/** The earliest tick a clock jump to `target` enqueues for `s` (its latest due tick, less `backfill`), or `undefined` when none is due. */
+function jumpStart(s: ScheduleInfo, target: Date): Date | undefined {
+  if (s.nextRunAt > target) return undefined;
+  return ticksBetween(s.cron, s.timezone, new Date(s.nextRunAt.getTime() - 1), target, s.backfill + 1)[0];
 }
 
 /** Options of {@link drainUntilIdle}. */
@@ -148,16 +167,24 @@ export class TaskRunError extends Error {
 }
 
 /**
- * Enqueues `name` with `payload` (validated as usual) and runs it at once through
- * the real claim, run and settle path. Resolves the handler's result; rejects
- * with {@link TaskRunError} when the attempt did not succeed.
+ * Enqueues a task (by definition or name) with `payload`, validated as usual,
+ * and runs it at once through the real claim, run and settle path. Resolves the
+ * handler's result (typed by the definition); rejects with {@link TaskRunError}
+ * when the attempt did not succeed.
+ *
+ * @example
+ * ```ts
+ * const result = await runTask(courier, sendWelcome, { email: 'a@example.com' }); // typed by sendWelcome's handler
+ * ```
  */
-export async function runTask<R = unknown>(courier: Courier, name: string, payload?: unknown, options?: EnqueueOptions): Promise<R> {
-  const id = await courier.enqueueTask(name, payload, options);
+export async function runTask<P, R>(courier: Courier, task: TaskDefinition<P, string, R>, payload: P, options?: EnqueueOptions): Promise<Awaited<R>>;
+export async function runTask<R = unknown>(courier: Courier, name: string, payload?: unknown, options?: EnqueueOptions): Promise<R>;
+export async function runTask(courier: Courier, nameOrTask: string | TaskDefinition<any, string, any>, payload?: unknown, options?: EnqueueOptions): Promise<unknown> {
+  const id = await courier.enqueueTask(nameOrTask as string, payload, options);
   await courier.runTaskNow(id);
   const task = (await courier.getTask(id)) as TaskInfo;
   if (task.status !== 'succeeded') throw new TaskRunError(task);
-  return task.result as R;
+  return task.result;
 }
 
 function describe(m: PayloadMatcher): string {

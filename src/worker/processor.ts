@@ -365,10 +365,7 @@ export class Processor {
    * its lock, so caps hold), then every other served queue.
    */
   async #claim(limit: number): Promise<ClaimedTask[]> {
-    const names = this.#deps.registry
-      .list()
-      .filter((def) => typeof def.handler === 'function')
-      .map((def) => def.name);
+    const names = this.#deps.registry.runnableNames();
     if (names.length === 0 || limit <= 0) return [];
     const startedAt = performance.now();
     const base = { workerId: this.#deps.workerId, names, queues: this.#settings.queues, lease: this.#settings.lease, token: randomUUID() };

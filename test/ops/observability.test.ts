@@ -149,7 +149,7 @@ describe('cleanup', () => {
     const c = await testCourier();
     const s = `"${c.schema}".tasks`;
     await c.pool.query(`INSERT INTO ${s} (name, status, finished_at) VALUES ('x', 'succeeded', now() - interval '2 hours'), ('x', 'failed', now() - interval '2 hours')`);
-    const id = await c.enqueueTask('cleanup', { olderThan: 86_400, retention: { succeeded: 3600 } });
+    const id = await c.enqueueTask('pgcourier.cleanup', { olderThan: 86_400, retention: { succeeded: 3600 } });
     await c.drain();
     expect(await c.getTask(id)).toMatchObject({ status: 'succeeded', result: { deleted: 1 } });
     await c.close();
