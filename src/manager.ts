@@ -4,7 +4,7 @@ import pg from 'pg';
 import { enqueueOptionsSchema, listTasksSchema, parse } from './config.js';
 import { JsonLossError, stringifyLossless, unstorableInJsonb } from './db/json.js';
 import { type SqlNames, sqlNames } from './db/names.js';
-import { type Queryable, queryableOf } from './db/pool.js';
+import { type Queryable, queryableOf, runPrepared } from './db/pool.js';
 import { SchemaGuard } from './db/schema-guard.js';
 import type { Database, TaskStatus } from './db/types.js';
 import { CourierError, NotFoundError, StateError, UnknownTaskError, ValidationError } from './errors.js';
@@ -180,7 +180,7 @@ export class TaskManager {
   async enqueueTask<P>(task: TaskDefinition<P, string, any>, payload: P, options?: EnqueueOptions): Promise<string>;
   async enqueueTask(name: string, payload?: unknown, options?: EnqueueOptions): Promise<string>;
   async enqueueTask(task: string | TaskDefinition<any, string, any>, payload?: unknown, options: EnqueueOptions = {}): Promise<string> {
-    const checked = parse(enqueueOptionsSchema, options ?? {}, 'enqueueTask');
+    const checked = isEmptyOptions(options) ? NO_OPTIONS : parse(enqueueOptionsSchema, options, 'enqueueTask');
     assertOneStart(checked, 'enqueueTask', '');
     if (checked.keyMode !== undefined && checked.key === undefined) throw new ValidationError('enqueueTask', 'keyMode', 'must be given only together with key');
     const row = this.#row(task, payload, checked, 'enqueueTask');
@@ -402,6 +402,8 @@ export class TaskManager {
   }
 
   async #insert(rows: Row[], keyMode: 'keep' | 'replace', runner: Queryable): Promise<string[]> {
+    const [only] = rows;
+    if (rows.length === 1 && only && only.key === null && runner === this.#deps.pool) return [await this.#insertOne(only)];
     const onConflict =
       keyMode === 'replace'
         ? `DO UPDATE SET payload = EXCLUDED.payload, queue = EXCLUDED.queue, priority = EXCLUDED.priority,
@@ -430,6 +432,21 @@ export class TaskManager {
       ],
     );
     return this.#matchIds(rows, inserted, runner);
+  }
+
+  /**
+   * The common case, one task without a key on the courier's own pool: a prepared
+   * single-row INSERT, planned once per connection (no conflict handling needed).
+   */
+  async #insertOne(row: Row): Promise<string> {
+    const { rows } = await runPrepared<{ id: string }>(
+      this.#deps.pool,
+      `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at)
+       VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, coalesce($8::timestamptz, now() + make_interval(secs => coalesce($9::float8, 0))))
+       RETURNING id`,
+      [row.queue, row.name, row.payload, row.priority, row.maxRetries, row.retryDelay, row.timeout, row.runAt, row.delay],
+    );
+    return String(rows[0]?.id);
   }
 
   /**
@@ -510,6 +527,16 @@ function assertDistinctKeys(rows: Row[]): void {
     if (seen.has(k)) throw new ValidationError('enqueueMany', `items.${i}.options.key`, 'must be unique within one call when keyMode is "replace"');
     seen.add(k);
   }
+}
+
+/** Parsed empty enqueue options, shared: most calls pass none. */
+const NO_OPTIONS: ReturnType<typeof enqueueOptionsSchema.parse> = enqueueOptionsSchema.parse({});
+
+function isEmptyOptions(options: EnqueueOptions | undefined): boolean {
+  if (options === undefined || options === null) return true;
+  if (typeof options !== 'object' || Object.getPrototypeOf(options) !== Object.prototype) return false;
+  for (const _ in options) return false;
+  return true;
 }
 
 /** JSON-encodes a payload, rejecting what Postgres jsonb or JSON cannot hold. */
