@@ -5,20 +5,19 @@ import type pg from 'pg';
 import { type Logger, pino } from 'pino';
 import { courierOptionsSchema, parse, readEnv, startOptionsSchema, stopOptionsSchema } from './config.js';
 import { migrate } from './db/migrate.js';
-import { createPool, quoteIdent, watchPool } from './db/pool.js';
+import { type SqlNames, sqlNames } from './db/names.js';
+import { createPool, watchPool } from './db/pool.js';
 import type { Database } from './db/types.js';
 import { type DoctorCheck, diagnose } from './doctor.js';
-import { ValidationError } from './errors.js';
+import { ConflictError, StateError, ValidationError } from './errors.js';
 import { CourierEvents } from './events.js';
-import { type CourierHttpHandler, createHttpHandler, type HttpOptions } from './http/index.js';
 import { createRateLimiter, type RateLimiter, type RateLimitSpec } from './limits/rate-limiter.js';
 import { type EnqueueItem, type EnqueueOptions, type ListTasksOptions, type QueueStatus, TaskManager, type TaskPage } from './manager.js';
-import type { ProvidersConfig } from './messages/config.js';
-import { Messages } from './messages/messages.js';
 import { collectMetrics, countEvents, type Metrics, type ProcessCounters, renderPrometheus } from './metrics.js';
+import type { CourierPlugin, PluginApis, PluginExtensions, PluginHost, PluginInstance } from './plugins.js';
 import { QueueAdmin, type QueueOptions, type QueueSettings } from './queues.js';
 import { type TaskDefaults, type TaskDefinition, type TaskHandler, TaskRegistry } from './registry.js';
-import { type CleanupOptions, cleanupTasks } from './scheduler/cleanup.js';
+import { type CleanupOptions, cleanupTasks, DEFAULT_RETENTION_SECONDS } from './scheduler/cleanup.js';
 import { CLEANUP_SCHEDULE, CLEANUP_TASK, cleanupOptionsSchema, cleanupTask } from './scheduler/cleanup-task.js';
 import { CronRunner } from './scheduler/cron-runner.js';
 import { ScheduleAdmin, type ScheduleInfo, type ScheduleOptions } from './scheduler/schedules.js';
@@ -41,8 +40,11 @@ export interface CourierOptions {
   registry?: TaskRegistry;
   /** Size of the pool the courier creates (default 10). */
   poolSize?: number;
-  /** Message provider settings: SMTP, Resend, Twilio, WhatsApp, EmailJS; see {@link ProvidersConfig}. */
-  providers?: ProvidersConfig;
+  /**
+   * Plugins adding tables, tasks and an API, each reachable as `courier[plugin.name]`,
+   * e.g. `plugins: [messages({ providers })]` from `pgcourier/messages`.
+   */
+  plugins?: readonly CourierPlugin<string, unknown>[];
 }
 
 /** Options of {@link Courier.start}. Durations are seconds. */
@@ -94,26 +96,23 @@ export interface RunOnceOptions {
 export class Courier {
   /** Tasks this courier knows. */
   readonly registry: TaskRegistry;
-  /** Enqueue and inspect tasks (also reachable through the courier's own methods). */
+  /** The task manager behind the courier's task methods; pass it to `new TaskManager(courier)` style code. */
   readonly manager: TaskManager;
   /** The pool used for every statement. */
   readonly pool: pg.Pool;
-  /** Typed Kysely instance over the pool and schema's tables. */
-  readonly db: Kysely<Database>;
   /** Postgres schema holding the tables. */
   readonly schema: string;
+  /** Pre-quoted SQL names of the schema's objects, built once: the one naming rule. */
+  readonly names: SqlNames;
   /** The logger given at creation (silent by default). */
   readonly logger: Logger;
   /** Identifies this process's processor in `locked_by`. */
   readonly workerId: string;
-  /** Queue settings (pause, cluster-wide concurrency, rate limit). */
-  readonly queues: QueueAdmin;
-  /** Cron schedules. */
-  readonly schedules: ScheduleAdmin;
   /** Typed events of this process: task lifecycle and background errors. */
   readonly events = new CourierEvents();
-  /** Messaging: email, SMS and WhatsApp senders, message tracking, bulk batches, provider webhooks. */
-  readonly messages: Messages;
+  readonly #queues: QueueAdmin;
+  readonly #schedules: ScheduleAdmin;
+  readonly #plugins: { plugin: CourierPlugin<string, unknown>; instance: PluginInstance<unknown> }[] = [];
   readonly #ownsPool: boolean;
   readonly #counters: ProcessCounters;
   #processor: Processor | undefined;
@@ -139,22 +138,45 @@ export class Courier {
       this.pool = createPool(url, this.logger, opts.poolSize ?? 10);
       this.#ownsPool = true;
     }
-    this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: this.pool }) });
-    this.manager = new TaskManager({ pool: this.pool, db: this.db, schema: this.schema, registry: this.registry, events: this.events });
-    this.queues = new QueueAdmin(this.pool, this.schema);
-    this.schedules = new ScheduleAdmin(this.pool, this.schema);
+    this.names = sqlNames(this.schema);
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: this.pool }) });
+    this.manager = new TaskManager({ pool: this.pool, db, schema: this.schema, registry: this.registry, events: this.events });
+    this.#queues = new QueueAdmin(this.pool, this.names);
+    this.#schedules = new ScheduleAdmin(this.pool, this.names);
     this.#counters = countEvents(this.events);
     if (!this.registry.get(CLEANUP_TASK)) this.registry.register(cleanupTask((opts) => this.cleanup(opts)));
     this.workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.messages = new Messages(this, options.providers);
+    for (const plugin of options.plugins ?? []) this.#install(plugin);
   }
 
   /**
-   * Creates or upgrades the schema. Idempotent and safe to call from many
-   * processes at once. Returns the migration versions it applied.
+   * Creates or upgrades the schema: the core's migrations, then those of the
+   * plugins this courier uses. Idempotent and safe to call from many processes at
+   * once. Returns the migration versions it applied.
+   *
+   * @example
+   * ```ts
+   * const applied = await courier.migrate(); // [] when the schema is up to date
+   * ```
    */
   migrate(): Promise<number[]> {
-    return migrate(this.pool, this.schema);
+    return migrate(this.pool, this.schema, this.#pluginMigrations());
+  }
+
+  /**
+   * The contributions of this courier's plugins to another entry, e.g.
+   * `extensions('http')` gives the routes `pgcourier/http` serves for them.
+   *
+   * @example
+   * ```ts
+   * const contributed = courier.extensions('http').flatMap((e) => e.routes);
+   * ```
+   */
+  extensions<K extends keyof PluginExtensions>(key: K): NonNullable<PluginExtensions[K]>[] {
+    return this.#plugins.flatMap(({ instance }) => {
+      const value = instance.extensions?.[key];
+      return value === undefined || value === null ? [] : [value as NonNullable<PluginExtensions[K]>];
+    });
   }
 
   /** Registers a task definition, or a name with its handler and defaults. */
@@ -207,22 +229,22 @@ export class Courier {
    * ```
    */
   configureQueue(name: string, options: QueueOptions): Promise<QueueSettings> {
-    return this.queues.configure(name, options);
+    return this.#queues.configure(name, options);
   }
 
   /** Stops new starts of a queue's tasks on every process within a claim cycle. */
   pauseQueue(name: string): Promise<QueueSettings> {
-    return this.queues.pause(name);
+    return this.#queues.pause(name);
   }
 
   /** Lets a paused queue's tasks start again and wakes the workers. */
   resumeQueue(name: string): Promise<QueueSettings> {
-    return this.queues.resume(name);
+    return this.#queues.resume(name);
   }
 
   /** Settings of every configured queue. */
   listQueues(): Promise<QueueSettings[]> {
-    return this.queues.list();
+    return this.#queues.list();
   }
 
   /**
@@ -237,7 +259,7 @@ export class Courier {
    * ```
    */
   rateLimiter(key: string, spec: RateLimitSpec): RateLimiter {
-    return createRateLimiter(this.pool, `${quoteIdent(this.schema)}.rate_limits`, key, spec);
+    return createRateLimiter(this.pool, this.names.rateLimits, key, spec);
   }
 
   /** Counts per status per queue; see {@link TaskManager.queueStatus}. */
@@ -252,12 +274,12 @@ export class Courier {
    */
   async start(options: StartOptions = {}): Promise<void> {
     const opts = parse(startOptionsSchema, options, 'start');
-    if (this.#processor) throw new ValidationError('start', 'courier', 'is already started; call stop() first');
+    if (this.#processor) throw new StateError('start: the courier is already started; call stop() first');
     for (const def of this.registry.list()) {
-      if (def.cron) await this.schedules.upsert(def.name, def.cron, def.name, {}, { timezone: def.timezone });
+      if (def.cron) await this.#schedules.upsert(def.name, def.cron, def.name, {}, { timezone: def.timezone });
     }
     if (opts.cleanup && this.registry.get(CLEANUP_TASK)) {
-      await this.schedules.upsert(CLEANUP_SCHEDULE, '0 * * * *', CLEANUP_TASK, {}, { priority: 10 });
+      await this.#schedules.upsert(CLEANUP_SCHEDULE, '0 * * * *', CLEANUP_TASK, {}, { priority: 10 });
     }
     const processor = this.#newProcessor({
       concurrency: opts.concurrency,
@@ -271,6 +293,7 @@ export class Courier {
     this.#processor = processor;
     try {
       await processor.start();
+      for (const { instance } of this.#plugins) await instance.start?.();
     } catch (err) {
       // A failed start leaves nothing behind: the courier can be started again.
       await processor.stop(0).catch(() => {});
@@ -297,6 +320,7 @@ export class Courier {
     if (!processor) return;
     await processor.stop(grace);
     this.#processor = undefined;
+    for (const { instance } of this.#plugins) await instance.stop?.();
     if (this.#signalHandler) {
       process.off('SIGTERM', this.#signalHandler);
       process.off('SIGINT', this.#signalHandler);
@@ -347,21 +371,18 @@ export class Courier {
   }
 
   /**
-   * The HTTP API, provider webhooks and dashboard of this courier as one
-   * web-standard `(Request) => Promise<Response>` handler, with a Node listener
-   * (`.node`) for node:http, Express and Fastify, and `.routeHandlers` for
-   * Next.js. Management endpoints need `auth`; webhooks are checked by their
-   * provider's signature. The OpenAPI document is at `{basePath}/openapi.json`,
-   * the dashboard at `{basePath}/`.
+   * Whether the database answers a trivial query, for liveness endpoints.
    *
    * @example
    * ```ts
-   * const api = courier.http({ basePath: '/courier', auth: { token: process.env.COURIER_TOKEN! } });
-   * http.createServer(api.node).listen(3000);
+   * if (!(await courier.ping())) console.error('database unreachable');
    * ```
    */
-  http(options: HttpOptions): CourierHttpHandler {
-    return createHttpHandler(this, options);
+  ping(): Promise<boolean> {
+    return this.pool.query('SELECT 1').then(
+      () => true,
+      () => false,
+    );
   }
 
   /**
@@ -374,46 +395,53 @@ export class Courier {
    * ```
    */
   schedule(name: string, cron: string, task: string, payload?: unknown, options?: ScheduleOptions): Promise<ScheduleInfo> {
-    return this.schedules.upsert(name, cron, task, payload, options);
+    return this.#schedules.upsert(name, cron, task, payload, options);
   }
 
   /** Every cron schedule. */
   listSchedules(): Promise<ScheduleInfo[]> {
-    return this.schedules.list();
+    return this.#schedules.list();
   }
 
   /** Pauses a schedule; returns whether it exists. */
   pauseSchedule(name: string): Promise<boolean> {
-    return this.schedules.setPaused(name, true);
+    return this.#schedules.setPaused(name, true);
   }
 
   /** Resumes a schedule from its next tick (ticks missed while paused are skipped); returns whether it exists. */
   resumeSchedule(name: string): Promise<boolean> {
-    return this.schedules.setPaused(name, false);
+    return this.#schedules.setPaused(name, false);
   }
 
   /** Deletes a schedule; returns whether it existed. */
   removeSchedule(name: string): Promise<boolean> {
-    return this.schedules.remove(name);
+    return this.#schedules.remove(name);
   }
 
   /**
    * Deletes finished tasks past their retention (default 7 days) in bounded
-   * batches, and finished messages older than `olderThan`. Returns how many tasks
-   * were deleted.
+   * batches, then lets each plugin delete its own finished rows older than
+   * `olderThan` (messaging: finished messages). Returns how many tasks were deleted.
+   *
+   * @example
+   * ```ts
+   * const deleted = await courier.cleanup({ olderThan: 3 * 86_400, retention: { failed: 30 * 86_400 } });
+   * ```
    */
   async cleanup(options: CleanupOptions = {}): Promise<number> {
     const opts = parse(cleanupOptionsSchema, options, 'cleanup');
-    const deleted = await cleanupTasks(this.pool, this.schema, opts);
-    // Messages follow the same retention (their own states decide what is finished).
-    const messages = await this.messages.cleanup({ olderThan: opts.olderThan });
-    if (messages.messages > 0) this.logger.info({ messages: messages.messages, batches: messages.batches }, 'deleted old messages');
+    const deleted = await cleanupTasks(this.pool, this.names, opts);
+    for (const { plugin, instance } of this.#plugins) {
+      if (!instance.cleanup) continue;
+      const report = await instance.cleanup({ olderThan: opts.olderThan ?? DEFAULT_RETENTION_SECONDS });
+      if (Object.values(report).some((n) => n > 0)) this.logger.info({ plugin: plugin.name, ...report }, 'plugin cleanup deleted old rows');
+    }
     return deleted;
   }
 
   /** Per-queue gauges (counts, oldest queued age, throughput) and this process's counters. */
   metrics(): Promise<Metrics> {
-    return collectMetrics(this.pool, this.schema, this.#counters);
+    return collectMetrics(this.pool, this.names, this.#counters);
   }
 
   /** {@link Courier.metrics} in the Prometheus text format, for a `/metrics` endpoint. */
@@ -423,7 +451,7 @@ export class Courier {
 
   /** Checks schema drift, task-table bloat, the vacuum horizon, the NOTIFY queue and stuck leases. */
   doctor(): Promise<DoctorCheck[]> {
-    return diagnose(this.pool, this.schema);
+    return diagnose(this.pool, this.names, this.#pluginMigrations());
   }
 
   /** Worker processes: live ones and those stopped or dead in the last hour. */
@@ -436,21 +464,56 @@ export class Courier {
    * enqueues due cron ticks. For tests and scripts; workers do this on timers.
    */
   async runMaintenance(options: { now?: Date; catchUp?: boolean } = {}): Promise<{ rescued: number; scheduled: number }> {
-    const rescued = await rescueExpiredLeases(this.pool, `${quoteIdent(this.schema)}.tasks`, `pgcourier.rescue:${this.schema}`);
+    const rescued = await rescueExpiredLeases(this.pool, this.names.tasks, `pgcourier.rescue:${this.schema}`);
     const cron = new CronRunner({ pool: this.pool, schema: this.schema, registry: this.registry, logger: this.logger, onError: () => {} });
     const scheduled = await cron.runDue(options.now, options.catchUp);
     return { rescued: rescued.length, scheduled };
   }
 
-  /** Stops the processor (default grace) and ends the pool if the courier created it. */
+  /**
+   * Stops the processor (default grace), closes the plugins and ends the pool if
+   * the courier created it.
+   *
+   * @example
+   * ```ts
+   * process.on('SIGTERM', () => void courier.close({ grace: 10 }));
+   * ```
+   */
   async close(options: StopOptions = {}): Promise<void> {
     await this.stop(options);
+    for (const { instance } of this.#plugins) await instance.close?.();
     if (this.#ownsPool) {
       // pool.end() waits for checked-out clients; a query hung on a dead server must not block exit.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.pool.end().catch(() => {}), new Promise((r) => (timer = setTimeout(r, 5000)))]);
       clearTimeout(timer);
     }
+  }
+
+  #install(plugin: CourierPlugin<string, unknown>): void {
+    if (typeof plugin?.name !== 'string' || !/^[a-z][a-zA-Z0-9]{0,31}$/.test(plugin.name) || typeof plugin.setup !== 'function') {
+      throw new ValidationError('createCourier', 'plugins', 'must be plugins such as messages({ providers }) from pgcourier/messages');
+    }
+    if (plugin.name in this || this.#plugins.some((p) => p.plugin.name === plugin.name)) {
+      throw new ConflictError(`createCourier: plugin name "${plugin.name}" is taken (a courier member or another plugin)`);
+    }
+    const host: PluginHost = {
+      pool: this.pool,
+      schema: this.schema,
+      names: this.names,
+      logger: this.logger,
+      registry: this.registry,
+      events: this.events,
+      enqueueTask: (name, payload, options) => this.manager.enqueueTask(name, payload, options),
+      rateLimiter: (key, spec) => this.rateLimiter(key, spec),
+    };
+    const instance = plugin.setup(host);
+    Object.defineProperty(this, plugin.name, { value: instance.api, enumerable: true });
+    this.#plugins.push({ plugin, instance });
+  }
+
+  #pluginMigrations() {
+    return this.#plugins.flatMap(({ plugin }) => plugin.migrations ?? []);
   }
 
   #newProcessor(s: Omit<ProcessorSettings, 'batchSize'> & { batchSize?: number }): Processor {
@@ -468,8 +531,12 @@ export class Courier {
   }
 }
 
+/** A courier with the APIs of its plugins, e.g. `courier.messages` with `plugins: [messages()]`. */
+export type CourierWith<P extends readonly CourierPlugin<string, unknown>[]> = Courier & PluginApis<P>;
+
 /**
  * Creates a courier over `connectionString` (or `DATABASE_URL`) or an existing pool.
+ * Each plugin's API is typed on the result under the plugin's name.
  *
  * @example
  * ```ts
@@ -480,6 +547,6 @@ export class Courier {
  * await courier.start({ concurrency: 10 });
  * ```
  */
-export function createCourier(options: CourierOptions = {}): Courier {
-  return new Courier(options);
+export function createCourier<const P extends readonly CourierPlugin<string, unknown>[] = []>(options: CourierOptions & { plugins?: P } = {}): CourierWith<P> {
+  return new Courier(options) as CourierWith<P>;
 }

@@ -5,7 +5,7 @@ import { enqueueOptionsSchema, listTasksSchema, parse } from './config.js';
 import { unstorableInJsonb } from './db/json.js';
 import { type Queryable, queryableOf, quoteIdent } from './db/pool.js';
 import type { Database, TaskStatus } from './db/types.js';
-import { CourierError, UnknownTaskError, ValidationError } from './errors.js';
+import { ConflictError, UnknownTaskError, ValidationError } from './errors.js';
 import type { CourierEvents } from './events.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { type TaskInfo, type TaskRow, toTaskInfo } from './task-info.js';
@@ -55,6 +55,8 @@ export interface QueueCounts {
   last24h: number;
   /** When any task of the queue last changed, or `null` for an empty queue. */
   lastUpdated: Date | null;
+  /** `run_at` of the oldest task that is due and still waiting (how long the backlog has waited), or `null`. */
+  oldestQueuedAt: Date | null;
 }
 
 /** What {@link TaskManager.queueStatus} returns. */
@@ -77,6 +79,8 @@ export interface ListTasksOptions {
   createdAfter?: Date | string;
   /** Enqueued before this time. */
   createdBefore?: Date | string;
+  /** Only tasks whose last attempt failed and that wait for their retry (with `status: 'queued'`, the retrying ones). */
+  retrying?: boolean;
   /** Page size, 1–500 (default 50). */
   limit?: number;
   /** `nextCursor` of the previous page. */
@@ -216,7 +220,7 @@ export class TaskManager {
       return res.numUpdatedRows > 0n;
     } catch (err) {
       if ((err as { code?: string }).code === '23505') {
-        throw new CourierError(`task ${id} cannot be retried: another task with the same key is queued or running`);
+        throw new ConflictError(`task ${id} cannot be retried: another task with the same key is queued or running`);
       }
       throw err;
     }
@@ -235,19 +239,29 @@ export class TaskManager {
     if (f.createdAfter) q = q.where('created_at', '>=', f.createdAfter);
     if (f.createdBefore) q = q.where('created_at', '<', f.createdBefore);
     if (f.cursor) q = q.where('id', '<', f.cursor);
+    if (f.retrying) q = q.where('attempts', '>', 0).where('last_error', 'is not', null);
     const rows = (await q.execute()) as unknown as TaskRow[];
     const page = rows.slice(0, f.limit);
     return { tasks: page.map(toTaskInfo), nextCursor: rows.length > f.limit ? String(page.at(-1)?.id) : null };
   }
 
-  /** Counts per status per queue and in total, with 24-hour activity and last update. */
+  /**
+   * Counts per status per queue and in total, with 24-hour activity, last update
+   * and the `run_at` of the oldest due task still waiting.
+   */
   async queueStatus(): Promise<QueueStatus> {
-    const { rows } = await this.#deps.pool.query<{ queue: string; status: TaskStatus; n: string; recent: string; updated: Date | null }>(
-      `SELECT queue, status, count(*) AS n,
-              count(*) FILTER (WHERE created_at > now() - interval '24 hours') AS recent,
-              max(updated_at) AS updated
-         FROM ${this.#table} GROUP BY queue, status`,
-    );
+    const [{ rows }, { rows: oldest }] = await Promise.all([
+      this.#deps.pool.query<{ queue: string; status: TaskStatus; n: string; recent: string; updated: Date | null }>(
+        `SELECT queue, status, count(*) AS n,
+                count(*) FILTER (WHERE created_at > now() - interval '24 hours') AS recent,
+                max(updated_at) AS updated
+           FROM ${this.#table} GROUP BY queue, status`,
+      ),
+      // Delayed tasks (run_at in the future) are not waiting.
+      this.#deps.pool.query<{ queue: string; oldest: Date }>(
+        `SELECT queue, min(run_at) AS oldest FROM ${this.#table} WHERE status = 'queued' AND run_at <= now() GROUP BY queue`,
+      ),
+    ]);
     const queues: Record<string, QueueCounts> = {};
     const total = emptyCounts();
     for (const r of rows) {
@@ -257,6 +271,11 @@ export class TaskManager {
         c.total += Number(r.n);
         c.last24h += Number(r.recent);
         if (r.updated && (!c.lastUpdated || r.updated > c.lastUpdated)) c.lastUpdated = r.updated;
+      }
+    }
+    for (const r of oldest) {
+      for (const c of [queues[r.queue] ?? emptyCounts(), total]) {
+        if (!c.oldestQueuedAt || r.oldest < c.oldestQueuedAt) c.oldestQueuedAt = r.oldest;
       }
     }
     return { queues, total };
@@ -355,7 +374,7 @@ export class TaskManager {
 }
 
 function emptyCounts(): QueueCounts {
-  return { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, total: 0, last24h: 0, lastUpdated: null };
+  return { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, total: 0, last24h: 0, lastUpdated: null, oldestQueuedAt: null };
 }
 
 function isTaskId(id: unknown): id is string {

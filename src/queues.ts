@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { parse, queueNameSchema } from './config.js';
-import { quoteIdent } from './db/pool.js';
+import type { SqlNames } from './db/names.js';
 import { parseRate, type Rate, type RateLimitSpec } from './limits/rate-limiter.js';
 
 /** Settings of a named queue, shared by every worker process. */
@@ -48,13 +48,11 @@ interface QueueRow {
 /** Reads and changes queue settings (the `queues` table). */
 export class QueueAdmin {
   readonly #pool: pg.Pool;
-  readonly #schema: string;
-  readonly #table: string;
+  readonly #names: SqlNames;
 
-  constructor(pool: pg.Pool, schema: string) {
+  constructor(pool: pg.Pool, names: SqlNames) {
     this.#pool = pool;
-    this.#schema = schema;
-    this.#table = `${quoteIdent(schema)}.queues`;
+    this.#names = names;
   }
 
   /** Creates or updates a queue's settings; takes effect on every process (limits within seconds). */
@@ -63,7 +61,7 @@ export class QueueAdmin {
     const o = parse(queueOptionsSchema, options ?? {}, 'configureQueue');
     const rate = o.rateLimit === undefined || o.rateLimit === null ? o.rateLimit : parseRate(o.rateLimit, 'configureQueue');
     const { rows } = await this.#pool.query<QueueRow>(
-      `INSERT INTO ${this.#table} AS q (name, paused, concurrency, rate_limit, rate_per)
+      `INSERT INTO ${this.#names.queues} AS q (name, paused, concurrency, rate_limit, rate_per)
        VALUES ($1, coalesce($2, false), $3, $5, $6)
        ON CONFLICT (name) DO UPDATE SET
          paused = coalesce($2, q.paused),
@@ -90,12 +88,12 @@ export class QueueAdmin {
 
   /** Every queue with settings, by name. */
   async list(): Promise<QueueSettings[]> {
-    const { rows } = await this.#pool.query<QueueRow>(`SELECT * FROM ${this.#table} ORDER BY name`);
+    const { rows } = await this.#pool.query<QueueRow>(`SELECT * FROM ${this.#names.queues} ORDER BY name`);
     return rows.map(toSettings);
   }
 
   async #notify(queue: string): Promise<void> {
-    await this.#pool.query('SELECT pg_notify($1, $2)', [`${this.#schema}.tasks`, queue]);
+    await this.#pool.query('SELECT pg_notify($1, $2)', [this.#names.channel, queue]);
   }
 }
 

@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
-import type { Logger } from 'pino';
 import { z } from 'zod';
 import { parse } from '../config.js';
-import { type Queryable, queryableOf, quoteIdent } from '../db/pool.js';
+import { type Queryable, queryableOf } from '../db/pool.js';
 import { ValidationError } from '../errors.js';
-import type { RateLimiter, RateLimitSpec } from '../limits/rate-limiter.js';
-import type { TaskManager } from '../manager.js';
-import { defineTask, type TaskRegistry } from '../registry.js';
+import type { RateLimitSpec } from '../limits/rate-limiter.js';
+import type { PluginHost } from '../plugins.js';
+import { defineTask } from '../registry.js';
 import { insertBulk, selectBatch, selectBatches } from './batches.js';
 import { builtinChannels, type ChannelDefinition } from './channels.js';
 import { emailjsTaskSchema, type ParsedProviders, type ProvidersConfig, providersSchema, sendBulkInputSchema, sendInputSchema } from './config.js';
@@ -52,22 +50,6 @@ import { emailjsEndpoint, type RequestInfo } from './webhooks/emailjs.js';
 import { metaWebhook } from './webhooks/meta.js';
 import { type ProviderStatusEvent, twilioWebhook } from './webhooks/twilio.js';
 
-/** What the messaging module needs from its courier. */
-export interface MessagesHost {
-  /** The courier's pool. */
-  readonly pool: pg.Pool;
-  /** The courier's schema. */
-  readonly schema: string;
-  /** The courier's logger. */
-  readonly logger: Logger;
-  /** The courier's task registry (the send tasks are registered here). */
-  readonly registry: TaskRegistry;
-  /** The courier's task manager (the send tasks are enqueued through it). */
-  readonly manager: TaskManager;
-  /** The courier's cross-process rate limiter. */
-  rateLimiter(key: string, spec: RateLimitSpec): RateLimiter;
-}
-
 /** Web-standard webhook handlers, for any HTTP framework (`Request` in, `Response` out). */
 export interface MessageWebhooks {
   /** Twilio status callbacks (`POST`, `X-Twilio-Signature`). */
@@ -105,9 +87,12 @@ export interface BatchHandle {
  *
  * @example
  * ```ts
+ * import { createCourier } from 'pgcourier';
+ * import { messages } from 'pgcourier/messages';
+ *
  * const courier = createCourier({
  *   connectionString: process.env.DATABASE_URL,
- *   providers: { twilio: { accountSid: 'AC…', authToken: '…', from: '+15550001111', statusCallback: 'https://app.example/hooks/twilio' } },
+ *   plugins: [messages({ providers: { twilio: { accountSid: 'AC…', authToken: '…', from: '+15550001111', statusCallback: 'https://app.example/hooks/twilio' } } })],
  * });
  * const id = await courier.messages.send({ channel: 'sms', to: '+15551234567', body: 'Your code is 4821' });
  * await courier.start();
@@ -115,7 +100,7 @@ export interface BatchHandle {
  * ```
  */
 export class Messages {
-  readonly #host: MessagesHost;
+  readonly #host: PluginHost;
   readonly #s: string;
   #config: ParsedProviders;
   readonly #custom = new Map<string, MessageProvider>();
@@ -129,12 +114,12 @@ export class Messages {
   /** Web-standard webhook handlers: `twilio`, `meta`, `emailjs`. */
   readonly webhooks: MessageWebhooks;
 
-  /** Built by the courier; use `courier.messages`. */
-  constructor(host: MessagesHost, providers?: ProvidersConfig) {
+  /** Built by the messages plugin; use `courier.messages`. */
+  constructor(host: PluginHost, providers?: ProvidersConfig) {
     const self = this;
     this.#host = host;
-    this.#s = quoteIdent(host.schema);
-    this.#config = parse(providersSchema, providers ?? {}, 'createCourier', 'providers');
+    this.#s = host.names.schema;
+    this.#config = parse(providersSchema, providers ?? {}, 'messages', 'providers');
     for (const c of builtinChannels()) this.#channels.set(c.name, c);
     this.#builtin = this.#buildProviders();
     this.#gates = this.#buildGates();
@@ -199,13 +184,13 @@ export class Messages {
           config: this.#config.emailjs,
           rateLimiter: (key, spec) => this.#host.rateLimiter(key, spec),
           enqueue: async (payload) => {
-            await this.#host.manager.enqueueTask(EMAILJS_TASK, payload, { key: payload.dedupeKey });
+            await this.#host.enqueueTask(EMAILJS_TASK, payload, { key: payload.dedupeKey });
           },
           logger: host.logger,
         });
       },
     };
-    if (providers !== undefined) this.#ensureTasks();
+    this.#ensureTasks();
   }
 
   /**
@@ -299,7 +284,7 @@ export class Messages {
     }
     this.#ensureTasks();
     const write = async (db: Queryable) => {
-      row.taskId = await this.#host.manager.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask, ...(m.priority ? { priority: m.priority } : {}) });
+      row.taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask, ...(m.priority ? { priority: m.priority } : {}) });
       await insertMessage(db, this.#s, row);
     };
     const tx = this.#runner(options.tx, 'messages.send');
@@ -646,7 +631,7 @@ export class Messages {
     if ((exists.rowCount ?? 0) > 0) return null;
     const id = randomUUID();
     this.#ensureTasks();
-    const taskId = await this.#host.manager.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask });
+    const taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask });
     await insertMessage(db, this.#s, {
       id,
       channel: parent.channel,

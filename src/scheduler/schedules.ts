@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { parse, queueNameSchema, taskDefaultsSchema, taskNameSchema } from '../config.js';
-import { quoteIdent } from '../db/pool.js';
+import type { SqlNames } from '../db/names.js';
 import { ValidationError } from '../errors.js';
 import { serializePayload } from '../manager.js';
 import { cronError, nextTick } from './cron.js';
@@ -77,13 +77,11 @@ interface ScheduleRow {
 /** Creates, lists, pauses and removes cron schedules. */
 export class ScheduleAdmin {
   readonly #pool: pg.Pool;
-  readonly #schema: string;
-  readonly #table: string;
+  readonly #names: SqlNames;
 
-  constructor(pool: pg.Pool, schema: string) {
+  constructor(pool: pg.Pool, names: SqlNames) {
     this.#pool = pool;
-    this.#schema = schema;
-    this.#table = `${quoteIdent(schema)}.schedules`;
+    this.#names = names;
   }
 
   /**
@@ -101,7 +99,7 @@ export class ScheduleAdmin {
     const backfillTicks = backfill === true ? 100 : backfill === false ? 0 : backfill;
     const next = nextTick(cron, timezone, new Date());
     const { rows } = await this.#pool.query<ScheduleRow>(
-      `INSERT INTO ${this.#table} AS s (name, cron, timezone, task, payload, options, backfill, next_run_at)
+      `INSERT INTO ${this.#names.schedules} AS s (name, cron, timezone, task, payload, options, backfill, next_run_at)
        VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8)
        ON CONFLICT (name) DO UPDATE SET
          task = EXCLUDED.task, payload = EXCLUDED.payload, options = EXCLUDED.options, backfill = EXCLUDED.backfill,
@@ -116,14 +114,14 @@ export class ScheduleAdmin {
 
   /** Every schedule, by name. */
   async list(): Promise<ScheduleInfo[]> {
-    const { rows } = await this.#pool.query<ScheduleRow>(`SELECT * FROM ${this.#table} ORDER BY name`);
+    const { rows } = await this.#pool.query<ScheduleRow>(`SELECT * FROM ${this.#names.schedules} ORDER BY name`);
     return rows.map(toInfo);
   }
 
   /** Pauses (`true`) or resumes (`false`) a schedule; resuming skips the ticks missed while paused. Returns whether it exists. */
   async setPaused(name: string, paused: boolean): Promise<boolean> {
     const res = await this.#pool.query(
-      `UPDATE ${this.#table} SET paused = $2, updated_at = now() WHERE name = $1`,
+      `UPDATE ${this.#names.schedules} SET paused = $2, updated_at = now() WHERE name = $1`,
       [name, paused],
     );
     if (!paused && res.rowCount) await this.#restartFromNow(name);
@@ -133,21 +131,21 @@ export class ScheduleAdmin {
 
   /** Deletes a schedule; returns whether it existed. */
   async remove(name: string): Promise<boolean> {
-    const res = await this.#pool.query(`DELETE FROM ${this.#table} WHERE name = $1`, [name]);
+    const res = await this.#pool.query(`DELETE FROM ${this.#names.schedules} WHERE name = $1`, [name]);
     await this.#changed();
     return (res.rowCount ?? 0) > 0;
   }
 
   async #restartFromNow(name: string): Promise<void> {
-    const { rows } = await this.#pool.query<{ cron: string; timezone: string }>(`SELECT cron, timezone FROM ${this.#table} WHERE name = $1`, [name]);
+    const { rows } = await this.#pool.query<{ cron: string; timezone: string }>(`SELECT cron, timezone FROM ${this.#names.schedules} WHERE name = $1`, [name]);
     const row = rows[0];
     if (!row) return;
-    await this.#pool.query(`UPDATE ${this.#table} SET next_run_at = $2 WHERE name = $1`, [name, nextTick(row.cron, row.timezone, new Date())]);
+    await this.#pool.query(`UPDATE ${this.#names.schedules} SET next_run_at = $2 WHERE name = $1`, [name, nextTick(row.cron, row.timezone, new Date())]);
   }
 
   /** Tells every worker to re-read the schedules. */
   async #changed(): Promise<void> {
-    await this.#pool.query('SELECT pg_notify($1, $2)', [`${this.#schema}.tasks`, SCHEDULES_CHANGED]);
+    await this.#pool.query('SELECT pg_notify($1, $2)', [this.#names.channel, SCHEDULES_CHANGED]);
   }
 }
 
