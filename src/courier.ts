@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import { type Logger, pino } from 'pino';
 import { courierOptionsSchema, parse, readEnv, startOptionsSchema, stopOptionsSchema } from './config.js';
 import { migrate } from './db/migrate.js';
 import { type SqlNames, sqlNames } from './db/names.js';
 import { createPool, watchPool } from './db/pool.js';
-import type { Database } from './db/types.js';
 import { type DoctorCheck, diagnose } from './doctor.js';
 import { ConflictError, StateError, ValidationError } from './errors.js';
 import { CourierEvents } from './events.js';
@@ -139,8 +137,7 @@ export class Courier {
       this.#ownsPool = true;
     }
     this.names = sqlNames(this.schema);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: this.pool }) });
-    this.manager = new TaskManager({ pool: this.pool, db, schema: this.schema, registry: this.registry, events: this.events });
+    this.manager = new TaskManager({ pool: this.pool, schema: this.schema, registry: this.registry, events: this.events });
     this.#queues = new QueueAdmin(this.pool, this.names);
     this.#schedules = new ScheduleAdmin(this.pool, this.names);
     this.#counters = countEvents(this.events);

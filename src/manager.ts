@@ -1,14 +1,12 @@
-import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
 import type pg from 'pg';
 import { enqueueOptionsSchema, listTasksSchema, parse } from './config.js';
 import { unstorableInJsonb } from './db/json.js';
 import { type Queryable, queryableOf, quoteIdent } from './db/pool.js';
-import type { Database, TaskStatus } from './db/types.js';
+import type { TaskRow, TaskStatus } from './db/types.js';
 import { ConflictError, UnknownTaskError, ValidationError } from './errors.js';
 import type { CourierEvents } from './events.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
-import { type TaskInfo, type TaskRow, toTaskInfo } from './task-info.js';
+import { type TaskInfo, toTaskInfo } from './task-info.js';
 
 /** Options of one enqueue. Durations are seconds. */
 export interface EnqueueOptions {
@@ -98,7 +96,6 @@ export interface TaskPage {
 /** The manager's view of the database; a courier builds it. */
 export interface ManagerDeps {
   pool: pg.Pool;
-  db: Kysely<Database>;
   schema: string;
   registry: TaskRegistry;
   /** Receives `task:enqueued`. */
@@ -191,14 +188,13 @@ export class TaskManager {
    */
   async cancel(id: string): Promise<boolean> {
     if (!isTaskId(id)) return false;
-    const res = await this.#deps.db
-      .withSchema(this.#deps.schema)
-      .updateTable('tasks')
-      .set({ status: 'cancelled', finished_at: sql`now()`, updated_at: sql`now()`, locked_by: null, locked_until: null })
-      .where('id', '=', id)
-      .where('status', 'in', ['queued', 'running'])
-      .executeTakeFirst();
-    return res.numUpdatedRows > 0n;
+    const res = await this.#deps.pool.query(
+      `UPDATE ${this.#table}
+          SET status = 'cancelled', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL
+        WHERE id = $1 AND status IN ('queued', 'running')`,
+      [id],
+    );
+    return (res.rowCount ?? 0) > 0;
   }
 
   /**
@@ -209,15 +205,15 @@ export class TaskManager {
   async retry(id: string): Promise<boolean> {
     if (!isTaskId(id)) return false;
     try {
-      const res = await this.#deps.db
-        .withSchema(this.#deps.schema)
-        .updateTable('tasks')
-        .set({ status: 'queued', attempts: 0, run_at: sql`now()`, finished_at: null, updated_at: sql`now()` })
-        .where('id', '=', id)
-        .where('status', 'in', ['failed', 'cancelled'])
-        .executeTakeFirst();
-      if (res.numUpdatedRows > 0n) await this.#deps.pool.query('SELECT pg_notify($1, queue) FROM ' + this.#table + ' WHERE id = $2', [`${this.#deps.schema}.tasks`, id]);
-      return res.numUpdatedRows > 0n;
+      const res = await this.#deps.pool.query(
+        `UPDATE ${this.#table}
+            SET status = 'queued', attempts = 0, run_at = now(), finished_at = NULL, updated_at = now()
+          WHERE id = $1 AND status IN ('failed', 'cancelled')`,
+        [id],
+      );
+      const done = (res.rowCount ?? 0) > 0;
+      if (done) await this.#deps.pool.query('SELECT pg_notify($1, queue) FROM ' + this.#table + ' WHERE id = $2', [`${this.#deps.schema}.tasks`, id]);
+      return done;
     } catch (err) {
       if ((err as { code?: string }).code === '23505') {
         throw new ConflictError(`task ${id} cannot be retried: another task with the same key is queued or running`);
@@ -232,15 +228,20 @@ export class TaskManager {
    */
   async list(options: ListTasksOptions = {}): Promise<TaskPage> {
     const f = parse(listTasksSchema, options ?? {}, 'listTasks');
-    let q = this.#deps.db.withSchema(this.#deps.schema).selectFrom('tasks').selectAll().orderBy('id', 'desc').limit(f.limit + 1);
-    if (f.queue) q = q.where('queue', '=', f.queue);
-    if (f.status) q = q.where('status', '=', f.status);
-    if (f.name) q = q.where('name', '=', f.name);
-    if (f.createdAfter) q = q.where('created_at', '>=', f.createdAfter);
-    if (f.createdBefore) q = q.where('created_at', '<', f.createdBefore);
-    if (f.cursor) q = q.where('id', '<', f.cursor);
-    if (f.retrying) q = q.where('attempts', '>', 0).where('last_error', 'is not', null);
-    const rows = (await q.execute()) as unknown as TaskRow[];
+    // Each filter is a fixed predicate with its own parameter; absent ones are NULL and drop out.
+    const { rows } = await this.#deps.pool.query<TaskRow>(
+      `SELECT * FROM ${this.#table}
+        WHERE ($1::text IS NULL OR queue = $1)
+          AND ($2::text IS NULL OR status = $2)
+          AND ($3::text IS NULL OR name = $3)
+          AND ($4::timestamptz IS NULL OR created_at >= $4)
+          AND ($5::timestamptz IS NULL OR created_at < $5)
+          AND ($6::bigint IS NULL OR id < $6)
+          AND (NOT $7::boolean OR (attempts > 0 AND last_error IS NOT NULL))
+        ORDER BY id DESC
+        LIMIT $8`,
+      [f.queue ?? null, f.status ?? null, f.name ?? null, f.createdAfter ?? null, f.createdBefore ?? null, f.cursor ?? null, f.retrying ?? false, f.limit + 1],
+    );
     const page = rows.slice(0, f.limit);
     return { tasks: page.map(toTaskInfo), nextCursor: rows.length > f.limit ? String(page.at(-1)?.id) : null };
   }

@@ -45,14 +45,16 @@ afterAll(() => {
 
 const ours = (urls: string[], folder: string) => urls.filter((u) => u.includes(`/dist/${folder}/`));
 const nodemailer = (urls: string[]) => urls.filter((u) => u.includes('/node_modules/nodemailer/'));
+const kysely = (urls: string[]) => urls.filter((u) => u.includes('/node_modules/kysely/'));
 
 describe('entries of the built package', () => {
-  it("import('pgcourier') loads no messaging, HTTP or nodemailer file", () => {
+  it("import('pgcourier') loads no messaging, HTTP, nodemailer or Kysely file", () => {
     const urls = resolvedBy("const m = await import('pgcourier'); if (typeof m.createCourier !== 'function') process.exit(3);");
     expect(urls.some((u) => u.endsWith('/dist/index.js'))).toBe(true);
     expect(ours(urls, 'messages')).toEqual([]);
     expect(ours(urls, 'http')).toEqual([]);
     expect(nodemailer(urls)).toEqual([]);
+    expect(kysely(urls)).toEqual([]);
   });
 
   it('pgcourier/messages and pgcourier/http load; messaging without SMTP leaves nodemailer alone', () => {

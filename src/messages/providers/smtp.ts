@@ -17,7 +17,7 @@ let nodemailerLoad: Promise<Nodemailer | null> | undefined;
  * optional peer dependency, so a courier that sends no email never loads it.
  * Resolves `null` when it is not installed.
  */
-export function loadNodemailer(): Promise<Nodemailer | null> {
+function loadNodemailer(): Promise<Nodemailer | null> {
   nodemailerLoad ??= import('nodemailer').then(
     (m): Nodemailer => m,
     () => null,
