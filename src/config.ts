@@ -99,6 +99,18 @@ export const courierOptionsSchema = z
   })
   .strict();
 
+/**
+ * `true` when two object types name exactly the same fields, else a type naming
+ * the difference. With {@link Check} it keeps a hand-written option interface and
+ * its zod schema in step at compile time.
+ */
+export type SameFields<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never]
+  ? true
+  : { onlyInInterface: Exclude<keyof A, keyof B>; onlyInSchema: Exclude<keyof B, keyof A> };
+
+/** Compiles only when `T` is `true`. */
+export type Check<T extends true> = T;
+
 /** Environment variables pgcourier reads. */
 export const envSchema = z.object({
   DATABASE_URL: z.string().min(1).describe('Connection string used when no connectionString or pool is given.').optional(),

@@ -2,7 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import { type Logger, pino } from 'pino';
-import { courierOptionsSchema, parse, readEnv, startOptionsSchema, stopOptionsSchema } from './config.js';
+import type { z } from 'zod';
+import {
+  type Check,
+  courierOptionsSchema,
+  type enqueueOptionsSchema,
+  type listTasksSchema,
+  parse,
+  readEnv,
+  type SameFields,
+  startOptionsSchema,
+  stopOptionsSchema,
+} from './config.js';
 import { migrate } from './db/migrate.js';
 import { type SqlNames, sqlNames } from './db/names.js';
 import { createPool, watchPool } from './db/pool.js';
@@ -78,6 +89,13 @@ export interface StopOptions {
   /** Seconds to wait for running handlers before aborting them (default 30). */
   grace?: number;
 }
+
+// Compile-time: each option interface names exactly the fields its zod schema validates.
+type _CourierOptionsMatch = Check<SameFields<CourierOptions, z.input<typeof courierOptionsSchema>>>;
+type _StartOptionsMatch = Check<SameFields<StartOptions, z.input<typeof startOptionsSchema>>>;
+type _StopOptionsMatch = Check<SameFields<StopOptions, z.input<typeof stopOptionsSchema>>>;
+type _EnqueueOptionsMatch = Check<SameFields<EnqueueOptions, z.input<typeof enqueueOptionsSchema>>>;
+type _ListTasksOptionsMatch = Check<SameFields<ListTasksOptions, z.input<typeof listTasksSchema>>>;
 
 /** Options of {@link Courier.runOnce}. */
 export interface RunOnceOptions {
@@ -176,41 +194,99 @@ export class Courier {
     });
   }
 
-  /** Registers a task definition, or a name with its handler and defaults. */
+  /**
+   * Registers a task definition, or a name with its handler and defaults.
+   *
+   * @example
+   * ```ts
+   * courier.registerTask(sendWelcome); // a defineTask() definition
+   * courier.registerTask('resize_image', async ({ url }) => resize(url), { queue: 'media', timeout: 60 });
+   * ```
+   */
   registerTask<P>(task: TaskDefinition<P>): TaskDefinition<P>;
   registerTask<P = any>(name: string, handler: TaskHandler<P>, defaults?: TaskDefaults): TaskDefinition<P>;
   registerTask(task: TaskDefinition | string, handler?: TaskHandler<any>, defaults?: TaskDefaults): TaskDefinition {
     return typeof task === 'string' ? this.registry.register(task, handler as TaskHandler<any>, defaults) : this.registry.register(task);
   }
 
-  /** Enqueues one task; see {@link TaskManager.enqueueTask}. */
+  /**
+   * Enqueues one task; see {@link TaskManager.enqueueTask}.
+   *
+   * @example
+   * ```ts
+   * const id = await courier.enqueueTask(sendWelcome, { userId: 1 }, { priority: 1, runAt: new Date(Date.now() + 60_000) });
+   * // in the caller's transaction: the task exists only if it commits
+   * await courier.enqueueTask('send_welcome', { userId: 2 }, { tx: client });
+   * ```
+   */
   enqueueTask<P>(task: TaskDefinition<P>, payload: P, options?: EnqueueOptions): Promise<string>;
   enqueueTask(name: string, payload?: unknown, options?: EnqueueOptions): Promise<string>;
   enqueueTask(task: string | TaskDefinition<any>, payload?: unknown, options?: EnqueueOptions): Promise<string> {
     return this.manager.enqueueTask(task as string, payload, options);
   }
 
-  /** Enqueues many tasks in one statement; see {@link TaskManager.enqueueMany}. */
+  /**
+   * Enqueues many tasks in one statement; see {@link TaskManager.enqueueMany}.
+   *
+   * @example
+   * ```ts
+   * const ids = await courier.enqueueMany([
+   *   { name: 'send_welcome', payload: { userId: 1 } },
+   *   { name: 'send_welcome', payload: { userId: 2 }, options: { priority: 1 } },
+   * ]);
+   * ```
+   */
   enqueueMany(items: EnqueueItem[], options?: { tx?: unknown; keyMode?: 'keep' | 'replace' }): Promise<string[]> {
     return this.manager.enqueueMany(items, options);
   }
 
-  /** The task with this id, or `null`. */
+  /**
+   * The task with this id, or `null`.
+   *
+   * @example
+   * ```ts
+   * const task = await courier.getTask(id);
+   * if (task?.status === 'failed') console.log(task.lastError, task.errors);
+   * ```
+   */
   getTask(id: string): Promise<TaskInfo | null> {
     return this.manager.get(id);
   }
 
-  /** Cancels a queued or running task; see {@link TaskManager.cancel}. */
+  /**
+   * Cancels a queued or running task; see {@link TaskManager.cancel}.
+   *
+   * @example
+   * ```ts
+   * if (!(await courier.cancel(id))) console.log('already finished');
+   * ```
+   */
   cancel(id: string): Promise<boolean> {
     return this.manager.cancel(id);
   }
 
-  /** Re-queues a failed or cancelled task; see {@link TaskManager.retry}. */
+  /**
+   * Re-queues a failed or cancelled task; see {@link TaskManager.retry}.
+   *
+   * @example
+   * ```ts
+   * await courier.retry(failedId); // runs again now, attempts reset
+   * ```
+   */
   retry(id: string): Promise<boolean> {
     return this.manager.retry(id);
   }
 
-  /** Lists tasks with filters, a page at a time; see {@link TaskManager.list}. */
+  /**
+   * Lists tasks with filters, a page at a time; see {@link TaskManager.list}.
+   *
+   * @example
+   * ```ts
+   * const page = await courier.listTasks({ queue: 'email', status: 'failed', limit: 20 });
+   * const next = page.nextCursor ? await courier.listTasks({ queue: 'email', status: 'failed', cursor: page.nextCursor }) : null;
+   * const retrying = await courier.listTasks({ status: 'queued', retrying: true });
+   * ```
+   */
   listTasks(options?: ListTasksOptions): Promise<TaskPage> {
     return this.manager.list(options);
   }
@@ -229,17 +305,38 @@ export class Courier {
     return this.#queues.configure(name, options);
   }
 
-  /** Stops new starts of a queue's tasks on every process within a claim cycle. */
+  /**
+   * Stops new starts of a queue's tasks on every process within a claim cycle.
+   *
+   * @example
+   * ```ts
+   * await courier.pauseQueue('reports');
+   * ```
+   */
   pauseQueue(name: string): Promise<QueueSettings> {
     return this.#queues.pause(name);
   }
 
-  /** Lets a paused queue's tasks start again and wakes the workers. */
+  /**
+   * Lets a paused queue's tasks start again and wakes the workers.
+   *
+   * @example
+   * ```ts
+   * await courier.resumeQueue('reports');
+   * ```
+   */
   resumeQueue(name: string): Promise<QueueSettings> {
     return this.#queues.resume(name);
   }
 
-  /** Settings of every configured queue. */
+  /**
+   * Settings of every configured queue.
+   *
+   * @example
+   * ```ts
+   * const paused = (await courier.listQueues()).filter((q) => q.paused).map((q) => q.name);
+   * ```
+   */
   listQueues(): Promise<QueueSettings[]> {
     return this.#queues.list();
   }
@@ -259,7 +356,15 @@ export class Courier {
     return createRateLimiter(this.pool, this.names.rateLimits, key, spec);
   }
 
-  /** Counts per status per queue; see {@link TaskManager.queueStatus}. */
+  /**
+   * Counts per status per queue; see {@link TaskManager.queueStatus}.
+   *
+   * @example
+   * ```ts
+   * const { queues, total } = await courier.queueStatus();
+   * console.log(total.queued, queues.email?.oldestQueuedAt);
+   * ```
+   */
   queueStatus(): Promise<QueueStatus> {
     return this.manager.queueStatus();
   }
@@ -268,6 +373,11 @@ export class Courier {
    * Starts processing in this process: claims due tasks of the served queues into
    * `concurrency` slots, wakes on NOTIFY, polls as a fallback, renews leases and
    * rescues expired ones. Resolves once listening.
+   *
+   * @example
+   * ```ts
+   * await courier.start({ concurrency: 10, queues: ['email', 'default'], lease: 60, handleSignals: true });
+   * ```
    */
   async start(options: StartOptions = {}): Promise<void> {
     const opts = parse(startOptionsSchema, options, 'start');
@@ -310,6 +420,11 @@ export class Courier {
   /**
    * Stops claiming, lets running handlers finish for up to `grace` seconds, then
    * aborts the rest through `ctx.signal` and puts their tasks back in the queue.
+   *
+   * @example
+   * ```ts
+   * await courier.stop({ grace: 10 });
+   * ```
    */
   async stop(options: StopOptions = {}): Promise<void> {
     const { grace } = parse(stopOptionsSchema, options, 'stop');
@@ -328,6 +443,11 @@ export class Courier {
   /**
    * Runs due tasks inline, through the same claim and settle statements as the
    * processor, until `limit` ran or none is due. Returns how many ran.
+   *
+   * @example
+   * ```ts
+   * const ran = await courier.runOnce({ limit: 50, concurrency: 4 });
+   * ```
    */
   async runOnce(options: RunOnceOptions = {}): Promise<number> {
     const limit = options.limit ?? 100;
@@ -340,18 +460,38 @@ export class Courier {
   /**
    * Runs one queued task by id inline, due or not, through the same run and
    * settle path. Returns `false` when the task was not queued.
+   *
+   * @example
+   * ```ts
+   * await courier.runTaskNow(id); // in a test: run this one task now, due or not
+   * ```
    */
   async runTaskNow(id: string): Promise<boolean> {
     if (typeof id !== 'string' || !/^[1-9][0-9]{0,18}$/.test(id)) throw new ValidationError('runTaskNow', 'id', 'must be a task id');
     return this.#newProcessor({ concurrency: 1, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false }).runOneInline(id);
   }
 
-  /** Runs every due task inline until none is due (retries due later are left). Returns how many ran. */
+  /**
+   * Runs every due task inline until none is due (retries due later are left). Returns how many ran.
+   *
+   * @example
+   * ```ts
+   * await courier.enqueueTask('send_welcome', { userId: 1 });
+   * await courier.drain(); // every due task has run
+   * ```
+   */
   async drain(options: { concurrency?: number } = {}): Promise<number> {
     return this.runOnce({ limit: Number.MAX_SAFE_INTEGER, concurrency: options.concurrency ?? 1 });
   }
 
-  /** Liveness of this process's processor, for readiness probes. */
+  /**
+   * Liveness of this process's processor, for readiness probes.
+   *
+   * @example
+   * ```ts
+   * app.get('/ready', (_req, res) => res.status(courier.health().ok ? 200 : 503).end());
+   * ```
+   */
   health(): ProcessorHealth {
     return (
       this.#processor?.health() ?? {
@@ -395,22 +535,50 @@ export class Courier {
     return this.#schedules.upsert(name, cron, task, payload, options);
   }
 
-  /** Every cron schedule. */
+  /**
+   * Every cron schedule.
+   *
+   * @example
+   * ```ts
+   * for (const s of await courier.listSchedules()) console.log(s.name, s.cron, s.nextRunAt);
+   * ```
+   */
   listSchedules(): Promise<ScheduleInfo[]> {
     return this.#schedules.list();
   }
 
-  /** Pauses a schedule; returns whether it exists. */
+  /**
+   * Pauses a schedule; returns whether it exists.
+   *
+   * @example
+   * ```ts
+   * await courier.pauseSchedule('nightly-report');
+   * ```
+   */
   pauseSchedule(name: string): Promise<boolean> {
     return this.#schedules.setPaused(name, true);
   }
 
-  /** Resumes a schedule from its next tick (ticks missed while paused are skipped); returns whether it exists. */
+  /**
+   * Resumes a schedule from its next tick (ticks missed while paused are skipped); returns whether it exists.
+   *
+   * @example
+   * ```ts
+   * await courier.resumeSchedule('nightly-report');
+   * ```
+   */
   resumeSchedule(name: string): Promise<boolean> {
     return this.#schedules.setPaused(name, false);
   }
 
-  /** Deletes a schedule; returns whether it existed. */
+  /**
+   * Deletes a schedule; returns whether it existed.
+   *
+   * @example
+   * ```ts
+   * await courier.removeSchedule('pgcourier.cleanup'); // no hourly built-in cleanup
+   * ```
+   */
   removeSchedule(name: string): Promise<boolean> {
     return this.#schedules.remove(name);
   }
@@ -436,22 +604,51 @@ export class Courier {
     return deleted;
   }
 
-  /** Per-queue gauges (counts, oldest queued age, throughput) and this process's counters. */
+  /**
+   * Per-queue gauges (counts, oldest queued age, throughput) and this process's counters.
+   *
+   * @example
+   * ```ts
+   * const m = await courier.metrics();
+   * console.log(m.queues, m.process);
+   * ```
+   */
   metrics(): Promise<Metrics> {
     return collectMetrics(this.pool, this.names, this.#counters);
   }
 
-  /** {@link Courier.metrics} in the Prometheus text format, for a `/metrics` endpoint. */
+  /**
+   * {@link Courier.metrics} in the Prometheus text format, for a `/metrics` endpoint.
+   *
+   * @example
+   * ```ts
+   * app.get('/metrics', async (_req, res) => res.type('text/plain').send(await courier.metricsText()));
+   * ```
+   */
   async metricsText(): Promise<string> {
     return renderPrometheus(await this.metrics());
   }
 
-  /** Checks schema drift, task-table bloat, the vacuum horizon, the NOTIFY queue and stuck leases. */
+  /**
+   * Checks schema drift, task-table bloat, the vacuum horizon, the NOTIFY queue and stuck leases.
+   *
+   * @example
+   * ```ts
+   * for (const check of await courier.doctor()) if (check.level !== 'ok') console.warn(check.name, check.detail);
+   * ```
+   */
   doctor(): Promise<DoctorCheck[]> {
     return diagnose(this.pool, this.names, this.#pluginMigrations());
   }
 
-  /** Worker processes: live ones and those stopped or dead in the last hour. */
+  /**
+   * Worker processes: live ones and those stopped or dead in the last hour.
+   *
+   * @example
+   * ```ts
+   * const alive = (await courier.workers()).filter((w) => w.state === 'alive');
+   * ```
+   */
   workers(): Promise<WorkerInfo[]> {
     return listWorkers(this.pool, this.schema);
   }
@@ -459,6 +656,11 @@ export class Courier {
   /**
    * Runs one round of background upkeep inline: rescues expired leases and
    * enqueues due cron ticks. For tests and scripts; workers do this on timers.
+   *
+   * @example
+   * ```ts
+   * const { rescued, scheduled } = await courier.runMaintenance({ now: new Date(), catchUp: true });
+   * ```
    */
   async runMaintenance(options: { now?: Date; catchUp?: boolean } = {}): Promise<{ rescued: number; scheduled: number }> {
     const rescued = await rescueExpiredLeases(this.pool, this.names.tasks, `pgcourier.rescue:${this.schema}`);

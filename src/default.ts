@@ -11,19 +11,39 @@ let defaultCourier: Courier | undefined;
 /**
  * Sets the options of the default courier used by module-level {@link enqueueTask}
  * (otherwise it reads `DATABASE_URL`). Call before the first enqueue.
+ *
+ * @example
+ * ```ts
+ * configure({ connectionString: process.env.DATABASE_URL, schema: 'jobs' });
+ * await enqueueTask('send_email', { to: 'a@example.com' });
+ * ```
  */
 export function configure(options: CourierOptions): void {
   if (defaultCourier) throw new Error('configure() must be called before the default courier is first used');
   defaultOptions = options;
 }
 
-/** The default courier, created on first use from {@link configure} or `DATABASE_URL`. */
+/**
+ * The default courier, created on first use from {@link configure} or `DATABASE_URL`.
+ *
+ * @example
+ * ```ts
+ * await getDefaultCourier().migrate();
+ * ```
+ */
 export function getDefaultCourier(): Courier {
   defaultCourier ??= createCourier({ ...defaultOptions, registry: defaultRegistry });
   return defaultCourier;
 }
 
-/** Closes the default courier (if created) so the next use starts afresh. */
+/**
+ * Closes the default courier (if created) so the next use starts afresh.
+ *
+ * @example
+ * ```ts
+ * afterAll(() => closeDefaultCourier());
+ * ```
+ */
 export async function closeDefaultCourier(): Promise<void> {
   const c = defaultCourier;
   defaultCourier = undefined;

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { z } from 'zod';
-import { parse, queueNameSchema } from './config.js';
+import { type Check, parse, queueNameSchema, type SameFields } from './config.js';
 import type { SqlNames } from './db/names.js';
 import { parseRate, type Rate, type RateLimitSpec } from './limits/rate-limiter.js';
 
@@ -18,7 +18,7 @@ export interface QueueSettings {
   updatedAt: Date;
 }
 
-/** What {@link QueueAdmin.configure} accepts; omitted fields keep their value, `null` clears. */
+/** What {@link Courier.configureQueue} accepts; omitted fields keep their value, `null` clears. */
 export interface QueueOptions {
   /** Most tasks running at once across all processes; `null` removes the limit. */
   concurrency?: number | null;
@@ -35,6 +35,9 @@ const queueOptionsSchema = z
     paused: z.boolean('must be true or false').optional(),
   })
   .strict();
+
+// Compile-time: QueueOptions names exactly the fields queueOptionsSchema validates.
+type _QueueOptionsMatch = Check<SameFields<QueueOptions, z.input<typeof queueOptionsSchema>>>;
 
 interface QueueRow {
   name: string;

@@ -71,7 +71,25 @@ export interface Route<P extends z.ZodType | undefined = any, Q extends z.ZodTyp
   handle(ctx: RouteContext<Out<P>, Out<Q>, Out<B>>): Promise<Reply | Response>;
 }
 
-/** Declares a route with its handler typed from its schemas. */
+/**
+ * Declares a route with its handler typed from its schemas.
+ *
+ * @example
+ * ```ts
+ * const ping = defineRoute({
+ *   operationId: 'getPing',
+ *   method: 'GET',
+ *   path: '/ping',
+ *   tag: 'system',
+ *   summary: 'Ping',
+ *   access: 'public',
+ *   responses: { 200: { description: 'Pong.' } },
+ *   async handle() {
+ *     return { status: 200, body: { pong: true } };
+ *   },
+ * });
+ * ```
+ */
 export function defineRoute<P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined>(
   route: Route<P, Q, B>,
 ): Route {

@@ -78,7 +78,6 @@ export interface BatchHandle {
   done(options?: { timeout?: number; interval?: number; signal?: AbortSignal }): Promise<BatchProgress>;
 }
 
-
 /**
  * Messaging: sends email, SMS and WhatsApp from background tasks through real
  * provider protocols, tracks every message's status (forward only), runs bulk
@@ -197,6 +196,11 @@ export class Messages {
    * Sets (or replaces) the provider settings after creation, e.g. in a worker's
    * task module: `export function register(courier) { courier.messages.configure({ … }) }`.
    * Validated like `createCourier({ providers })`.
+   *
+   * @example
+   * ```ts
+   * courier.messages.configure({ resend: { apiKey: process.env.RESEND_API_KEY!, from: 'Acme <noreply@acme.test>' } });
+   * ```
    */
   configure(providers: ProvidersConfig): void {
     this.#config = parse(providersSchema, providers ?? {}, 'messages.configure', 'providers');
@@ -209,6 +213,18 @@ export class Messages {
   /**
    * Adds a way to send: a provider for one or more channels. Providers added here
    * win over built-in ones of the same name.
+   *
+   * @example
+   * ```ts
+   * courier.messages.registerProvider({
+   *   name: 'telegram',
+   *   channels: ['telegram'],
+   *   async send(message) {
+   *     const res = await fetch(`https://api.telegram.org/bot${token}/sendMessage`, { method: 'POST', body: JSON.stringify({ chat_id: message.to, text: message.text }) });
+   *     return res.ok ? { outcome: 'ok', providerMessageId: String((await res.json()).result.message_id) } : { outcome: 'retry', code: String(res.status), message: res.statusText };
+   *   },
+   * });
+   * ```
    */
   registerProvider(provider: MessageProvider): void {
     if (typeof provider?.name !== 'string' || !/^[a-z][a-z0-9_-]{0,31}$/.test(provider.name)) {
@@ -220,7 +236,14 @@ export class Messages {
     this.#ensureTasks();
   }
 
-  /** Adds a channel (or replaces one's definition). */
+  /**
+   * Adds a channel (or replaces one's definition).
+   *
+   * @example
+   * ```ts
+   * courier.messages.registerChannel({ name: 'telegram', normalize: (to) => (/^-?\d+$/.test(to) ? to : null), rateLimit: '30/s' });
+   * ```
+   */
   registerChannel(channel: ChannelDefinition): void {
     if (typeof channel?.name !== 'string' || !/^[a-z][a-z0-9_]{0,31}$/.test(channel.name)) {
       throw new ValidationError('registerChannel', 'name', 'must be a channel name (lower-case letters, digits, _)');
@@ -228,12 +251,26 @@ export class Messages {
     this.#channels.set(channel.name, channel);
   }
 
-  /** Registered channel names. */
+  /**
+   * Registered channel names.
+   *
+   * @example
+   * ```ts
+   * courier.messages.channels(); // ['email', 'sms', 'whatsapp', 'voice', 'in_person', …]
+   * ```
+   */
   channels(): Channel[] {
     return [...this.#channels.keys()];
   }
 
-  /** Names of the providers configured or registered in this process. */
+  /**
+   * Names of the providers configured or registered in this process.
+   *
+   * @example
+   * ```ts
+   * if (!courier.messages.providers().includes('smtp')) console.warn('no SMTP settings in this process');
+   * ```
+   */
   providers(): string[] {
     return [...new Set([...this.#custom.keys(), ...this.#builtin.keys()])];
   }
@@ -293,7 +330,15 @@ export class Messages {
     return id;
   }
 
-  /** The message with this id, or `null`. */
+  /**
+   * The message with this id, or `null`.
+   *
+   * @example
+   * ```ts
+   * const m = await courier.messages.get(id);
+   * console.log(m?.status, m?.providerMessageId, m?.error);
+   * ```
+   */
   async get(id: string): Promise<MessageInfo | null> {
     const uuid = uuidOrNull(id);
     if (!uuid) return null;
@@ -301,13 +346,27 @@ export class Messages {
     return row ? toMessageInfo(row) : null;
   }
 
-  /** The send ledger of a message: one entry per request handed to a provider. */
+  /**
+   * The send ledger of a message: one entry per request handed to a provider.
+   *
+   * @example
+   * ```ts
+   * for (const a of await courier.messages.attempts(id)) console.log(a.provider, a.outcome, a.error);
+   * ```
+   */
   attempts(id: string): Promise<MessageAttempt[]> {
     const uuid = uuidOrNull(id);
     return uuid ? selectAttempts(this.#host.pool, this.#s, uuid) : Promise.resolve([]);
   }
 
-  /** Provider events and notes of a message, oldest first. */
+  /**
+   * Provider events and notes of a message, oldest first.
+   *
+   * @example
+   * ```ts
+   * const history = await courier.messages.events(id); // provider callbacks and manual updates, oldest first
+   * ```
+   */
   events(id: string): Promise<MessageEvent[]> {
     const uuid = uuidOrNull(id);
     return uuid ? selectEvents(this.#host.pool, this.#s, uuid) : Promise.resolve([]);
@@ -317,6 +376,11 @@ export class Messages {
    * Moves a message to `status` by hand (forward only; e.g. a voice call answered,
    * a letter handed over), with an optional note. Returns false when the message
    * does not exist or is already further along.
+   *
+   * @example
+   * ```ts
+   * await courier.messages.update(callId, { status: 'delivered', note: 'answered by the patient' });
+   * ```
    */
   async update(id: string, change: { status?: MessageStatus; note?: string; error?: string }): Promise<boolean> {
     const uuid = uuidOrNull(id);
@@ -339,12 +403,26 @@ export class Messages {
     });
   }
 
-  /** Marks a message delivered by hand (voice, in-person), with an optional note. */
+  /**
+   * Marks a message delivered by hand (voice, in-person), with an optional note.
+   *
+   * @example
+   * ```ts
+   * await courier.messages.markDelivered(visitId, 'handed over at the desk');
+   * ```
+   */
   markDelivered(id: string, note?: string): Promise<boolean> {
     return this.update(id, { status: 'delivered', ...(note !== undefined ? { note } : {}) });
   }
 
-  /** Adds a note to a message's history. */
+  /**
+   * Adds a note to a message's history.
+   *
+   * @example
+   * ```ts
+   * await courier.messages.addNote(callId, 'left a voicemail');
+   * ```
+   */
   async addNote(id: string, note: string): Promise<boolean> {
     return this.update(id, { note });
   }
@@ -400,13 +478,28 @@ export class Messages {
     return batchId;
   }
 
-  /** Progress of a batch: `{ total, completed, failed, active, progress }`, or `null`. */
+  /**
+   * Progress of a batch: `{ total, completed, failed, active, progress }`, or `null`.
+   *
+   * @example
+   * ```ts
+   * const p = await courier.messages.getBatch(batchId);
+   * console.log(`${p?.progress}% (${p?.completed} sent, ${p?.failed} failed)`);
+   * ```
+   */
   getBatch(id: string): Promise<BatchProgress | null> {
     const uuid = uuidOrNull(id);
     return uuid ? selectBatch(this.#host.pool, this.#s, uuid) : Promise.resolve(null);
   }
 
-  /** A handle on a batch, e.g. `await courier.messages.batch(id).done()`. */
+  /**
+   * A handle on a batch, e.g. `await courier.messages.batch(id).done()`.
+   *
+   * @example
+   * ```ts
+   * const final = await courier.messages.batch(batchId).done({ timeout: 600 });
+   * ```
+   */
   batch(id: string): BatchHandle {
     const get = () => this.getBatch(id);
     return {
@@ -427,14 +520,29 @@ export class Messages {
     };
   }
 
-  /** Batches, newest first, with progress. */
+  /**
+   * Batches, newest first, with progress.
+   *
+   * @example
+   * ```ts
+   * const recent = await courier.messages.listBatches({ limit: 10 });
+   * ```
+   */
   listBatches(options: { limit?: number; before?: Date } = {}): Promise<BatchProgress[]> {
     const limit = options.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new ValidationError('messages.listBatches', 'limit', 'must be an integer from 1 to 500');
     return selectBatches(this.#host.pool, this.#s, limit, options.before ?? null);
   }
 
-  /** Message counts per channel and status, and in total. */
+  /**
+   * Message counts per channel and status, and in total.
+   *
+   * @example
+   * ```ts
+   * const { channels, total } = await courier.messages.status();
+   * console.log(channels.sms?.delivered, total.failed);
+   * ```
+   */
   async status(): Promise<MessageQueueStatus> {
     const { rows } = await this.#host.pool.query<{ channel: string; status: MessageStatus; n: string }>(
       `SELECT channel, status, count(*) AS n FROM ${this.#s}.messages GROUP BY channel, status`,
@@ -452,13 +560,27 @@ export class Messages {
     return { channels, total };
   }
 
-  /** Stops sending to a recipient on a channel (sends to it fail with `suppressed`). */
+  /**
+   * Stops sending to a recipient on a channel (sends to it fail with `suppressed`).
+   *
+   * @example
+   * ```ts
+   * await courier.messages.suppress('email', 'bounced@example.test', 'hard bounce');
+   * ```
+   */
   async suppress(channel: Channel, recipient: string, reason = 'manual'): Promise<void> {
     const def = this.#channel(channel, 'messages.suppress');
     await insertSuppression(this.#host.pool, this.#s, { channel, recipient: this.#recipient(def, recipient, 'messages.suppress', 'recipient'), reason, code: null, messageId: null });
   }
 
-  /** Lifts a suppression. Returns whether one existed. */
+  /**
+   * Lifts a suppression. Returns whether one existed.
+   *
+   * @example
+   * ```ts
+   * await courier.messages.unsuppress('sms', '+15551234567');
+   * ```
+   */
   async unsuppress(channel: Channel, recipient: string): Promise<boolean> {
     const def = this.#channel(channel, 'messages.unsuppress');
     const { rowCount } = await this.#host.pool.query(`DELETE FROM ${this.#s}.suppressions WHERE channel = $1 AND recipient = $2`, [
@@ -468,7 +590,14 @@ export class Messages {
     return (rowCount ?? 0) > 0;
   }
 
-  /** The suppression of a recipient on a channel, or `null`. */
+  /**
+   * The suppression of a recipient on a channel, or `null`.
+   *
+   * @example
+   * ```ts
+   * const s = await courier.messages.suppression('email', 'ana@example.test'); // null when sends are allowed
+   * ```
+   */
   async suppression(channel: Channel, recipient: string): Promise<{ reason: string; code: string | null; createdAt: Date } | null> {
     const def = this.#channel(channel, 'messages.suppression');
     const { rows } = await this.#host.pool.query<{ reason: string; error_code: string | null; created_at: Date }>(
@@ -479,12 +608,26 @@ export class Messages {
     return r ? { reason: r.reason, code: r.error_code, createdAt: r.created_at } : null;
   }
 
-  /** Provider gates paused now (rate-limit answers, configuration errors). */
+  /**
+   * Provider gates paused now (rate-limit answers, configuration errors).
+   *
+   * @example
+   * ```ts
+   * for (const g of await courier.messages.pausedProviders()) console.log(g.key, g.seconds, g.reason);
+   * ```
+   */
   pausedProviders(): Promise<Array<{ key: string; seconds: number; reason: string | null }>> {
     return this.#gates.paused();
   }
 
-  /** Lifts the pause of a provider gate (a key from {@link Messages.pausedProviders}). */
+  /**
+   * Lifts the pause of a provider gate (a key from {@link Messages.pausedProviders}).
+   *
+   * @example
+   * ```ts
+   * await courier.messages.resumeProvider('twilio:AC…');
+   * ```
+   */
   resumeProvider(key: string): Promise<void> {
     return this.#gates.resume(key);
   }
@@ -494,6 +637,11 @@ export class Messages {
    * `olderThan` seconds ago (default 7 days), with their ledger and events, in
    * batches of `batchSize` rows, then the batches left empty. Returns the counts.
    * Suitable for the periodic `cleanup` task.
+   *
+   * @example
+   * ```ts
+   * const { messages, batches } = await courier.messages.cleanup({ olderThan: 30 * 86_400 });
+   * ```
    */
   async cleanup(options: { olderThan?: number; batchSize?: number } = {}): Promise<{ messages: number; batches: number }> {
     const olderThan = options.olderThan ?? 7 * 86_400;
@@ -523,7 +671,14 @@ export class Messages {
     return { messages, batches: batches ?? 0 };
   }
 
-  /** Lets providers release what they hold (`MessageProvider.close`). */
+  /**
+   * Lets providers release what they hold (`MessageProvider.close`).
+   *
+   * @example
+   * ```ts
+   * await courier.messages.close(); // courier.close() calls it for you
+   * ```
+   */
   async close(): Promise<void> {
     for (const p of [...this.#builtin.values(), ...this.#custom.values()]) await p.close?.();
   }

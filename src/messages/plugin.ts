@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { parse } from '../config.js';
+import { type Check, parse, type SameFields } from '../config.js';
 import type { CourierWith } from '../courier.js';
 import type { CourierPlugin, PluginMigration } from '../plugins.js';
 import { type ProvidersConfig, providersSchema } from './config.js';
@@ -17,6 +17,10 @@ export interface MessagesOptions {
 
 /** zod schema of {@link MessagesOptions}. */
 export const messagesOptionsSchema = z.object({ providers: providersSchema.optional() }).strict();
+
+// Compile-time: the option interfaces name exactly the fields their zod schemas validate.
+type _MessagesOptionsMatch = Check<SameFields<MessagesOptions, z.input<typeof messagesOptionsSchema>>>;
+type _ProvidersConfigMatch = Check<SameFields<ProvidersConfig, z.input<typeof providersSchema>>>;
 
 /** Where messaging's SQL files live, from both `src/messages` and `dist/messages`. */
 const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations', 'messages');

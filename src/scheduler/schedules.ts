@@ -1,12 +1,12 @@
 import type pg from 'pg';
 import { z } from 'zod';
-import { parse, queueNameSchema, taskDefaultsSchema, taskNameSchema } from '../config.js';
+import { type Check, parse, queueNameSchema, type SameFields, taskDefaultsSchema, taskNameSchema } from '../config.js';
 import type { SqlNames } from '../db/names.js';
 import { ValidationError } from '../errors.js';
 import { serializePayload } from '../manager.js';
 import { cronError, nextTick } from './cron.js';
 
-/** Options of {@link ScheduleAdmin.upsert}. */
+/** Options of {@link Courier.schedule}. */
 export interface ScheduleOptions {
   /** IANA time zone the cron expression is read in (default `UTC`). */
   timezone?: string;
@@ -58,6 +58,9 @@ const optionsSchema = taskDefaultsSchema
     backfill: z.union([z.boolean(), z.int().min(0).max(1000)], 'must be true, false or a whole number of ticks from 0 to 1000').optional(),
   })
   .strict();
+
+// Compile-time: ScheduleOptions names exactly the fields optionsSchema validates.
+type _ScheduleOptionsMatch = Check<SameFields<ScheduleOptions, z.input<typeof optionsSchema>>>;
 
 const scheduleNameSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of letters, digits, _ . : -');
 

@@ -35,7 +35,17 @@ export interface TestClock {
   advance(seconds: number): Promise<void>;
 }
 
-/** Creates a {@link TestClock} over `courier`'s schema. */
+/**
+ * Creates a {@link TestClock} over `courier`'s schema.
+ *
+ * @example
+ * ```ts
+ * const clock = createTestClock(courier);
+ * await courier.enqueueTask('reminder', {}, { runAt: new Date(Date.now() + 3_600_000) });
+ * await clock.advance(3600);
+ * await drainUntilIdle(courier, { clock });
+ * ```
+ */
 export function createTestClock(courier: Courier): TestClock {
   const s = quoteIdent(courier.schema);
   let offset = 0;
@@ -86,6 +96,11 @@ export interface DrainOptions {
  * Runs everything that is due until nothing is: rescue of expired leases, due
  * cron ticks, due tasks (including tasks they enqueue), and cleanup. Returns how
  * many tasks ran.
+ *
+ * @example
+ * ```ts
+ * const ran = await drainUntilIdle(courier); // retries due now run too
+ * ```
  */
 export async function drainUntilIdle(courier: Courier, options: DrainOptions = {}): Promise<number> {
   const maxRounds = options.maxRounds ?? 100;
@@ -117,6 +132,12 @@ async function queuedTasks(courier: Courier, name: string, matcher?: PayloadMatc
 /**
  * Asserts that a queued task named `name` exists (whose payload matches, when a
  * matcher is given) and returns the matches. Throws a descriptive Error otherwise.
+ *
+ * @example
+ * ```ts
+ * await signUp('ana@example.com');
+ * await expectEnqueued(courier, 'send_welcome', { email: 'ana@example.com' });
+ * ```
  */
 export async function expectEnqueued(courier: Courier, name: string, matcher?: PayloadMatcher): Promise<TaskInfo[]> {
   const found = await queuedTasks(courier, name, matcher);
@@ -129,7 +150,14 @@ export async function expectEnqueued(courier: Courier, name: string, matcher?: P
   return found;
 }
 
-/** Asserts that no queued task named `name` (matching, when given) exists. */
+/**
+ * Asserts that no queued task named `name` (matching, when given) exists.
+ *
+ * @example
+ * ```ts
+ * await expectNotEnqueued(courier, 'send_welcome', (payload) => (payload as { email: string }).email === 'bot@example.com');
+ * ```
+ */
 export async function expectNotEnqueued(courier: Courier, name: string, matcher?: PayloadMatcher): Promise<void> {
   const found = await queuedTasks(courier, name, matcher);
   if (found.length > 0) throw new Error(`expected no queued "${name}" task${matcher ? ` matching ${describe(matcher)}` : ''}, found ${found.length} (first: ${JSON.stringify(found[0]?.payload)})`);
@@ -151,6 +179,12 @@ export class TaskRunError extends Error {
  * Enqueues `name` with `payload` (validated as usual) and runs it at once through
  * the real claim, run and settle path. Resolves the handler's result; rejects
  * with {@link TaskRunError} when the attempt did not succeed.
+ *
+ * @example
+ * ```ts
+ * const result = await runTask<{ sent: boolean }>(courier, 'send_welcome', { userId: 1 });
+ * expect(result.sent).toBe(true);
+ * ```
  */
 export async function runTask<R = unknown>(courier: Courier, name: string, payload?: unknown, options?: EnqueueOptions): Promise<R> {
   const id = await courier.enqueueTask(name, payload, options);
