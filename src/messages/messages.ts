@@ -10,6 +10,7 @@ import { insertBulk, selectBatch, selectBatches } from './batches.js';
 import { builtinChannels, type ChannelDefinition } from './channels.js';
 import { emailjsTaskSchema, type ParsedProviders, type ProvidersConfig, providersSchema, sendBulkInputSchema, sendInputSchema } from './config.js';
 import { Gates } from './gates.js';
+import { type MessageNames, messageNames } from './names.js';
 import { metaProvider } from './providers/meta.js';
 import type { MessageProvider } from './providers/provider.js';
 import { resendProvider } from './providers/resend.js';
@@ -100,7 +101,7 @@ export interface BatchHandle {
  */
 export class Messages {
   readonly #host: PluginHost;
-  readonly #s: string;
+  readonly #names: MessageNames;
   #config: ParsedProviders;
   readonly #custom = new Map<string, MessageProvider>();
   #builtin = new Map<string, MessageProvider>();
@@ -117,7 +118,7 @@ export class Messages {
   constructor(host: PluginHost, providers?: ProvidersConfig) {
     const self = this;
     this.#host = host;
-    this.#s = host.names.schema;
+    this.#names = messageNames(host.names);
     this.#config = parse(providersSchema, providers ?? {}, 'messages', 'providers');
     for (const c of builtinChannels()) this.#channels.set(c.name, c);
     this.#builtin = this.#buildProviders();
@@ -129,7 +130,7 @@ export class Messages {
       payload: z.object({ messageId: z.uuid() }),
       handler: createSendHandler({
         pool: host.pool,
-        s: this.#s,
+        names: this.#names,
         logger: host.logger,
         get gates() {
           return self.#gates;
@@ -153,7 +154,7 @@ export class Messages {
       payload: emailjsTaskSchema,
       handler: createSubmissionHandler({
         pool: host.pool,
-        s: this.#s,
+        names: this.#names,
         config: () => this.#config.emailjs,
         send: (input, options) => this.send(input, options),
       }),
@@ -316,13 +317,13 @@ export class Messages {
       expiresAt: m.expiresAt ?? null,
     };
     if (channel.manual) {
-      await insertMessage(this.#runner(options.tx, 'messages.send') ?? this.#host.pool, this.#s, row);
+      await insertMessage(this.#runner(options.tx, 'messages.send') ?? this.#host.pool, this.#names, row);
       return id;
     }
     this.#ensureTasks();
     const write = async (db: Queryable) => {
       row.taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask, ...(m.priority ? { priority: m.priority } : {}) });
-      await insertMessage(db, this.#s, row);
+      await insertMessage(db, this.#names, row);
     };
     const tx = this.#runner(options.tx, 'messages.send');
     if (tx) await write(tx);
@@ -342,7 +343,7 @@ export class Messages {
   async get(id: string): Promise<MessageInfo | null> {
     const uuid = uuidOrNull(id);
     if (!uuid) return null;
-    const row = await selectMessage(this.#host.pool, this.#s, uuid);
+    const row = await selectMessage(this.#host.pool, this.#names, uuid);
     return row ? toMessageInfo(row) : null;
   }
 
@@ -356,7 +357,7 @@ export class Messages {
    */
   attempts(id: string): Promise<MessageAttempt[]> {
     const uuid = uuidOrNull(id);
-    return uuid ? selectAttempts(this.#host.pool, this.#s, uuid) : Promise.resolve([]);
+    return uuid ? selectAttempts(this.#host.pool, this.#names, uuid) : Promise.resolve([]);
   }
 
   /**
@@ -369,7 +370,7 @@ export class Messages {
    */
   events(id: string): Promise<MessageEvent[]> {
     const uuid = uuidOrNull(id);
-    return uuid ? selectEvents(this.#host.pool, this.#s, uuid) : Promise.resolve([]);
+    return uuid ? selectEvents(this.#host.pool, this.#names, uuid) : Promise.resolve([]);
   }
 
   /**
@@ -388,17 +389,17 @@ export class Messages {
     if (change.status !== undefined && !MESSAGE_STATUSES.includes(change.status)) throw new ValidationError('messages.update', 'status', `must be one of ${MESSAGE_STATUSES.join(', ')}`);
     if (change.note !== undefined && (typeof change.note !== 'string' || change.note.length > 10_000)) throw new ValidationError('messages.update', 'note', 'must be a string of at most 10000 characters');
     return inTransaction(this.#host.pool, async (db) => {
-      const row = await selectMessage(db, this.#s, uuid);
+      const row = await selectMessage(db, this.#names, uuid);
       if (!row) return false;
       let moved = false;
       if (change.status && canAdvance(row.status, change.status)) {
         const err = change.error !== undefined ? { code: 'manual', text: change.error.slice(0, 2000) } : null;
-        moved = (await setStatus(db, this.#s, uuid, change.status, err)) === change.status;
+        moved = (await setStatus(db, this.#names, uuid, change.status, err)) === change.status;
         if (moved && (change.status === 'delivered' || change.status === 'read')) {
-          await db.query(`UPDATE ${this.#s}.messages SET delivered_at = coalesce(delivered_at, now()) WHERE id = $1`, [uuid]);
+          await db.query(`UPDATE ${this.#names.messages} SET delivered_at = coalesce(delivered_at, now()) WHERE id = $1`, [uuid]);
         }
       }
-      if (change.status || change.note) await insertManualEvent(db, this.#s, uuid, change.status ?? null, change.note ?? null, moved);
+      if (change.status || change.note) await insertManualEvent(db, this.#names, uuid, change.status ?? null, change.note ?? null, moved);
       return moved || (change.status === undefined && change.note !== undefined);
     });
   }
@@ -460,7 +461,7 @@ export class Messages {
     this.#ensureTasks();
     const batchId = randomUUID();
     const db = this.#runner(options.tx, 'messages.sendBulk') ?? this.#host.pool;
-    await insertBulk(db, this.#s, {
+    await insertBulk(db, this.#names, {
       batchId,
       channel: b.channel,
       provider: b.provider ?? null,
@@ -489,7 +490,7 @@ export class Messages {
    */
   getBatch(id: string): Promise<BatchProgress | null> {
     const uuid = uuidOrNull(id);
-    return uuid ? selectBatch(this.#host.pool, this.#s, uuid) : Promise.resolve(null);
+    return uuid ? selectBatch(this.#host.pool, this.#names, uuid) : Promise.resolve(null);
   }
 
   /**
@@ -531,7 +532,7 @@ export class Messages {
   listBatches(options: { limit?: number; before?: Date } = {}): Promise<BatchProgress[]> {
     const limit = options.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new ValidationError('messages.listBatches', 'limit', 'must be an integer from 1 to 500');
-    return selectBatches(this.#host.pool, this.#s, limit, options.before ?? null);
+    return selectBatches(this.#host.pool, this.#names, limit, options.before ?? null);
   }
 
   /**
@@ -545,7 +546,7 @@ export class Messages {
    */
   async status(): Promise<MessageQueueStatus> {
     const { rows } = await this.#host.pool.query<{ channel: string; status: MessageStatus; n: string }>(
-      `SELECT channel, status, count(*) AS n FROM ${this.#s}.messages GROUP BY channel, status`,
+      `SELECT channel, status, count(*) AS n FROM ${this.#names.messages} GROUP BY channel, status`,
     );
     const empty = (): StatusCounts => ({ ...(Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as Record<MessageStatus, number>), total: 0 });
     const channels: Record<string, StatusCounts> = {};
@@ -570,7 +571,7 @@ export class Messages {
    */
   async suppress(channel: Channel, recipient: string, reason = 'manual'): Promise<void> {
     const def = this.#channel(channel, 'messages.suppress');
-    await insertSuppression(this.#host.pool, this.#s, { channel, recipient: this.#recipient(def, recipient, 'messages.suppress', 'recipient'), reason, code: null, messageId: null });
+    await insertSuppression(this.#host.pool, this.#names, { channel, recipient: this.#recipient(def, recipient, 'messages.suppress', 'recipient'), reason, code: null, messageId: null });
   }
 
   /**
@@ -583,7 +584,7 @@ export class Messages {
    */
   async unsuppress(channel: Channel, recipient: string): Promise<boolean> {
     const def = this.#channel(channel, 'messages.unsuppress');
-    const { rowCount } = await this.#host.pool.query(`DELETE FROM ${this.#s}.suppressions WHERE channel = $1 AND recipient = $2`, [
+    const { rowCount } = await this.#host.pool.query(`DELETE FROM ${this.#names.suppressions} WHERE channel = $1 AND recipient = $2`, [
       channel,
       this.#recipient(def, recipient, 'messages.unsuppress', 'recipient'),
     ]);
@@ -601,7 +602,7 @@ export class Messages {
   async suppression(channel: Channel, recipient: string): Promise<{ reason: string; code: string | null; createdAt: Date } | null> {
     const def = this.#channel(channel, 'messages.suppression');
     const { rows } = await this.#host.pool.query<{ reason: string; error_code: string | null; created_at: Date }>(
-      `SELECT reason, error_code, created_at FROM ${this.#s}.suppressions WHERE channel = $1 AND recipient = $2`,
+      `SELECT reason, error_code, created_at FROM ${this.#names.suppressions} WHERE channel = $1 AND recipient = $2`,
       [channel, this.#recipient(def, recipient, 'messages.suppression', 'recipient')],
     );
     const r = rows[0];
@@ -652,20 +653,20 @@ export class Messages {
     for (;;) {
       const { rowCount } = await this.#host.pool.query(
         `WITH doomed AS (
-           SELECT id FROM ${this.#s}.messages
+           SELECT id FROM ${this.#names.messages}
             WHERE created_at < now() - make_interval(secs => $1) AND status NOT IN ('queued', 'pending', 'sending')
             ORDER BY created_at LIMIT $2
             FOR UPDATE SKIP LOCKED)
-         DELETE FROM ${this.#s}.messages m USING doomed WHERE m.id = doomed.id`,
+         DELETE FROM ${this.#names.messages} m USING doomed WHERE m.id = doomed.id`,
         [olderThan, batchSize],
       );
       messages += rowCount ?? 0;
       if ((rowCount ?? 0) < batchSize) break;
     }
     const { rowCount: batches } = await this.#host.pool.query(
-      `DELETE FROM ${this.#s}.message_batches b
+      `DELETE FROM ${this.#names.batches} b
         WHERE b.created_at < now() - make_interval(secs => $1)
-          AND NOT EXISTS (SELECT 1 FROM ${this.#s}.messages m WHERE m.batch_id = b.id)`,
+          AND NOT EXISTS (SELECT 1 FROM ${this.#names.messages} m WHERE m.batch_id = b.id)`,
       [olderThan],
     );
     return { messages, batches: batches ?? 0 };
@@ -698,7 +699,7 @@ export class Messages {
   #buildGates(): Gates {
     return new Gates({
       db: this.#host.pool,
-      schema: this.#s,
+      names: this.#names,
       limiter: (key, spec) => this.#host.rateLimiter(key, spec),
       margin: this.#config.gates.margin,
       maxWait: this.#config.gates.maxWait,
@@ -762,14 +763,14 @@ export class Messages {
   async #applyEvent(e: ProviderStatusEvent): Promise<void> {
     const clean = { ...e, errorText: e.errorText === null ? null : redact(e.errorText, this.#secrets()).slice(0, 2000) };
     await inTransaction(this.#host.pool, async (db) => {
-      const r = await applyStatusEvent(db, this.#s, clean);
+      const r = await applyStatusEvent(db, this.#names, clean);
       if (!r.message) {
         this.#host.logger.debug({ source: e.source, providerMessageId: e.providerMessageId }, 'status event for an unknown message ignored');
         return;
       }
       if (!r.fresh) return;
       if (e.classified?.outcome === 'permanent_recipient') {
-        await insertSuppression(db, this.#s, { channel: r.message.channel, recipient: r.message.recipient, reason: (clean.errorText ?? 'reported by provider').slice(0, 300), code: e.errorCode, messageId: r.message.id });
+        await insertSuppression(db, this.#names, { channel: r.message.channel, recipient: r.message.recipient, reason: (clean.errorText ?? 'reported by provider').slice(0, 300), code: e.errorCode, messageId: r.message.id });
       }
       if (r.moved && isWindowCode(e.errorCode) && r.message.fallback) await this.#followUp(db, r.message);
     });
@@ -782,12 +783,12 @@ export class Messages {
   async #followUp(db: Queryable, parent: MessageRow): Promise<string | null> {
     const fb = parent.fallback as { template?: unknown; variables?: Record<string, string | number | boolean | null> } | null;
     if (!fb?.template) return null;
-    const exists = await db.query(`SELECT 1 FROM ${this.#s}.messages WHERE parent_id = $1 LIMIT 1`, [parent.id]);
+    const exists = await db.query(`SELECT 1 FROM ${this.#names.messages} WHERE parent_id = $1 LIMIT 1`, [parent.id]);
     if ((exists.rowCount ?? 0) > 0) return null;
     const id = randomUUID();
     this.#ensureTasks();
     const taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask });
-    await insertMessage(db, this.#s, {
+    await insertMessage(db, this.#names, {
       id,
       channel: parent.channel,
       recipient: parent.recipient,

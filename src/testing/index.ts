@@ -15,7 +15,6 @@
  * @module
  */
 import type { Courier } from '../courier.js';
-import { quoteIdent } from '../db/pool.js';
 import type { EnqueueOptions } from '../manager.js';
 import type { TaskInfo, TaskRow } from '../task-info.js';
 import { toTaskInfo } from '../task-info.js';
@@ -47,7 +46,7 @@ export interface TestClock {
  * ```
  */
 export function createTestClock(courier: Courier): TestClock {
-  const s = quoteIdent(courier.schema);
+  const names = courier.names;
   let offset = 0;
   return {
     get offset() {
@@ -64,14 +63,14 @@ export function createTestClock(courier: Courier): TestClock {
         const d = [seconds];
         const by = `make_interval(secs => $1)`;
         await client.query(
-          `UPDATE ${s}.tasks SET run_at = run_at - ${by}, created_at = created_at - ${by}, updated_at = updated_at - ${by},
+          `UPDATE ${names.tasks} SET run_at = run_at - ${by}, created_at = created_at - ${by}, updated_at = updated_at - ${by},
              started_at = started_at - ${by}, finished_at = finished_at - ${by}, locked_until = locked_until - ${by}`,
           d,
         );
-        await client.query(`UPDATE ${s}.schedules SET next_run_at = next_run_at - ${by}, last_run_at = last_run_at - ${by}`, d);
-        await client.query(`UPDATE ${s}.schedule_runs SET tick = tick - ${by}`, d);
-        await client.query(`UPDATE ${s}.rate_limits SET grants = ARRAY(SELECT g - ${by} FROM unnest(grants) AS g)`, d);
-        await client.query(`UPDATE ${s}.workers SET last_heartbeat = last_heartbeat - ${by}`, d);
+        await client.query(`UPDATE ${names.schedules} SET next_run_at = next_run_at - ${by}, last_run_at = last_run_at - ${by}`, d);
+        await client.query(`UPDATE ${names.scheduleRuns} SET tick = tick - ${by}`, d);
+        await client.query(`UPDATE ${names.rateLimits} SET grants = ARRAY(SELECT g - ${by} FROM unnest(grants) AS g)`, d);
+        await client.query(`UPDATE ${names.workers} SET last_heartbeat = last_heartbeat - ${by}`, d);
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {});
@@ -119,10 +118,10 @@ export async function drainUntilIdle(courier: Courier, options: DrainOptions = {
 export type PayloadMatcher = Record<string, unknown> | unknown[] | ((payload: any) => boolean);
 
 async function queuedTasks(courier: Courier, name: string, matcher?: PayloadMatcher): Promise<TaskInfo[]> {
-  const s = quoteIdent(courier.schema);
+  const names = courier.names;
   const contains = matcher !== undefined && typeof matcher !== 'function';
   const { rows } = await courier.pool.query<TaskRow>(
-    `SELECT * FROM ${s}.tasks WHERE name = $1 AND status = 'queued' ${contains ? 'AND payload @> $2::jsonb' : ''} ORDER BY id`,
+    `SELECT * FROM ${names.tasks} WHERE name = $1 AND status = 'queued' ${contains ? 'AND payload @> $2::jsonb' : ''} ORDER BY id`,
     contains ? [name, JSON.stringify(matcher)] : [name],
   );
   const tasks = rows.map(toTaskInfo);
