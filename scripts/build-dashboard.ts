@@ -33,6 +33,6 @@ if (process.argv.includes('--check')) {
   }
   console.log('src/http/dashboard/script.ts is up to date');
 } else {
+  // Silent: `npm pack --json` runs this through prepack, and its stdout must stay JSON.
   writeFileSync(target, out);
-  console.log(`wrote ${target}`);
 }
