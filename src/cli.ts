@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { type Courier, createCourier } from './courier.js';
 import { defaultRegistry } from './default.js';
-import { diagnose } from './doctor.js';
 import { CourierError } from './errors.js';
+import type { CourierPlugin } from './plugins.js';
 import { type TaskDefinition, TaskRegistry } from './registry.js';
 import type { CleanupOptions } from './scheduler/cleanup.js';
 
@@ -31,9 +31,11 @@ Common options:
   --database-url URL           (env DATABASE_URL)
   --schema NAME                (env PGCOURIER_SCHEMA, default pgcourier)
   --help                       help for a command`,
-  migrate: 'Usage: pgcourier migrate [--database-url URL] [--schema NAME]',
+  migrate: `Usage: pgcourier migrate [--database-url URL] [--schema NAME] [--tasks FILE]
+  With --tasks, the plugins the modules export as \`plugins\` are migrated too.`,
   worker: `Usage: pgcourier worker --tasks FILE [--tasks FILE…] [options]
-  --tasks FILE          module exporting task definitions (or register(courier))
+  --tasks FILE          module exporting task definitions (or register(courier)),
+                        and optionally \`plugins\` (e.g. [messages({ providers })])
   --concurrency N       handlers at once (default 10)
   --queues a,b          queues to serve (default all)
   --poll-interval S     fallback poll, seconds (default 2)
@@ -98,10 +100,21 @@ function number(value: string | undefined, flag: string): number | undefined {
   return n;
 }
 
-/** Registers every task definition a module exports (or calls its `register(courier)`). */
-async function loadTaskModules(courier: Courier, files: string[]): Promise<void> {
-  for (const file of files) {
-    const mod = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
+/** Imports the task modules given with `--tasks`. */
+async function importTaskModules(files: string[]): Promise<Record<string, unknown>[]> {
+  const mods: Record<string, unknown>[] = [];
+  for (const file of files) mods.push((await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>);
+  return mods;
+}
+
+/** The plugins task modules export as `plugins` (e.g. `export const plugins = [messages({ providers })]`). */
+function pluginsOf(mods: Record<string, unknown>[]): CourierPlugin<string, unknown>[] {
+  return mods.flatMap((mod) => (Array.isArray(mod.plugins) ? (mod.plugins as CourierPlugin<string, unknown>[]) : []));
+}
+
+/** Registers every task definition the modules export (or calls their `register(courier)`). */
+async function registerTaskModules(courier: Courier, mods: Record<string, unknown>[]): Promise<void> {
+  for (const mod of mods) {
     for (const value of Object.values(mod)) {
       for (const item of Array.isArray(value) ? value : [value]) {
         if (isDefinition(item) && courier.registry.get(item.name) !== item) courier.registerTask(item);
@@ -140,14 +153,16 @@ async function main(argv: string[]): Promise<number> {
   }
   const level = (values['log-level'] as string | undefined) ?? (command === 'worker' ? 'info' : 'warn');
   const logger = pino({ level }, pino.destination(2));
+  const mods = await importTaskModules((values.tasks as string[] | undefined) ?? []);
   const courier = createCourier({
     connectionString: (values['database-url'] as string | undefined) ?? process.env.DATABASE_URL,
     schema: (values.schema as string | undefined) ?? process.env.PGCOURIER_SCHEMA,
     registry: command === 'enqueue' && !values.tasks ? new TaskRegistry() : defaultRegistry,
     logger,
+    plugins: pluginsOf(mods),
   });
   try {
-    await loadTaskModules(courier, (values.tasks as string[] | undefined) ?? []);
+    await registerTaskModules(courier, mods);
     switch (command) {
       case 'migrate': {
         const applied = await courier.migrate();
@@ -250,7 +265,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'doctor': {
-        const checks = await diagnose(courier.pool, courier.schema);
+        const checks = await courier.doctor();
         if (values.json) console.log(JSON.stringify(checks, null, 2));
         else printTable(['check', 'level', 'detail'], checks.map((c) => [c.name, c.level, c.detail]));
         return checks.some((c) => c.level === 'fail') ? 1 : 0;

@@ -1,7 +1,6 @@
 import pg from 'pg';
 import { type ZodType, z } from 'zod';
 import { ValidationError } from './errors.js';
-import { providersSchema } from './messages/config.js';
 
 /** Postgres identifier rules for schema names: validated, never concatenated raw. */
 export const identifierSchema = z
@@ -63,6 +62,7 @@ export const listTasksSchema = z
     name: taskNameSchema.optional(),
     createdAfter: z.coerce.date('must be a date').optional(),
     createdBefore: z.coerce.date('must be a date').optional(),
+    retrying: z.boolean('must be true or false').optional(),
     limit: z.int('must be an integer from 1 to 500').min(1, 'must be an integer from 1 to 500').max(500, 'must be an integer from 1 to 500').default(50),
     cursor: z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a cursor returned by a previous call').optional(),
   })
@@ -102,7 +102,10 @@ export const courierOptionsSchema = z
     logger: z.custom<unknown>((v) => typeof v === 'object' && v !== null && typeof (v as { info?: unknown }).info === 'function', 'must be a pino logger').describe('A pino logger (default: silent).').optional(),
     registry: z.unknown().describe('A TaskRegistry to share (default: a new one).').optional(),
     poolSize: z.int('must be an integer from 1 to 1000').min(1).max(1000).describe('Connections in the pool the courier creates (default 10).').optional(),
-    providers: providersSchema.describe('Message providers: smtp, resend, twilio, whatsapp (see docs/messaging.md).').optional(),
+    plugins: z
+      .array(z.custom<object>((v) => typeof v === 'object' && v !== null && typeof (v as { setup?: unknown }).setup === 'function', 'must be a plugin such as messages({ providers })'), 'must be an array of plugins')
+      .describe('Plugins, e.g. `messages({ providers })` from `pgcourier/messages`.')
+      .optional(),
     migrate: z.boolean('must be true or false').describe('Create or upgrade the schema before the first statement (default false).').optional(),
   })
   .strict();
@@ -135,6 +138,18 @@ export function connectionStringProblem(url: string): string | null {
   }
   return null;
 }
+
+/**
+ * `true` when two object types name exactly the same fields, else a type naming
+ * the difference. With {@link Check} it keeps a hand-written option interface and
+ * its zod schema in step at compile time.
+ */
+export type SameFields<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never]
+  ? true
+  : { onlyInInterface: Exclude<keyof A, keyof B>; onlyInSchema: Exclude<keyof B, keyof A> };
+
+/** Compiles only when `T` is `true`. */
+export type Check<T extends true> = T;
 
 /** Environment variables pgcourier reads. */
 export const envSchema = z.object({

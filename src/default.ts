@@ -11,6 +11,12 @@ let defaultCourier: Courier | undefined;
 /**
  * Sets the options of the default courier used by module-level {@link enqueueTask}
  * (otherwise it reads `DATABASE_URL`). Call before the first enqueue.
+ *
+ * @example
+ * ```ts
+ * configure({ connectionString: process.env.DATABASE_URL, schema: 'jobs' });
+ * await enqueueTask('send_email', { to: 'a@example.com' });
+ * ```
  */
 export function configure(options: CourierOptions): void {
   if (defaultCourier) throw new Error('configure() must be called before the default courier is first used');

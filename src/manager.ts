@@ -1,16 +1,14 @@
-import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
 import pg from 'pg';
 import { enqueueOptionsSchema, listTasksSchema, parse } from './config.js';
 import { JsonLossError, stringifyLossless, unstorableInJsonb } from './db/json.js';
 import { type SqlNames, sqlNames } from './db/names.js';
 import { type Queryable, queryableOf, runPrepared } from './db/pool.js';
 import { SchemaGuard } from './db/schema-guard.js';
-import type { Database, TaskStatus } from './db/types.js';
-import { CourierError, NotFoundError, StateError, UnknownTaskError, ValidationError } from './errors.js';
+import type { TaskRow, TaskStatus } from './db/types.js';
+import { ConflictError, CourierError, NotFoundError, StateError, UnknownTaskError, ValidationError } from './errors.js';
 import type { CourierEvents } from './events.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
-import { type TaskInfo, type TaskRow, toTaskInfo } from './task-info.js';
+import { type TaskInfo, toTaskInfo } from './task-info.js';
 
 /** Options of one enqueue. Durations are seconds. */
 export interface EnqueueOptions {
@@ -78,6 +76,8 @@ export interface QueueCounts {
   last24h: number;
   /** When any task of the queue last changed, or `null` for an empty queue. */
   lastUpdated: Date | null;
+  /** `run_at` of the oldest task that is due and still waiting (how long the backlog has waited), or `null`. */
+  oldestQueuedAt: Date | null;
 }
 
 /** What {@link TaskManager.queueStatus} returns. */
@@ -100,6 +100,8 @@ export interface ListTasksOptions {
   createdAfter?: Date | string;
   /** Enqueued before this time. */
   createdBefore?: Date | string;
+  /** Only tasks whose last attempt failed and that wait for their retry (with `status: 'queued'`, the retrying ones). */
+  retrying?: boolean;
   /** Page size, 1–500 (default 50). */
   limit?: number;
   /** `nextCursor` of the previous page. */
@@ -117,7 +119,6 @@ export interface TaskPage {
 /** The manager's view of the database; a courier builds it. */
 export interface ManagerDeps {
   pool: pg.Pool;
-  db: Kysely<Database>;
   schema: string;
   registry: TaskRegistry;
   /** Receives `task:enqueued`. */
@@ -239,14 +240,15 @@ export class TaskManager {
    */
   async cancel(id: string): Promise<boolean> {
     if (!isTaskId(id)) return false;
-    const res = await this.#guard.run(() => this.#deps.db
-      .withSchema(this.#deps.schema)
-      .updateTable('tasks')
-      .set({ status: 'cancelled', finished_at: sql`now()`, updated_at: sql`now()`, locked_by: null, locked_until: null })
-      .where('id', '=', id)
-      .where('status', 'in', ['queued', 'running'])
-      .executeTakeFirst());
-    return res.numUpdatedRows > 0n;
+    const res = await this.#guard.run(() =>
+      this.#deps.pool.query(
+        `UPDATE ${this.#table}
+            SET status = 'cancelled', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL
+          WHERE id = $1 AND status IN ('queued', 'running')`,
+        [id],
+      ),
+    );
+    return (res.rowCount ?? 0) > 0;
   }
 
   /**
@@ -270,7 +272,7 @@ export class TaskManager {
       return rows.length > 0;
     } catch (err) {
       if ((err as { code?: string }).code === '23505') {
-        throw new CourierError(`task ${id} cannot be retried: another task with the same key is queued or running`);
+        throw new ConflictError(`task ${id} cannot be retried: another task with the same key is queued or running`);
       }
       throw err;
     }
@@ -282,28 +284,43 @@ export class TaskManager {
    */
   async list(options: ListTasksOptions = {}): Promise<TaskPage> {
     const f = parse(listTasksSchema, options ?? {}, 'listTasks');
-    let q = this.#deps.db.withSchema(this.#deps.schema).selectFrom('tasks').selectAll().orderBy('id', 'desc').limit(f.limit + 1);
-    if (f.queue) q = q.where('queue', '=', f.queue);
-    if (f.status) q = q.where('status', '=', f.status);
-    if (f.name) q = q.where('name', '=', f.name);
-    if (f.createdAfter) q = q.where('created_at', '>=', f.createdAfter);
-    if (f.createdBefore) q = q.where('created_at', '<', f.createdBefore);
-    if (f.cursor) q = q.where('id', '<', f.cursor);
-    const rows = (await this.#guard.run(() => q.execute())) as unknown as TaskRow[];
+    // Each filter is a fixed predicate with its own parameter; absent ones are NULL and drop out.
+    const { rows } = await this.#guard.run(() =>
+      this.#deps.pool.query<TaskRow>(
+        `SELECT * FROM ${this.#table}
+          WHERE ($1::text IS NULL OR queue = $1)
+            AND ($2::text IS NULL OR status = $2)
+            AND ($3::text IS NULL OR name = $3)
+            AND ($4::timestamptz IS NULL OR created_at >= $4)
+            AND ($5::timestamptz IS NULL OR created_at < $5)
+            AND ($6::bigint IS NULL OR id < $6)
+            AND (NOT $7::boolean OR (attempts > 0 AND last_error IS NOT NULL))
+          ORDER BY id DESC
+          LIMIT $8`,
+        [f.queue ?? null, f.status ?? null, f.name ?? null, f.createdAfter ?? null, f.createdBefore ?? null, f.cursor ?? null, f.retrying ?? false, f.limit + 1],
+      ),
+    );
     const page = rows.slice(0, f.limit);
     return { tasks: page.map(toTaskInfo), nextCursor: rows.length > f.limit ? String(page.at(-1)?.id) : null };
   }
 
-  /** Counts per status per queue and in total, with 24-hour activity and last update. */
+  /**
+   * Counts per status per queue and in total, with 24-hour activity, last update
+   * and the `run_at` of the oldest due task still waiting.
+   */
   async queueStatus(): Promise<QueueStatus> {
-    const { rows } = await this.#guard.run(() =>
+    const [{ rows }, { rows: oldest }] = await this.#guard.run(() => Promise.all([
       this.#deps.pool.query<{ queue: string; status: TaskStatus; n: string; recent: string; updated: Date | null }>(
         `SELECT queue, status, count(*) AS n,
                 count(*) FILTER (WHERE created_at > now() - interval '24 hours') AS recent,
                 max(updated_at) AS updated
            FROM ${this.#table} GROUP BY queue, status`,
       ),
-    );
+      // Delayed tasks (run_at in the future) are not waiting.
+      this.#deps.pool.query<{ queue: string; oldest: Date }>(
+        `SELECT queue, min(run_at) AS oldest FROM ${this.#table} WHERE status = 'queued' AND run_at <= now() GROUP BY queue`,
+      ),
+    ]));
     const queues: Record<string, QueueCounts> = {};
     const total = emptyCounts();
     for (const r of rows) {
@@ -313,6 +330,11 @@ export class TaskManager {
         c.total += Number(r.n);
         c.last24h += Number(r.recent);
         if (r.updated && (!c.lastUpdated || r.updated > c.lastUpdated)) c.lastUpdated = r.updated;
+      }
+    }
+    for (const r of oldest) {
+      for (const c of [queues[r.queue] ?? emptyCounts(), total]) {
+        if (!c.oldestQueuedAt || r.oldest < c.oldestQueuedAt) c.oldestQueuedAt = r.oldest;
       }
     }
     return { queues, total };
@@ -486,7 +508,7 @@ export class TaskManager {
 }
 
 function emptyCounts(): QueueCounts {
-  return { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, total: 0, last24h: 0, lastUpdated: null };
+  return { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, total: 0, last24h: 0, lastUpdated: null, oldestQueuedAt: null };
 }
 
 function isTaskId(id: unknown): id is string {

@@ -1,4 +1,4 @@
-import type { TaskErrorEntry, TaskStatus } from './db/types.js';
+import type { TaskErrorEntry, TaskRow, TaskStatus } from './db/types.js';
 
 /**
  * What `getTask(id)` returns. `P` and `R` type the payload and result when the
@@ -41,29 +41,8 @@ export interface TaskInfo<P = unknown, R = unknown> {
   finishedAt: Date | null;
 }
 
-/** Row shape of the tasks table as returned by `SELECT *`. */
-export interface TaskRow {
-  id: string;
-  queue: string;
-  name: string;
-  payload: unknown;
-  priority: number;
-  status: TaskStatus;
-  attempts: number;
-  max_retries: number;
-  retry_delay: number;
-  timeout: number | null;
-  run_at: Date;
-  key: string | null;
-  lease_token: string | null;
-  result: unknown;
-  progress: { current: number; total: number | null } | null;
-  last_error: string | null;
-  errors: TaskErrorEntry[];
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-}
+/** Row shape of the tasks table; defined with the table's other facts in `db/types.ts`. */
+export type { TaskRow } from './db/types.js';
 
 /** Maps a table row to the public {@link TaskInfo}. */
 export function toTaskInfo(row: TaskRow): TaskInfo {

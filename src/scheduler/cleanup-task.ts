@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Check, SameFields } from '../config.js';
 import { defineBuiltinTask, type TaskDefinition } from '../registry.js';
 import type { CleanupOptions } from './cleanup.js';
 
@@ -20,6 +21,9 @@ export const cleanupOptionsSchema = z
     onProgress: z.custom<(n: number) => void>((v) => typeof v === 'function', 'must be a function').optional(),
   })
   .strict();
+
+// Compile-time: CleanupOptions names exactly the fields cleanupOptionsSchema validates.
+type _CleanupOptionsMatch = Check<SameFields<CleanupOptions, z.input<typeof cleanupOptionsSchema>>>;
 
 /** The built-in `pgcourier.cleanup` task: deletes finished tasks past their retention. */
 export function cleanupTask(run: (opts: CleanupOptions) => Promise<number>): TaskDefinition {

@@ -1,14 +1,14 @@
 import type pg from 'pg';
 import { z } from 'zod';
-import { parse, queueNameSchema, taskDefaultsSchema, taskNameSchema } from '../config.js';
-import { sqlNames } from '../db/names.js';
+import { type Check, parse, queueNameSchema, type SameFields, taskDefaultsSchema, taskNameSchema } from '../config.js';
+import type { SqlNames } from '../db/names.js';
 import { SchemaGuard } from '../db/schema-guard.js';
 import { UnknownTaskError, ValidationError } from '../errors.js';
 import { serializePayload } from '../manager.js';
 import type { TaskRegistry } from '../registry.js';
 import { cronError, nextTick } from './cron.js';
 
-/** Options of {@link ScheduleAdmin.upsert}. */
+/** Options of {@link Courier.schedule}. */
 export interface ScheduleOptions {
   /** IANA time zone the cron expression is read in (default `UTC`). */
   timezone?: string;
@@ -61,6 +61,9 @@ const optionsSchema = taskDefaultsSchema
   })
   .strict();
 
+// Compile-time: ScheduleOptions names exactly the fields optionsSchema validates.
+type _ScheduleOptionsMatch = Check<SameFields<ScheduleOptions, z.input<typeof optionsSchema>>>;
+
 const scheduleNameSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of letters, digits, _ . : -');
 
 interface ScheduleRow {
@@ -88,12 +91,11 @@ export class ScheduleAdmin {
   readonly #guard: SchemaGuard;
 
   /**
-   * Schedules of `schema`; a schedule's task and payload are validated against `registry`.
+   * Schedules of one schema; a schedule's task and payload are validated against `registry`.
    *
    * @internal
    */
-  constructor(pool: pg.Pool, schema: string, registry: TaskRegistry, guard: SchemaGuard = new SchemaGuard(schema)) {
-    const names = sqlNames(schema);
+  constructor(pool: pg.Pool, names: SqlNames, registry: TaskRegistry, guard: SchemaGuard = new SchemaGuard(names.schemaName)) {
     this.#pool = pool;
     this.#channel = names.channel;
     this.#table = names.schedules;

@@ -15,8 +15,6 @@
  * @module
  */
 import type { Courier } from '../courier.js';
-import { sqlNames } from '../db/names.js';
-import { quoteIdent } from '../db/pool.js';
 import type { EnqueueOptions } from '../manager.js';
 import type { TaskDefinition } from '../registry.js';
 import { ticksBetween } from '../scheduler/cron.js';
@@ -42,10 +40,19 @@ export interface TestClock {
   advance(seconds: number): Promise<void>;
 }
 
-/** Creates a {@link TestClock} over `courier`'s schema. */
+/**
+ * Creates a {@link TestClock} over `courier`'s schema.
+ *
+ * @example
+ * ```ts
+ * const clock = createTestClock(courier);
+ * await courier.enqueueTask('reminder', {}, { runAt: new Date(Date.now() + 3_600_000) });
+ * await clock.advance(3600);
+ * await drainUntilIdle(courier, { clock });
+ * ```
+ */
 export function createTestClock(courier: Courier): TestClock {
-  const names = sqlNames(courier.schema);
-  const s = names.schema;
+  const names = courier.names;
   let offset = 0;
   return {
     get offset() {
@@ -67,14 +74,14 @@ export function createTestClock(courier: Courier): TestClock {
         const d = [seconds];
         const by = `make_interval(secs => $1)`;
         await client.query(
-          `UPDATE ${s}.tasks SET run_at = run_at - ${by}, created_at = created_at - ${by}, updated_at = updated_at - ${by},
+          `UPDATE ${names.tasks} SET run_at = run_at - ${by}, created_at = created_at - ${by}, updated_at = updated_at - ${by},
              started_at = started_at - ${by}, finished_at = finished_at - ${by}, locked_until = locked_until - ${by}`,
           d,
         );
-        await client.query(`UPDATE ${s}.schedules SET next_run_at = next_run_at - ${by}, last_run_at = last_run_at - ${by}`, d);
-        await client.query(`UPDATE ${s}.schedule_runs SET tick = tick - ${by}`, d);
-        await client.query(`UPDATE ${s}.rate_limits SET grants = ARRAY(SELECT g - ${by} FROM unnest(grants) AS g)`, d);
-        await client.query(`UPDATE ${s}.workers SET last_heartbeat = last_heartbeat - ${by}`, d);
+        await client.query(`UPDATE ${names.schedules} SET next_run_at = next_run_at - ${by}, last_run_at = last_run_at - ${by}`, d);
+        await client.query(`UPDATE ${names.scheduleRuns} SET tick = tick - ${by}`, d);
+        await client.query(`UPDATE ${names.rateLimits} SET grants = ARRAY(SELECT g - ${by} FROM unnest(grants) AS g)`, d);
+        await client.query(`UPDATE ${names.workers} SET last_heartbeat = last_heartbeat - ${by}`, d);
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {});
@@ -105,6 +112,11 @@ export interface DrainOptions {
  * Runs everything that is due until nothing is: rescue of expired leases, due
  * cron ticks, due tasks (including tasks they enqueue), and cleanup. Returns how
  * many tasks ran.
+ *
+ * @example
+ * ```ts
+ * const ran = await drainUntilIdle(courier); // retries due now run too
+ * ```
  */
 export async function drainUntilIdle(courier: Courier, options: DrainOptions = {}): Promise<number> {
   const maxRounds = options.maxRounds ?? 100;
@@ -123,10 +135,10 @@ export async function drainUntilIdle(courier: Courier, options: DrainOptions = {
 export type PayloadMatcher = Record<string, unknown> | unknown[] | ((payload: any) => boolean);
 
 async function queuedTasks(courier: Courier, name: string, matcher?: PayloadMatcher): Promise<TaskInfo[]> {
-  const s = quoteIdent(courier.schema);
+  const names = courier.names;
   const contains = matcher !== undefined && typeof matcher !== 'function';
   const { rows } = await courier.pool.query<TaskRow>(
-    `SELECT * FROM ${s}.tasks WHERE name = $1 AND status = 'queued' ${contains ? 'AND payload @> $2::jsonb' : ''} ORDER BY id`,
+    `SELECT * FROM ${names.tasks} WHERE name = $1 AND status = 'queued' ${contains ? 'AND payload @> $2::jsonb' : ''} ORDER BY id`,
     contains ? [name, JSON.stringify(matcher)] : [name],
   );
   const tasks = rows.map(toTaskInfo);
@@ -136,6 +148,12 @@ async function queuedTasks(courier: Courier, name: string, matcher?: PayloadMatc
 /**
  * Asserts that a queued task named `name` exists (whose payload matches, when a
  * matcher is given) and returns the matches. Throws a descriptive Error otherwise.
+ *
+ * @example
+ * ```ts
+ * await signUp('ana@example.com');
+ * await expectEnqueued(courier, 'send_welcome', { email: 'ana@example.com' });
+ * ```
  */
 export async function expectEnqueued(courier: Courier, name: string, matcher?: PayloadMatcher): Promise<TaskInfo[]> {
   const found = await queuedTasks(courier, name, matcher);
@@ -148,7 +166,14 @@ export async function expectEnqueued(courier: Courier, name: string, matcher?: P
   return found;
 }
 
-/** Asserts that no queued task named `name` (matching, when given) exists. */
+/**
+ * Asserts that no queued task named `name` (matching, when given) exists.
+ *
+ * @example
+ * ```ts
+ * await expectNotEnqueued(courier, 'send_welcome', (payload) => (payload as { email: string }).email === 'bot@example.com');
+ * ```
+ */
 export async function expectNotEnqueued(courier: Courier, name: string, matcher?: PayloadMatcher): Promise<void> {
   const found = await queuedTasks(courier, name, matcher);
   if (found.length > 0) throw new Error(`expected no queued "${name}" task${matcher ? ` matching ${describe(matcher)}` : ''}, found ${found.length} (first: ${JSON.stringify(found[0]?.payload)})`);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Courier } from '../src/index.js';
-import { testCourier, waitFor } from './helpers/db.js';
+import type { Courier } from '../../src/index.js';
+import { testCourier, waitFor } from '../helpers/db.js';
 
 const open: Courier[] = [];
 const make = async () => {
@@ -168,7 +168,7 @@ describe('fencing', () => {
     await waitFor(async () => (await zombie.getTask(id))?.status === 'queued', 10_000, 'the rescue');
     expect(await zombie.getTask(id)).toMatchObject({ status: 'queued', attempts: 1, lastError: expect.stringMatching(/lease expired/) });
     // A newer attempt, through another courier on the same schema, succeeds.
-    const { createCourier } = await import('../src/index.js');
+    const { createCourier } = await import('../../src/index.js');
     const rescuer = createCourier({ pool: zombie.pool, schema: zombie.schema });
     rescuer.registerTask('fenced', (_p, ctx) => `attempt ${ctx.attempt}`);
     expect(await rescuer.runOnce()).toBe(1);

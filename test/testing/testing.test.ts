@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type Courier, defineTask } from '../src/index.js';
-import { createTestClock, drainUntilIdle, expectEnqueued, expectNotEnqueued, runTask, TaskRunError } from '../src/testing/index.js';
-import { testCourier } from './helpers/db.js';
+import { type Courier, defineTask } from '../../src/index.js';
+import { createTestClock, drainUntilIdle, expectEnqueued, expectNotEnqueued, runTask, TaskRunError } from '../../src/testing/index.js';
+import { testCourier } from '../helpers/db.js';
 
 let courier: Courier;
 const sent: string[] = [];

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Courier, createCourier } from '../src/index.js';
-import { databaseUrl, freshSchema, waitFor } from './helpers/db.js';
-import { createAuditTable, spawnWorker, type WorkerProcess } from './helpers/workers.js';
+import { type Courier, createCourier } from '../../src/index.js';
+import { databaseUrl, freshSchema, waitFor } from '../helpers/db.js';
+import { createAuditTable, spawnWorker, type WorkerProcess } from '../helpers/workers.js';
 
 let courier: Courier;
 const workers: WorkerProcess[] = [];
