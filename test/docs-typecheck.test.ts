@@ -18,6 +18,7 @@ const SKIPPED = new Set(['emailjs-provider-options']);
 /** What a `prelude` marker puts before its block. */
 const PRELUDES: Record<string, string> = {
   courier: "import { createCourier } from 'pgcourier';\nconst courier = createCourier();\n",
+  messaging: "import { createCourier } from 'pgcourier';\nimport { messages } from 'pgcourier/messages';\nconst courier = createCourier({ plugins: [messages()] });\n",
 };
 
 interface Block {
