@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import { type Logger, pino } from 'pino';
+import { ClusterEvents, type WaitForTaskOptions } from './cluster-events.js';
 import { courierOptionsSchema, parse, readEnv, startOptionsSchema, stopOptionsSchema } from './config.js';
 import { migrate } from './db/migrate.js';
 import { sqlNames } from './db/names.js';
@@ -118,6 +119,8 @@ export class Courier {
   readonly schedules: ScheduleAdmin;
   /** Typed events of this process: task lifecycle and background errors. */
   readonly events = new CourierEvents();
+  /** Task outcomes of every process on this schema (at-most-once notifications); see {@link ClusterEvents}. */
+  readonly clusterEvents: ClusterEvents;
   /** Messaging: email, SMS and WhatsApp senders, message tracking, bulk batches, provider webhooks. */
   readonly messages: Messages;
   readonly #ownsPool: boolean;
@@ -152,6 +155,7 @@ export class Courier {
     this.#counters = countEvents(this.events);
     if (!this.registry.get(CLEANUP_TASK)) this.registry.register(cleanupTask((opts) => this.cleanup(opts)));
     this.workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.clusterEvents = new ClusterEvents({ pool: this.pool, schema: this.schema, workerId: this.workerId, events: this.events, logger: this.logger });
     this.messages = new Messages(this, options.providers);
   }
 
@@ -185,6 +189,27 @@ export class Courier {
   /** The task with this id, or `null`. */
   getTask(id: string): Promise<TaskInfo | null> {
     return this.manager.get(id);
+  }
+
+  /**
+   * Waits until the task is succeeded, failed or cancelled, whichever process runs
+   * it, and resolves with its final {@link TaskInfo}. Woken by the NOTIFY that the
+   * finishing statement sends (the first call opens a LISTEN connection), with a
+   * slow re-read as a safety net. Rejects with a `WaitTimeoutError` naming the
+   * id after `timeout` seconds (default 60), with a `NotFoundError` when the task
+   * does not exist (or is deleted meanwhile), and with a `ValidationError` for bad
+   * arguments. A failed task resolves too: check `status`.
+   *
+   * @example
+   * ```ts
+   * const id = await courier.enqueueTask('build_report', { month: '2026-01' });
+   * const task = await courier.waitForTask(id, { timeout: 120 });
+   * if (task.status === 'succeeded') console.log(task.result);
+   * else console.error(task.status, task.lastError);
+   * ```
+   */
+  waitForTask(id: string, options?: WaitForTaskOptions): Promise<TaskInfo> {
+    return this.clusterEvents.waitFor(id, options);
   }
 
   /** Cancels a queued or running task; see {@link TaskManager.cancel}. */
@@ -452,6 +477,7 @@ export class Courier {
   /** Stops the processor (default grace) and ends the pool if the courier created it. */
   async close(options: StopOptions = {}): Promise<void> {
     await this.stop(options);
+    await this.clusterEvents.close();
     if (this.#ownsPool) {
       // pool.end() waits for checked-out clients; a query hung on a dead server must not block exit.
       let timer: NodeJS.Timeout | undefined;

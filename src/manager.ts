@@ -2,7 +2,9 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import { enqueueOptionsSchema, listTasksSchema, parse } from './config.js';
+import { announceTasks } from './db/announce.js';
 import { unstorableInJsonb } from './db/json.js';
+import { sqlNames } from './db/names.js';
 import { type Queryable, queryableOf, quoteIdent } from './db/pool.js';
 import type { Database, TaskStatus } from './db/types.js';
 import { CourierError, UnknownTaskError, ValidationError } from './errors.js';
@@ -194,6 +196,8 @@ export class TaskManager {
       .where('id', '=', id)
       .where('status', 'in', ['queued', 'running'])
       .executeTakeFirst();
+    // Cluster-wide `task:cancelled` (and waitForTask wake-up); see db/announce.ts.
+    if (res.numUpdatedRows > 0n) await announceTasks(this.#deps.pool, sqlNames(this.#deps.schema), 'cancelled', [id]);
     return res.numUpdatedRows > 0n;
   }
 
