@@ -269,7 +269,10 @@ export class ClusterEvents {
       this.#listener = listener;
       this.#started = false;
       this.#starting = listener.start().then(() => {
-        if (this.#listener === listener) this.#started = true;
+        if (this.#listener !== listener) return;
+        this.#started = true;
+        // Listening now: the safety re-read can slow down.
+        this.#armSafety();
       });
     }
     return this.#starting;

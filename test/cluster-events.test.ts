@@ -142,8 +142,10 @@ describe('in one process: separate couriers and pools', () => {
 
   it('waitForTask resolves with `cancelled` when another courier cancels the running task', async () => {
     const id = await observer.enqueueTask(hold, {});
-    const waiting = observer.waitForTask(id, { timeout: 30 });
     await waitFor(async () => (await observer.getTask(id))?.status === 'running', 10_000, 'the task to start');
+    const waiting = observer.waitForTask(id, { timeout: 30 });
+    await waitFor(() => observer.clusterEvents.listening, 10_000, 'the LISTEN connection');
+    expect((await observer.getTask(id))?.status).toBe('running');
     expect(await worker.cancel(id)).toBe(true);
     const task = await waiting;
     expect(task).toMatchObject({ id, status: 'cancelled' });
@@ -195,7 +197,9 @@ describe('in one process: separate couriers and pools', () => {
     const offLocal = worker.events.on('task:succeeded', (e) => localEvents.push(e.id));
     try {
       const [a, c] = await Promise.all([observer.enqueueTask(ok, {}), observer.enqueueTask(flaky, {})]);
-      await Promise.all([a, c].map((id) => observer.waitForTask(id as string, { timeout: 30 })));
+      // The worker's own waitForTask is woken by its own announcement.
+      const [ownA] = await Promise.all([worker.waitForTask(a as string, { timeout: 30 }), observer.waitForTask(c as string, { timeout: 30 })]);
+      expect(ownA.status).toBe('succeeded');
       await sentinel(observer, local.seen);
       await sentinel(observer, remote.seen);
       const expected = [`task:retrying ${c}`, `task:succeeded ${a}`, `task:succeeded ${c}`].sort();
