@@ -196,8 +196,9 @@ export class TaskManager {
       .where('id', '=', id)
       .where('status', 'in', ['queued', 'running'])
       .executeTakeFirst();
-    // Cluster-wide `task:cancelled` (and waitForTask wake-up); see db/announce.ts.
-    if (res.numUpdatedRows > 0n) await announceTasks(this.#deps.pool, sqlNames(this.#deps.schema), 'cancelled', [id]);
+    // Cluster-wide `task:cancelled` and waitForTask wake-up (db/announce.ts); at-most-once,
+    // so a failed announcement does not fail the cancel, which has committed.
+    if (res.numUpdatedRows > 0n) await announceTasks(this.#deps.pool, sqlNames(this.#deps.schema), 'cancelled', [id]).catch(() => {});
     return res.numUpdatedRows > 0n;
   }
 
