@@ -53,16 +53,17 @@ export function parseAnnouncement(payload: string): Announcement | null {
 }
 
 /**
- * A `SELECT` for a data-modifying CTE that announces rows of `rows` (a CTE with
- * columns `id`, `attempt` and `kind`, an {@link AnnouncedKind} or NULL for rows that
- * announce nothing): one `pg_notify` per kind and chunk of ids. `channel` and `publisher`
- * are SQL expressions (parameters). Reference it from the main query (for example
+ * A `SELECT` for a data-modifying CTE that announces the rows of `rows`: a CTE with
+ * columns `id`, `attempt`, `kind` (an {@link AnnouncedKind}, or NULL for rows that
+ * announce nothing) and `chunk` (rows of one chunk share a notification; give at
+ * most {@link IDS_PER_NOTIFICATION} rows the same chunk, e.g. `(n - 1) / 250` over
+ * an ordinality). One `pg_notify` per kind and chunk. `channel` and `publisher` are
+ * SQL expressions (parameters). Reference it from the main query (for example
  * `(SELECT count(*) FROM announced)`) or Postgres never runs it.
  */
 export function announceSql(rows: string, channel: string, publisher: string): string {
-  return `SELECT pg_notify(${channel}, k.kind || ' ' || array_to_string(k.ids[i : i + ${IDS_PER_NOTIFICATION - 1}], ',') || ' ' || ${publisher})
-       FROM (SELECT kind, array_agg(id || '.' || attempt ORDER BY id) AS ids FROM ${rows} WHERE kind IS NOT NULL GROUP BY kind) AS k,
-            generate_series(1, cardinality(k.ids), ${IDS_PER_NOTIFICATION}) AS i`;
+  return `SELECT pg_notify(${channel}, kind || ' ' || string_agg(id || '.' || attempt, ',') || ' ' || ${publisher})
+       FROM ${rows} WHERE kind IS NOT NULL GROUP BY kind, chunk`;
 }
 
 /**
@@ -79,7 +80,9 @@ export function announceSql(rows: string, channel: string, publisher: string): s
 export async function announceTasks(db: Queryable, names: SqlNames, kind: AnnouncedKind, ids: string[], publisher = ''): Promise<void> {
   if (ids.length === 0) return;
   await db.query(
-    `WITH announced_rows AS (SELECT id, attempts AS attempt, $2::text AS kind FROM ${names.tasks} WHERE id = ANY($3::bigint[]))
+    `WITH announced_rows AS (
+       SELECT id, attempts AS attempt, $2::text AS kind, (row_number() OVER () - 1) / ${IDS_PER_NOTIFICATION} AS chunk
+         FROM ${names.tasks} WHERE id = ANY($3::bigint[]))
      ${announceSql('announced_rows', '$1', '$4')}`,
     [names.events, kind, ids, publisher],
   );

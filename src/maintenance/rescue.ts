@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { announceSql } from '../db/announce.js';
+import { announceSql, IDS_PER_NOTIFICATION } from '../db/announce.js';
 import type { SqlNames } from '../db/names.js';
 import type { Queryable } from '../db/pool.js';
 import { appendErrorSql, retriesLeftSql } from '../db/task-sql.js';
@@ -47,7 +47,9 @@ export async function rescueExpiredLeases(db: Queryable, names: SqlNames, limit 
      ), woken AS (
        SELECT pg_notify($3, q.queue) FROM (SELECT DISTINCT queue FROM rescued WHERE status = 'queued') AS q
      ), outcomes AS (
-       SELECT id, attempts AS attempt, CASE WHEN status = 'failed' THEN 'failed' ELSE 'retrying' END AS kind FROM rescued
+       SELECT id, attempts AS attempt, CASE WHEN status = 'failed' THEN 'failed' ELSE 'retrying' END AS kind,
+              (row_number() OVER () - 1) / ${IDS_PER_NOTIFICATION} AS chunk
+         FROM rescued
      ), announced AS (${announceSql('outcomes', '$4', "''")})
      SELECT id::text, queue, status FROM rescued, (SELECT count(*) FROM woken) AS w, (SELECT count(*) FROM announced) AS a`,
     [`pgcourier.rescue:${names.schemaName}`, limit, names.channel, names.events],

@@ -1,4 +1,4 @@
-import { announceSql } from '../db/announce.js';
+import { announceSql, IDS_PER_NOTIFICATION } from '../db/announce.js';
 import type { SqlNames } from '../db/names.js';
 import { type PgQueryable, runPrepared } from '../db/pool.js';
 import { appendErrorSql } from '../db/task-sql.js';
@@ -52,9 +52,9 @@ export async function completeTasks(db: PgQueryable, names: SqlNames, publisher:
      UPDATE ${names.tasks} AS t
         SET status = 'succeeded', result = v.result, finished_at = now(), updated_at = now(),
             locked_by = NULL, locked_until = NULL
-       FROM unnest($1::bigint[], $2::uuid[], $3::jsonb[]) AS v(id, token, result)
+       FROM unnest($1::bigint[], $2::uuid[], $3::jsonb[]) WITH ORDINALITY AS v(id, token, result, n)
       WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
-     RETURNING t.id, t.attempts AS attempt, 'succeeded' AS kind
+     RETURNING t.id, t.attempts AS attempt, 'succeeded' AS kind, (v.n - 1) / ${IDS_PER_NOTIFICATION} AS chunk
      ), announced AS (${announceSql('done', '$4', '$5')})
      SELECT id FROM done, (SELECT count(*) FROM announced) AS a`,
     [ids, tokens, results, names.events, publisher],
@@ -88,9 +88,10 @@ export async function endAttempts(db: PgQueryable, names: SqlNames, publisher: s
             last_error = coalesce(v.error, t.last_error),
             errors = ${appendErrorSql('t', 'v.error', 'v.stack')},
             locked_by = NULL, locked_until = NULL, updated_at = now()
-       FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::float8[], $5::text[], $6::text[]) AS v(id, token, kind, delay, error, stack)
+       FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::float8[], $5::text[], $6::text[]) WITH ORDINALITY AS v(id, token, kind, delay, error, stack, n)
       WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
-     RETURNING t.id, t.attempts AS attempt, CASE v.kind WHEN 'failed' THEN 'failed' WHEN 'retry' THEN 'retrying' END AS kind
+     RETURNING t.id, t.attempts AS attempt, CASE v.kind WHEN 'failed' THEN 'failed' WHEN 'retry' THEN 'retrying' END AS kind,
+               (v.n - 1) / ${IDS_PER_NOTIFICATION} AS chunk
      ), announced AS (${announceSql('ended', '$7', '$8')})
      SELECT id FROM ended, (SELECT count(*) FROM announced) AS a`,
     [
