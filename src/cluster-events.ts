@@ -127,7 +127,10 @@ export class ClusterEvents {
   /** Notifications are handled one after another, so events keep their order. */
   #chain: Promise<void> = Promise.resolve();
 
-  /** Built by the courier; use `courier.clusterEvents`. */
+  /**
+   * Built by the courier; use `courier.clusterEvents`.
+   * @internal
+   */
   constructor(deps: ClusterEventsDeps) {
     this.#deps = deps;
     this.#names = sqlNames(deps.schema);
