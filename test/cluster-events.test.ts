@@ -141,6 +141,7 @@ describe('in one process: separate couriers and pools', () => {
   });
 
   it('waitForTask resolves with `cancelled` when another courier cancels the running task', async () => {
+    const { seen, off } = await collect(observer);
     const id = await observer.enqueueTask(hold, {});
     await waitFor(async () => (await observer.getTask(id))?.status === 'running', 10_000, 'the task to start');
     const waiting = observer.waitForTask(id, { timeout: 30 });
@@ -150,6 +151,11 @@ describe('in one process: separate couriers and pools', () => {
     const task = await waiting;
     expect(task).toMatchObject({ id, status: 'cancelled' });
     expect(Date.now() - (task.finishedAt as Date).getTime()).toBeLessThan(3000);
+    // The aborted handler's outcome is dropped by its fence, so nothing but the cancellation is announced.
+    await waitFor(() => worker.health().active === 0, 10_000, 'the handler to abort');
+    await sentinel(observer, seen);
+    off();
+    expect(summary(seen, [id])).toEqual([`task:cancelled ${id}`]);
   });
 
   it('waitForTask resolves at once for a task that is already final', async () => {
