@@ -33,6 +33,7 @@ try {
     concurrency,
     handler: () => {
       if (++done === n) finish();
+      return undefined;
     },
   });
   await finished;

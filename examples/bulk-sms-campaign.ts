@@ -11,6 +11,7 @@
 // delivery webhooks arrive out of order. It ends with a per-status table read from
 // Postgres, checked against the batches' own counts.
 import { createCourier } from '../src/index.js';
+import { type MessagingCourier, messages } from '../src/messages/index.js';
 import { serveWeb } from '../test/peers/http.js';
 import { startMetaPeer } from '../test/peers/meta.js';
 import { startSmtpPeer } from '../test/peers/smtp.js';
@@ -37,26 +38,31 @@ async function main(): Promise<void> {
   const twilio = await startTwilioPeer();
   const smtp = await startSmtpPeer({ users: { campaigns: 'smtp-demo-password' } });
   const meta = await startMetaPeer();
-  let courier: ReturnType<typeof createCourier> | undefined;
+  let courier: MessagingCourier | undefined;
   const web = await serveWeb({
-    '/hooks/twilio': (r) => (courier as NonNullable<typeof courier>).messages.webhooks.twilio(r),
-    '/hooks/meta': (r) => (courier as NonNullable<typeof courier>).messages.webhooks.meta(r),
+    '/hooks/twilio': (r) => (courier as MessagingCourier).messages.webhooks.twilio(r),
+    '/hooks/meta': (r) => (courier as MessagingCourier).messages.webhooks.meta(r),
   });
   meta.webhookUrl = `${web.url}/hooks/meta`;
 
   const schema = `campaign_${process.pid}`;
-  courier = createCourier({
+  const campaign = createCourier({
     connectionString: url,
     schema,
-    providers: {
-      twilio: { accountSid: twilio.accountSid, authToken: twilio.authToken, from: '+15550001111', baseUrl: twilio.url, statusCallback: `${web.url}/hooks/twilio` },
-      smtp: { host: '127.0.0.1', port: smtp.port, secure: false, auth: { user: 'campaigns', pass: 'smtp-demo-password' }, from: 'Acme News <news@acme.test>', tls: { ca: smtp.cert.cert } },
-      whatsapp: { phoneNumberId: meta.phoneNumberId, accessToken: meta.accessToken, appSecret: meta.appSecret, verifyToken: 'demo-verify', baseUrl: meta.url },
-      // Faster than the defaults (sms 3/s, email 5/s, whatsapp 20/s) so the demo takes seconds.
-      rateLimits: { sms: '40/s', email: '30/s', whatsapp: '40/s' },
-      sendTask: { maxRetries: 3, retryDelay: 0.5 },
-    },
+    plugins: [
+      messages({
+        providers: {
+          twilio: { accountSid: twilio.accountSid, authToken: twilio.authToken, from: '+15550001111', baseUrl: twilio.url, statusCallback: `${web.url}/hooks/twilio` },
+          smtp: { host: '127.0.0.1', port: smtp.port, secure: false, auth: { user: 'campaigns', pass: 'smtp-demo-password' }, from: 'Acme News <news@acme.test>', tls: { ca: smtp.cert.cert } },
+          whatsapp: { phoneNumberId: meta.phoneNumberId, accessToken: meta.accessToken, appSecret: meta.appSecret, verifyToken: 'demo-verify', baseUrl: meta.url },
+          // Faster than the defaults (sms 3/s, email 5/s, whatsapp 20/s) so the demo takes seconds.
+          rateLimits: { sms: '40/s', email: '30/s', whatsapp: '40/s' },
+          sendTask: { maxRetries: 3, retryDelay: 0.5 },
+        },
+      }),
+    ],
   });
+  courier = campaign;
 
   try {
     await courier.migrate();

@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { type CourierHttpHandler, createCourier } from '../src/index.js';
+import { type CourierHttpHandler, createHttpHandler } from '../src/http/index.js';
+import { createCourier } from '../src/index.js';
 
 /**
  * An encapsulated plugin under the base path: its content-type parser leaves the
@@ -36,7 +37,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   await courier.start({ concurrency: 4 });
 
   const token = process.env.COURIER_TOKEN ?? randomBytes(24).toString('hex');
-  const app = await createApp(courier.http({ basePath: '/courier', auth: { token } }));
+  const app = await createApp(createHttpHandler(courier, { basePath: '/courier', auth: { token } }));
   const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) });
   console.log(`dashboard: ${address}/courier/   token: ${process.env.COURIER_TOKEN ? '(from COURIER_TOKEN)' : token}`);
   process.once('SIGTERM', () => {

@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
-import { type CourierHttpHandler, createCourier, toNodeListener } from '../src/index.js';
+import { type CourierHttpHandler, createHttpHandler, toNodeListener } from '../src/http/index.js';
+import { createCourier } from '../src/index.js';
 
 /** A fetch-style app: pgcourier under its base path, the host's own routes elsewhere. */
 export function createFetchApp(api: CourierHttpHandler): (request: Request) => Promise<Response> {
@@ -25,7 +26,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   await courier.start({ concurrency: 4 });
 
   const token = process.env.COURIER_TOKEN ?? randomBytes(24).toString('hex');
-  const app = createFetchApp(courier.http({ basePath: '/courier', auth: { token } }));
+  const app = createFetchApp(createHttpHandler(courier, { basePath: '/courier', auth: { token } }));
   const server = http.createServer(toNodeListener(app)).listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
     const { port } = server.address() as { port: number };
     console.log(`dashboard: http://127.0.0.1:${port}/courier/   token: ${process.env.COURIER_TOKEN ? '(from COURIER_TOKEN)' : token}`);

@@ -3,12 +3,14 @@
 // (importing from 'pgcourier' instead of '../src/index.js'). Run migrations at
 // deploy time (`npx pgcourier migrate`) and the processor in a worker process
 // (`npx pgcourier worker`); the route only serves the API, webhooks and dashboard.
+
+import { createHttpHandler } from '../src/http/index.js';
 import { createCourier } from '../src/index.js';
 
 /** One courier per server process (Next.js reuses the module between requests). */
 export const courier = createCourier({ connectionString: process.env.DATABASE_URL });
 
-const api = courier.http({
+const api = createHttpHandler(courier, {
   basePath: '/courier',
   auth: {
     token: process.env.COURIER_TOKEN,

@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
-import { type CourierHttpHandler, createCourier } from '../src/index.js';
+import { type CourierHttpHandler, createHttpHandler } from '../src/http/index.js';
+import { createCourier } from '../src/index.js';
 
 /** The host's server: pgcourier answers under its base path, the app answers the rest. */
 export function createServer(api: CourierHttpHandler): http.Server {
@@ -25,7 +26,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   await courier.start({ concurrency: 4 });
 
   const token = process.env.COURIER_TOKEN ?? randomBytes(24).toString('hex');
-  const api = courier.http({ basePath: '/courier', auth: { token } });
+  const api = createHttpHandler(courier, { basePath: '/courier', auth: { token } });
   const server = createServer(api).listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
     const { port } = server.address() as { port: number };
     console.log(`dashboard: http://127.0.0.1:${port}/courier/   token: ${process.env.COURIER_TOKEN ? '(from COURIER_TOKEN)' : token}`);

@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { type Courier, createCourier } from './courier.js';
 import { defaultRegistry } from './default.js';
-import { diagnose } from './doctor.js';
 import { CourierError } from './errors.js';
+import type { CourierPlugin } from './plugins.js';
 import { type TaskDefinition, TaskRegistry } from './registry.js';
 import type { CleanupOptions } from './scheduler/cleanup.js';
 
@@ -18,6 +18,8 @@ Commands:
   worker                       run a worker until SIGTERM/SIGINT
   run-once                     run due tasks inline, then exit
   enqueue <task> <json>        enqueue one task
+  promote <id>                 run a delayed or retrying task now
+  delete <id>                  delete a finished or cancelled task
   status                       counts per queue and status
   workers                      live and recently dead worker processes
   cleanup                      delete old finished tasks
@@ -29,18 +31,25 @@ Common options:
   --database-url URL           (env DATABASE_URL)
   --schema NAME                (env PGCOURIER_SCHEMA, default pgcourier)
   --help                       help for a command`,
-  migrate: 'Usage: pgcourier migrate [--database-url URL] [--schema NAME]',
+  migrate: `Usage: pgcourier migrate [--database-url URL] [--schema NAME] [--tasks FILE]
+  With --tasks, the plugins the modules export as \`plugins\` are migrated too.`,
   worker: `Usage: pgcourier worker --tasks FILE [--tasks FILE…] [options]
-  --tasks FILE          module exporting task definitions (or register(courier))
+  --tasks FILE          module exporting task definitions (or register(courier)),
+                        and optionally \`plugins\` (e.g. [messages({ providers })])
   --concurrency N       handlers at once (default 10)
   --queues a,b          queues to serve (default all)
   --poll-interval S     fallback poll, seconds (default 2)
   --lease S             lease, seconds (default 30)
   --grace S             shutdown grace, seconds (default 30)
+  --wait-for-db S       wait up to S seconds for Postgres to come up, with backoff (default 60; 0 fails at once)
   --log-level LEVEL     pino level (default info)`,
   'run-once': `Usage: pgcourier run-once --tasks FILE [--limit N] [--concurrency N]`,
-  enqueue: `Usage: pgcourier enqueue <task> <json> [--priority N] [--run-at ISO] [--queue Q] [--key K] [--tasks FILE]
+  enqueue: `Usage: pgcourier enqueue <task> <json> [--priority N] [--run-at ISO | --delay S] [--queue Q] [--key K] [--tasks FILE]
+  --tasks FILE          module exporting task definitions (handlers not needed): the name,
+                        payload and options are validated against them
   Without --tasks the payload is stored unvalidated.`,
+  promote: 'Usage: pgcourier promote <id>   (a queued task that waits for its run time runs now)',
+  delete: 'Usage: pgcourier delete <id>    (only succeeded, failed or cancelled tasks)',
   status: 'Usage: pgcourier status [--json]',
   workers: 'Usage: pgcourier workers [--json]',
   cleanup: `Usage: pgcourier cleanup [--older-than 7d] [--status succeeded,failed,cancelled] [--batch-size N]
@@ -66,9 +75,12 @@ const commandOptions = {
     'poll-interval': { type: 'string' },
     lease: { type: 'string' },
     grace: { type: 'string' },
+    'wait-for-db': { type: 'string' },
   },
   'run-once': { limit: { type: 'string' }, concurrency: { type: 'string' } },
-  enqueue: { priority: { type: 'string' }, 'run-at': { type: 'string' }, queue: { type: 'string' }, key: { type: 'string' } },
+  enqueue: { priority: { type: 'string' }, 'run-at': { type: 'string' }, delay: { type: 'string' }, queue: { type: 'string' }, key: { type: 'string' } },
+  promote: {},
+  delete: {},
   status: { json: { type: 'boolean' } },
   workers: { json: { type: 'boolean' } },
   cleanup: { 'older-than': { type: 'string' }, status: { type: 'string' }, 'batch-size': { type: 'string' } },
@@ -88,10 +100,21 @@ function number(value: string | undefined, flag: string): number | undefined {
   return n;
 }
 
-/** Registers every task definition a module exports (or calls its `register(courier)`). */
-async function loadTaskModules(courier: Courier, files: string[]): Promise<void> {
-  for (const file of files) {
-    const mod = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
+/** Imports the task modules given with `--tasks`. */
+async function importTaskModules(files: string[]): Promise<Record<string, unknown>[]> {
+  const mods: Record<string, unknown>[] = [];
+  for (const file of files) mods.push((await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>);
+  return mods;
+}
+
+/** The plugins task modules export as `plugins` (e.g. `export const plugins = [messages({ providers })]`). */
+function pluginsOf(mods: Record<string, unknown>[]): CourierPlugin<string, unknown>[] {
+  return mods.flatMap((mod) => (Array.isArray(mod.plugins) ? (mod.plugins as CourierPlugin<string, unknown>[]) : []));
+}
+
+/** Registers every task definition the modules export (or calls their `register(courier)`). */
+async function registerTaskModules(courier: Courier, mods: Record<string, unknown>[]): Promise<void> {
+  for (const mod of mods) {
     for (const value of Object.values(mod)) {
       for (const item of Array.isArray(value) ? value : [value]) {
         if (isDefinition(item) && courier.registry.get(item.name) !== item) courier.registerTask(item);
@@ -116,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: rest,
     options: { ...common, ...commandOptions[command] },
-    allowPositionals: command === 'enqueue' || command === 'schedules',
+    allowPositionals: command === 'enqueue' || command === 'schedules' || command === 'promote' || command === 'delete',
     strict: true,
   }).valueOf() as { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
   if (values.help) {
@@ -130,14 +153,16 @@ async function main(argv: string[]): Promise<number> {
   }
   const level = (values['log-level'] as string | undefined) ?? (command === 'worker' ? 'info' : 'warn');
   const logger = pino({ level }, pino.destination(2));
+  const mods = await importTaskModules((values.tasks as string[] | undefined) ?? []);
   const courier = createCourier({
     connectionString: (values['database-url'] as string | undefined) ?? process.env.DATABASE_URL,
     schema: (values.schema as string | undefined) ?? process.env.PGCOURIER_SCHEMA,
     registry: command === 'enqueue' && !values.tasks ? new TaskRegistry() : defaultRegistry,
     logger,
+    plugins: pluginsOf(mods),
   });
   try {
-    await loadTaskModules(courier, (values.tasks as string[] | undefined) ?? []);
+    await registerTaskModules(courier, mods);
     switch (command) {
       case 'migrate': {
         const applied = await courier.migrate();
@@ -152,6 +177,7 @@ async function main(argv: string[]): Promise<number> {
           queues: (values.queues as string | undefined)?.split(',').filter(Boolean),
           pollInterval: number(values['poll-interval'] as string | undefined, 'poll-interval') ?? 2,
           lease: number(values.lease as string | undefined, 'lease') ?? 30,
+          waitForDatabase: number(values['wait-for-db'] as string | undefined, 'wait-for-db') ?? 60,
         });
         logger.info({ workerId: courier.workerId, tasks: courier.registry.names() }, 'worker started');
         await new Promise<void>((done) => {
@@ -185,14 +211,24 @@ async function main(argv: string[]): Promise<number> {
             throw new UsageError('<json> is not valid JSON');
           }
         }
-        if (!values.tasks) courier.registerTask(name, () => {});
+        if (!values.tasks && !courier.registry.get(name)) courier.registerTask(name, () => {});
         const id = await courier.enqueueTask(name, payload, {
           priority: number(values.priority as string | undefined, 'priority'),
           runAt: values['run-at'] as string | undefined,
+          delay: number(values.delay as string | undefined, 'delay'),
           queue: values.queue as string | undefined,
           key: values.key as string | undefined,
         });
         console.log(id);
+        return 0;
+      }
+      case 'promote':
+      case 'delete': {
+        const [id] = positionals;
+        if (!id || positionals.length > 1) throw new UsageError(`${command} takes one task id`);
+        if (command === 'promote') await courier.promote(id);
+        else await courier.deleteTask(id);
+        console.log(`${command === 'promote' ? 'promoted' : 'deleted'} task ${id}`);
         return 0;
       }
       case 'workers': {
@@ -229,7 +265,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'doctor': {
-        const checks = await diagnose(courier.pool, courier.schema);
+        const checks = await courier.doctor();
         if (values.json) console.log(JSON.stringify(checks, null, 2));
         else printTable(['check', 'level', 'detail'], checks.map((c) => [c.name, c.level, c.detail]));
         return checks.some((c) => c.level === 'fail') ? 1 : 0;

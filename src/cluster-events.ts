@@ -5,8 +5,10 @@ import { z } from 'zod';
 import { MAX_TIMER_SECONDS, parse } from './config.js';
 import { type Announcement, parseAnnouncement } from './db/announce.js';
 import { type SqlNames, sqlNames } from './db/names.js';
+import type { SchemaGuard } from './db/schema-guard.js';
 import { NotFoundError, StateError, ValidationError, WaitTimeoutError } from './errors.js';
 import type { CourierEvents } from './events.js';
+import type { TaskDefinition } from './registry.js';
 import { type TaskInfo, type TaskRow, toTaskInfo } from './task-info.js';
 import { Listener } from './worker/listener.js';
 
@@ -58,7 +60,12 @@ export interface ClusterEventsDeps {
   logger: Logger;
   /** Settings of the LISTEN connection (default: the pool's). */
   connection?: pg.ClientConfig;
+  /** Turns "relation does not exist" into NotMigratedError (and runs an automatic migration first). */
+  guard?: SchemaGuard;
 }
+
+/** The {@link TaskInfo} of a task of definition `D`: payload and result typed by it. */
+export type TaskInfoOf<D> = D extends TaskDefinition<infer P, string, infer R> ? TaskInfo<P, Awaited<R>> : TaskInfo;
 
 const EVENT_NAMES: readonly ClusterEventName[] = ['task:succeeded', 'task:failed', 'task:retrying', 'task:cancelled'];
 const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
@@ -331,7 +338,8 @@ export class ClusterEvents {
     if (ids.length === 0) return;
     let rows: TaskRow[];
     try {
-      ({ rows } = await this.#deps.pool.query<TaskRow>(`SELECT * FROM ${this.#names.tasks} WHERE id = ANY($1::bigint[])`, [ids]));
+      const read = () => this.#deps.pool.query<TaskRow>(`SELECT * FROM ${this.#names.tasks} WHERE id = ANY($1::bigint[])`, [ids]);
+      ({ rows } = await (this.#deps.guard ? this.#deps.guard.run(read) : read()));
     } catch (err) {
       if (strict) throw err;
       this.#deps.logger.warn({ err: (err as Error).message }, 're-reading waited tasks failed; trying again later');

@@ -1,7 +1,6 @@
 import pg from 'pg';
 import { type ZodType, z } from 'zod';
 import { ValidationError } from './errors.js';
-import { providersSchema } from './messages/config.js';
 
 /** Postgres identifier rules for schema names: validated, never concatenated raw. */
 export const identifierSchema = z
@@ -39,16 +38,21 @@ export const enqueueOptionsSchema = taskDefaultsSchema
   .extend({
     runAt: z
       .union([z.date(), z.iso.datetime({ offset: true }), z.number().finite()], 'must be a Date, an ISO-8601 string or epoch milliseconds')
+      .refine((v) => typeof v !== 'number' || v >= MIN_EPOCH_MS, 'must be epoch milliseconds; this number looks like epoch seconds (use delay for seconds from now, or multiply by 1000)')
       .transform((v) => (v instanceof Date ? v : new Date(v)))
       .refine((d) => !Number.isNaN(d.getTime()), 'must be a valid date')
       .refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, 'must be a date between the years 1 and 9999')
-      .describe('Do not start before this time: a Date, an ISO-8601 string or epoch milliseconds.'),
+      .describe('Do not start before this time: a Date, an ISO-8601 string or epoch milliseconds (a number below 10^11, i.e. epoch seconds, is refused).'),
+    delay: seconds('>= 0').min(0, 'must be a number of seconds >= 0').max(MAX_SECONDS, 'must be at most a year (31536000 seconds)').describe('Do not start before this many seconds from now. Not together with `runAt`.'),
     key: z.string().min(1, 'must be a non-empty string').max(512, 'must be at most 512 characters').refine((k) => !k.includes('\u0000') && k.isWellFormed(), 'must not contain NUL characters or lone surrogates').describe('Dedup key: while a task of this name and key is queued or running, enqueue returns its id.').optional(),
     keyMode: z.enum(['keep', 'replace'], 'must be "keep" or "replace"').describe('With `key`: `keep` the queued task (default) or `replace` its payload and options.').optional(),
     tx: z.unknown().describe("The caller's open transaction (`pg` client inside BEGIN, or a Kysely transaction).").optional(),
   })
   .partial()
   .strict();
+
+/** Numbers below this (the year 1973 in milliseconds, the year 5138 in seconds) are taken for epoch seconds and refused as `runAt`. */
+export const MIN_EPOCH_MS = 1e11;
 
 /** Filters of `TaskManager.list()`. */
 export const listTasksSchema = z
@@ -58,6 +62,7 @@ export const listTasksSchema = z
     name: taskNameSchema.optional(),
     createdAfter: z.coerce.date('must be a date').optional(),
     createdBefore: z.coerce.date('must be a date').optional(),
+    retrying: z.boolean('must be true or false').optional(),
     limit: z.int('must be an integer from 1 to 500').min(1, 'must be an integer from 1 to 500').max(500, 'must be an integer from 1 to 500').default(50),
     cursor: z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a cursor returned by a previous call').optional(),
   })
@@ -79,6 +84,7 @@ export const startOptionsSchema = z
     handleSignals: z.boolean('must be true or false').describe('Stop gracefully on SIGTERM/SIGINT.').default(false),
     schedules: z.boolean('must be true or false').describe('Fire cron schedules from this process.').default(true),
     cleanup: z.boolean('must be true or false').describe('Ensure the hourly built-in cleanup schedule exists.').default(true),
+    waitForDatabase: seconds('>= 0').min(0, 'must be a number of seconds >= 0').max(MAX_TIMER_SECONDS, 'must be at most 2000000 seconds').describe('Seconds to wait, with backoff, for Postgres to accept connections (default 0: fail at once).').default(0),
   })
   .strict();
 
@@ -90,15 +96,60 @@ export const stopOptionsSchema = z
 /** Options of `createCourier()`. */
 export const courierOptionsSchema = z
   .object({
-    connectionString: z.string().min(1, 'must be a postgres:// connection string').describe('postgres:// URL (default: env DATABASE_URL). Ignored when `pool` is given.').optional(),
+    connectionString: z.string('must be a postgres:// connection string').min(1, 'must be a postgres:// connection string').describe('postgres:// URL (default: env DATABASE_URL). Ignored when `pool` is given.').optional(),
     pool: z.custom<pg.Pool>((v) => v instanceof pg.Pool, 'must be a pg.Pool').describe('An existing pg.Pool; the courier never ends it.').optional(),
     schema: identifierSchema.describe('Postgres schema holding the tables (env PGCOURIER_SCHEMA).').default('pgcourier'),
     logger: z.custom<unknown>((v) => typeof v === 'object' && v !== null && typeof (v as { info?: unknown }).info === 'function', 'must be a pino logger').describe('A pino logger (default: silent).').optional(),
     registry: z.unknown().describe('A TaskRegistry to share (default: a new one).').optional(),
     poolSize: z.int('must be an integer from 1 to 1000').min(1).max(1000).describe('Connections in the pool the courier creates (default 10).').optional(),
-    providers: providersSchema.describe('Message providers: smtp, resend, twilio, whatsapp (see docs/messaging.md).').optional(),
+    plugins: z
+      .array(z.custom<object>((v) => typeof v === 'object' && v !== null && typeof (v as { setup?: unknown }).setup === 'function', 'must be a plugin such as messages({ providers })'), 'must be an array of plugins')
+      .describe('Plugins, e.g. `messages({ providers })` from `pgcourier/messages`.')
+      .optional(),
+    migrate: z.boolean('must be true or false').describe('Create or upgrade the schema before the first statement (default false).').optional(),
   })
   .strict();
+
+/**
+ * Why `url` is not a usable Postgres connection string, in words that never
+ * repeat it (it may hold a password), or `null` when it is one. Several hosts
+ * (`postgres://u:p@h1:5432,h2:5433/db`) are allowed.
+ */
+export function connectionStringProblem(url: string): string | null {
+  const m = /^(postgres|postgresql):\/\/([^/?#]*)([/?#].*)?$/is.exec(url);
+  if (!m) {
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
+    return scheme && scheme.length <= 20 ? `must be a postgres:// or postgresql:// URL, not ${scheme}://` : 'must be a postgres:// or postgresql:// URL such as postgres://user:password@localhost:5432/db';
+  }
+  const authority = m[2] as string;
+  const at = authority.lastIndexOf('@');
+  const userinfo = at === -1 ? '' : authority.slice(0, at);
+  const hosts = authority.slice(at + 1);
+  try {
+    decodeURIComponent(userinfo);
+    decodeURIComponent(m[3] ?? '');
+  } catch {
+    return 'has a malformed %-escape (encode special characters of the user and password with encodeURIComponent)';
+  }
+  for (const host of hosts.split(',')) {
+    if (!/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]@]*)(:\d{1,5})?$/.test(host)) return 'has a malformed host:port part (a password with @, : or / must be encoded with encodeURIComponent)';
+    const port = Number(/:(\d+)$/.exec(host)?.[1] ?? 5432);
+    if (port < 1 || port > 65_535) return 'has a port outside 1-65535';
+  }
+  return null;
+}
+
+/**
+ * `true` when two object types name exactly the same fields, else a type naming
+ * the difference. With {@link Check} it keeps a hand-written option interface and
+ * its zod schema in step at compile time.
+ */
+export type SameFields<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never]
+  ? true
+  : { onlyInInterface: Exclude<keyof A, keyof B>; onlyInSchema: Exclude<keyof B, keyof A> };
+
+/** Compiles only when `T` is `true`. */
+export type Check<T extends true> = T;
 
 /** Environment variables pgcourier reads. */
 export const envSchema = z.object({

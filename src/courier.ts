@@ -1,29 +1,39 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import { type Logger, pino } from 'pino';
-import { ClusterEvents, type WaitForTaskOptions } from './cluster-events.js';
-import { courierOptionsSchema, parse, readEnv, startOptionsSchema, stopOptionsSchema } from './config.js';
+import type { z } from 'zod';
+import { ClusterEvents, type TaskInfoOf, type WaitForTaskOptions } from './cluster-events.js';
+import {
+  type Check,
+  connectionStringProblem,
+  courierOptionsSchema,
+  type enqueueOptionsSchema,
+  type listTasksSchema,
+  parse,
+  readEnv,
+  type SameFields,
+  startOptionsSchema,
+  stopOptionsSchema,
+} from './config.js';
 import { migrate } from './db/migrate.js';
-import { sqlNames } from './db/names.js';
-import { createPool, quoteIdent, watchPool } from './db/pool.js';
-import type { Database } from './db/types.js';
+import { type SqlNames, sqlNames } from './db/names.js';
+import { createPool, watchPool } from './db/pool.js';
+import { SchemaGuard } from './db/schema-guard.js';
+import { waitForDatabase } from './db/wait.js';
 import { type DoctorCheck, diagnose } from './doctor.js';
-import { ValidationError } from './errors.js';
+import { ConflictError, StateError, ValidationError } from './errors.js';
 import { CourierEvents } from './events.js';
-import { type CourierHttpHandler, createHttpHandler, type HttpOptions } from './http/index.js';
 import { createRateLimiter, type RateLimiter, type RateLimitSpec } from './limits/rate-limiter.js';
 import { CronRunner } from './maintenance/cron.js';
 import { listWorkers, type WorkerInfo } from './maintenance/heartbeat.js';
 import { rescueExpiredLeases } from './maintenance/rescue.js';
-import { type EnqueueItem, type EnqueueOptions, type ListTasksOptions, type QueueStatus, TaskManager, type TaskPage } from './manager.js';
-import type { ProvidersConfig } from './messages/config.js';
-import { Messages } from './messages/messages.js';
+import { type EnqueueItem, type EnqueueItems, type EnqueueOptions, type ListTasksOptions, type QueueStatus, TaskManager, type TaskPage } from './manager.js';
 import { collectMetrics, countEvents, type Metrics, type ProcessCounters, renderPrometheus } from './metrics.js';
+import type { CourierPlugin, PluginApis, PluginExtensions, PluginHost, PluginInstance } from './plugins.js';
 import { QueueAdmin, type QueueOptions, type QueueSettings } from './queues.js';
-import { type TaskDefaults, type TaskDefinition, type TaskHandler, TaskRegistry } from './registry.js';
-import { type CleanupOptions, cleanupTasks } from './scheduler/cleanup.js';
+import { type RegisterOptions, type TaskDefaults, type TaskDefinition, type TaskHandler, TaskRegistry } from './registry.js';
+import { type CleanupOptions, cleanupTasks, DEFAULT_RETENTION_SECONDS } from './scheduler/cleanup.js';
 import { CLEANUP_SCHEDULE, CLEANUP_TASK, cleanupOptionsSchema, cleanupTask } from './scheduler/cleanup-task.js';
 import { ScheduleAdmin, type ScheduleInfo, type ScheduleOptions } from './scheduler/schedules.js';
 import type { TaskInfo } from './task-info.js';
@@ -43,8 +53,18 @@ export interface CourierOptions {
   registry?: TaskRegistry;
   /** Size of the pool the courier creates (default 10). */
   poolSize?: number;
-  /** Message provider settings: SMTP, Resend, Twilio, WhatsApp, EmailJS; see {@link ProvidersConfig}. */
-  providers?: ProvidersConfig;
+  /**
+   * Plugins adding tables, tasks and an API, each reachable as `courier[plugin.name]`,
+   * e.g. `plugins: [messages({ providers })]` from `pgcourier/messages`.
+   */
+  plugins?: readonly CourierPlugin<string, unknown>[];
+  /**
+   * Create or upgrade the schema by itself before its first statement (as
+   * {@link Courier.migrate} would), instead of failing with
+   * {@link NotMigratedError}. Default false: production usually migrates in a
+   * deploy step (`pgcourier migrate`).
+   */
+  migrate?: boolean;
 }
 
 /** Options of {@link Courier.start}. Durations are seconds. */
@@ -76,8 +96,15 @@ export interface StartOptions {
   handleSignals?: boolean;
   /** Fire cron schedules from this process (default true; any number of processes may). */
   schedules?: boolean;
-  /** Ensure the hourly built-in `cleanup` schedule exists (default true; remove it with `removeSchedule('pgcourier.cleanup')`). */
+  /** Ensure the hourly built-in `pgcourier.cleanup` schedule exists (default true; remove it with `removeSchedule('pgcourier.cleanup')`). */
   cleanup?: boolean;
+  /**
+   * Seconds to wait for Postgres to accept connections before giving up (default
+   * 0: fail at once). In containers the database often starts after the app:
+   * `start({ waitForDatabase: 60 })` retries with backoff (0.5 s doubling to 5 s)
+   * and logs each try at `warn`.
+   */
+  waitForDatabase?: number;
 }
 
 /** Options of {@link Courier.stop}. */
@@ -85,6 +112,13 @@ export interface StopOptions {
   /** Seconds to wait for running handlers before aborting them (default 30). */
   grace?: number;
 }
+
+// Compile-time: each option interface names exactly the fields its zod schema validates.
+type _CourierOptionsMatch = Check<SameFields<CourierOptions, z.input<typeof courierOptionsSchema>>>;
+type _StartOptionsMatch = Check<SameFields<StartOptions, z.input<typeof startOptionsSchema>>>;
+type _StopOptionsMatch = Check<SameFields<StopOptions, z.input<typeof stopOptionsSchema>>>;
+type _EnqueueOptionsMatch = Check<SameFields<EnqueueOptions, z.input<typeof enqueueOptionsSchema>>>;
+type _ListTasksOptionsMatch = Check<SameFields<ListTasksOptions, z.input<typeof listTasksSchema>>>;
 
 /** Options of {@link Courier.runOnce}. */
 export interface RunOnceOptions {
@@ -101,30 +135,28 @@ export interface RunOnceOptions {
 export class Courier {
   /** Tasks this courier knows. */
   readonly registry: TaskRegistry;
-  /** Enqueue and inspect tasks (also reachable through the courier's own methods). */
+  /** The task manager behind the courier's task methods; pass it to `new TaskManager(courier)` style code. */
   readonly manager: TaskManager;
   /** The pool used for every statement. */
   readonly pool: pg.Pool;
-  /** Typed Kysely instance over the pool and schema's tables. */
-  readonly db: Kysely<Database>;
   /** Postgres schema holding the tables. */
   readonly schema: string;
+  /** Pre-quoted SQL names of the schema's objects, built once: the one naming rule. */
+  readonly names: SqlNames;
   /** The logger given at creation (silent by default). */
   readonly logger: Logger;
   /** Identifies this process's processor in `locked_by`. */
   readonly workerId: string;
-  /** Queue settings (pause, cluster-wide concurrency, rate limit). */
-  readonly queues: QueueAdmin;
-  /** Cron schedules. */
-  readonly schedules: ScheduleAdmin;
   /** Typed events of this process: task lifecycle and background errors. */
   readonly events = new CourierEvents();
   /** Task outcomes of every process on this schema (at-most-once notifications); see {@link ClusterEvents}. */
   readonly clusterEvents: ClusterEvents;
-  /** Messaging: email, SMS and WhatsApp senders, message tracking, bulk batches, provider webhooks. */
-  readonly messages: Messages;
+  readonly #queues: QueueAdmin;
+  readonly #schedules: ScheduleAdmin;
+  readonly #plugins: { plugin: CourierPlugin<string, unknown>; instance: PluginInstance<unknown> }[] = [];
   readonly #ownsPool: boolean;
   readonly #counters: ProcessCounters;
+  readonly #guard: SchemaGuard;
   #processor: Processor | undefined;
   #signalHandler: (() => void) | undefined;
 
@@ -145,50 +177,115 @@ export class Courier {
     } else {
       const url = opts.connectionString ?? env.DATABASE_URL;
       if (!url) throw new ValidationError('createCourier', 'connectionString', 'is required (or pass `pool`, or set DATABASE_URL)');
+      const problem = connectionStringProblem(url);
+      if (problem) throw new ValidationError('createCourier', opts.connectionString ? 'connectionString' : 'DATABASE_URL', problem);
       this.pool = createPool(url, this.logger, opts.poolSize ?? 10);
       this.#ownsPool = true;
     }
-    this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: this.pool }) });
-    this.manager = new TaskManager({ pool: this.pool, db: this.db, schema: this.schema, registry: this.registry, events: this.events });
-    this.queues = new QueueAdmin(this.pool, this.schema);
-    this.schedules = new ScheduleAdmin(this.pool, this.schema);
+    this.names = sqlNames(this.schema);
+    this.#guard = new SchemaGuard(this.schema, opts.migrate ? () => this.migrate() : undefined);
+    this.manager = new TaskManager({ pool: this.pool, schema: this.schema, registry: this.registry, events: this.events, guard: this.#guard });
+    this.#queues = new QueueAdmin(this.pool, this.names, this.#guard);
+    this.#schedules = new ScheduleAdmin(this.pool, this.names, this.registry, this.#guard);
     this.#counters = countEvents(this.events);
     if (!this.registry.get(CLEANUP_TASK)) this.registry.register(cleanupTask((opts) => this.cleanup(opts)));
     this.workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.clusterEvents = new ClusterEvents({ pool: this.pool, schema: this.schema, workerId: this.workerId, events: this.events, logger: this.logger });
-    this.messages = new Messages(this, options.providers);
+    this.clusterEvents = new ClusterEvents({ pool: this.pool, schema: this.schema, workerId: this.workerId, events: this.events, logger: this.logger, guard: this.#guard });
+    for (const plugin of options.plugins ?? []) this.#install(plugin);
   }
 
   /**
-   * Creates or upgrades the schema. Idempotent and safe to call from many
-   * processes at once. Returns the migration versions it applied.
+   * Creates or upgrades the schema: the core's migrations, then those of the
+   * plugins this courier uses. Idempotent and safe to call from many processes at
+   * once. Returns the migration versions it applied.
+   *
+   * @example
+   * ```ts
+   * const applied = await courier.migrate(); // [] when the schema is up to date
+   * ```
    */
   migrate(): Promise<number[]> {
-    return migrate(this.pool, this.schema);
+    return migrate(this.pool, this.schema, this.#pluginMigrations());
   }
 
-  /** Registers a task definition, or a name with its handler and defaults. */
-  registerTask<P>(task: TaskDefinition<P>): TaskDefinition<P>;
-  registerTask<P = any>(name: string, handler: TaskHandler<P>, defaults?: TaskDefaults): TaskDefinition<P>;
-  registerTask(task: TaskDefinition | string, handler?: TaskHandler<any>, defaults?: TaskDefaults): TaskDefinition {
-    return typeof task === 'string' ? this.registry.register(task, handler as TaskHandler<any>, defaults) : this.registry.register(task);
+  /**
+   * The contributions of this courier's plugins to another entry, e.g.
+   * `extensions('http')` gives the routes `pgcourier/http` serves for them.
+   *
+   * @example
+   * ```ts
+   * const contributed = courier.extensions('http').flatMap((e) => e.routes);
+   * ```
+   */
+  extensions<K extends keyof PluginExtensions>(key: K): NonNullable<PluginExtensions[K]>[] {
+    return this.#plugins.flatMap(({ instance }) => {
+      const value = instance.extensions?.[key];
+      return value === undefined || value === null ? [] : [value as NonNullable<PluginExtensions[K]>];
+    });
   }
 
-  /** Enqueues one task; see {@link TaskManager.enqueueTask}. */
-  enqueueTask<P>(task: TaskDefinition<P>, payload: P, options?: EnqueueOptions): Promise<string>;
+  /**
+   * Registers a task definition, or a name with its handler and defaults; see
+   * {@link TaskRegistry.register} (a taken name throws {@link ConflictError}
+   * unless `{ replace: true }`). A definition without a handler is
+   * producer-only: this courier enqueues it but never claims it.
+   *
+   * @example
+   * ```ts
+   * courier.registerTask(sendWelcome);                           // a full definition
+   * courier.registerTask(resizeImage, async ({ url }) => ({ url })); // a shared producer-only definition, with the handler
+   * ```
+   */
+  registerTask<P, N extends string, R>(task: TaskDefinition<P, N, R>, handler?: TaskHandler<P, R>, options?: RegisterOptions): TaskDefinition<P, N, R>;
+  registerTask<P = any>(name: string, handler: TaskHandler<P>, defaults?: TaskDefaults & RegisterOptions): TaskDefinition<P>;
+  registerTask(task: TaskDefinition | string, handler?: TaskHandler<any>, options?: TaskDefaults & RegisterOptions): TaskDefinition {
+    return typeof task === 'string' ? this.registry.register(task, handler as TaskHandler<any>, options) : this.registry.register(task, handler, options);
+  }
+
+  /**
+   * Enqueues one task; see {@link TaskManager.enqueueTask}.
+   *
+   * @example
+   * ```ts
+   * const id = await courier.enqueueTask(sendWelcome, { userId: 1 }, { priority: 1, runAt: new Date(Date.now() + 60_000) });
+   * // in the caller's transaction: the task exists only if it commits
+   * await courier.enqueueTask('send_welcome', { userId: 2 }, { tx: client });
+   * ```
+   */
+  enqueueTask<P>(task: TaskDefinition<P, string, any>, payload: P, options?: EnqueueOptions): Promise<string>;
   enqueueTask(name: string, payload?: unknown, options?: EnqueueOptions): Promise<string>;
-  enqueueTask(task: string | TaskDefinition<any>, payload?: unknown, options?: EnqueueOptions): Promise<string> {
+  enqueueTask(task: string | TaskDefinition<any, string, any>, payload?: unknown, options?: EnqueueOptions): Promise<string> {
     return this.manager.enqueueTask(task as string, payload, options);
   }
 
-  /** Enqueues many tasks in one statement; see {@link TaskManager.enqueueMany}. */
-  enqueueMany(items: EnqueueItem[], options?: { tx?: unknown; keyMode?: 'keep' | 'replace' }): Promise<string[]> {
+  /**
+   * Enqueues many tasks in one statement, each item typed by its definition; see {@link TaskManager.enqueueMany}.
+   *
+   * @example
+   * ```ts
+   * const ids = await courier.enqueueMany([
+   *   { name: 'send_welcome', payload: { userId: 1 } },
+   *   { name: 'send_welcome', payload: { userId: 2 }, options: { priority: 1 } },
+   * ]);
+   * ```
+   */
+  enqueueMany<const T extends readonly EnqueueItem<any>[]>(items: T & EnqueueItems<T>, options?: { tx?: unknown; keyMode?: 'keep' | 'replace' }): Promise<string[]> {
     return this.manager.enqueueMany(items, options);
   }
 
-  /** The task with this id, or `null`. */
-  getTask(id: string): Promise<TaskInfo | null> {
-    return this.manager.get(id);
+  /**
+   * The task with this id, or `null`; given its definition, typed by it.
+   *
+   * @example
+   * ```ts
+   * const info = await courier.getTask(id, sendWelcome);
+   * if (info?.status === 'succeeded') console.log(info.result); // typed by sendWelcome's handler
+   * ```
+   */
+  getTask<P, R>(id: string, task: TaskDefinition<P, string, R>): Promise<TaskInfo<P, Awaited<R>> | null>;
+  getTask(id: string): Promise<TaskInfo | null>;
+  getTask(id: string, task?: TaskDefinition<any, string, any>): Promise<TaskInfo | null> {
+    return task ? this.manager.get(id, task) : this.manager.get(id);
   }
 
   /**
@@ -198,31 +295,65 @@ export class Courier {
    * slow re-read as a safety net. Rejects with a `WaitTimeoutError` naming the
    * id after `timeout` seconds (default 60), with a `NotFoundError` when the task
    * does not exist (or is deleted meanwhile), and with a `ValidationError` for bad
-   * arguments. A failed task resolves too: check `status`.
+   * arguments. A failed task resolves too: check `status`. Name the task's
+   * definition as the type argument to type `payload` and `result`.
    *
    * @example
    * ```ts
-   * const id = await courier.enqueueTask('build_report', { month: '2026-01' });
-   * const task = await courier.waitForTask(id, { timeout: 120 });
-   * if (task.status === 'succeeded') console.log(task.result);
+   * const id = await courier.enqueueTask(buildReport, { month: '2026-01' });
+   * const task = await courier.waitForTask<typeof buildReport>(id, { timeout: 120 });
+   * if (task.status === 'succeeded') console.log(task.result); // typed by buildReport's handler
    * else console.error(task.status, task.lastError);
    * ```
    */
-  waitForTask(id: string, options?: WaitForTaskOptions): Promise<TaskInfo> {
-    return this.clusterEvents.waitFor(id, options);
+  waitForTask<D extends TaskDefinition<any, string, any> = TaskDefinition>(id: string, options?: WaitForTaskOptions): Promise<TaskInfoOf<D>> {
+    return this.clusterEvents.waitFor(id, options) as Promise<TaskInfoOf<D>>;
   }
 
-  /** Cancels a queued or running task; see {@link TaskManager.cancel}. */
+  /** Makes a delayed or retrying task due now; see {@link TaskManager.promote}. */
+  promote(id: string): Promise<void> {
+    return this.manager.promote(id);
+  }
+
+  /** Deletes a finished or cancelled task; see {@link TaskManager.deleteTask}. */
+  deleteTask(id: string): Promise<void> {
+    return this.manager.deleteTask(id);
+  }
+
+  /**
+   * Cancels a queued or running task; see {@link TaskManager.cancel}.
+   *
+   * @example
+   * ```ts
+   * if (!(await courier.cancel(id))) console.log('already finished');
+   * ```
+   */
   cancel(id: string): Promise<boolean> {
     return this.manager.cancel(id);
   }
 
-  /** Re-queues a failed or cancelled task; see {@link TaskManager.retry}. */
+  /**
+   * Re-queues a failed or cancelled task; see {@link TaskManager.retry}.
+   *
+   * @example
+   * ```ts
+   * await courier.retry(failedId); // runs again now, attempts reset
+   * ```
+   */
   retry(id: string): Promise<boolean> {
     return this.manager.retry(id);
   }
 
-  /** Lists tasks with filters, a page at a time; see {@link TaskManager.list}. */
+  /**
+   * Lists tasks with filters, a page at a time; see {@link TaskManager.list}.
+   *
+   * @example
+   * ```ts
+   * const page = await courier.listTasks({ queue: 'email', status: 'failed', limit: 20 });
+   * const next = page.nextCursor ? await courier.listTasks({ queue: 'email', status: 'failed', cursor: page.nextCursor }) : null;
+   * const retrying = await courier.listTasks({ status: 'queued', retrying: true });
+   * ```
+   */
   listTasks(options?: ListTasksOptions): Promise<TaskPage> {
     return this.manager.list(options);
   }
@@ -238,22 +369,43 @@ export class Courier {
    * ```
    */
   configureQueue(name: string, options: QueueOptions): Promise<QueueSettings> {
-    return this.queues.configure(name, options);
+    return this.#queues.configure(name, options);
   }
 
-  /** Stops new starts of a queue's tasks on every process within a claim cycle. */
+  /**
+   * Stops new starts of a queue's tasks on every process within a claim cycle.
+   *
+   * @example
+   * ```ts
+   * await courier.pauseQueue('reports');
+   * ```
+   */
   pauseQueue(name: string): Promise<QueueSettings> {
-    return this.queues.pause(name);
+    return this.#queues.pause(name);
   }
 
-  /** Lets a paused queue's tasks start again and wakes the workers. */
+  /**
+   * Lets a paused queue's tasks start again and wakes the workers.
+   *
+   * @example
+   * ```ts
+   * await courier.resumeQueue('reports');
+   * ```
+   */
   resumeQueue(name: string): Promise<QueueSettings> {
-    return this.queues.resume(name);
+    return this.#queues.resume(name);
   }
 
-  /** Settings of every configured queue. */
+  /**
+   * Settings of every configured queue.
+   *
+   * @example
+   * ```ts
+   * const paused = (await courier.listQueues()).filter((q) => q.paused).map((q) => q.name);
+   * ```
+   */
   listQueues(): Promise<QueueSettings[]> {
-    return this.queues.list();
+    return this.#queues.list();
   }
 
   /**
@@ -268,10 +420,18 @@ export class Courier {
    * ```
    */
   rateLimiter(key: string, spec: RateLimitSpec): RateLimiter {
-    return createRateLimiter(this.pool, `${quoteIdent(this.schema)}.rate_limits`, key, spec);
+    return createRateLimiter(this.pool, this.names.rateLimits, key, spec);
   }
 
-  /** Counts per status per queue; see {@link TaskManager.queueStatus}. */
+  /**
+   * Counts per status per queue; see {@link TaskManager.queueStatus}.
+   *
+   * @example
+   * ```ts
+   * const { queues, total } = await courier.queueStatus();
+   * console.log(total.queued, queues.email?.oldestQueuedAt);
+   * ```
+   */
   queueStatus(): Promise<QueueStatus> {
     return this.manager.queueStatus();
   }
@@ -280,15 +440,22 @@ export class Courier {
    * Starts processing in this process: claims due tasks of the served queues into
    * `concurrency` slots, wakes on NOTIFY, polls as a fallback, renews leases and
    * rescues expired ones. Resolves once listening.
+   *
+   * @example
+   * ```ts
+   * await courier.start({ concurrency: 10, queues: ['email', 'default'], lease: 60, handleSignals: true });
+   * ```
    */
   async start(options: StartOptions = {}): Promise<void> {
     const opts = parse(startOptionsSchema, options, 'start');
-    if (this.#processor) throw new ValidationError('start', 'courier', 'is already started; call stop() first');
+    if (this.#processor) throw new StateError('start: the courier is already started; call stop() first');
+    if (opts.waitForDatabase > 0) await waitForDatabase(this.pool, opts.waitForDatabase, this.logger);
+    await this.#guard.ready(); // createCourier({ migrate: true }) migrates here at the latest
     for (const def of this.registry.list()) {
-      if (def.cron) await this.schedules.upsert(def.name, def.cron, def.name, {}, { timezone: def.timezone });
+      if (def.cron) await this.#schedules.upsert(def.name, def.cron, def.name, {}, { timezone: def.timezone });
     }
     if (opts.cleanup && this.registry.get(CLEANUP_TASK)) {
-      await this.schedules.upsert(CLEANUP_SCHEDULE, '0 * * * *', CLEANUP_TASK, {}, { priority: 10 });
+      await this.#schedules.upsert(CLEANUP_SCHEDULE, '0 * * * *', CLEANUP_TASK, {}, { priority: 10 });
     }
     const processor = this.#newProcessor({
       concurrency: opts.concurrency,
@@ -302,11 +469,12 @@ export class Courier {
     this.#processor = processor;
     try {
       await processor.start();
+      for (const { instance } of this.#plugins) await instance.start?.();
     } catch (err) {
       // A failed start leaves nothing behind: the courier can be started again.
       await processor.stop(0).catch(() => {});
       this.#processor = undefined;
-      throw err;
+      throw this.#guard.translate(err);
     }
     if (opts.handleSignals) {
       this.#signalHandler = () => {
@@ -321,6 +489,11 @@ export class Courier {
   /**
    * Stops claiming, lets running handlers finish for up to `grace` seconds, then
    * aborts the rest through `ctx.signal` and puts their tasks back in the queue.
+   *
+   * @example
+   * ```ts
+   * await courier.stop({ grace: 10 });
+   * ```
    */
   async stop(options: StopOptions = {}): Promise<void> {
     const { grace } = parse(stopOptionsSchema, options, 'stop');
@@ -328,6 +501,7 @@ export class Courier {
     if (!processor) return;
     await processor.stop(grace);
     this.#processor = undefined;
+    for (const { instance } of this.#plugins) await instance.stop?.();
     if (this.#signalHandler) {
       process.off('SIGTERM', this.#signalHandler);
       process.off('SIGINT', this.#signalHandler);
@@ -338,30 +512,57 @@ export class Courier {
   /**
    * Runs due tasks inline, through the same claim and settle statements as the
    * processor, until `limit` ran or none is due. Returns how many ran.
+   *
+   * @example
+   * ```ts
+   * const ran = await courier.runOnce({ limit: 50, concurrency: 4 });
+   * ```
    */
   async runOnce(options: RunOnceOptions = {}): Promise<number> {
     const limit = options.limit ?? 100;
     const concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(limit) || limit < 1) throw new ValidationError('runOnce', 'limit', 'must be an integer >= 1');
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new ValidationError('runOnce', 'concurrency', 'must be an integer >= 1');
-    return this.#newProcessor({ concurrency, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false }).runInline(limit, concurrency);
+    const processor = this.#newProcessor({ concurrency, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false });
+    return this.#guard.run(() => processor.runInline(limit, concurrency));
   }
 
   /**
    * Runs one queued task by id inline, due or not, through the same run and
    * settle path. Returns `false` when the task was not queued.
+   *
+   * @example
+   * ```ts
+   * await courier.runTaskNow(id); // in a test: run this one task now, due or not
+   * ```
    */
   async runTaskNow(id: string): Promise<boolean> {
     if (typeof id !== 'string' || !/^[1-9][0-9]{0,18}$/.test(id)) throw new ValidationError('runTaskNow', 'id', 'must be a task id');
-    return this.#newProcessor({ concurrency: 1, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false }).runOneInline(id);
+    const processor = this.#newProcessor({ concurrency: 1, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false });
+    return this.#guard.run(() => processor.runOneInline(id));
   }
 
-  /** Runs every due task inline until none is due (retries due later are left). Returns how many ran. */
+  /**
+   * Runs every due task inline until none is due (retries due later are left). Returns how many ran.
+   *
+   * @example
+   * ```ts
+   * await courier.enqueueTask('send_welcome', { userId: 1 });
+   * await courier.drain(); // every due task has run
+   * ```
+   */
   async drain(options: { concurrency?: number } = {}): Promise<number> {
     return this.runOnce({ limit: Number.MAX_SAFE_INTEGER, concurrency: options.concurrency ?? 1 });
   }
 
-  /** Liveness of this process's processor, for readiness probes. */
+  /**
+   * Liveness of this process's processor, for readiness probes.
+   *
+   * @example
+   * ```ts
+   * app.get('/ready', (_req, res) => res.status(courier.health().ok ? 200 : 503).end());
+   * ```
+   */
   health(): ProcessorHealth {
     return (
       this.#processor?.health() ?? {
@@ -378,21 +579,18 @@ export class Courier {
   }
 
   /**
-   * The HTTP API, provider webhooks and dashboard of this courier as one
-   * web-standard `(Request) => Promise<Response>` handler, with a Node listener
-   * (`.node`) for node:http, Express and Fastify, and `.routeHandlers` for
-   * Next.js. Management endpoints need `auth`; webhooks are checked by their
-   * provider's signature. The OpenAPI document is at `{basePath}/openapi.json`,
-   * the dashboard at `{basePath}/`.
+   * Whether the database answers a trivial query, for liveness endpoints.
    *
    * @example
    * ```ts
-   * const api = courier.http({ basePath: '/courier', auth: { token: process.env.COURIER_TOKEN! } });
-   * http.createServer(api.node).listen(3000);
+   * if (!(await courier.ping())) console.error('database unreachable');
    * ```
    */
-  http(options: HttpOptions): CourierHttpHandler {
-    return createHttpHandler(this, options);
+  ping(): Promise<boolean> {
+    return this.pool.query('SELECT 1').then(
+      () => true,
+      () => false,
+    );
   }
 
   /**
@@ -405,79 +603,158 @@ export class Courier {
    * ```
    */
   schedule(name: string, cron: string, task: string, payload?: unknown, options?: ScheduleOptions): Promise<ScheduleInfo> {
-    return this.schedules.upsert(name, cron, task, payload, options);
+    return this.#schedules.upsert(name, cron, task, payload, options);
   }
 
-  /** Every cron schedule. */
+  /**
+   * Every cron schedule.
+   *
+   * @example
+   * ```ts
+   * for (const s of await courier.listSchedules()) console.log(s.name, s.cron, s.nextRunAt);
+   * ```
+   */
   listSchedules(): Promise<ScheduleInfo[]> {
-    return this.schedules.list();
+    return this.#schedules.list();
   }
 
-  /** Pauses a schedule; returns whether it exists. */
+  /**
+   * Pauses a schedule; returns whether it exists.
+   *
+   * @example
+   * ```ts
+   * await courier.pauseSchedule('nightly-report');
+   * ```
+   */
   pauseSchedule(name: string): Promise<boolean> {
-    return this.schedules.setPaused(name, true);
+    return this.#schedules.setPaused(name, true);
   }
 
-  /** Resumes a schedule from its next tick (ticks missed while paused are skipped); returns whether it exists. */
+  /**
+   * Resumes a schedule from its next tick (ticks missed while paused are skipped); returns whether it exists.
+   *
+   * @example
+   * ```ts
+   * await courier.resumeSchedule('nightly-report');
+   * ```
+   */
   resumeSchedule(name: string): Promise<boolean> {
-    return this.schedules.setPaused(name, false);
+    return this.#schedules.setPaused(name, false);
   }
 
-  /** Deletes a schedule; returns whether it existed. */
+  /**
+   * Deletes a schedule; returns whether it existed.
+   *
+   * @example
+   * ```ts
+   * await courier.removeSchedule('pgcourier.cleanup'); // no hourly built-in cleanup
+   * ```
+   */
   removeSchedule(name: string): Promise<boolean> {
-    return this.schedules.remove(name);
+    return this.#schedules.remove(name);
   }
 
   /**
    * Deletes finished tasks past their retention (default 7 days) in bounded
-   * batches, and finished messages older than `olderThan`. Returns how many tasks
-   * were deleted.
+   * batches, then lets each plugin delete its own finished rows older than
+   * `olderThan` (messaging: finished messages). Returns how many tasks were deleted.
+   *
+   * @example
+   * ```ts
+   * const deleted = await courier.cleanup({ olderThan: 3 * 86_400, retention: { failed: 30 * 86_400 } });
+   * ```
    */
   async cleanup(options: CleanupOptions = {}): Promise<number> {
     const opts = parse(cleanupOptionsSchema, options, 'cleanup');
-    const deleted = await cleanupTasks(this.pool, this.schema, opts);
-    // Messages follow the same retention (their own states decide what is finished).
-    const messages = await this.messages.cleanup({ olderThan: opts.olderThan });
-    if (messages.messages > 0) this.logger.info({ messages: messages.messages, batches: messages.batches }, 'deleted old messages');
+    const deleted = await this.#guard.run(() => cleanupTasks(this.pool, this.names, opts));
+    for (const { plugin, instance } of this.#plugins) {
+      if (!instance.cleanup) continue;
+      const report = await instance.cleanup({ olderThan: opts.olderThan ?? DEFAULT_RETENTION_SECONDS });
+      if (Object.values(report).some((n) => n > 0)) this.logger.info({ plugin: plugin.name, ...report }, 'plugin cleanup deleted old rows');
+    }
     return deleted;
   }
 
-  /** Per-queue gauges (counts, oldest queued age, throughput) and this process's counters. */
+  /**
+   * Per-queue gauges (counts, oldest queued age, throughput) and this process's counters.
+   *
+   * @example
+   * ```ts
+   * const m = await courier.metrics();
+   * console.log(m.queues, m.process);
+   * ```
+   */
   metrics(): Promise<Metrics> {
-    return collectMetrics(this.pool, this.schema, this.#counters);
+    return this.#guard.run(() => collectMetrics(this.pool, this.names, this.#counters));
   }
 
-  /** {@link Courier.metrics} in the Prometheus text format, for a `/metrics` endpoint. */
+  /**
+   * {@link Courier.metrics} in the Prometheus text format, for a `/metrics` endpoint.
+   *
+   * @example
+   * ```ts
+   * app.get('/metrics', async (_req, res) => res.type('text/plain').send(await courier.metricsText()));
+   * ```
+   */
   async metricsText(): Promise<string> {
     return renderPrometheus(await this.metrics());
   }
 
-  /** Checks schema drift, task-table bloat, the vacuum horizon, the NOTIFY queue and stuck leases. */
+  /**
+   * Checks schema drift, task-table bloat, the vacuum horizon, the NOTIFY queue and stuck leases.
+   *
+   * @example
+   * ```ts
+   * for (const check of await courier.doctor()) if (check.level !== 'ok') console.warn(check.name, check.detail);
+   * ```
+   */
   doctor(): Promise<DoctorCheck[]> {
-    return diagnose(this.pool, this.schema);
+    return diagnose(this.pool, this.names, this.#pluginMigrations());
   }
 
-  /** Worker processes: live ones and those stopped or dead in the last hour. */
+  /**
+   * Worker processes: live ones and those stopped or dead in the last hour.
+   *
+   * @example
+   * ```ts
+   * const alive = (await courier.workers()).filter((w) => w.state === 'alive');
+   * ```
+   */
   workers(): Promise<WorkerInfo[]> {
-    return listWorkers(this.pool, sqlNames(this.schema));
+    return this.#guard.run(() => listWorkers(this.pool, sqlNames(this.schema)));
   }
 
   /**
    * Runs one round of background upkeep inline: rescues expired leases and
    * enqueues due cron ticks. For tests and scripts; workers do this on timers.
+   *
+   * @example
+   * ```ts
+   * const { rescued, scheduled } = await courier.runMaintenance({ now: new Date(), catchUp: true });
+   * ```
    */
   async runMaintenance(options: { now?: Date; catchUp?: boolean } = {}): Promise<{ rescued: number; scheduled: number }> {
-    const names = sqlNames(this.schema);
-    const rescued = await rescueExpiredLeases(this.pool, names);
-    const cron = new CronRunner({ pool: this.pool, names, registry: this.registry, logger: this.logger, onError: () => {} });
-    const scheduled = await cron.runDue(options.now, options.catchUp);
-    return { rescued: rescued.length, scheduled };
+    return this.#guard.run(async () => {
+      const rescued = await rescueExpiredLeases(this.pool, this.names);
+      const cron = new CronRunner({ pool: this.pool, names: this.names, registry: this.registry, logger: this.logger, onError: () => {} });
+      const scheduled = await cron.runDue(options.now, options.catchUp);
+      return { rescued: rescued.length, scheduled };
+    });
   }
 
-  /** Stops the processor (default grace) and ends the pool if the courier created it. */
+  /**
+   * Stops the processor (default grace), closes the plugins and ends the pool if
+   * the courier created it.
+   *
+   * @example
+   * ```ts
+   * process.on('SIGTERM', () => void courier.close({ grace: 10 }));
+   * ```
+   */
   async close(options: StopOptions = {}): Promise<void> {
     await this.stop(options);
     await this.clusterEvents.close();
+    for (const { instance } of this.#plugins) await instance.close?.();
     if (this.#ownsPool) {
       // pool.end() waits for checked-out clients; a query hung on a dead server must not block exit.
       let timer: NodeJS.Timeout | undefined;
@@ -486,13 +763,40 @@ export class Courier {
     }
   }
 
+  #install(plugin: CourierPlugin<string, unknown>): void {
+    if (typeof plugin?.name !== 'string' || !/^[a-z][a-zA-Z0-9]{0,31}$/.test(plugin.name) || typeof plugin.setup !== 'function') {
+      throw new ValidationError('createCourier', 'plugins', 'must be plugins such as messages({ providers }) from pgcourier/messages');
+    }
+    if (plugin.name in this || this.#plugins.some((p) => p.plugin.name === plugin.name)) {
+      throw new ConflictError(`createCourier: plugin name "${plugin.name}" is taken (a courier member or another plugin)`);
+    }
+    const host: PluginHost = {
+      pool: this.pool,
+      schema: this.schema,
+      names: this.names,
+      logger: this.logger,
+      registry: this.registry,
+      events: this.events,
+      enqueueTask: (name, payload, options) => this.manager.enqueueTask(name, payload, options),
+      rateLimiter: (key, spec) => this.rateLimiter(key, spec),
+    };
+    const instance = plugin.setup(host);
+    Object.defineProperty(this, plugin.name, { value: instance.api, enumerable: true });
+    this.#plugins.push({ plugin, instance });
+  }
+
+  #pluginMigrations() {
+    return this.#plugins.flatMap(({ plugin }) => plugin.migrations ?? []);
+  }
+
   #newProcessor(s: Omit<ProcessorSettings, 'batchSize'> & { batchSize?: number }): Processor {
     return new Processor(
       {
         pool: this.pool,
         schema: this.schema,
         events: this.events,
-        registry: this.registry,
+        // Producer-only tasks are never claimed: the processor sees only tasks with a handler.
+        registry: this.registry.claimable(),
         logger: this.logger,
         workerId: this.workerId,
       },
@@ -501,8 +805,12 @@ export class Courier {
   }
 }
 
+/** A courier with the APIs of its plugins, e.g. `courier.messages` with `plugins: [messages()]`. */
+export type CourierWith<P extends readonly CourierPlugin<string, unknown>[]> = Courier & PluginApis<P>;
+
 /**
  * Creates a courier over `connectionString` (or `DATABASE_URL`) or an existing pool.
+ * Each plugin's API is typed on the result under the plugin's name.
  *
  * @example
  * ```ts
@@ -513,6 +821,6 @@ export class Courier {
  * await courier.start({ concurrency: 10 });
  * ```
  */
-export function createCourier(options: CourierOptions = {}): Courier {
-  return new Courier(options);
+export function createCourier<const P extends readonly CourierPlugin<string, unknown>[] = []>(options: CourierOptions & { plugins?: P } = {}): CourierWith<P> {
+  return new Courier(options) as CourierWith<P>;
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import { loadMigrations } from './db/migrate.js';
-import { quoteIdent } from './db/pool.js';
+import { loadMigrations, withPluginMigrations } from './db/migrate.js';
+import type { SqlNames } from './db/names.js';
+import type { PluginMigration } from './plugins.js';
 
 /** One finding of `courier.doctor()`. */
 export interface DoctorCheck {
@@ -17,12 +18,12 @@ export interface DoctorCheck {
  * of the task table, the oldest transaction holding back vacuum, NOTIFY queue
  * usage and leases that expired without rescue.
  */
-export async function diagnose(pool: pg.Pool, schema: string): Promise<DoctorCheck[]> {
-  const s = quoteIdent(schema);
+export async function diagnose(pool: pg.Pool, names: SqlNames, plugins: readonly PluginMigration[] = []): Promise<DoctorCheck[]> {
+  const schema = names.schemaName;
   const checks: DoctorCheck[] = [];
-  const known = (await loadMigrations()).map((m) => m.version);
+  const known = (await withPluginMigrations(await loadMigrations(), plugins)).map((m) => m.version);
   const applied = await pool
-    .query<{ version: number }>(`SELECT version FROM ${s}.migrations ORDER BY version`)
+    .query<{ version: number }>(`SELECT version FROM ${names.migrations} ORDER BY version`)
     .then((r) => r.rows.map((x) => x.version))
     .catch(() => null);
   if (applied === null) {
@@ -35,7 +36,7 @@ export async function diagnose(pool: pg.Pool, schema: string): Promise<DoctorChe
     missing.length
       ? { name: 'schema', level: 'fail', detail: `migrations not applied: ${missing.join(', ')} (run pgcourier migrate)` }
       : unknown.length
-        ? { name: 'schema', level: 'warn', detail: `database has migrations this version does not know (${unknown.join(', ')}): a newer pgcourier migrated it` }
+        ? { name: 'schema', level: 'warn', detail: `database has migrations this courier does not know (${unknown.join(', ')}): a newer pgcourier, or a plugin this courier does not use, migrated it` }
         : { name: 'schema', level: 'ok', detail: `up to date (${applied.length} migrations)` },
   );
 
@@ -73,7 +74,7 @@ export async function diagnose(pool: pg.Pool, schema: string): Promise<DoctorChe
   const usage = nq[0]?.usage ?? 0;
   checks.push({ name: 'notify queue', level: usage > 0.5 ? 'warn' : 'ok', detail: `${(usage * 100).toFixed(2)}% used${usage > 0.5 ? ': a listener is not consuming notifications' : ''}` });
 
-  const { rows: stuck } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${s}.tasks WHERE status = 'running' AND locked_until < now() - interval '1 minute'`);
+  const { rows: stuck } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${names.tasks} WHERE status = 'running' AND locked_until < now() - interval '1 minute'`);
   const n = Number(stuck[0]?.n ?? 0);
   checks.push(
     n > 0

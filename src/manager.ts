@@ -1,16 +1,15 @@
-import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
-import type pg from 'pg';
+import pg from 'pg';
 import { enqueueOptionsSchema, listTasksSchema, parse } from './config.js';
 import { announceTasks } from './db/announce.js';
-import { unstorableInJsonb } from './db/json.js';
-import { sqlNames } from './db/names.js';
-import { type Queryable, queryableOf, quoteIdent } from './db/pool.js';
-import type { Database, TaskStatus } from './db/types.js';
-import { CourierError, UnknownTaskError, ValidationError } from './errors.js';
+import { JsonLossError, stringifyLossless, unstorableInJsonb } from './db/json.js';
+import { type SqlNames, sqlNames } from './db/names.js';
+import { type Queryable, queryableOf, runPrepared } from './db/pool.js';
+import { SchemaGuard } from './db/schema-guard.js';
+import type { TaskRow, TaskStatus } from './db/types.js';
+import { ConflictError, CourierError, NotFoundError, StateError, UnknownTaskError, ValidationError } from './errors.js';
 import type { CourierEvents } from './events.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
-import { type TaskInfo, type TaskRow, toTaskInfo } from './task-info.js';
+import { type TaskInfo, toTaskInfo } from './task-info.js';
 
 /** Options of one enqueue. Durations are seconds. */
 export interface EnqueueOptions {
@@ -24,25 +23,46 @@ export interface EnqueueOptions {
   retryDelay?: number;
   /** Seconds a run may take (default: the task's, else none). */
   timeout?: number;
-  /** Do not start before this time (a Date, ISO-8601 string or epoch milliseconds). */
+  /**
+   * Do not start before this time: a Date, an ISO-8601 string or epoch
+   * **milliseconds**. A number that looks like epoch seconds (below 10^11) is
+   * refused; use `delay` for "seconds from now".
+   */
   runAt?: Date | string | number;
+  /** Do not start before this many seconds from now (by the database's clock). Not together with `runAt`. */
+  delay?: number;
   /** Dedup key: while a task of this name and key is queued or running, enqueue returns its id. */
   key?: string;
-  /** With `key`: `'keep'` (default) leaves the queued task as is; `'replace'` overwrites its payload and options. */
+  /** With `key` (an error without it): `'keep'` (default) leaves the queued task as is; `'replace'` overwrites its payload and options. */
   keyMode?: 'keep' | 'replace';
-  /** The caller's open transaction (a `pg` client inside `BEGIN`, or a Kysely transaction): the task exists only if it commits. */
+  /**
+   * The caller's open transaction (a `pg` client inside `BEGIN`, or a Kysely
+   * transaction): the task exists only if it commits. A `pg` client that is not
+   * inside a transaction, or a Kysely instance that is not a transaction, is
+   * refused: the task would commit at once.
+   */
   tx?: unknown;
 }
 
-/** One item of {@link TaskManager.enqueueMany}. */
-export interface EnqueueItem {
-  /** Task name (or its definition). */
-  name: string | TaskDefinition<any>;
+/**
+ * One item of {@link TaskManager.enqueueMany}. Given a definition as `name`,
+ * the payload is typed by it: `{ name: sendWelcome, payload: { userId: 1 } }`.
+ */
+export type EnqueueItem<P = unknown> = {
+  /** Task name (or its definition, which types `payload`). */
+  name: string | TaskDefinition<P, string, any>;
   /** Payload for the task. */
-  payload?: unknown;
+  payload?: P;
   /** Per-item options; `tx` and `keyMode` are taken from the call instead. */
   options?: Omit<EnqueueOptions, 'tx' | 'keyMode'>;
-}
+};
+
+/**
+ * The items of an `enqueueMany` call, each checked against its own definition:
+ * `[{ name: a, payload: pa }, { name: b, payload: pb }]` with `pa` typed by `a`
+ * and `pb` by `b`.
+ */
+export type EnqueueItems<T extends readonly unknown[]> = { [K in keyof T]: T[K] extends { name: TaskDefinition<infer P, string, any> } ? EnqueueItem<P> : EnqueueItem<any> };
 
 /** Counts of one queue, the origin systems' status shape. */
 export interface QueueCounts {
@@ -57,6 +77,8 @@ export interface QueueCounts {
   last24h: number;
   /** When any task of the queue last changed, or `null` for an empty queue. */
   lastUpdated: Date | null;
+  /** `run_at` of the oldest task that is due and still waiting (how long the backlog has waited), or `null`. */
+  oldestQueuedAt: Date | null;
 }
 
 /** What {@link TaskManager.queueStatus} returns. */
@@ -79,6 +101,8 @@ export interface ListTasksOptions {
   createdAfter?: Date | string;
   /** Enqueued before this time. */
   createdBefore?: Date | string;
+  /** Only tasks whose last attempt failed and that wait for their retry (with `status: 'queued'`, the retrying ones). */
+  retrying?: boolean;
   /** Page size, 1–500 (default 50). */
   limit?: number;
   /** `nextCursor` of the previous page. */
@@ -96,11 +120,16 @@ export interface TaskPage {
 /** The manager's view of the database; a courier builds it. */
 export interface ManagerDeps {
   pool: pg.Pool;
-  db: Kysely<Database>;
   schema: string;
   registry: TaskRegistry;
   /** Receives `task:enqueued`. */
   events?: CourierEvents;
+  /**
+   * Runs each statement after the pending automatic migration and turns "relation does not exist" into NotMigratedError.
+   *
+   * @internal
+   */
+  guard?: SchemaGuard;
 }
 
 const MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -117,6 +146,7 @@ interface Row {
   retryDelay: number;
   timeout: number | null;
   runAt: Date | null;
+  delay: number | null;
   key: string | null;
 }
 
@@ -133,24 +163,31 @@ interface Row {
  */
 export class TaskManager {
   readonly #deps: ManagerDeps;
+  readonly #names: SqlNames;
   readonly #table: string;
+  readonly #guard: SchemaGuard;
 
   /** Builds a manager over a courier (or its parts). */
   constructor(source: ManagerDeps | { manager: TaskManager }) {
     this.#deps = 'manager' in source ? source.manager.#deps : source;
-    this.#table = `${quoteIdent(this.#deps.schema)}.tasks`;
+    this.#names = sqlNames(this.#deps.schema);
+    this.#table = this.#names.tasks;
+    this.#guard = this.#deps.guard ?? new SchemaGuard(this.#deps.schema);
   }
 
   /**
    * Enqueues one task and returns its id. Validates the name, payload and options
    * first: a {@link ValidationError} names the field and nothing is written.
    */
-  async enqueueTask<P>(task: TaskDefinition<P>, payload: P, options?: EnqueueOptions): Promise<string>;
+  async enqueueTask<P>(task: TaskDefinition<P, string, any>, payload: P, options?: EnqueueOptions): Promise<string>;
   async enqueueTask(name: string, payload?: unknown, options?: EnqueueOptions): Promise<string>;
-  async enqueueTask(task: string | TaskDefinition<any>, payload?: unknown, options: EnqueueOptions = {}): Promise<string> {
-    const checked = parse(enqueueOptionsSchema, options ?? {}, 'enqueueTask');
+  async enqueueTask(task: string | TaskDefinition<any, string, any>, payload?: unknown, options: EnqueueOptions = {}): Promise<string> {
+    const checked = isEmptyOptions(options) ? NO_OPTIONS : parse(enqueueOptionsSchema, options, 'enqueueTask');
+    assertOneStart(checked, 'enqueueTask', '');
+    if (checked.keyMode !== undefined && checked.key === undefined) throw new ValidationError('enqueueTask', 'keyMode', 'must be given only together with key');
     const row = this.#row(task, payload, checked, 'enqueueTask');
-    const [id] = await this.#insert([row], checked.keyMode ?? 'keep', this.#runner(checked.tx, 'enqueueTask'));
+    const runner = this.#runner(checked.tx, 'enqueueTask');
+    const [id] = await this.#guard.run(() => this.#insert([row], checked.keyMode ?? 'keep', runner));
     this.#deps.events?.emit('task:enqueued', { ids: [id as string] });
     return id as string;
   }
@@ -159,27 +196,42 @@ export class TaskManager {
    * Enqueues many tasks in one INSERT statement (one NOTIFY per queue) and returns
    * their ids in input order. All items are validated before anything is written.
    */
-  async enqueueMany(items: EnqueueItem[], options: { tx?: unknown; keyMode?: 'keep' | 'replace' } = {}): Promise<string[]> {
+  async enqueueMany<const T extends readonly EnqueueItem<any>[]>(items: T & EnqueueItems<T>, options: { tx?: unknown; keyMode?: 'keep' | 'replace' } = {}): Promise<string[]> {
     if (!Array.isArray(items)) throw new ValidationError('enqueueMany', 'items', 'must be an array');
     const common = parse(callOptionsSchema, options ?? {}, 'enqueueMany');
-    const rows = items.map((item, i) => {
+    const rows = (items as readonly EnqueueItem[]).map((item, i) => {
       if (typeof item !== 'object' || item === null) throw new ValidationError('enqueueMany', `items.${i}`, 'must be { name, payload, options? }');
       const opts = item.options === undefined ? {} : parse(itemOptionsSchema, item.options, 'enqueueMany', `items.${i}.options`);
+      assertOneStart(opts, 'enqueueMany', `items.${i}.options.`);
       return this.#row(item.name, item.payload, opts, 'enqueueMany', `items.${i}.`);
     });
     if (rows.length === 0) return [];
     const keyMode = common.keyMode ?? 'keep';
+    if (common.keyMode !== undefined && rows.every((r) => r.key === null)) throw new ValidationError('enqueueMany', 'keyMode', 'must be given only when some item has options.key');
     if (keyMode === 'replace') assertDistinctKeys(rows);
-    const ids = await this.#insert(rows, keyMode, this.#runner(common.tx, 'enqueueMany'));
+    const runner = this.#runner(common.tx, 'enqueueMany');
+    const ids = await this.#guard.run(() => this.#insert(rows, keyMode, runner));
     this.#deps.events?.emit('task:enqueued', { ids });
     return ids;
   }
 
-  /** The task with this id, or `null`. */
-  async get(id: string): Promise<TaskInfo | null> {
+  /**
+   * The task with this id, or `null`. Given the task's definition, the result is
+   * typed by it (and a task of another name is refused).
+   *
+   * @example
+   * ```ts
+   * const info = await manager.get(id, sendWelcome); // info?.result is typed by sendWelcome's handler
+   * ```
+   */
+  async get<P, R>(id: string, task: TaskDefinition<P, string, R>): Promise<TaskInfo<P, Awaited<R>> | null>;
+  async get(id: string): Promise<TaskInfo | null>;
+  async get(id: string, task?: TaskDefinition<any, string, any>): Promise<TaskInfo | null> {
     if (!isTaskId(id)) return null;
-    const { rows } = await this.#deps.pool.query<TaskRow>(`SELECT * FROM ${this.#table} WHERE id = $1`, [id]);
-    return rows[0] ? toTaskInfo(rows[0]) : null;
+    const { rows } = await this.#guard.run(() => this.#deps.pool.query<TaskRow>(`SELECT * FROM ${this.#table} WHERE id = $1`, [id]));
+    const info = rows[0] ? toTaskInfo(rows[0]) : null;
+    if (info && task && info.name !== task.name) throw new ValidationError('getTask', 'id', `names a "${info.name.slice(0, 200)}" task, not "${task.name}"`);
+    return info;
   }
 
   /**
@@ -189,39 +241,42 @@ export class TaskManager {
    */
   async cancel(id: string): Promise<boolean> {
     if (!isTaskId(id)) return false;
-    const res = await this.#deps.db
-      .withSchema(this.#deps.schema)
-      .updateTable('tasks')
-      .set({ status: 'cancelled', finished_at: sql`now()`, updated_at: sql`now()`, locked_by: null, locked_until: null })
-      .where('id', '=', id)
-      .where('status', 'in', ['queued', 'running'])
-      .executeTakeFirst();
+    const res = await this.#guard.run(() =>
+      this.#deps.pool.query(
+        `UPDATE ${this.#table}
+            SET status = 'cancelled', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL
+          WHERE id = $1 AND status IN ('queued', 'running')`,
+        [id],
+      ),
+    );
     // Cluster-wide `task:cancelled` and waitForTask wake-up (db/announce.ts); at-most-once,
     // so a failed announcement does not fail the cancel, which has committed.
-    if (res.numUpdatedRows > 0n) await announceTasks(this.#deps.pool, sqlNames(this.#deps.schema), 'cancelled', [id]).catch(() => {});
-    return res.numUpdatedRows > 0n;
+    if ((res.rowCount ?? 0) > 0) await announceTasks(this.#deps.pool, this.#names, 'cancelled', [id]).catch(() => {});
+    return (res.rowCount ?? 0) > 0;
   }
 
   /**
    * Puts a failed or cancelled task back in its queue to run now, with its attempt
-   * count reset (its error history is kept). Returns `false` when the task is not
-   * failed/cancelled or does not exist.
+   * count reset (deferrals included; its error history is kept). Returns `false`
+   * when the task is not failed/cancelled or does not exist.
    */
   async retry(id: string): Promise<boolean> {
     if (!isTaskId(id)) return false;
     try {
-      const res = await this.#deps.db
-        .withSchema(this.#deps.schema)
-        .updateTable('tasks')
-        .set({ status: 'queued', attempts: 0, run_at: sql`now()`, finished_at: null, updated_at: sql`now()` })
-        .where('id', '=', id)
-        .where('status', 'in', ['failed', 'cancelled'])
-        .executeTakeFirst();
-      if (res.numUpdatedRows > 0n) await this.#deps.pool.query('SELECT pg_notify($1, queue) FROM ' + this.#table + ' WHERE id = $2', [`${this.#deps.schema}.tasks`, id]);
-      return res.numUpdatedRows > 0n;
+      const { rows } = await this.#guard.run(() =>
+        this.#deps.pool.query(
+          `WITH r AS (
+             UPDATE ${this.#table} SET status = 'queued', attempts = 0, deferrals = 0, run_at = now(), finished_at = NULL, updated_at = now()
+              WHERE id = $1 AND status IN ('failed', 'cancelled')
+              RETURNING queue)
+           SELECT pg_notify($2, queue) FROM r`,
+          [id, this.#names.channel],
+        ),
+      );
+      return rows.length > 0;
     } catch (err) {
       if ((err as { code?: string }).code === '23505') {
-        throw new CourierError(`task ${id} cannot be retried: another task with the same key is queued or running`);
+        throw new ConflictError(`task ${id} cannot be retried: another task with the same key is queued or running`);
       }
       throw err;
     }
@@ -233,26 +288,43 @@ export class TaskManager {
    */
   async list(options: ListTasksOptions = {}): Promise<TaskPage> {
     const f = parse(listTasksSchema, options ?? {}, 'listTasks');
-    let q = this.#deps.db.withSchema(this.#deps.schema).selectFrom('tasks').selectAll().orderBy('id', 'desc').limit(f.limit + 1);
-    if (f.queue) q = q.where('queue', '=', f.queue);
-    if (f.status) q = q.where('status', '=', f.status);
-    if (f.name) q = q.where('name', '=', f.name);
-    if (f.createdAfter) q = q.where('created_at', '>=', f.createdAfter);
-    if (f.createdBefore) q = q.where('created_at', '<', f.createdBefore);
-    if (f.cursor) q = q.where('id', '<', f.cursor);
-    const rows = (await q.execute()) as unknown as TaskRow[];
+    // Each filter is a fixed predicate with its own parameter; absent ones are NULL and drop out.
+    const { rows } = await this.#guard.run(() =>
+      this.#deps.pool.query<TaskRow>(
+        `SELECT * FROM ${this.#table}
+          WHERE ($1::text IS NULL OR queue = $1)
+            AND ($2::text IS NULL OR status = $2)
+            AND ($3::text IS NULL OR name = $3)
+            AND ($4::timestamptz IS NULL OR created_at >= $4)
+            AND ($5::timestamptz IS NULL OR created_at < $5)
+            AND ($6::bigint IS NULL OR id < $6)
+            AND (NOT $7::boolean OR (attempts > 0 AND last_error IS NOT NULL))
+          ORDER BY id DESC
+          LIMIT $8`,
+        [f.queue ?? null, f.status ?? null, f.name ?? null, f.createdAfter ?? null, f.createdBefore ?? null, f.cursor ?? null, f.retrying ?? false, f.limit + 1],
+      ),
+    );
     const page = rows.slice(0, f.limit);
     return { tasks: page.map(toTaskInfo), nextCursor: rows.length > f.limit ? String(page.at(-1)?.id) : null };
   }
 
-  /** Counts per status per queue and in total, with 24-hour activity and last update. */
+  /**
+   * Counts per status per queue and in total, with 24-hour activity, last update
+   * and the `run_at` of the oldest due task still waiting.
+   */
   async queueStatus(): Promise<QueueStatus> {
-    const { rows } = await this.#deps.pool.query<{ queue: string; status: TaskStatus; n: string; recent: string; updated: Date | null }>(
-      `SELECT queue, status, count(*) AS n,
-              count(*) FILTER (WHERE created_at > now() - interval '24 hours') AS recent,
-              max(updated_at) AS updated
-         FROM ${this.#table} GROUP BY queue, status`,
-    );
+    const [{ rows }, { rows: oldest }] = await this.#guard.run(() => Promise.all([
+      this.#deps.pool.query<{ queue: string; status: TaskStatus; n: string; recent: string; updated: Date | null }>(
+        `SELECT queue, status, count(*) AS n,
+                count(*) FILTER (WHERE created_at > now() - interval '24 hours') AS recent,
+                max(updated_at) AS updated
+           FROM ${this.#table} GROUP BY queue, status`,
+      ),
+      // Delayed tasks (run_at in the future) are not waiting.
+      this.#deps.pool.query<{ queue: string; oldest: Date }>(
+        `SELECT queue, min(run_at) AS oldest FROM ${this.#table} WHERE status = 'queued' AND run_at <= now() GROUP BY queue`,
+      ),
+    ]));
     const queues: Record<string, QueueCounts> = {};
     const total = emptyCounts();
     for (const r of rows) {
@@ -264,17 +336,78 @@ export class TaskManager {
         if (r.updated && (!c.lastUpdated || r.updated > c.lastUpdated)) c.lastUpdated = r.updated;
       }
     }
+    for (const r of oldest) {
+      for (const c of [queues[r.queue] ?? emptyCounts(), total]) {
+        if (!c.oldestQueuedAt || r.oldest < c.oldestQueuedAt) c.oldestQueuedAt = r.oldest;
+      }
+    }
     return { queues, total };
+  }
+
+  /**
+   * Makes a delayed or retrying task due now (its attempts stay as they are) and
+   * wakes the workers. Throws {@link NotFoundError} when no task has this id and
+   * {@link StateError} when it is not queued (running or finished).
+   *
+   * @example
+   * ```ts
+   * const id = await manager.enqueueTask('send_welcome', { userId: 1 }, { delay: 3600 });
+   * await manager.promote(id); // runs as soon as a worker is free
+   * ```
+   */
+  async promote(id: string): Promise<void> {
+    const checkedId = taskId(id, 'promote');
+    const { rows } = await this.#guard.run(() =>
+      this.#deps.pool.query<{ status: TaskStatus | null; promoted: boolean }>(
+        `WITH t AS (SELECT status FROM ${this.#table} WHERE id = $1),
+              p AS (UPDATE ${this.#table} SET run_at = least(run_at, now()), updated_at = now()
+                     WHERE id = $1 AND status = 'queued'
+                     RETURNING queue),
+              n AS (SELECT pg_notify($2, queue) FROM p)
+         SELECT (SELECT status FROM t) AS status, EXISTS (SELECT FROM p) AS promoted, (SELECT count(*) FROM n) AS notified`,
+        [checkedId, this.#names.channel],
+      ),
+    );
+    const row = rows[0];
+    if (!row?.status) throw new NotFoundError(`promote: no task has id ${checkedId}`);
+    if (!row.promoted) throw new StateError(`promote: task ${checkedId} is ${row.status === 'queued' ? 'no longer queued' : row.status}; only queued tasks can be promoted`);
+  }
+
+  /**
+   * Deletes a finished (succeeded or failed) or cancelled task for good. Throws
+   * {@link NotFoundError} when no task has this id and {@link StateError} when it
+   * is queued or running (cancel it first).
+   *
+   * @example
+   * ```ts
+   * await manager.deleteTask(id);
+   * ```
+   */
+  async deleteTask(id: string): Promise<void> {
+    const checkedId = taskId(id, 'deleteTask');
+    const { rows } = await this.#guard.run(() =>
+      this.#deps.pool.query<{ status: TaskStatus | null; deleted: boolean }>(
+        `WITH t AS (SELECT status FROM ${this.#table} WHERE id = $1),
+              d AS (DELETE FROM ${this.#table} WHERE id = $1 AND status IN ('succeeded', 'failed', 'cancelled') RETURNING id)
+         SELECT (SELECT status FROM t) AS status, EXISTS (SELECT FROM d) AS deleted`,
+        [checkedId],
+      ),
+    );
+    const row = rows[0];
+    if (!row?.status) throw new NotFoundError(`deleteTask: no task has id ${checkedId}`);
+    if (!row.deleted) throw new StateError(`deleteTask: task ${checkedId} is ${row.status}; only finished or cancelled tasks can be deleted (cancel it first)`);
   }
 
   #runner(tx: unknown, where: string): Queryable {
     if (tx === undefined) return this.#deps.pool;
     const q = queryableOf(tx);
     if (!q) throw new ValidationError(where, 'tx', 'must be a pg client inside BEGIN or a Kysely transaction');
+    const outside = outsideTransaction(tx);
+    if (outside) throw new ValidationError(where, 'tx', outside);
     return q;
   }
 
-  #row(task: string | TaskDefinition<any>, payload: unknown, options: ReturnType<typeof enqueueOptionsSchema.parse>, where: string, prefix = ''): Row {
+  #row(task: string | TaskDefinition<any, string, any>, payload: unknown, options: ReturnType<typeof enqueueOptionsSchema.parse>, where: string, prefix = ''): Row {
     const name = typeof task === 'string' ? task : task?.name;
     if (typeof name !== 'string') throw new ValidationError(where, `${prefix}name`, 'must be a task name or definition');
     const def = this.#deps.registry.get(name);
@@ -289,11 +422,14 @@ export class TaskManager {
       retryDelay: options.retryDelay ?? def.retryDelay ?? 60,
       timeout: options.timeout ?? def.timeout ?? null,
       runAt: options.runAt ?? null,
+      delay: options.delay ?? null,
       key: options.key ?? null,
     };
   }
 
   async #insert(rows: Row[], keyMode: 'keep' | 'replace', runner: Queryable): Promise<string[]> {
+    const [only] = rows;
+    if (rows.length === 1 && only && only.key === null && runner === this.#deps.pool) return [await this.#insertOne(only)];
     const onConflict =
       keyMode === 'replace'
         ? `DO UPDATE SET payload = EXCLUDED.payload, queue = EXCLUDED.queue, priority = EXCLUDED.priority,
@@ -303,9 +439,9 @@ export class TaskManager {
         : 'DO NOTHING';
     const { rows: inserted } = await runner.query<{ id: string; name: string; key: string | null }>(
       `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, key)
-       SELECT q, n, p, pr, mr, rd, t, coalesce(ra, now()), k
-         FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::smallint[], $5::int[], $6::float8[], $7::float8[], $8::timestamptz[], $9::text[])
-           AS v(q, n, p, pr, mr, rd, t, ra, k)
+       SELECT q, n, p, pr, mr, rd, t, coalesce(ra, now() + make_interval(secs => coalesce(d, 0))), k
+         FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::smallint[], $5::int[], $6::float8[], $7::float8[], $8::timestamptz[], $9::text[], $10::float8[])
+           AS v(q, n, p, pr, mr, rd, t, ra, k, d)
        ON CONFLICT (name, key) WHERE key IS NOT NULL AND status IN ('queued', 'running') ${onConflict}
        RETURNING id, name, key`,
       [
@@ -318,9 +454,25 @@ export class TaskManager {
         rows.map((r) => r.timeout),
         rows.map((r) => r.runAt),
         rows.map((r) => r.key),
+        rows.map((r) => r.delay),
       ],
     );
     return this.#matchIds(rows, inserted, runner);
+  }
+
+  /**
+   * The common case, one task without a key on the courier's own pool: a prepared
+   * single-row INSERT, planned once per connection (no conflict handling needed).
+   */
+  async #insertOne(row: Row): Promise<string> {
+    const { rows } = await runPrepared<{ id: string }>(
+      this.#deps.pool,
+      `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at)
+       VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, coalesce($8::timestamptz, now() + make_interval(secs => coalesce($9::float8, 0))))
+       RETURNING id`,
+      [row.queue, row.name, row.payload, row.priority, row.maxRetries, row.retryDelay, row.timeout, row.runAt, row.delay],
+    );
+    return String(rows[0]?.id);
   }
 
   /**
@@ -360,11 +512,37 @@ export class TaskManager {
 }
 
 function emptyCounts(): QueueCounts {
-  return { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, total: 0, last24h: 0, lastUpdated: null };
+  return { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, total: 0, last24h: 0, lastUpdated: null, oldestQueuedAt: null };
 }
 
 function isTaskId(id: unknown): id is string {
   return typeof id === 'string' && /^[1-9][0-9]{0,18}$/.test(id);
+}
+
+function assertOneStart(options: { runAt?: unknown; delay?: unknown }, where: string, prefix: string): void {
+  if (options.runAt !== undefined && options.delay !== undefined) throw new ValidationError(where, `${prefix}delay`, 'must not be given together with runAt (pick one)');
+}
+
+function taskId(id: unknown, where: string): string {
+  if (!isTaskId(id)) throw new ValidationError(where, 'id', 'must be a task id (a string of digits)');
+  return id;
+}
+
+/**
+ * Why `tx` would not hold the insert back until a commit, or `null`: a pool
+ * runs each statement on its own; a `pg` client reports its transaction status after each statement ('I' = idle, no
+ * BEGIN); a Kysely instance says whether it is a transaction.
+ */
+function outsideTransaction(tx: unknown): string | null {
+  if (tx instanceof pg.Pool) return 'must be a client checked out of the pool and inside BEGIN, not the pool itself';
+  const candidate = tx as { getTransactionStatus?: () => string | null; isTransaction?: unknown };
+  if (typeof candidate.getTransactionStatus === 'function') {
+    const status = candidate.getTransactionStatus();
+    // Only 'I' is trusted: a failed statement rejects before the server reports 'E'.
+    if (status === 'I') return 'must be inside a transaction: run BEGIN on this client first (otherwise the task would commit at once)';
+  }
+  if (candidate.isTransaction === false) return 'must be a Kysely transaction (db.transaction().execute(async (trx) => …)), not the Kysely instance itself';
+  return null;
 }
 
 function assertDistinctKeys(rows: Row[]): void {
@@ -377,12 +555,23 @@ function assertDistinctKeys(rows: Row[]): void {
   }
 }
 
+/** Parsed empty enqueue options, shared: most calls pass none. */
+const NO_OPTIONS: ReturnType<typeof enqueueOptionsSchema.parse> = enqueueOptionsSchema.parse({});
+
+function isEmptyOptions(options: EnqueueOptions | undefined): boolean {
+  if (options === undefined || options === null) return true;
+  if (typeof options !== 'object' || Object.getPrototypeOf(options) !== Object.prototype) return false;
+  for (const _ in options) return false;
+  return true;
+}
+
 /** JSON-encodes a payload, rejecting what Postgres jsonb or JSON cannot hold. */
 export function serializePayload(payload: unknown, where: string, field: string): string {
   let json: string | undefined;
   try {
-    json = JSON.stringify(payload === undefined ? {} : payload);
+    json = stringifyLossless(payload === undefined ? {} : payload);
   } catch (err) {
+    if (err instanceof JsonLossError) throw new ValidationError(where, [field, ...err.path].join('.'), `must be JSON-representable; it is ${err.what}`);
     throw new ValidationError(where, field, `must be JSON-serialisable (${(err as Error).name === 'RangeError' ? 'nested too deeply' : (err as Error).message})`);
   }
   if (json === undefined) throw new ValidationError(where, field, 'must be JSON-serialisable');

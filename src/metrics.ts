@@ -1,5 +1,5 @@
+import type { SqlNames } from './db/names.js';
 import type { Queryable } from './db/pool.js';
-import { quoteIdent } from './db/pool.js';
 import type { CourierEvents } from './events.js';
 
 /** Per-queue gauges read from the database. */
@@ -50,7 +50,7 @@ export function countEvents(events: CourierEvents): ProcessCounters {
 }
 
 /** Reads per-queue gauges in one statement. */
-export async function collectMetrics(db: Queryable, schema: string, counters: ProcessCounters): Promise<Metrics> {
+export async function collectMetrics(db: Queryable, names: SqlNames, counters: ProcessCounters): Promise<Metrics> {
   const { rows } = await db.query<{ queue: string } & Record<keyof QueueMetrics, number>>(
     `SELECT queue,
             count(*) FILTER (WHERE status = 'queued')::int AS queued,
@@ -60,7 +60,7 @@ export async function collectMetrics(db: Queryable, schema: string, counters: Pr
             count(*) FILTER (WHERE status = 'cancelled')::int AS cancelled,
             coalesce(extract(epoch FROM now() - min(run_at) FILTER (WHERE status = 'queued' AND run_at <= now())), 0)::float8 AS "oldestQueuedAge",
             (count(*) FILTER (WHERE finished_at > now() - interval '60 seconds') / 60.0)::float8 AS throughput
-       FROM ${quoteIdent(schema)}.tasks GROUP BY queue ORDER BY queue`,
+       FROM ${names.tasks} GROUP BY queue ORDER BY queue`,
   );
   const queues: Record<string, QueueMetrics> = {};
   for (const { queue, ...m } of rows) queues[queue] = m;

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { z } from 'zod';
-import { parse, queueNameSchema } from './config.js';
-import { quoteIdent } from './db/pool.js';
+import { type Check, parse, queueNameSchema, type SameFields } from './config.js';
+import type { SqlNames } from './db/names.js';
+import { SchemaGuard } from './db/schema-guard.js';
 import { parseRate, type Rate, type RateLimitSpec } from './limits/rate-limiter.js';
 
 /** Settings of a named queue, shared by every worker process. */
@@ -18,7 +19,7 @@ export interface QueueSettings {
   updatedAt: Date;
 }
 
-/** What {@link QueueAdmin.configure} accepts; omitted fields keep their value, `null` clears. */
+/** What {@link Courier.configureQueue} accepts; omitted fields keep their value, `null` clears. */
 export interface QueueOptions {
   /** Most tasks running at once across all processes; `null` removes the limit. */
   concurrency?: number | null;
@@ -36,6 +37,9 @@ const queueOptionsSchema = z
   })
   .strict();
 
+// Compile-time: QueueOptions names exactly the fields queueOptionsSchema validates.
+type _QueueOptionsMatch = Check<SameFields<QueueOptions, z.input<typeof queueOptionsSchema>>>;
+
 interface QueueRow {
   name: string;
   paused: boolean;
@@ -48,13 +52,18 @@ interface QueueRow {
 /** Reads and changes queue settings (the `queues` table). */
 export class QueueAdmin {
   readonly #pool: pg.Pool;
-  readonly #schema: string;
-  readonly #table: string;
+  readonly #names: SqlNames;
+  readonly #guard: SchemaGuard;
 
-  constructor(pool: pg.Pool, schema: string) {
+  /**
+   * Queue settings of one schema; statements run through `guard` (automatic migration, NotMigratedError).
+   *
+   * @internal
+   */
+  constructor(pool: pg.Pool, names: SqlNames, guard: SchemaGuard = new SchemaGuard(names.schemaName)) {
     this.#pool = pool;
-    this.#schema = schema;
-    this.#table = `${quoteIdent(schema)}.queues`;
+    this.#names = names;
+    this.#guard = guard;
   }
 
   /** Creates or updates a queue's settings; takes effect on every process (limits within seconds). */
@@ -62,8 +71,8 @@ export class QueueAdmin {
     const queue = parse(queueNameSchema, name, 'configureQueue', 'name');
     const o = parse(queueOptionsSchema, options ?? {}, 'configureQueue');
     const rate = o.rateLimit === undefined || o.rateLimit === null ? o.rateLimit : parseRate(o.rateLimit, 'configureQueue');
-    const { rows } = await this.#pool.query<QueueRow>(
-      `INSERT INTO ${this.#table} AS q (name, paused, concurrency, rate_limit, rate_per)
+    const { rows } = await this.#guard.run(() => this.#pool.query<QueueRow>(
+      `INSERT INTO ${this.#names.queues} AS q (name, paused, concurrency, rate_limit, rate_per)
        VALUES ($1, coalesce($2, false), $3, $5, $6)
        ON CONFLICT (name) DO UPDATE SET
          paused = coalesce($2, q.paused),
@@ -73,8 +82,8 @@ export class QueueAdmin {
          updated_at = now()
        RETURNING *`,
       [queue, o.paused ?? null, o.concurrency ?? null, o.concurrency !== undefined, rate?.limit ?? null, rate?.per ?? null, o.rateLimit !== undefined],
-    );
-    if (o.paused === false) await this.#notify(queue);
+    ));
+    await this.#notify(queue, o.paused === false);
     return toSettings(rows[0] as QueueRow);
   }
 
@@ -90,13 +99,14 @@ export class QueueAdmin {
 
   /** Every queue with settings, by name. */
   async list(): Promise<QueueSettings[]> {
-    const { rows } = await this.#pool.query<QueueRow>(`SELECT * FROM ${this.#table} ORDER BY name`);
+    const { rows } = await this.#guard.run(() => this.#pool.query<QueueRow>(`SELECT * FROM ${this.#names.queues} ORDER BY name`));
     return rows.map(toSettings);
   }
 
-  /** Wakes the queue's workers and tells every worker to re-read queue settings. */
-  async #notify(queue: string): Promise<void> {
-    await this.#pool.query('SELECT pg_notify($1, $2), pg_notify($1, $3)', [`${this.#schema}.tasks`, queue, QUEUES_CHANGED]);
+  /** Tells every worker to re-read queue settings and, when `wake`, wakes the queue's workers. */
+  async #notify(queue: string, wake: boolean): Promise<void> {
+    if (wake) await this.#pool.query('SELECT pg_notify($1, $2), pg_notify($1, $3)', [this.#names.channel, queue, QUEUES_CHANGED]);
+    else await this.#pool.query('SELECT pg_notify($1, $2)', [this.#names.channel, QUEUES_CHANGED]);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { parse, taskDefaultsSchema, taskNameSchema } from './config.js';
-import { ValidationError } from './errors.js';
+import { ConflictError, PermanentError, ValidationError } from './errors.js';
 import { parseRate, type Rate, type RateLimitSpec } from './limits/rate-limiter.js';
 import { cronError } from './scheduler/cron.js';
 
@@ -27,7 +27,7 @@ export interface TaskContext {
 }
 
 /** A task handler: its return value (JSON) becomes the task's `result`. */
-export type TaskHandler<P = unknown> = (payload: P, ctx: TaskContext) => unknown | Promise<unknown>;
+export type TaskHandler<P = unknown, R = unknown> = (payload: P, ctx: TaskContext) => R | Promise<R>;
 
 /** Defaults a task carries; every enqueue may override them. */
 export interface TaskDefaults {
@@ -54,7 +54,7 @@ export interface TaskTypeOptions {
 }
 
 /** The full description of a task, as made by {@link defineTask}. */
-export interface TaskDefinition<P = unknown, Name extends string = string> extends TaskDefaults {
+export interface TaskDefinition<P = unknown, Name extends string = string, R = unknown> extends TaskDefaults {
   /** Cluster-wide start rate, normalised. */
   rateLimit?: Rate;
   /** Cron schedule declared with the task. */
@@ -65,23 +65,45 @@ export interface TaskDefinition<P = unknown, Name extends string = string> exten
   name: Name;
   /** zod schema the payload must satisfy at enqueue and again before each run. */
   payload?: z.ZodType<P>;
-  /** The function that does the work. */
-  handler: TaskHandler<P>;
+  /**
+   * The function that does the work. A definition made without one is
+   * producer-only: it validates enqueues, no courier claims its tasks, and this
+   * function fails permanently if anything calls it.
+   */
+  handler: TaskHandler<P, R>;
 }
 
 /** Input of {@link defineTask}. */
-export interface DefineTaskInput<S extends z.ZodType | undefined, Name extends string> extends TaskDefaults, TaskTypeOptions {
-  /** Unique task name, e.g. `send_welcome`. */
+export interface DefineTaskInput<S extends z.ZodType | undefined, Name extends string, R = unknown> extends TaskDefaults, TaskTypeOptions {
+  /** Unique task name, e.g. `send_welcome`. Names starting with `pgcourier.` are reserved for built-in tasks. */
   name: Name;
   /** zod schema for the payload; its type flows into the handler and `enqueueTask`. */
   payload?: S;
-  /** The function that does the work. */
-  handler: TaskHandler<S extends z.ZodType ? z.output<S> : unknown>;
+  /**
+   * The function that does the work. Leave it out for a producer-only
+   * definition: a web process enqueues typed, validated tasks without importing
+   * the handler; the worker registers the same definition with its handler
+   * (`courier.registerTask(def, handler)`).
+   */
+  handler?: TaskHandler<S extends z.ZodType ? z.output<S> : unknown, R>;
 }
+
+/** Payload type of a schema given to {@link defineTask} (`unknown` without one). */
+export type PayloadOf<S extends z.ZodType | undefined> = S extends z.ZodType ? z.output<S> : unknown;
+
+/** Options of {@link TaskRegistry.register}. */
+export interface RegisterOptions {
+  /** Replace a task already registered under the same name instead of throwing {@link ConflictError}. */
+  replace?: boolean;
+}
+
+/** Prefix of built-in task names; user task names may not start with it. */
+export const RESERVED_PREFIX = 'pgcourier.';
 
 /**
  * Declares a task: name, payload schema, defaults and handler. Register it with
  * `courier.registerTask(def)`; pass it to `enqueueTask` for a typed payload.
+ * Without `handler` the definition is producer-only (see {@link DefineTaskInput.handler}).
  *
  * @example
  * ```ts
@@ -93,19 +115,55 @@ export interface DefineTaskInput<S extends z.ZodType | undefined, Name extends s
  * });
  * ```
  */
-export function defineTask<S extends z.ZodType | undefined = undefined, Name extends string = string>(
-  input: DefineTaskInput<S, Name>,
-): TaskDefinition<S extends z.ZodType ? z.output<S> : unknown, Name> {
-  const name = parse(taskNameSchema, input.name, 'defineTask', 'name');
-  if (typeof input.handler !== 'function') throw new ValidationError('defineTask', 'handler', 'must be a function');
+export function defineTask<S extends z.ZodType | undefined = undefined, Name extends string = string, R = unknown>(
+  input: DefineTaskInput<S, Name, R>,
+): TaskDefinition<PayloadOf<S>, Name, R> {
+  const def = buildDefinition(input);
+  if (def.name.startsWith(RESERVED_PREFIX)) throw new ValidationError('defineTask', 'name', `must not start with "${RESERVED_PREFIX}" (reserved for built-in tasks)`);
+  return def;
+}
+
+/** Definitions made without a handler: registered and enqueued, never claimed. */
+const producerOnly = new WeakSet<TaskDefinition<any, string, any>>();
+/** Built-in definitions: the only ones allowed a `pgcourier.` name. */
+const builtins = new WeakSet<TaskDefinition<any, string, any>>();
+/** A definition registered with a handler → the producer-only definition it completes. */
+const completes = new WeakMap<TaskDefinition<any, string, any>, TaskDefinition<any, string, any>>();
+
+/**
+ * Declares a built-in task (name `pgcourier.*`).
+ *
+ * @internal
+ */
+export function defineBuiltinTask<S extends z.ZodType | undefined, Name extends string, R>(input: DefineTaskInput<S, Name, R>): TaskDefinition<PayloadOf<S>, Name, R> {
+  const def = buildDefinition(input);
+  if (!def.name.startsWith(RESERVED_PREFIX)) throw new Error(`built-in task names start with ${RESERVED_PREFIX}`);
+  builtins.add(def);
+  return def;
+}
+
+function buildDefinition<S extends z.ZodType | undefined, Name extends string, R>(input: DefineTaskInput<S, Name, R>): TaskDefinition<PayloadOf<S>, Name, R> {
+  const where = 'defineTask';
+  if (typeof input !== 'object' || input === null) throw new ValidationError(where, 'options', 'must be an object with at least a name');
+  const name = parse(taskNameSchema, input.name, where, 'name');
+  if (input.handler !== undefined && typeof input.handler !== 'function') throw new ValidationError(where, 'handler', 'must be a function (or left out for a producer-only task)');
   const { payload, handler, name: _ignored, rateLimit, cron, timezone, ...defaults } = input;
-  const checked = parse(taskDefaultsSchema, stripUndefined(defaults), 'defineTask');
+  const checked = parse(taskDefaultsSchema, stripUndefined(defaults), where);
+  if (payload !== undefined && typeof (payload as { safeParse?: unknown } | null)?.safeParse !== 'function') throw new ValidationError(where, 'payload', 'must be a zod schema');
   const type = stripUndefined({
-    rateLimit: rateLimit === undefined ? undefined : parseRate(rateLimit, 'defineTask'),
-    cron: cron === undefined ? undefined : parseCron(cron, timezone, 'defineTask'),
+    rateLimit: rateLimit === undefined ? undefined : parseRate(rateLimit, where),
+    cron: cron === undefined ? undefined : parseCron(cron, timezone, where),
     timezone,
   });
-  return Object.freeze({ ...checked, ...type, name, payload, handler }) as TaskDefinition<S extends z.ZodType ? z.output<S> : unknown, Name>;
+  const def = Object.freeze({ ...checked, ...type, name, payload, handler: handler ?? missingHandler(name) }) as TaskDefinition<PayloadOf<S>, Name, R>;
+  if (!handler) producerOnly.add(def);
+  return def;
+}
+
+function missingHandler(name: string): TaskHandler<any, never> {
+  return () => {
+    throw new PermanentError(`task "${name}" was defined without a handler (producer-only): register the definition with its handler in the worker`);
+  };
 }
 
 function parseCron(cron: unknown, timezone: unknown, where: string): string {
@@ -120,26 +178,65 @@ function stripUndefined<T extends object>(obj: T): Partial<T> {
 
 /**
  * The set of tasks a process knows. Enqueue validates against it; a worker claims
- * only the task names it holds.
+ * only the tasks whose handler it holds ({@link TaskRegistry.runnableNames}).
  *
  * @example
  * ```ts
  * const registry = new TaskRegistry();
- * registry.register('resize_image', async ({ url }) => resize(url), { queue: 'media' });
+ * registry.register('resize_image', async ({ url }: { url: string }) => ({ resized: url }), { queue: 'media' });
  * registry.get('resize_image')?.queue; // 'media'
  * ```
  */
 export class TaskRegistry {
-  readonly #tasks = new Map<string, TaskDefinition>();
+  #tasks = new Map<string, TaskDefinition>();
+  #claimableOnly = false;
 
-  /** Registers a definition, or a name with its handler and defaults. Re-registering a name replaces it. */
-  register<P>(task: TaskDefinition<P>): TaskDefinition<P>;
-  register<P = any>(name: string, handler: TaskHandler<P>, defaults?: TaskDefaults): TaskDefinition<P>;
-  register(taskOrName: TaskDefinition | string, handler?: TaskHandler<any>, defaults: TaskDefaults = {}): TaskDefinition {
-    const def = typeof taskOrName === 'string' ? defineTask({ ...defaults, name: taskOrName, handler: handler as TaskHandler }) : taskOrName;
-    if (typeof taskOrName !== 'string') defineTask(def as DefineTaskInput<undefined, string>); // validates a hand-built object
+  /**
+   * Registers a definition, or a name with its handler and defaults. A name
+   * that is taken throws {@link ConflictError} unless `{ replace: true }` is
+   * given (registering the very same definition again is a no-op). Names
+   * starting with `pgcourier.` are reserved for built-in tasks.
+   *
+   * Given a definition and a `handler`, registers that definition with the
+   * handler: how a worker runs a producer-only definition it shares with the
+   * web process. It may take the place of that same producer-only definition
+   * without `replace`.
+   *
+   * @example
+   * ```ts
+   * // shared.ts: imported by the web process and the worker
+   * export const resize = defineTask({ name: 'resize', payload: z.object({ url: z.string() }) });
+   * // worker.ts
+   * registry.register(resize, async ({ url }) => ({ resized: url }));
+   * ```
+   */
+  register<P, N extends string, R>(task: TaskDefinition<P, N, R>, handler?: TaskHandler<P, R>, options?: RegisterOptions): TaskDefinition<P, N, R>;
+  register<P = any>(name: string, handler: TaskHandler<P>, defaults?: TaskDefaults & RegisterOptions): TaskDefinition<P>;
+  register(taskOrName: TaskDefinition | string, handler?: TaskHandler<any>, options: (TaskDefaults & RegisterOptions) | RegisterOptions = {}): TaskDefinition {
+    const { replace = false, ...defaults } = (options ?? {}) as TaskDefaults & RegisterOptions;
+    if (typeof replace !== 'boolean') throw new ValidationError('registerTask', 'replace', 'must be true or false');
+    const def = this.#definition(taskOrName, handler, defaults);
+    const taken = this.#tasks.get(def.name);
+    if (taken === def) return def;
+    if (taken && !replace && completes.get(def) !== taken) {
+      throw new ConflictError(`registerTask: a task named "${def.name}" is already registered; pass { replace: true } to replace it on purpose`);
+    }
     this.#tasks.set(def.name, def);
     return def;
+  }
+
+  #definition(taskOrName: TaskDefinition | string, handler: TaskHandler<any> | undefined, defaults: TaskDefaults): TaskDefinition {
+    if (typeof taskOrName === 'string') return defineTask({ ...defaults, name: taskOrName, handler: requireHandler(handler) });
+    if (typeof taskOrName !== 'object' || taskOrName === null) throw new ValidationError('registerTask', 'task', 'must be a task name or a definition made by defineTask');
+    if (handler !== undefined) {
+      const completed = defineTask({ ...taskOrName, handler: requireHandler(handler) } as DefineTaskInput<undefined, string>);
+      completes.set(completed, taskOrName);
+      return completed;
+    }
+    if (builtins.has(taskOrName) || producerOnly.has(taskOrName)) return taskOrName;
+    // A hand-built object: validated; kept as given unless it lacks a handler.
+    const built = defineTask(taskOrName as DefineTaskInput<undefined, string>);
+    return producerOnly.has(built) ? built : taskOrName;
   }
 
   /** The definition registered under `name`, or `undefined`. */
@@ -152,8 +249,35 @@ export class TaskRegistry {
     return [...this.#tasks.values()];
   }
 
-  /** Registered task names. */
+  /**
+   * Registered task names (producer-only ones included). On the view the
+   * courier hands its worker, only the names with a handler.
+   */
   names(): string[] {
-    return [...this.#tasks.keys()];
+    return this.#claimableOnly ? this.runnableNames() : [...this.#tasks.keys()];
   }
+
+  /** Names of the registered tasks that have a handler: the only ones a worker of this process may claim. */
+  runnableNames(): string[] {
+    return [...this.#tasks.values()].filter((def) => !producerOnly.has(def)).map((def) => def.name);
+  }
+
+  /**
+   * A live view of this registry whose {@link TaskRegistry.names} lists only
+   * runnable tasks: what the courier hands its processor, so producer-only
+   * tasks are never claimed.
+   *
+   * @internal
+   */
+  claimable(): TaskRegistry {
+    const view = new TaskRegistry();
+    view.#tasks = this.#tasks;
+    view.#claimableOnly = true;
+    return view;
+  }
+}
+
+function requireHandler(handler: unknown): TaskHandler<any> {
+  if (typeof handler !== 'function') throw new ValidationError('registerTask', 'handler', 'must be a function');
+  return handler as TaskHandler<any>;
 }

@@ -1,7 +1,10 @@
-import type { TaskErrorEntry, TaskStatus } from './db/types.js';
+import type { TaskErrorEntry, TaskRow, TaskStatus } from './db/types.js';
 
-/** What `getTask(id)` returns. */
-export interface TaskInfo {
+/**
+ * What `getTask(id)` returns. `P` and `R` type the payload and result when the
+ * task's definition is given (`getTask(id, def)`); both are `unknown` otherwise.
+ */
+export interface TaskInfo<P = unknown, R = unknown> {
   /** Opaque task id. */
   id: string;
   /** Task name. */
@@ -9,7 +12,7 @@ export interface TaskInfo {
   /** Queue name. */
   queue: string;
   /** The payload as enqueued. */
-  payload: unknown;
+  payload: P;
   /** 1 = highest … 10 = lowest. */
   priority: number;
   /** Current state. */
@@ -21,7 +24,7 @@ export interface TaskInfo {
   /** Earliest time the task may (next) run. */
   runAt: Date;
   /** The handler's JSON return value once succeeded, else `null`. */
-  result: unknown;
+  result: R | null;
   /** Last progress the handler reported. */
   progress: { current: number; total: number | null } | null;
   /** Message of the most recent error. */
@@ -41,29 +44,8 @@ export interface TaskInfo {
   finishedAt: Date | null;
 }
 
-/** Row shape of the tasks table as returned by `SELECT *`. */
-export interface TaskRow {
-  id: string;
-  queue: string;
-  name: string;
-  payload: unknown;
-  priority: number;
-  status: TaskStatus;
-  attempts: number;
-  max_retries: number;
-  retry_delay: number;
-  timeout: number | null;
-  run_at: Date;
-  key: string | null;
-  lease_token: string | null;
-  result: unknown;
-  progress: { current: number; total: number | null } | null;
-  last_error: string | null;
-  errors: TaskErrorEntry[];
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-}
+/** Row shape of the tasks table; defined with the table's other facts in `db/types.ts`. */
+export type { TaskRow } from './db/types.js';
 
 /** Maps a table row to the public {@link TaskInfo}. */
 export function toTaskInfo(row: TaskRow): TaskInfo {

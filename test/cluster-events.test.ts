@@ -1,13 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import type { ClusterEventMap, ClusterEventName } from '../src/cluster-events.js';
 import { WaitTimeoutError } from '../src/errors.js';
-import { type Courier, createCourier, NotFoundError, StateError, ValidationError } from '../src/index.js';
+import { type Courier, createCourier, NotFoundError, StateError, type TaskDefinition, ValidationError } from '../src/index.js';
 import { boom, flaky, hold, ok } from './fixtures/event-tasks.js';
 import { databaseUrl, freshSchema, waitFor } from './helpers/db.js';
 import { spawnWorker, type WorkerProcess } from './helpers/workers.js';
 
 const EVENTS: ClusterEventName[] = ['task:succeeded', 'task:failed', 'task:retrying', 'task:cancelled'];
-const DEFS = [ok, boom, flaky, hold];
+const DEFS: TaskDefinition<any, string, any>[] = [ok, boom, flaky, hold];
 /** Far enough ahead that no worker starts it during a test. */
 const later = () => new Date(Date.now() + 3_600_000);
 
@@ -65,8 +65,9 @@ describe('across processes: a `pgcourier worker` child runs the tasks', () => {
 
   it('waitForTask resolves with the final TaskInfo of a task another process ran, woken by NOTIFY', async () => {
     const id = await observer.enqueueTask(ok, {}, { runAt: new Date(Date.now() + 300) });
-    const task = await observer.waitForTask(id, { timeout: 30 });
+    const task = await observer.waitForTask<typeof ok>(id, { timeout: 30 });
     const resolvedAt = Date.now();
+    expectTypeOf(task.result).toEqualTypeOf<{ pid: number } | null>();
     expect(task).toMatchObject({ id, name: 'ev_ok', status: 'succeeded', attempts: 1, result: { pid: worker.child.pid } });
     // The safety re-read runs every 5 s; a wake-up this soon after the write came from the NOTIFY.
     expect(resolvedAt - (task.finishedAt as Date).getTime()).toBeLessThan(3000);

@@ -2,7 +2,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { quoteIdent } from './pool.js';
+import { ConflictError } from '../errors.js';
+import type { PluginMigration } from '../plugins.js';
+import { sqlNames } from './names.js';
 
 /** Where the numbered SQL files live, from both `src/db` and `dist/db`. */
 export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
@@ -26,26 +28,41 @@ export async function loadMigrations(dir = migrationsDir): Promise<Migration[]> 
   );
 }
 
+/** Reads the SQL files of plugins and puts them beside the core's, refusing a version used twice. */
+export async function withPluginMigrations(core: Migration[], plugins: readonly PluginMigration[]): Promise<Migration[]> {
+  const all = [...core, ...(await Promise.all(plugins.map(async (m) => ({ version: m.version, name: m.name, sql: await m.sql() }))))];
+  const seen = new Map<number, string>();
+  for (const m of all) {
+    const other = seen.get(m.version);
+    if (other !== undefined) throw new ConflictError(`migrations "${other}" and "${m.name}" share version ${m.version}`);
+    seen.set(m.version, m.name);
+  }
+  return all.sort((a, b) => a.version - b.version);
+}
+
 /**
- * Applies every pending migration to `schema` in one transaction under an advisory
- * lock, so concurrent callers serialise and the later ones find nothing to do.
+ * Applies every pending migration (the core's, then those of the plugins given)
+ * to `schema` in one transaction under an advisory lock, so concurrent callers
+ * serialise and the later ones find nothing to do. Plugin migrations are recorded
+ * in the same table, so a plugin's tables exist only where the plugin is used.
  * Returns the versions it applied.
  */
-export async function migrate(pool: pg.Pool, schema: string): Promise<number[]> {
-  const migrations = await loadMigrations();
-  const s = quoteIdent(schema);
+export async function migrate(pool: pg.Pool, schema: string, plugins: readonly PluginMigration[] = []): Promise<number[]> {
+  const migrations = await withPluginMigrations(await loadMigrations(), plugins);
+  const names = sqlNames(schema);
+  const s = names.schema;
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pgcourier.migrate:${schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
     await client.query(
-      `CREATE TABLE IF NOT EXISTS ${s}.migrations (
+      `CREATE TABLE IF NOT EXISTS ${names.migrations} (
          version integer PRIMARY KEY,
          name text NOT NULL,
          applied_at timestamptz NOT NULL DEFAULT now())`,
     );
-    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${s}.migrations`);
+    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${names.migrations}`);
     const done = new Set(rows.map((r) => r.version));
     const applied: number[] = [];
     // Unqualified names in the SQL files resolve to the target schema.
@@ -53,7 +70,7 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<number[]> 
     for (const m of migrations) {
       if (done.has(m.version)) continue;
       await client.query(m.sql);
-      await client.query(`INSERT INTO ${s}.migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+      await client.query(`INSERT INTO ${names.migrations} (version, name) VALUES ($1, $2)`, [m.version, m.name]);
       applied.push(m.version);
     }
     await client.query('COMMIT');

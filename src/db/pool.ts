@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CompiledQuery } from 'kysely';
+import type { CompiledQuery } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -60,6 +60,8 @@ export function queryableOf(tx: unknown): Queryable | undefined {
     const kysely = candidate as KyselyLike;
     return {
       async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []) {
+        // Loaded only when a caller hands us a Kysely transaction: the core does not import Kysely.
+        const { CompiledQuery } = await import('kysely');
         const out = await kysely.executeQuery(CompiledQuery.raw(text, values));
         return { rows: out.rows as R[], rowCount: out.rows.length, command: '', oid: 0, fields: [] };
       },

@@ -1,5 +1,3 @@
-import type { ColumnType, Generated } from 'kysely';
-
 /** Status of a task: `queued → running → succeeded | failed | cancelled`. */
 export type TaskStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -18,19 +16,25 @@ export interface TaskErrorEntry {
   at: string;
 }
 
-/** Row of the `tasks` table as Kysely sees it. */
-export interface TasksTable {
-  id: Generated<string>;
+/**
+ * A row of the `tasks` table as `pg` returns it from `SELECT *` (bigint ids as
+ * strings, jsonb parsed). The only hand-written row type of the table:
+ * `TASK_COLUMNS` below must name exactly its keys, and a test holds that list
+ * against the migrated table.
+ */
+export interface TaskRow {
+  id: string;
   queue: string;
   name: string;
-  payload: ColumnType<unknown, string, string>;
+  payload: unknown;
   priority: number;
   status: TaskStatus;
   attempts: number;
   max_retries: number;
+  deferrals: number;
   retry_delay: number;
   timeout: number | null;
-  run_at: ColumnType<Date, Date | string, Date | string>;
+  run_at: Date;
   key: string | null;
   lease_token: string | null;
   locked_by: string | null;
@@ -38,14 +42,42 @@ export interface TasksTable {
   result: unknown;
   progress: { current: number; total: number | null } | null;
   last_error: string | null;
-  errors: ColumnType<TaskErrorEntry[], string, string>;
-  created_at: Generated<Date>;
+  errors: TaskErrorEntry[];
+  created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
-  updated_at: Generated<Date>;
+  updated_at: Date;
 }
 
-/** The tables pgcourier owns in its schema. */
-export interface Database {
-  tasks: TasksTable;
-}
+/** Every key of `T` named by `L`, or a type naming the keys `L` misses: a compile-time exhaustiveness check. */
+type Exactly<T, L extends readonly (keyof T)[]> = Exclude<keyof T, L[number]> extends never ? L : ['missing keys', Exclude<keyof T, L[number]>];
+
+const taskColumns = [
+  'id',
+  'queue',
+  'name',
+  'payload',
+  'priority',
+  'status',
+  'attempts',
+  'max_retries',
+  'deferrals',
+  'retry_delay',
+  'timeout',
+  'run_at',
+  'key',
+  'lease_token',
+  'locked_by',
+  'locked_until',
+  'result',
+  'progress',
+  'last_error',
+  'errors',
+  'created_at',
+  'started_at',
+  'finished_at',
+  'updated_at',
+] as const;
+
+/** The columns of the `tasks` table, in {@link TaskRow}'s order; checked against the migrations by a test. */
+export const TASK_COLUMNS: Exactly<TaskRow, typeof taskColumns> = taskColumns;

@@ -1,34 +1,31 @@
 import type { z } from 'zod';
-import type { Courier } from '../courier.js';
-import { CourierError, UnknownTaskError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError, NotMigratedError, StateError, UnknownTaskError, ValidationError } from '../errors.js';
 import { createAuthenticator } from './auth.js';
 import { readBody, readJson } from './body.js';
+import type { HttpCourier } from './courier-api.js';
 import { dashboardRoute } from './dashboard/route.js';
-import { member } from './features.js';
 import { type NodeListener, nodeListener } from './node.js';
 import { buildOpenApi } from './openapi.js';
 import { type HttpOptions, resolveHttpOptions } from './options.js';
 import { HttpProblem, problemResponse } from './problem.js';
 import type { Reply, Route, RouteContext } from './route.js';
-import { messageRoutes } from './routes/messages.js';
 import { originRoutes } from './routes/origin.js';
 import { queueRoutes } from './routes/queues.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
-import { webhookRoutes } from './routes/webhooks.js';
 import { parseInput } from './validate.js';
 
 /** A web-standard request handler. */
 export type FetchHandler = (request: Request) => Promise<Response>;
 
 /**
- * What {@link Courier.http} returns: a web-standard handler you can call
+ * What {@link createHttpHandler} returns: a web-standard handler you can call
  * directly, plus adapters for Node servers and route-handler frameworks.
  *
  * @example
  * ```ts
- * const api = courier.http({ basePath: '/courier', auth: { token: process.env.COURIER_TOKEN! } });
+ * const api = createHttpHandler(courier, { basePath: '/courier', auth: { token: process.env.COURIER_TOKEN! } });
  * http.createServer(api.node).listen(3000);          // node:http
  * app.use(api.node);                                  // Express (before body parsers)
  * export default { fetch: api.fetch };                // Bun, Deno, Cloudflare-style
@@ -119,21 +116,47 @@ function render(reply: Reply, head: boolean): Response {
   return new Response(head ? null : body, { status: reply.status, headers });
 }
 
+/** The problem an error of the engine answers with: its class decides the status. */
+function engineProblem(err: unknown, route: Route | undefined): HttpProblem | null {
+  if (err instanceof HttpProblem) return err;
+  if (err instanceof ValidationError) return toProblem(err, route);
+  if (err instanceof NotFoundError) return new HttpProblem('not-found', err.message);
+  if (err instanceof ConflictError || err instanceof StateError) return new HttpProblem('conflict', err.message);
+  if (err instanceof NotMigratedError) return new HttpProblem('unavailable', err.message);
+  return null;
+}
+
 /**
- * Builds the HTTP handler of a courier; see {@link Courier.http}. Options are
- * validated at once (a {@link ValidationError} names the field).
+ * The HTTP API, the dashboard and the plugins' endpoints (messaging and its
+ * provider webhooks, with `pgcourier/messages`) of a courier, as one web-standard
+ * `(Request) => Promise<Response>` handler, with a Node listener (`.node`) for
+ * node:http, Express and Fastify, and `.routeHandlers` for Next.js. Management
+ * endpoints need `auth`; webhooks are checked by their provider's signature. The
+ * OpenAPI document is at `{basePath}/openapi.json`, the dashboard at
+ * `{basePath}/`. Options are validated at once (a {@link ValidationError} names
+ * the field). Errors of the engine map to statuses by class: `ValidationError`
+ * 400, `NotFoundError` 404, `ConflictError` and `StateError` 409,
+ * `NotMigratedError` 503.
+ *
+ * @example
+ * ```ts
+ * import { createHttpHandler } from 'pgcourier/http';
+ *
+ * const api = createHttpHandler(courier, { basePath: '/courier', auth: { token: process.env.COURIER_TOKEN! } });
+ * http.createServer(api.node).listen(3000);
+ * ```
  */
-export function createHttpHandler(courier: Courier, options: HttpOptions): CourierHttpHandler {
+export function createHttpHandler(courier: HttpCourier, options: HttpOptions): CourierHttpHandler {
   const opts = resolveHttpOptions(options);
+  const extensions = courier.extensions('http');
   const routes: Route[] = [
     ...(opts.dashboard ? [dashboardRoute] : []),
     ...taskRoutes,
     ...queueRoutes,
     ...scheduleRoutes,
-    ...messageRoutes,
+    ...extensions.flatMap((e) => e.routes),
     ...systemRoutes,
     ...originRoutes,
-    ...webhookRoutes,
   ];
   const table = routes.map(compile);
   const authenticate = createAuthenticator(opts.tokens, opts.authorize, (err) =>
@@ -141,12 +164,6 @@ export function createHttpHandler(courier: Courier, options: HttpOptions): Couri
   );
   let document: Record<string, unknown> | undefined;
   const openapi = () => (document ??= buildOpenApi(routes, opts.basePath, opts.dashboard !== null));
-
-  const call = async (path: string, ...args: unknown[]): Promise<unknown> => {
-    const fn = member(courier, path);
-    if (!fn) throw new HttpProblem('not-implemented', `courier.${path}() is not available in this build`);
-    return fn(...args);
-  };
 
   /** Answers a request, or returns `null` when its path is outside `basePath`. */
   async function dispatch(request: Request): Promise<Response | null> {
@@ -181,13 +198,7 @@ export function createHttpHandler(courier: Courier, options: HttpOptions): Couri
         throw new HttpProblem('method-not-allowed', `${request.method} is not allowed here; use ${allow}`, { headers: { Allow: allow } });
       }
       route = hit.c.route;
-      if (route.access === 'webhook') {
-        if (!route.requires || !member(courier, route.requires)) throw new HttpProblem('not-found', `no webhook handler is configured for ${route.path}`);
-      }
       if (route.access === 'bearer') await authenticate(request);
-      if (route.requires && !member(courier, route.requires)) {
-        throw new HttpProblem('not-implemented', `courier.${route.requires}() is not available in this build`);
-      }
       const params = route.params ? parseInput(route.params as z.ZodType, hit.params) : hit.params;
       let query: unknown;
       if (route.query) query = parseInput(route.query as z.ZodType, queryObject(url));
@@ -206,19 +217,15 @@ export function createHttpHandler(courier: Courier, options: HttpOptions): Couri
         const text = new TextDecoder().decode(raw).trim();
         if (text !== '' && text !== '{}') throw new HttpProblem('validation', '"body" must be empty', { field: 'body' });
       }
-      const ctx: RouteContext<unknown, unknown, unknown> = { request, url, params, query, body, courier, options: opts, call, openapi };
+      const ctx: RouteContext<unknown, unknown, unknown> = { request, url, params, query, body, courier, options: opts, openapi };
       const reply = await route.handle(ctx);
       if (reply instanceof Response) {
         return head ? new Response(null, { status: reply.status, headers: reply.headers }) : reply;
       }
       return render(reply, head);
     } catch (err) {
-      if (err instanceof HttpProblem) return problemResponse(err);
-      if (err instanceof ValidationError) return problemResponse(toProblem(err, route));
-      if (err instanceof CourierError) {
-        const kind = /not ?found/i.test(err.name) ? 'not-found' : 'conflict';
-        return problemResponse(new HttpProblem(kind, err.message));
-      }
+      const problem = engineProblem(err, route);
+      if (problem) return problemResponse(problem);
       if (request.signal.aborted) {
         courier.logger.debug({ method: request.method, route: route?.path }, 'pgcourier http: client went away');
         return problemResponse(new HttpProblem('validation', 'the client closed the request', { field: 'body' }));

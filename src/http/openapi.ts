@@ -86,7 +86,6 @@ function responses(route: Route): Json {
     add(413, 'Body larger than `bodyLimit`.');
     add(415, 'Body is not `application/json`.');
   }
-  if (route.requires && route.access !== 'webhook') add(501, `\`courier.${route.requires}()\` is not available in this build.`);
   out.default = problem('Any other error (e.g. 500), as problem details.');
   return out;
 }
@@ -152,7 +151,7 @@ export function buildOpenApi(routes: Route[], basePath: string, dashboard: boole
     paths,
     components: {
       schemas: components(),
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The token given in `courier.http({ auth: { token } })`.' } },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The token given in `createHttpHandler(courier, { auth: { token } })`.' } },
     },
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parse } from '../config.js';
+import { type Check, parse, type SameFields } from '../config.js';
 import { ValidationError } from '../errors.js';
 
 /**
@@ -27,7 +27,7 @@ export interface DashboardOptions {
   title?: string;
 }
 
-/** Options of {@link Courier.http}. Sizes are bytes. */
+/** Options of {@link createHttpHandler}. Sizes are bytes. */
 export interface HttpOptions {
   /** Path prefix the handler serves, e.g. `/courier` (default: the root). */
   basePath?: string;
@@ -86,6 +86,10 @@ const httpOptionsSchema = z
     trustProxy: z.boolean('must be true or false').default(false),
   })
   .strict();
+
+// Compile-time: the option interfaces name exactly the fields httpOptionsSchema validates.
+type _HttpOptionsMatch = Check<SameFields<HttpOptions, z.input<typeof httpOptionsSchema>>>;
+type _HttpAuthOptionsMatch = Check<SameFields<HttpAuthOptions, z.input<typeof httpOptionsSchema>['auth']>>;
 
 /** Options after validation and defaults. */
 export interface ResolvedHttpOptions {

@@ -32,7 +32,6 @@ export const problemTypes = {
   'payload-too-large': { status: 413, title: 'Request body too large' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
   internal: { status: 500, title: 'Internal server error' },
-  'not-implemented': { status: 501, title: 'Not available in this build' },
   unavailable: { status: 503, title: 'Service unavailable' },
 } as const;
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Courier } from '../courier.js';
+import type { HttpCourier } from './courier-api.js';
 import type { ResolvedHttpOptions } from './options.js';
 
 /** HTTP methods routes are declared with (HEAD is served by every GET route). */
@@ -7,8 +7,8 @@ export type Method = 'GET' | 'POST' | 'DELETE' | 'OPTIONS';
 
 /**
  * Who may call a route: `bearer` needs the management credentials, `public`
- * nothing (dashboard shell, OpenAPI document, health), `webhook` is forwarded to
- * messaging, which checks the provider's signature.
+ * nothing (dashboard shell, OpenAPI document, health), `webhook` is a provider's
+ * callback, checked by the provider's signature in the route itself.
  */
 export type Access = 'bearer' | 'public' | 'webhook';
 
@@ -39,10 +39,8 @@ export interface RouteContext<P, Q, B> {
   params: P;
   query: Q;
   body: B;
-  courier: Courier;
+  courier: HttpCourier;
   options: ResolvedHttpOptions;
-  /** Calls the courier member at a dotted path (checked by `requires` beforehand). */
-  call(path: string, ...args: unknown[]): Promise<unknown>;
   /** The OpenAPI document of this handler. */
   openapi(): Record<string, unknown>;
 }
@@ -59,8 +57,6 @@ export interface Route<P extends z.ZodType | undefined = any, Q extends z.ZodTyp
   summary: string;
   description?: string;
   access: Access;
-  /** Dotted path of the courier member the route needs; absent → 501 (404 for webhooks). */
-  requires?: string;
   params?: P;
   query?: Q;
   body?: B;
@@ -75,9 +71,53 @@ export interface Route<P extends z.ZodType | undefined = any, Q extends z.ZodTyp
   handle(ctx: RouteContext<Out<P>, Out<Q>, Out<B>>): Promise<Reply | Response>;
 }
 
-/** Declares a route with its handler typed from its schemas. */
+/**
+ * Declares a route with its handler typed from its schemas.
+ *
+ * @example
+ * ```ts
+ * const ping = defineRoute({
+ *   operationId: 'getPing',
+ *   method: 'GET',
+ *   path: '/ping',
+ *   tag: 'system',
+ *   summary: 'Ping',
+ *   access: 'public',
+ *   responses: { 200: { description: 'Pong.' } },
+ *   async handle() {
+ *     return { status: 200, body: { pong: true } };
+ *   },
+ * });
+ * ```
+ */
 export function defineRoute<P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined>(
   route: Route<P, Q, B>,
 ): Route {
   return route as unknown as Route;
+}
+
+/** What a plugin's dashboard overview adds: its sections, `null` where it has none. */
+export interface OverviewSections {
+  /** Bulk-send batches with progress (messaging). */
+  batches?: readonly object[];
+  /** Message counts (messaging). */
+  messages?: object;
+}
+
+/**
+ * What a plugin contributes to `pgcourier/http`: its routes (webhooks included)
+ * and its sections of the dashboard overview.
+ */
+export interface HttpExtension {
+  /** Routes served below the base path beside the core's. */
+  readonly routes: readonly Route[];
+  /** Sections of `GET /overview` the plugin fills. */
+  overview?(): Promise<OverviewSections>;
+}
+
+declare module '../plugins.js' {
+  interface PluginExtensions {
+    /** Routes and dashboard sections served by `pgcourier/http`. */
+    http?: HttpExtension;
+  }
 }

@@ -4,6 +4,7 @@
  * messages' statuses in one snapshot, so the counts always sum to the total.
  */
 import type { Queryable } from '../db/pool.js';
+import type { MessageNames } from './names.js';
 import { ACTIVE_STATUSES, COMPLETED_STATUSES } from './status.js';
 import type { BatchProgress, MessageStatus } from './types.js';
 import { MESSAGE_STATUSES } from './types.js';
@@ -31,23 +32,23 @@ export interface BulkRows {
  * statement. Recipients already suppressed on the channel are stored as `failed`
  * (error `suppressed`) and get no task. Returns how many tasks were created.
  */
-export async function insertBulk(db: Queryable, s: string, b: BulkRows): Promise<{ messages: number; tasks: number }> {
+export async function insertBulk(db: Queryable, names: MessageNames, b: BulkRows): Promise<{ messages: number; tasks: number }> {
   const { rows } = await db.query<{ messages: number; tasks: number }>(
     `WITH batch AS (
-       INSERT INTO ${s}.message_batches (id, channel, provider, name, template, variables, subject, total)
+       INSERT INTO ${names.batches} (id, channel, provider, name, template, variables, subject, total)
        VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, cardinality($10::uuid[]))
        RETURNING id),
      input AS (
        SELECT v.id, v.recipient, v.vars, v.ord,
-              EXISTS (SELECT 1 FROM ${s}.suppressions x WHERE x.channel = $2 AND x.recipient = v.recipient) AS suppressed
+              EXISTS (SELECT 1 FROM ${names.suppressions} x WHERE x.channel = $2 AND x.recipient = v.recipient) AS suppressed
          FROM unnest($10::uuid[], $11::text[], $12::jsonb[]) WITH ORDINALITY AS v(id, recipient, vars, ord)),
      tasks AS (
-       INSERT INTO ${s}.tasks (queue, name, payload, priority, max_retries, retry_delay, timeout)
+       INSERT INTO ${names.tasks} (queue, name, payload, priority, max_retries, retry_delay, timeout)
        SELECT $13, $14, jsonb_build_object('messageId', i.id), $15, $16, $17, $18
          FROM input i WHERE NOT i.suppressed ORDER BY i.ord
        RETURNING id, (payload->>'messageId')::uuid AS message_id),
      messages AS (
-       INSERT INTO ${s}.messages (id, channel, recipient, sender, variables, provider, batch_id, task_id, expires_at,
+       INSERT INTO ${names.messages} (id, channel, recipient, sender, variables, provider, batch_id, task_id, expires_at,
                                   status, error_code, error_text)
        SELECT i.id, $2, i.recipient, $8, i.vars, $3, (SELECT id FROM batch), t.id, $9,
               CASE WHEN i.suppressed THEN 'failed' ELSE 'queued' END,
@@ -88,11 +89,11 @@ interface BatchRow {
   counts: Record<string, number> | null;
 }
 
-const batchSelect = (s: string) =>
+const batchSelect = (names: MessageNames) =>
   `SELECT b.id, b.channel, b.name, b.created_at,
           (SELECT jsonb_object_agg(c.status, c.n)
-             FROM (SELECT status, count(*) AS n FROM ${s}.messages WHERE batch_id = b.id GROUP BY status) c) AS counts
-     FROM ${s}.message_batches b`;
+             FROM (SELECT status, count(*) AS n FROM ${names.messages} WHERE batch_id = b.id GROUP BY status) c) AS counts
+     FROM ${names.batches} b`;
 
 /** Turns status counts into progress: completed + failed + active = total. */
 export function toProgress(row: { id: string; channel: string; name: string | null; createdAt: Date; counts: Partial<Record<string, number>> }): BatchProgress {
@@ -108,13 +109,13 @@ export function toProgress(row: { id: string; channel: string; name: string | nu
 const fromRow = (r: BatchRow) => toProgress({ id: r.id, channel: r.channel, name: r.name, createdAt: r.created_at, counts: r.counts ?? {} });
 
 /** Progress of one batch, or `null`. */
-export async function selectBatch(db: Queryable, s: string, id: string): Promise<BatchProgress | null> {
-  const { rows } = await db.query<BatchRow>(`${batchSelect(s)} WHERE b.id = $1`, [id]);
+export async function selectBatch(db: Queryable, names: MessageNames, id: string): Promise<BatchProgress | null> {
+  const { rows } = await db.query<BatchRow>(`${batchSelect(names)} WHERE b.id = $1`, [id]);
   return rows[0] ? fromRow(rows[0]) : null;
 }
 
 /** Newest batches first, with progress. */
-export async function selectBatches(db: Queryable, s: string, limit: number, before: Date | null): Promise<BatchProgress[]> {
-  const { rows } = await db.query<BatchRow>(`${batchSelect(s)} WHERE ($2::timestamptz IS NULL OR b.created_at < $2) ORDER BY b.created_at DESC, b.id DESC LIMIT $1`, [limit, before]);
+export async function selectBatches(db: Queryable, names: MessageNames, limit: number, before: Date | null): Promise<BatchProgress[]> {
+  const { rows } = await db.query<BatchRow>(`${batchSelect(names)} WHERE ($2::timestamptz IS NULL OR b.created_at < $2) ORDER BY b.created_at DESC, b.id DESC LIMIT $1`, [limit, before]);
   return rows.map(fromRow);
 }

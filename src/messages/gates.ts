@@ -5,6 +5,7 @@
  */
 import type { Queryable } from '../db/pool.js';
 import type { Acquired, RateLimiter, RateLimitSpec } from '../limits/rate-limiter.js';
+import type { MessageNames } from './names.js';
 
 /** Creates (or returns) the cross-process limiter for a key. */
 export type LimiterFactory = (key: string, spec: RateLimitSpec) => RateLimiter;
@@ -20,15 +21,15 @@ export function widenRate(spec: RateLimitSpec, margin: number): { limit: number;
 /** Pause and rate of provider gates. */
 export class Gates {
   readonly #db: Queryable;
-  readonly #s: string;
+  readonly #names: MessageNames;
   readonly #limiter: LimiterFactory;
   readonly #margin: number;
   readonly #maxWait: number;
   readonly #cache = new Map<string, RateLimiter>();
 
-  constructor(opts: { db: Queryable; schema: string; limiter: LimiterFactory; margin: number; maxWait: number }) {
+  constructor(opts: { db: Queryable; names: MessageNames; limiter: LimiterFactory; margin: number; maxWait: number }) {
     this.#db = opts.db;
-    this.#s = opts.schema;
+    this.#names = opts.names;
     this.#limiter = opts.limiter;
     this.#margin = opts.margin;
     this.#maxWait = opts.maxWait;
@@ -37,7 +38,7 @@ export class Gates {
   /** Seconds the gate stays paused (0 when open). */
   async pausedFor(key: string): Promise<number> {
     const { rows } = await this.#db.query<{ left: number | null }>(
-      `SELECT extract(epoch FROM paused_until - now())::float8 AS left FROM ${this.#s}.provider_gates WHERE key = $1 AND paused_until > now()`,
+      `SELECT extract(epoch FROM paused_until - now())::float8 AS left FROM ${this.#names.gates} WHERE key = $1 AND paused_until > now()`,
       [key],
     );
     return Math.max(0, rows[0]?.left ?? 0);
@@ -49,7 +50,7 @@ export class Gates {
    */
   async pause(key: string, seconds: number, reason: string): Promise<boolean> {
     const { rows } = await this.#db.query<{ fresh: boolean }>(
-      `INSERT INTO ${this.#s}.provider_gates AS g (key, paused_until, paused_at, reason)
+      `INSERT INTO ${this.#names.gates} AS g (key, paused_until, paused_at, reason)
        VALUES ($1, now() + make_interval(secs => $2), now(), $3)
        ON CONFLICT (key) DO UPDATE
           SET paused_at = CASE WHEN g.paused_until IS NULL OR g.paused_until <= now() THEN now() ELSE g.paused_at END,
@@ -63,13 +64,13 @@ export class Gates {
 
   /** Lifts a pause. */
   async resume(key: string): Promise<void> {
-    await this.#db.query(`UPDATE ${this.#s}.provider_gates SET paused_until = NULL, updated_at = now() WHERE key = $1`, [key]);
+    await this.#db.query(`UPDATE ${this.#names.gates} SET paused_until = NULL, updated_at = now() WHERE key = $1`, [key]);
   }
 
   /** Gates paused now, with the seconds left and the reason. */
   async paused(): Promise<Array<{ key: string; seconds: number; reason: string | null }>> {
     const { rows } = await this.#db.query<{ key: string; left: number; reason: string | null }>(
-      `SELECT key, extract(epoch FROM paused_until - now())::float8 AS left, reason FROM ${this.#s}.provider_gates WHERE paused_until > now() ORDER BY key`,
+      `SELECT key, extract(epoch FROM paused_until - now())::float8 AS left, reason FROM ${this.#names.gates} WHERE paused_until > now() ORDER BY key`,
     );
     return rows.map((r) => ({ key: r.key, seconds: r.left, reason: r.reason }));
   }

@@ -1,17 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
-import type { Logger } from 'pino';
 import { z } from 'zod';
 import { parse } from '../config.js';
-import { type Queryable, queryableOf, quoteIdent } from '../db/pool.js';
+import { type Queryable, queryableOf } from '../db/pool.js';
 import { ValidationError } from '../errors.js';
-import type { RateLimiter, RateLimitSpec } from '../limits/rate-limiter.js';
-import type { TaskManager } from '../manager.js';
-import { defineTask, type TaskRegistry } from '../registry.js';
+import type { RateLimitSpec } from '../limits/rate-limiter.js';
+import type { PluginHost } from '../plugins.js';
+import { defineTask } from '../registry.js';
 import { insertBulk, selectBatch, selectBatches } from './batches.js';
 import { builtinChannels, type ChannelDefinition } from './channels.js';
 import { emailjsTaskSchema, type ParsedProviders, type ProvidersConfig, providersSchema, sendBulkInputSchema, sendInputSchema } from './config.js';
 import { Gates } from './gates.js';
+import { type MessageNames, messageNames } from './names.js';
 import { metaProvider } from './providers/meta.js';
 import type { MessageProvider } from './providers/provider.js';
 import { resendProvider } from './providers/resend.js';
@@ -52,22 +51,6 @@ import { emailjsEndpoint, type RequestInfo } from './webhooks/emailjs.js';
 import { metaWebhook } from './webhooks/meta.js';
 import { type ProviderStatusEvent, twilioWebhook } from './webhooks/twilio.js';
 
-/** What the messaging module needs from its courier. */
-export interface MessagesHost {
-  /** The courier's pool. */
-  readonly pool: pg.Pool;
-  /** The courier's schema. */
-  readonly schema: string;
-  /** The courier's logger. */
-  readonly logger: Logger;
-  /** The courier's task registry (the send tasks are registered here). */
-  readonly registry: TaskRegistry;
-  /** The courier's task manager (the send tasks are enqueued through it). */
-  readonly manager: TaskManager;
-  /** The courier's cross-process rate limiter. */
-  rateLimiter(key: string, spec: RateLimitSpec): RateLimiter;
-}
-
 /** Web-standard webhook handlers, for any HTTP framework (`Request` in, `Response` out). */
 export interface MessageWebhooks {
   /** Twilio status callbacks (`POST`, `X-Twilio-Signature`). */
@@ -96,7 +79,6 @@ export interface BatchHandle {
   done(options?: { timeout?: number; interval?: number; signal?: AbortSignal }): Promise<BatchProgress>;
 }
 
-
 /**
  * Messaging: sends email, SMS and WhatsApp from background tasks through real
  * provider protocols, tracks every message's status (forward only), runs bulk
@@ -105,9 +87,12 @@ export interface BatchHandle {
  *
  * @example
  * ```ts
+ * import { createCourier } from 'pgcourier';
+ * import { messages } from 'pgcourier/messages';
+ *
  * const courier = createCourier({
  *   connectionString: process.env.DATABASE_URL,
- *   providers: { twilio: { accountSid: 'AC…', authToken: '…', from: '+15550001111', statusCallback: 'https://app.example/hooks/twilio' } },
+ *   plugins: [messages({ providers: { twilio: { accountSid: 'AC…', authToken: '…', from: '+15550001111', statusCallback: 'https://app.example/hooks/twilio' } } })],
  * });
  * const id = await courier.messages.send({ channel: 'sms', to: '+15551234567', body: 'Your code is 4821' });
  * await courier.start();
@@ -115,8 +100,8 @@ export interface BatchHandle {
  * ```
  */
 export class Messages {
-  readonly #host: MessagesHost;
-  readonly #s: string;
+  readonly #host: PluginHost;
+  readonly #names: MessageNames;
   #config: ParsedProviders;
   readonly #custom = new Map<string, MessageProvider>();
   #builtin = new Map<string, MessageProvider>();
@@ -129,12 +114,12 @@ export class Messages {
   /** Web-standard webhook handlers: `twilio`, `meta`, `emailjs`. */
   readonly webhooks: MessageWebhooks;
 
-  /** Built by the courier; use `courier.messages`. */
-  constructor(host: MessagesHost, providers?: ProvidersConfig) {
+  /** Built by the messages plugin; use `courier.messages`. */
+  constructor(host: PluginHost, providers?: ProvidersConfig) {
     const self = this;
     this.#host = host;
-    this.#s = quoteIdent(host.schema);
-    this.#config = parse(providersSchema, providers ?? {}, 'createCourier', 'providers');
+    this.#names = messageNames(host.names);
+    this.#config = parse(providersSchema, providers ?? {}, 'messages', 'providers');
     for (const c of builtinChannels()) this.#channels.set(c.name, c);
     this.#builtin = this.#buildProviders();
     this.#gates = this.#buildGates();
@@ -145,7 +130,7 @@ export class Messages {
       payload: z.object({ messageId: z.uuid() }),
       handler: createSendHandler({
         pool: host.pool,
-        s: this.#s,
+        names: this.#names,
         logger: host.logger,
         get gates() {
           return self.#gates;
@@ -169,7 +154,7 @@ export class Messages {
       payload: emailjsTaskSchema,
       handler: createSubmissionHandler({
         pool: host.pool,
-        s: this.#s,
+        names: this.#names,
         config: () => this.#config.emailjs,
         send: (input, options) => this.send(input, options),
       }),
@@ -199,19 +184,24 @@ export class Messages {
           config: this.#config.emailjs,
           rateLimiter: (key, spec) => this.#host.rateLimiter(key, spec),
           enqueue: async (payload) => {
-            await this.#host.manager.enqueueTask(EMAILJS_TASK, payload, { key: payload.dedupeKey });
+            await this.#host.enqueueTask(EMAILJS_TASK, payload, { key: payload.dedupeKey });
           },
           logger: host.logger,
         });
       },
     };
-    if (providers !== undefined) this.#ensureTasks();
+    this.#ensureTasks();
   }
 
   /**
    * Sets (or replaces) the provider settings after creation, e.g. in a worker's
    * task module: `export function register(courier) { courier.messages.configure({ … }) }`.
    * Validated like `createCourier({ providers })`.
+   *
+   * @example
+   * ```ts
+   * courier.messages.configure({ resend: { apiKey: process.env.RESEND_API_KEY!, from: 'Acme <noreply@acme.test>' } });
+   * ```
    */
   configure(providers: ProvidersConfig): void {
     this.#config = parse(providersSchema, providers ?? {}, 'messages.configure', 'providers');
@@ -224,6 +214,18 @@ export class Messages {
   /**
    * Adds a way to send: a provider for one or more channels. Providers added here
    * win over built-in ones of the same name.
+   *
+   * @example
+   * ```ts
+   * courier.messages.registerProvider({
+   *   name: 'telegram',
+   *   channels: ['telegram'],
+   *   async send(message) {
+   *     const res = await fetch(`https://api.telegram.org/bot${token}/sendMessage`, { method: 'POST', body: JSON.stringify({ chat_id: message.to, text: message.text }) });
+   *     return res.ok ? { outcome: 'ok', providerMessageId: String((await res.json()).result.message_id) } : { outcome: 'retry', code: String(res.status), message: res.statusText };
+   *   },
+   * });
+   * ```
    */
   registerProvider(provider: MessageProvider): void {
     if (typeof provider?.name !== 'string' || !/^[a-z][a-z0-9_-]{0,31}$/.test(provider.name)) {
@@ -235,7 +237,14 @@ export class Messages {
     this.#ensureTasks();
   }
 
-  /** Adds a channel (or replaces one's definition). */
+  /**
+   * Adds a channel (or replaces one's definition).
+   *
+   * @example
+   * ```ts
+   * courier.messages.registerChannel({ name: 'telegram', normalize: (to) => (/^-?\d+$/.test(to) ? to : null), rateLimit: '30/s' });
+   * ```
+   */
   registerChannel(channel: ChannelDefinition): void {
     if (typeof channel?.name !== 'string' || !/^[a-z][a-z0-9_]{0,31}$/.test(channel.name)) {
       throw new ValidationError('registerChannel', 'name', 'must be a channel name (lower-case letters, digits, _)');
@@ -243,12 +252,26 @@ export class Messages {
     this.#channels.set(channel.name, channel);
   }
 
-  /** Registered channel names. */
+  /**
+   * Registered channel names.
+   *
+   * @example
+   * ```ts
+   * courier.messages.channels(); // ['email', 'sms', 'whatsapp', 'voice', 'in_person', …]
+   * ```
+   */
   channels(): Channel[] {
     return [...this.#channels.keys()];
   }
 
-  /** Names of the providers configured or registered in this process. */
+  /**
+   * Names of the providers configured or registered in this process.
+   *
+   * @example
+   * ```ts
+   * if (!courier.messages.providers().includes('smtp')) console.warn('no SMTP settings in this process');
+   * ```
+   */
   providers(): string[] {
     return [...new Set([...this.#custom.keys(), ...this.#builtin.keys()])];
   }
@@ -294,13 +317,13 @@ export class Messages {
       expiresAt: m.expiresAt ?? null,
     };
     if (channel.manual) {
-      await insertMessage(this.#runner(options.tx, 'messages.send') ?? this.#host.pool, this.#s, row);
+      await insertMessage(this.#runner(options.tx, 'messages.send') ?? this.#host.pool, this.#names, row);
       return id;
     }
     this.#ensureTasks();
     const write = async (db: Queryable) => {
-      row.taskId = await this.#host.manager.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask, ...(m.priority ? { priority: m.priority } : {}) });
-      await insertMessage(db, this.#s, row);
+      row.taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask, ...(m.priority ? { priority: m.priority } : {}) });
+      await insertMessage(db, this.#names, row);
     };
     const tx = this.#runner(options.tx, 'messages.send');
     if (tx) await write(tx);
@@ -308,30 +331,57 @@ export class Messages {
     return id;
   }
 
-  /** The message with this id, or `null`. */
+  /**
+   * The message with this id, or `null`.
+   *
+   * @example
+   * ```ts
+   * const m = await courier.messages.get(id);
+   * console.log(m?.status, m?.providerMessageId, m?.error);
+   * ```
+   */
   async get(id: string): Promise<MessageInfo | null> {
     const uuid = uuidOrNull(id);
     if (!uuid) return null;
-    const row = await selectMessage(this.#host.pool, this.#s, uuid);
+    const row = await selectMessage(this.#host.pool, this.#names, uuid);
     return row ? toMessageInfo(row) : null;
   }
 
-  /** The send ledger of a message: one entry per request handed to a provider. */
+  /**
+   * The send ledger of a message: one entry per request handed to a provider.
+   *
+   * @example
+   * ```ts
+   * for (const a of await courier.messages.attempts(id)) console.log(a.provider, a.outcome, a.error);
+   * ```
+   */
   attempts(id: string): Promise<MessageAttempt[]> {
     const uuid = uuidOrNull(id);
-    return uuid ? selectAttempts(this.#host.pool, this.#s, uuid) : Promise.resolve([]);
+    return uuid ? selectAttempts(this.#host.pool, this.#names, uuid) : Promise.resolve([]);
   }
 
-  /** Provider events and notes of a message, oldest first. */
+  /**
+   * Provider events and notes of a message, oldest first.
+   *
+   * @example
+   * ```ts
+   * const history = await courier.messages.events(id); // provider callbacks and manual updates, oldest first
+   * ```
+   */
   events(id: string): Promise<MessageEvent[]> {
     const uuid = uuidOrNull(id);
-    return uuid ? selectEvents(this.#host.pool, this.#s, uuid) : Promise.resolve([]);
+    return uuid ? selectEvents(this.#host.pool, this.#names, uuid) : Promise.resolve([]);
   }
 
   /**
    * Moves a message to `status` by hand (forward only; e.g. a voice call answered,
    * a letter handed over), with an optional note. Returns false when the message
    * does not exist or is already further along.
+   *
+   * @example
+   * ```ts
+   * await courier.messages.update(callId, { status: 'delivered', note: 'answered by the patient' });
+   * ```
    */
   async update(id: string, change: { status?: MessageStatus; note?: string; error?: string }): Promise<boolean> {
     const uuid = uuidOrNull(id);
@@ -339,27 +389,41 @@ export class Messages {
     if (change.status !== undefined && !MESSAGE_STATUSES.includes(change.status)) throw new ValidationError('messages.update', 'status', `must be one of ${MESSAGE_STATUSES.join(', ')}`);
     if (change.note !== undefined && (typeof change.note !== 'string' || change.note.length > 10_000)) throw new ValidationError('messages.update', 'note', 'must be a string of at most 10000 characters');
     return inTransaction(this.#host.pool, async (db) => {
-      const row = await selectMessage(db, this.#s, uuid);
+      const row = await selectMessage(db, this.#names, uuid);
       if (!row) return false;
       let moved = false;
       if (change.status && canAdvance(row.status, change.status)) {
         const err = change.error !== undefined ? { code: 'manual', text: change.error.slice(0, 2000) } : null;
-        moved = (await setStatus(db, this.#s, uuid, change.status, err)) === change.status;
+        moved = (await setStatus(db, this.#names, uuid, change.status, err)) === change.status;
         if (moved && (change.status === 'delivered' || change.status === 'read')) {
-          await db.query(`UPDATE ${this.#s}.messages SET delivered_at = coalesce(delivered_at, now()) WHERE id = $1`, [uuid]);
+          await db.query(`UPDATE ${this.#names.messages} SET delivered_at = coalesce(delivered_at, now()) WHERE id = $1`, [uuid]);
         }
       }
-      if (change.status || change.note) await insertManualEvent(db, this.#s, uuid, change.status ?? null, change.note ?? null, moved);
+      if (change.status || change.note) await insertManualEvent(db, this.#names, uuid, change.status ?? null, change.note ?? null, moved);
       return moved || (change.status === undefined && change.note !== undefined);
     });
   }
 
-  /** Marks a message delivered by hand (voice, in-person), with an optional note. */
+  /**
+   * Marks a message delivered by hand (voice, in-person), with an optional note.
+   *
+   * @example
+   * ```ts
+   * await courier.messages.markDelivered(visitId, 'handed over at the desk');
+   * ```
+   */
   markDelivered(id: string, note?: string): Promise<boolean> {
     return this.update(id, { status: 'delivered', ...(note !== undefined ? { note } : {}) });
   }
 
-  /** Adds a note to a message's history. */
+  /**
+   * Adds a note to a message's history.
+   *
+   * @example
+   * ```ts
+   * await courier.messages.addNote(callId, 'left a voicemail');
+   * ```
+   */
   async addNote(id: string, note: string): Promise<boolean> {
     return this.update(id, { note });
   }
@@ -397,7 +461,7 @@ export class Messages {
     this.#ensureTasks();
     const batchId = randomUUID();
     const db = this.#runner(options.tx, 'messages.sendBulk') ?? this.#host.pool;
-    await insertBulk(db, this.#s, {
+    await insertBulk(db, this.#names, {
       batchId,
       channel: b.channel,
       provider: b.provider ?? null,
@@ -415,13 +479,28 @@ export class Messages {
     return batchId;
   }
 
-  /** Progress of a batch: `{ total, completed, failed, active, progress }`, or `null`. */
+  /**
+   * Progress of a batch: `{ total, completed, failed, active, progress }`, or `null`.
+   *
+   * @example
+   * ```ts
+   * const p = await courier.messages.getBatch(batchId);
+   * console.log(`${p?.progress}% (${p?.completed} sent, ${p?.failed} failed)`);
+   * ```
+   */
   getBatch(id: string): Promise<BatchProgress | null> {
     const uuid = uuidOrNull(id);
-    return uuid ? selectBatch(this.#host.pool, this.#s, uuid) : Promise.resolve(null);
+    return uuid ? selectBatch(this.#host.pool, this.#names, uuid) : Promise.resolve(null);
   }
 
-  /** A handle on a batch, e.g. `await courier.messages.batch(id).done()`. */
+  /**
+   * A handle on a batch, e.g. `await courier.messages.batch(id).done()`.
+   *
+   * @example
+   * ```ts
+   * const final = await courier.messages.batch(batchId).done({ timeout: 600 });
+   * ```
+   */
   batch(id: string): BatchHandle {
     const get = () => this.getBatch(id);
     return {
@@ -442,17 +521,32 @@ export class Messages {
     };
   }
 
-  /** Batches, newest first, with progress. */
+  /**
+   * Batches, newest first, with progress.
+   *
+   * @example
+   * ```ts
+   * const recent = await courier.messages.listBatches({ limit: 10 });
+   * ```
+   */
   listBatches(options: { limit?: number; before?: Date } = {}): Promise<BatchProgress[]> {
     const limit = options.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new ValidationError('messages.listBatches', 'limit', 'must be an integer from 1 to 500');
-    return selectBatches(this.#host.pool, this.#s, limit, options.before ?? null);
+    return selectBatches(this.#host.pool, this.#names, limit, options.before ?? null);
   }
 
-  /** Message counts per channel and status, and in total. */
+  /**
+   * Message counts per channel and status, and in total.
+   *
+   * @example
+   * ```ts
+   * const { channels, total } = await courier.messages.status();
+   * console.log(channels.sms?.delivered, total.failed);
+   * ```
+   */
   async status(): Promise<MessageQueueStatus> {
     const { rows } = await this.#host.pool.query<{ channel: string; status: MessageStatus; n: string }>(
-      `SELECT channel, status, count(*) AS n FROM ${this.#s}.messages GROUP BY channel, status`,
+      `SELECT channel, status, count(*) AS n FROM ${this.#names.messages} GROUP BY channel, status`,
     );
     const empty = (): StatusCounts => ({ ...(Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as Record<MessageStatus, number>), total: 0 });
     const channels: Record<string, StatusCounts> = {};
@@ -467,39 +561,74 @@ export class Messages {
     return { channels, total };
   }
 
-  /** Stops sending to a recipient on a channel (sends to it fail with `suppressed`). */
+  /**
+   * Stops sending to a recipient on a channel (sends to it fail with `suppressed`).
+   *
+   * @example
+   * ```ts
+   * await courier.messages.suppress('email', 'bounced@example.test', 'hard bounce');
+   * ```
+   */
   async suppress(channel: Channel, recipient: string, reason = 'manual'): Promise<void> {
     const def = this.#channel(channel, 'messages.suppress');
-    await insertSuppression(this.#host.pool, this.#s, { channel, recipient: this.#recipient(def, recipient, 'messages.suppress', 'recipient'), reason, code: null, messageId: null });
+    await insertSuppression(this.#host.pool, this.#names, { channel, recipient: this.#recipient(def, recipient, 'messages.suppress', 'recipient'), reason, code: null, messageId: null });
   }
 
-  /** Lifts a suppression. Returns whether one existed. */
+  /**
+   * Lifts a suppression. Returns whether one existed.
+   *
+   * @example
+   * ```ts
+   * await courier.messages.unsuppress('sms', '+15551234567');
+   * ```
+   */
   async unsuppress(channel: Channel, recipient: string): Promise<boolean> {
     const def = this.#channel(channel, 'messages.unsuppress');
-    const { rowCount } = await this.#host.pool.query(`DELETE FROM ${this.#s}.suppressions WHERE channel = $1 AND recipient = $2`, [
+    const { rowCount } = await this.#host.pool.query(`DELETE FROM ${this.#names.suppressions} WHERE channel = $1 AND recipient = $2`, [
       channel,
       this.#recipient(def, recipient, 'messages.unsuppress', 'recipient'),
     ]);
     return (rowCount ?? 0) > 0;
   }
 
-  /** The suppression of a recipient on a channel, or `null`. */
+  /**
+   * The suppression of a recipient on a channel, or `null`.
+   *
+   * @example
+   * ```ts
+   * const s = await courier.messages.suppression('email', 'ana@example.test'); // null when sends are allowed
+   * ```
+   */
   async suppression(channel: Channel, recipient: string): Promise<{ reason: string; code: string | null; createdAt: Date } | null> {
     const def = this.#channel(channel, 'messages.suppression');
     const { rows } = await this.#host.pool.query<{ reason: string; error_code: string | null; created_at: Date }>(
-      `SELECT reason, error_code, created_at FROM ${this.#s}.suppressions WHERE channel = $1 AND recipient = $2`,
+      `SELECT reason, error_code, created_at FROM ${this.#names.suppressions} WHERE channel = $1 AND recipient = $2`,
       [channel, this.#recipient(def, recipient, 'messages.suppression', 'recipient')],
     );
     const r = rows[0];
     return r ? { reason: r.reason, code: r.error_code, createdAt: r.created_at } : null;
   }
 
-  /** Provider gates paused now (rate-limit answers, configuration errors). */
+  /**
+   * Provider gates paused now (rate-limit answers, configuration errors).
+   *
+   * @example
+   * ```ts
+   * for (const g of await courier.messages.pausedProviders()) console.log(g.key, g.seconds, g.reason);
+   * ```
+   */
   pausedProviders(): Promise<Array<{ key: string; seconds: number; reason: string | null }>> {
     return this.#gates.paused();
   }
 
-  /** Lifts the pause of a provider gate (a key from {@link Messages.pausedProviders}). */
+  /**
+   * Lifts the pause of a provider gate (a key from {@link Messages.pausedProviders}).
+   *
+   * @example
+   * ```ts
+   * await courier.messages.resumeProvider('twilio:AC…');
+   * ```
+   */
   resumeProvider(key: string): Promise<void> {
     return this.#gates.resume(key);
   }
@@ -509,6 +638,11 @@ export class Messages {
    * `olderThan` seconds ago (default 7 days), with their ledger and events, in
    * batches of `batchSize` rows, then the batches left empty. Returns the counts.
    * Suitable for the periodic `cleanup` task.
+   *
+   * @example
+   * ```ts
+   * const { messages, batches } = await courier.messages.cleanup({ olderThan: 30 * 86_400 });
+   * ```
    */
   async cleanup(options: { olderThan?: number; batchSize?: number } = {}): Promise<{ messages: number; batches: number }> {
     const olderThan = options.olderThan ?? 7 * 86_400;
@@ -519,26 +653,33 @@ export class Messages {
     for (;;) {
       const { rowCount } = await this.#host.pool.query(
         `WITH doomed AS (
-           SELECT id FROM ${this.#s}.messages
+           SELECT id FROM ${this.#names.messages}
             WHERE created_at < now() - make_interval(secs => $1) AND status NOT IN ('queued', 'pending', 'sending')
             ORDER BY created_at LIMIT $2
             FOR UPDATE SKIP LOCKED)
-         DELETE FROM ${this.#s}.messages m USING doomed WHERE m.id = doomed.id`,
+         DELETE FROM ${this.#names.messages} m USING doomed WHERE m.id = doomed.id`,
         [olderThan, batchSize],
       );
       messages += rowCount ?? 0;
       if ((rowCount ?? 0) < batchSize) break;
     }
     const { rowCount: batches } = await this.#host.pool.query(
-      `DELETE FROM ${this.#s}.message_batches b
+      `DELETE FROM ${this.#names.batches} b
         WHERE b.created_at < now() - make_interval(secs => $1)
-          AND NOT EXISTS (SELECT 1 FROM ${this.#s}.messages m WHERE m.batch_id = b.id)`,
+          AND NOT EXISTS (SELECT 1 FROM ${this.#names.messages} m WHERE m.batch_id = b.id)`,
       [olderThan],
     );
     return { messages, batches: batches ?? 0 };
   }
 
-  /** Lets providers release what they hold (`MessageProvider.close`). */
+  /**
+   * Lets providers release what they hold (`MessageProvider.close`).
+   *
+   * @example
+   * ```ts
+   * await courier.messages.close(); // courier.close() calls it for you
+   * ```
+   */
   async close(): Promise<void> {
     for (const p of [...this.#builtin.values(), ...this.#custom.values()]) await p.close?.();
   }
@@ -558,7 +699,7 @@ export class Messages {
   #buildGates(): Gates {
     return new Gates({
       db: this.#host.pool,
-      schema: this.#s,
+      names: this.#names,
       limiter: (key, spec) => this.#host.rateLimiter(key, spec),
       margin: this.#config.gates.margin,
       maxWait: this.#config.gates.maxWait,
@@ -622,14 +763,14 @@ export class Messages {
   async #applyEvent(e: ProviderStatusEvent): Promise<void> {
     const clean = { ...e, errorText: e.errorText === null ? null : redact(e.errorText, this.#secrets()).slice(0, 2000) };
     await inTransaction(this.#host.pool, async (db) => {
-      const r = await applyStatusEvent(db, this.#s, clean);
+      const r = await applyStatusEvent(db, this.#names, clean);
       if (!r.message) {
         this.#host.logger.debug({ source: e.source, providerMessageId: e.providerMessageId }, 'status event for an unknown message ignored');
         return;
       }
       if (!r.fresh) return;
       if (e.classified?.outcome === 'permanent_recipient') {
-        await insertSuppression(db, this.#s, { channel: r.message.channel, recipient: r.message.recipient, reason: (clean.errorText ?? 'reported by provider').slice(0, 300), code: e.errorCode, messageId: r.message.id });
+        await insertSuppression(db, this.#names, { channel: r.message.channel, recipient: r.message.recipient, reason: (clean.errorText ?? 'reported by provider').slice(0, 300), code: e.errorCode, messageId: r.message.id });
       }
       if (r.moved && isWindowCode(e.errorCode) && r.message.fallback) await this.#followUp(db, r.message);
     });
@@ -642,12 +783,12 @@ export class Messages {
   async #followUp(db: Queryable, parent: MessageRow): Promise<string | null> {
     const fb = parent.fallback as { template?: unknown; variables?: Record<string, string | number | boolean | null> } | null;
     if (!fb?.template) return null;
-    const exists = await db.query(`SELECT 1 FROM ${this.#s}.messages WHERE parent_id = $1 LIMIT 1`, [parent.id]);
+    const exists = await db.query(`SELECT 1 FROM ${this.#names.messages} WHERE parent_id = $1 LIMIT 1`, [parent.id]);
     if ((exists.rowCount ?? 0) > 0) return null;
     const id = randomUUID();
     this.#ensureTasks();
-    const taskId = await this.#host.manager.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask });
-    await insertMessage(db, this.#s, {
+    const taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask });
+    await insertMessage(db, this.#names, {
       id,
       channel: parent.channel,
       recipient: parent.recipient,

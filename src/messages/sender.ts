@@ -12,6 +12,7 @@ import type { TaskContext } from '../registry.js';
 import type { ChannelDefinition } from './channels.js';
 import { renderContent } from './content.js';
 import type { Gates } from './gates.js';
+import type { MessageNames } from './names.js';
 import { errorText, type MessageProvider, type OutgoingMessage, type SendResult } from './providers/provider.js';
 import { redact } from './redact.js';
 import { closeAttempt, closeOpenAttempts, insertSuppression, type MessageRow, openAttempt, selectSendState, setStatus } from './store.js';
@@ -26,7 +27,7 @@ export const MESSAGES_QUEUE = 'messages';
 export interface SenderDeps {
   pool: pg.Pool;
   /** Quoted schema. */
-  s: string;
+  names: MessageNames;
   logger: Logger;
   gates: Gates;
   channel(name: string): ChannelDefinition | undefined;
@@ -51,12 +52,12 @@ const jitter = (seconds: number) => seconds + Math.random() * Math.min(1, 0.1 * 
 /** Builds the handler of {@link SEND_TASK}. */
 export function createSendHandler(deps: SenderDeps) {
   const warned = new Set<string>();
-  const { s } = deps;
+  const { names } = deps;
   const clean = (text: string) => redact(text, deps.secrets()).slice(0, 2000);
 
   return async function sendMessage(payload: { messageId: string }, ctx: TaskContext): Promise<SendTaskResult | RetryAfter> {
     const id = payload.messageId;
-    const st = await selectSendState(deps.pool, s, id, ctx.taskId);
+    const st = await selectSendState(deps.pool, names, id, ctx.taskId);
     if (!st) return { messageId: id, status: 'failed', note: 'message no longer exists' };
     const m = st.message;
     const channel = deps.channel(m.channel);
@@ -65,19 +66,19 @@ export function createSendHandler(deps: SenderDeps) {
 
     // A previous attempt opened a request and never recorded its outcome: it may have been sent.
     if (st.openAttempts > 0) {
-      await closeOpenAttempts(deps.pool, s, id, 'previous attempt ended without recording an outcome (process stopped mid-request)');
+      await closeOpenAttempts(deps.pool, names, id, 'previous attempt ended without recording an outcome (process stopped mid-request)');
       if ((provider?.ambiguous ?? 'unknown') === 'unknown') {
-        const status = await setStatus(deps.pool, s, id, 'unknown', { code: 'ambiguous', text: 'may have been sent: the previous attempt stopped mid-request; not resent' });
+        const status = await setStatus(deps.pool, names, id, 'unknown', { code: 'ambiguous', text: 'may have been sent: the previous attempt stopped mid-request; not resent' });
         log.warn({ provider: m.provider }, 'message outcome unknown after an interrupted attempt; not resending');
         return { messageId: id, status: status ?? 'unknown' };
       }
-      await setStatus(deps.pool, s, id, 'pending', null);
+      await setStatus(deps.pool, names, id, 'pending', null);
       m.status = 'pending';
     }
     if (m.status !== 'queued' && m.status !== 'pending') return { messageId: id, status: m.status, note: 'already handled' };
 
     const fail = async (code: string, text: string): Promise<never> => {
-      await setStatus(deps.pool, s, id, 'failed', { code, text });
+      await setStatus(deps.pool, names, id, 'failed', { code, text });
       throw new PermanentError(`message ${id}: ${code}: ${text}`);
     };
     if (m.expires_at && m.expires_at.getTime() <= Date.now()) await fail('expired', 'not sent before its deadline (expiresAt)');
@@ -90,7 +91,7 @@ export function createSendHandler(deps: SenderDeps) {
         warned.add(key);
         log.warn({ provider: m.provider }, 'no provider configured for this channel in this process; deferring its messages');
       }
-      await setStatus(deps.pool, s, id, 'pending', { code: 'config', text: `no provider configured for channel "${m.channel}"` });
+      await setStatus(deps.pool, names, id, 'pending', { code: 'config', text: `no provider configured for channel "${m.channel}"` });
       return retryAfter(jitter(30), 'no provider configured');
     }
     provider = provider as MessageProvider;
@@ -118,16 +119,16 @@ export function createSendHandler(deps: SenderDeps) {
     const gateKey = provider.gateKey?.(out) ?? `${provider.name}:${m.channel}`;
     const paused = await deps.gates.pausedFor(gateKey);
     if (paused > 0) {
-      await setStatus(deps.pool, s, id, 'pending', null);
+      await setStatus(deps.pool, names, id, 'pending', null);
       return retryAfter(jitter(paused), 'provider paused');
     }
     const slot = await deps.gates.acquire(gateKey, deps.rate(provider, m.channel), ctx.signal);
     if (!slot.granted) {
-      await setStatus(deps.pool, s, id, 'pending', null);
+      await setStatus(deps.pool, names, id, 'pending', null);
       return retryAfter(slot.retryAfter, 'rate limit');
     }
 
-    const n = await openAttempt(deps.pool, s, { id, provider: provider.name, taskId: ctx.taskId, taskAttempt: ctx.attempt });
+    const n = await openAttempt(deps.pool, names, { id, provider: provider.name, taskId: ctx.taskId, taskAttempt: ctx.attempt });
     if (n === null) return { messageId: id, status: m.status, note: 'changed while waiting' };
     // The ledger write above took time: count the window from the actual send.
     await slot.markStart();
@@ -140,7 +141,7 @@ export function createSendHandler(deps: SenderDeps) {
     }
 
     const close = (status: MessageStatus, db: Queryable = deps.pool) =>
-      closeAttempt(db, s, {
+      closeAttempt(db, names, {
         id,
         n,
         outcome: result.outcome,
@@ -185,7 +186,7 @@ export function createSendHandler(deps: SenderDeps) {
       case 'permanent_recipient': {
         await inTransaction(deps.pool, async (db) => {
           await close('failed', db);
-          await insertSuppression(db, s, { channel: m.channel, recipient: m.recipient, reason: text.slice(0, 300), code, messageId: id });
+          await insertSuppression(db, names, { channel: m.channel, recipient: m.recipient, reason: text.slice(0, 300), code, messageId: id });
         });
         throw new PermanentError(`message ${id}: ${describe} (recipient suppressed)`);
       }

@@ -1,9 +1,10 @@
 /**
  * SQL of the message store. Each statement is one function named after what it
- * does; `s` is the quoted schema. Status changes from outside (webhooks, manual
+ * does; `names` are the quoted table names (names.ts). Status changes from outside (webhooks, manual
  * updates) go through `message_status_rank()`, so they only ever move forward.
  */
 import type { Queryable } from '../db/pool.js';
+import type { MessageNames } from './names.js';
 import type { MessageAttempt, MessageEvent, MessageInfo, MessageStatus, OutcomeClass } from './types.js';
 
 /** A row of `messages`. */
@@ -60,9 +61,9 @@ export interface NewMessage {
 const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 
 /** Inserts one message. */
-export async function insertMessage(db: Queryable, s: string, m: NewMessage): Promise<void> {
+export async function insertMessage(db: Queryable, names: MessageNames, m: NewMessage): Promise<void> {
   await db.query(
-    `INSERT INTO ${s}.messages (id, channel, recipient, sender, subject, body, html, template, variables, media, fallback,
+    `INSERT INTO ${names.messages} (id, channel, recipient, sender, subject, body, html, template, variables, media, fallback,
                                 provider, batch_id, task_id, parent_id, expires_at, status)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::text[], $11::jsonb, $12, $13, $14, $15, $16, $17)`,
     [
@@ -112,8 +113,8 @@ export function toMessageInfo(r: MessageRow): MessageInfo {
 }
 
 /** Reads one message. */
-export async function selectMessage(db: Queryable, s: string, id: string): Promise<MessageRow | null> {
-  const { rows } = await db.query<MessageRow>(`SELECT * FROM ${s}.messages WHERE id = $1`, [id]);
+export async function selectMessage(db: Queryable, names: MessageNames, id: string): Promise<MessageRow | null> {
+  const { rows } = await db.query<MessageRow>(`SELECT * FROM ${names.messages} WHERE id = $1`, [id]);
   return rows[0] ?? null;
 }
 
@@ -132,14 +133,14 @@ export interface SendState {
 }
 
 /** Loads a message with its batch content, open ledger entries, suppression and the task's retry budget. */
-export async function selectSendState(db: Queryable, s: string, id: string, taskId: string): Promise<SendState | null> {
+export async function selectSendState(db: Queryable, names: MessageNames, id: string, taskId: string): Promise<SendState | null> {
   const { rows } = await db.query<MessageRow & { batch_template: unknown; batch_variables: unknown; batch_subject: string | null; open_attempts: number; suppressed: boolean; counted: number | null; max_retries_: number | null }>(
     `SELECT m.*, b.template AS batch_template, b.variables AS batch_variables, b.subject AS batch_subject,
-            (SELECT count(*)::int FROM ${s}.message_attempts a WHERE a.message_id = m.id AND a.finished_at IS NULL) AS open_attempts,
-            EXISTS (SELECT 1 FROM ${s}.suppressions x WHERE x.channel = m.channel AND x.recipient = m.recipient) AS suppressed,
-            (SELECT t.attempts - t.deferrals FROM ${s}.tasks t WHERE t.id = $2::bigint) AS counted,
-            (SELECT t.max_retries FROM ${s}.tasks t WHERE t.id = $2::bigint) AS max_retries_
-       FROM ${s}.messages m LEFT JOIN ${s}.message_batches b ON b.id = m.batch_id
+            (SELECT count(*)::int FROM ${names.attempts} a WHERE a.message_id = m.id AND a.finished_at IS NULL) AS open_attempts,
+            EXISTS (SELECT 1 FROM ${names.suppressions} x WHERE x.channel = m.channel AND x.recipient = m.recipient) AS suppressed,
+            (SELECT t.attempts - t.deferrals FROM ${names.tasks} t WHERE t.id = $2::bigint) AS counted,
+            (SELECT t.max_retries FROM ${names.tasks} t WHERE t.id = $2::bigint) AS max_retries_
+       FROM ${names.messages} m LEFT JOIN ${names.batches} b ON b.id = m.batch_id
       WHERE m.id = $1`,
     [id, taskId],
   );
@@ -153,13 +154,13 @@ export async function selectSendState(db: Queryable, s: string, id: string, task
  * Opens a ledger entry and moves the message to `sending`, in one statement.
  * Returns the entry number, or `null` when the message is not waiting to be sent.
  */
-export async function openAttempt(db: Queryable, s: string, a: { id: string; provider: string; taskId: string; taskAttempt: number }): Promise<number | null> {
+export async function openAttempt(db: Queryable, names: MessageNames, a: { id: string; provider: string; taskId: string; taskAttempt: number }): Promise<number | null> {
   const { rows } = await db.query<{ n: number }>(
     `WITH m AS (
-       UPDATE ${s}.messages SET status = 'sending', attempts = attempts + 1, provider = $2, updated_at = now()
+       UPDATE ${names.messages} SET status = 'sending', attempts = attempts + 1, provider = $2, updated_at = now()
         WHERE id = $1 AND status IN ('queued', 'pending')
        RETURNING id, attempts)
-     INSERT INTO ${s}.message_attempts (message_id, n, task_id, task_attempt, provider)
+     INSERT INTO ${names.attempts} (message_id, n, task_id, task_attempt, provider)
      SELECT id, attempts, $3, $4, $2 FROM m
      RETURNING n`,
     [a.id, a.provider, a.taskId, a.taskAttempt],
@@ -185,17 +186,17 @@ export interface AttemptResult {
  * `delivered`); `pending` applies only while this entry is the one in flight.
  * Returns the message's status afterwards.
  */
-export async function closeAttempt(db: Queryable, s: string, r: AttemptResult): Promise<MessageStatus | null> {
+export async function closeAttempt(db: Queryable, names: MessageNames, r: AttemptResult): Promise<MessageStatus | null> {
   const { rows } = await db.query<{ status: MessageStatus }>(
     `WITH a AS (
-       UPDATE ${s}.message_attempts
+       UPDATE ${names.attempts}
           SET finished_at = now(), outcome = $3, error_code = $4, error_text = $5, provider_message_id = $6
         WHERE message_id = $1 AND n = $2 AND finished_at IS NULL
        RETURNING n)
-     UPDATE ${s}.messages m
+     UPDATE ${names.messages} m
         SET status = CASE
               WHEN $7 = 'pending' THEN CASE WHEN m.status = 'sending' AND EXISTS (SELECT 1 FROM a) THEN 'pending' ELSE m.status END
-              WHEN ${s}.message_status_rank($7) > ${s}.message_status_rank(m.status) THEN $7
+              WHEN ${names.statusRank}($7) > ${names.statusRank}(m.status) THEN $7
               ELSE m.status END,
             provider_message_id = coalesce($6, m.provider_message_id),
             error_code = CASE WHEN $3 = 'ok' THEN NULL ELSE $4 END,
@@ -210,9 +211,9 @@ export async function closeAttempt(db: Queryable, s: string, r: AttemptResult): 
 }
 
 /** Closes ledger entries a dead attempt left open, as `ambiguous`. Returns how many. */
-export async function closeOpenAttempts(db: Queryable, s: string, id: string, text: string): Promise<number> {
+export async function closeOpenAttempts(db: Queryable, names: MessageNames, id: string, text: string): Promise<number> {
   const { rowCount } = await db.query(
-    `UPDATE ${s}.message_attempts SET finished_at = now(), outcome = 'ambiguous', error_code = 'ambiguous', error_text = $2
+    `UPDATE ${names.attempts} SET finished_at = now(), outcome = 'ambiguous', error_code = 'ambiguous', error_text = $2
       WHERE message_id = $1 AND finished_at IS NULL`,
     [id, text],
   );
@@ -223,12 +224,12 @@ export async function closeOpenAttempts(db: Queryable, s: string, id: string, te
  * Sets a status without a request (expired, suppressed, ambiguous left by a dead
  * attempt, deferred): forward only, except `pending` which replaces `queued`/`sending`.
  */
-export async function setStatus(db: Queryable, s: string, id: string, status: MessageStatus, error: { code: string | null; text: string | null } | null): Promise<MessageStatus | null> {
+export async function setStatus(db: Queryable, names: MessageNames, id: string, status: MessageStatus, error: { code: string | null; text: string | null } | null): Promise<MessageStatus | null> {
   const { rows } = await db.query<{ status: MessageStatus }>(
-    `UPDATE ${s}.messages m
+    `UPDATE ${names.messages} m
         SET status = CASE
               WHEN $2 = 'pending' THEN CASE WHEN m.status IN ('queued', 'sending') THEN 'pending' ELSE m.status END
-              WHEN ${s}.message_status_rank($2) > ${s}.message_status_rank(m.status) THEN $2
+              WHEN ${names.statusRank}($2) > ${names.statusRank}(m.status) THEN $2
               ELSE m.status END,
             error_code = CASE WHEN $5 THEN $3 ELSE m.error_code END,
             error_text = CASE WHEN $5 THEN $4 ELSE m.error_text END,
@@ -241,9 +242,9 @@ export async function setStatus(db: Queryable, s: string, id: string, status: Me
 }
 
 /** Adds a suppression; a recipient already suppressed keeps its first reason. */
-export async function insertSuppression(db: Queryable, s: string, x: { channel: string; recipient: string; reason: string; code: string | null; messageId: string | null }): Promise<void> {
+export async function insertSuppression(db: Queryable, names: MessageNames, x: { channel: string; recipient: string; reason: string; code: string | null; messageId: string | null }): Promise<void> {
   await db.query(
-    `INSERT INTO ${s}.suppressions (channel, recipient, reason, error_code, message_id) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO ${names.suppressions} (channel, recipient, reason, error_code, message_id) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (channel, recipient) DO NOTHING`,
     [x.channel, x.recipient, x.reason, x.code, x.messageId],
   );
@@ -278,21 +279,21 @@ export interface AppliedEvent {
  * Records a provider status event once per (source, event key) and moves the
  * message forward if the event's status ranks higher, in one statement.
  */
-export async function applyStatusEvent(db: Queryable, s: string, e: StatusEvent): Promise<AppliedEvent> {
+export async function applyStatusEvent(db: Queryable, names: MessageNames, e: StatusEvent): Promise<AppliedEvent> {
   const { rows } = await db.query<MessageRow & { fresh: boolean; moved_status: MessageStatus | null }>(
     `WITH target AS (
-       SELECT id, status FROM ${s}.messages
+       SELECT id, status FROM ${names.messages}
         WHERE ($1::uuid IS NOT NULL AND id = $1::uuid)
            OR ($1::uuid IS NULL AND provider = $2 AND provider_message_id = $3)
         LIMIT 1
         FOR UPDATE),
      ev AS (
-       INSERT INTO ${s}.message_events (message_id, source, event_key, status, error_code, payload, applied)
-       SELECT id, $4, $5, $6, $7, $8::jsonb, ${s}.message_status_rank($6) > ${s}.message_status_rank(status) FROM target
+       INSERT INTO ${names.events} (message_id, source, event_key, status, error_code, payload, applied)
+       SELECT id, $4, $5, $6, $7, $8::jsonb, ${names.statusRank}($6) > ${names.statusRank}(status) FROM target
        ON CONFLICT (source, event_key) WHERE event_key IS NOT NULL DO NOTHING
        RETURNING message_id, applied),
      moved AS (
-       UPDATE ${s}.messages m
+       UPDATE ${names.messages} m
           SET status = $6,
               provider_message_id = coalesce(m.provider_message_id, $3),
               error_code = CASE WHEN $6 IN ('failed', 'undelivered') THEN $7 WHEN $6 IN ('delivered', 'read') THEN NULL ELSE m.error_code END,
@@ -305,7 +306,7 @@ export async function applyStatusEvent(db: Queryable, s: string, e: StatusEvent)
         WHERE m.id = ev.message_id AND ev.applied
        RETURNING m.id, m.status)
      SELECT m.*, moved.status AS moved_status, EXISTS (SELECT 1 FROM ev) AS fresh
-       FROM target t JOIN ${s}.messages m ON m.id = t.id LEFT JOIN moved ON moved.id = t.id`,
+       FROM target t JOIN ${names.messages} m ON m.id = t.id LEFT JOIN moved ON moved.id = t.id`,
     [e.messageId, e.provider, e.providerMessageId, e.source, e.eventKey, e.status, e.errorCode, JSON.stringify(e.payload ?? null), e.errorText],
   );
   const r = rows[0];
@@ -316,12 +317,12 @@ export async function applyStatusEvent(db: Queryable, s: string, e: StatusEvent)
 }
 
 /** Adds a manual event (note and/or status) to a message. */
-export async function insertManualEvent(db: Queryable, s: string, id: string, status: MessageStatus | null, note: string | null, applied: boolean): Promise<void> {
-  await db.query(`INSERT INTO ${s}.message_events (message_id, source, status, note, applied) VALUES ($1, 'manual', $2, $3, $4)`, [id, status, note, applied]);
+export async function insertManualEvent(db: Queryable, names: MessageNames, id: string, status: MessageStatus | null, note: string | null, applied: boolean): Promise<void> {
+  await db.query(`INSERT INTO ${names.events} (message_id, source, status, note, applied) VALUES ($1, 'manual', $2, $3, $4)`, [id, status, note, applied]);
 }
 
 /** A message's ledger. */
-export async function selectAttempts(db: Queryable, s: string, id: string): Promise<MessageAttempt[]> {
+export async function selectAttempts(db: Queryable, names: MessageNames, id: string): Promise<MessageAttempt[]> {
   const { rows } = await db.query<{
     n: number;
     task_id: string | null;
@@ -333,7 +334,7 @@ export async function selectAttempts(db: Queryable, s: string, id: string): Prom
     error_code: string | null;
     error_text: string | null;
     provider_message_id: string | null;
-  }>(`SELECT * FROM ${s}.message_attempts WHERE message_id = $1 ORDER BY n`, [id]);
+  }>(`SELECT * FROM ${names.attempts} WHERE message_id = $1 ORDER BY n`, [id]);
   return rows.map((r) => ({
     n: r.n,
     taskId: r.task_id === null ? null : String(r.task_id),
@@ -348,9 +349,9 @@ export async function selectAttempts(db: Queryable, s: string, id: string): Prom
 }
 
 /** A message's events, oldest first. */
-export async function selectEvents(db: Queryable, s: string, id: string): Promise<MessageEvent[]> {
+export async function selectEvents(db: Queryable, names: MessageNames, id: string): Promise<MessageEvent[]> {
   const { rows } = await db.query<{ source: string; status: string | null; error_code: string | null; note: string | null; applied: boolean; received_at: Date }>(
-    `SELECT source, status, error_code, note, applied, received_at FROM ${s}.message_events WHERE message_id = $1 ORDER BY id`,
+    `SELECT source, status, error_code, note, applied, received_at FROM ${names.events} WHERE message_id = $1 ORDER BY id`,
     [id],
   );
   return rows.map((r) => ({ source: r.source, status: r.status, errorCode: r.error_code, note: r.note, applied: r.applied, receivedAt: r.received_at }));

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { Queryable } from '../db/pool.js';
 import { normalizeEmail } from './channels.js';
 import type { emailjsSchema } from './config.js';
+import type { MessageNames } from './names.js';
 import { inTransaction } from './sender.js';
 import { escapeHtml, singleLine } from './template.js';
 import type { SendMessageInput, SendOptions, TemplateVariables } from './types.js';
@@ -31,7 +32,7 @@ export interface SubmissionResult {
 /** What the task needs. */
 export interface SubmissionDeps {
   pool: pg.Pool;
-  s: string;
+  names: MessageNames;
   config(): z.output<typeof emailjsSchema> | undefined;
   send(input: SendMessageInput, options: SendOptions): Promise<string>;
 }
@@ -51,7 +52,7 @@ export function createSubmissionHandler(deps: SubmissionDeps) {
     const cfg = deps.config();
     return inTransaction(deps.pool, async (db: Queryable) => {
       const { rows } = await db.query<{ id: string }>(
-        `INSERT INTO ${deps.s}.submissions (source, dedupe_key, service_id, template_id, user_id, params, auth_mode, origin, remote_ip, received_at)
+        `INSERT INTO ${deps.names.submissions} (source, dedupe_key, service_id, template_id, user_id, params, auth_mode, origin, remote_ip, received_at)
          VALUES ('emailjs', $1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9)
          ON CONFLICT (source, dedupe_key) DO NOTHING
          RETURNING id`,
@@ -59,7 +60,7 @@ export function createSubmissionHandler(deps: SubmissionDeps) {
       );
       const id = rows[0]?.id;
       if (!id) {
-        const existing = await db.query<{ id: string }>(`SELECT id FROM ${deps.s}.submissions WHERE source = 'emailjs' AND dedupe_key = $1`, [p.dedupeKey]);
+        const existing = await db.query<{ id: string }>(`SELECT id FROM ${deps.names.submissions} WHERE source = 'emailjs' AND dedupe_key = $1`, [p.dedupeKey]);
         return { submissionId: existing.rows[0]?.id ?? null, duplicate: true, notified: [], replyMessageId: null };
       }
       const notified: string[] = [];
@@ -77,7 +78,7 @@ export function createSubmissionHandler(deps: SubmissionDeps) {
         const { subject, text, html } = cfg.autoReply;
         replyMessageId = await deps.send({ channel: 'email', to: replyTo, template: { subject, text, ...(html ? { html } : {}) }, variables: vars }, { tx: db });
       }
-      await db.query(`UPDATE ${deps.s}.submissions SET notify_message_id = $2, reply_message_id = $3 WHERE id = $1`, [id, notified[0] ?? null, replyMessageId]);
+      await db.query(`UPDATE ${deps.names.submissions} SET notify_message_id = $2, reply_message_id = $3 WHERE id = $1`, [id, notified[0] ?? null, replyMessageId]);
       return { submissionId: id, duplicate: false, notified, replyMessageId };
     });
   };

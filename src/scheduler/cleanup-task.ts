@@ -1,13 +1,14 @@
 import { z } from 'zod';
-import { defineTask, type TaskDefinition } from '../registry.js';
+import type { Check, SameFields } from '../config.js';
+import { defineBuiltinTask, type TaskDefinition } from '../registry.js';
 import type { CleanupOptions } from './cleanup.js';
 
 /** Name of the built-in cleanup task. */
-export const CLEANUP_TASK = 'cleanup';
+export const CLEANUP_TASK = 'pgcourier.cleanup';
 /** Name of the hourly schedule that enqueues it. */
 export const CLEANUP_SCHEDULE = 'pgcourier.cleanup';
 
-const seconds = z.number('must be a number of seconds').positive('must be a number of seconds > 0');
+const seconds = z.number('must be a number of seconds').min(0, 'must be a number of seconds >= 0 (0: everything finished)');
 const status = z.enum(['succeeded', 'failed', 'cancelled'], 'must be succeeded, failed or cancelled');
 
 /** Options of a cleanup run, as accepted from callers and task payloads. */
@@ -21,9 +22,12 @@ export const cleanupOptionsSchema = z
   })
   .strict();
 
-/** The built-in `cleanup` task: deletes finished tasks past their retention. */
+// Compile-time: CleanupOptions names exactly the fields cleanupOptionsSchema validates.
+type _CleanupOptionsMatch = Check<SameFields<CleanupOptions, z.input<typeof cleanupOptionsSchema>>>;
+
+/** The built-in `pgcourier.cleanup` task: deletes finished tasks past their retention. */
 export function cleanupTask(run: (opts: CleanupOptions) => Promise<number>): TaskDefinition {
-  return defineTask({
+  return defineBuiltinTask({
     name: CLEANUP_TASK,
     payload: cleanupOptionsSchema.omit({ onProgress: true }),
     priority: 10,

@@ -1,12 +1,14 @@
 import type pg from 'pg';
 import { z } from 'zod';
-import { parse, queueNameSchema, taskDefaultsSchema, taskNameSchema } from '../config.js';
-import { quoteIdent } from '../db/pool.js';
-import { ValidationError } from '../errors.js';
+import { type Check, parse, queueNameSchema, type SameFields, taskDefaultsSchema, taskNameSchema } from '../config.js';
+import type { SqlNames } from '../db/names.js';
+import { SchemaGuard } from '../db/schema-guard.js';
+import { UnknownTaskError, ValidationError } from '../errors.js';
 import { serializePayload } from '../manager.js';
+import type { TaskRegistry } from '../registry.js';
 import { cronError, nextTick } from './cron.js';
 
-/** Options of {@link ScheduleAdmin.upsert}. */
+/** Options of {@link Courier.schedule}. */
 export interface ScheduleOptions {
   /** IANA time zone the cron expression is read in (default `UTC`). */
   timezone?: string;
@@ -59,6 +61,9 @@ const optionsSchema = taskDefaultsSchema
   })
   .strict();
 
+// Compile-time: ScheduleOptions names exactly the fields optionsSchema validates.
+type _ScheduleOptionsMatch = Check<SameFields<ScheduleOptions, z.input<typeof optionsSchema>>>;
+
 const scheduleNameSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of letters, digits, _ . : -');
 
 interface ScheduleRow {
@@ -74,21 +79,36 @@ interface ScheduleRow {
   last_run_at: Date | null;
 }
 
-/** Creates, lists, pauses and removes cron schedules. */
+/**
+ * Creates, lists, pauses and removes cron schedules. Built by the courier; use
+ * `courier.schedule()` and friends.
+ */
 export class ScheduleAdmin {
   readonly #pool: pg.Pool;
-  readonly #schema: string;
+  readonly #channel: string;
   readonly #table: string;
+  readonly #registry: TaskRegistry;
+  readonly #guard: SchemaGuard;
 
-  constructor(pool: pg.Pool, schema: string) {
+  /**
+   * Schedules of one schema; a schedule's task and payload are validated against `registry`.
+   *
+   * @internal
+   */
+  constructor(pool: pg.Pool, names: SqlNames, registry: TaskRegistry, guard: SchemaGuard = new SchemaGuard(names.schemaName)) {
     this.#pool = pool;
-    this.#schema = schema;
-    this.#table = `${quoteIdent(schema)}.schedules`;
+    this.#channel = names.channel;
+    this.#table = names.schedules;
+    this.#registry = registry;
+    this.#guard = guard;
   }
 
   /**
    * Creates or replaces schedule `name`. A changed cron expression or time zone
-   * restarts the schedule from now; otherwise its next tick is kept.
+   * restarts the schedule from now; otherwise its next tick is kept. The task
+   * must be registered in this process (with or without its handler) and the
+   * payload must pass its schema, exactly as for `enqueueTask`; nothing is
+   * written otherwise.
    */
   async upsert(name: string, cron: string, task: string, payload: unknown = {}, options: ScheduleOptions = {}): Promise<ScheduleInfo> {
     const where = 'schedule';
@@ -97,10 +117,13 @@ export class ScheduleAdmin {
     const { timezone = 'UTC', backfill = false, ...enqueue } = parse(optionsSchema, options ?? {}, where);
     const error = cronError(cron, timezone);
     if (error) throw new ValidationError(where, error.field, error.expected);
+    const def = this.#registry.get(taskName);
+    if (!def) throw new UnknownTaskError(taskName, where, 'task');
+    if (def.payload) parse(def.payload, payload, where, 'payload');
     const json = serializePayload(payload, where, 'payload');
     const backfillTicks = backfill === true ? 100 : backfill === false ? 0 : backfill;
     const next = nextTick(cron, timezone, new Date());
-    const { rows } = await this.#pool.query<ScheduleRow>(
+    const { rows } = await this.#guard.run(() => this.#pool.query<ScheduleRow>(
       `INSERT INTO ${this.#table} AS s (name, cron, timezone, task, payload, options, backfill, next_run_at)
        VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8)
        ON CONFLICT (name) DO UPDATE SET
@@ -109,23 +132,20 @@ export class ScheduleAdmin {
          cron = EXCLUDED.cron, timezone = EXCLUDED.timezone, updated_at = now()
        RETURNING *`,
       [scheduleName, cron, timezone, taskName, json, JSON.stringify(enqueue), backfillTicks, next],
-    );
+    ));
     await this.#changed();
     return toInfo(rows[0] as ScheduleRow);
   }
 
   /** Every schedule, by name. */
   async list(): Promise<ScheduleInfo[]> {
-    const { rows } = await this.#pool.query<ScheduleRow>(`SELECT * FROM ${this.#table} ORDER BY name`);
+    const { rows } = await this.#guard.run(() => this.#pool.query<ScheduleRow>(`SELECT * FROM ${this.#table} ORDER BY name`));
     return rows.map(toInfo);
   }
 
   /** Pauses (`true`) or resumes (`false`) a schedule; resuming skips the ticks missed while paused. Returns whether it exists. */
   async setPaused(name: string, paused: boolean): Promise<boolean> {
-    const res = await this.#pool.query(
-      `UPDATE ${this.#table} SET paused = $2, updated_at = now() WHERE name = $1`,
-      [name, paused],
-    );
+    const res = await this.#guard.run(() => this.#pool.query(`UPDATE ${this.#table} SET paused = $2, updated_at = now() WHERE name = $1`, [name, paused]));
     if (!paused && res.rowCount) await this.#restartFromNow(name);
     await this.#changed();
     return (res.rowCount ?? 0) > 0;
@@ -133,7 +153,7 @@ export class ScheduleAdmin {
 
   /** Deletes a schedule; returns whether it existed. */
   async remove(name: string): Promise<boolean> {
-    const res = await this.#pool.query(`DELETE FROM ${this.#table} WHERE name = $1`, [name]);
+    const res = await this.#guard.run(() => this.#pool.query(`DELETE FROM ${this.#table} WHERE name = $1`, [name]));
     await this.#changed();
     return (res.rowCount ?? 0) > 0;
   }
@@ -147,7 +167,7 @@ export class ScheduleAdmin {
 
   /** Tells every worker to re-read the schedules. */
   async #changed(): Promise<void> {
-    await this.#pool.query('SELECT pg_notify($1, $2)', [`${this.#schema}.tasks`, SCHEDULES_CHANGED]);
+    await this.#pool.query('SELECT pg_notify($1, $2)', [this.#channel, SCHEDULES_CHANGED]);
   }
 }
 

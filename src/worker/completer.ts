@@ -4,6 +4,9 @@ import type { SqlNames } from '../db/names.js';
 import { describeError } from './executor.js';
 import { type Settlement, settle } from './settle.js';
 
+/** Most outcomes per write: a larger backlog goes in several writes, one after another. */
+const MAX_BATCH = 1000;
+
 /** Prefix of the error recorded when an outcome could not be stored. */
 const UNSTORABLE = 'the outcome could not be stored';
 
@@ -77,7 +80,8 @@ export class Completer {
       for (const resolve of this.#idle.splice(0)) resolve();
       return;
     }
-    this.#pending = [];
+    if (batch.length > MAX_BATCH) this.#pending = batch.splice(MAX_BATCH);
+    else this.#pending = [];
     this.#flight = this.#write(batch).finally(() => {
       this.#flight = undefined;
       this.#startFlight();

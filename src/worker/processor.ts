@@ -86,6 +86,8 @@ export class Processor {
   /** Every attempt whose lease this process holds: buffered, running or settling. */
   readonly #attempts = new Map<string, Attempt>();
   #active = 0;
+  /** Attempts whose outcome waits for the completer. */
+  #settling = 0;
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   #idleWaiters: Array<() => void> = [];
   readonly #limits: QueueLimitsCache;
@@ -115,6 +117,7 @@ export class Processor {
       batchSize: settings.batchSize,
       claim: (limit) => this.#claim(limit),
       busy: () => this.#active,
+      backlog: () => this.#settling,
       onClaimed: (attempts, late) => this.#claimed(attempts, late),
       onError: (err, context, extra) => this.#reportError(err, context, extra),
     });
@@ -362,10 +365,7 @@ export class Processor {
    * its lock, so caps hold), then every other served queue.
    */
   async #claim(limit: number): Promise<ClaimedTask[]> {
-    const names = this.#deps.registry
-      .list()
-      .filter((def) => typeof def.handler === 'function')
-      .map((def) => def.name);
+    const names = this.#deps.registry.runnableNames();
     if (names.length === 0 || limit <= 0) return [];
     const startedAt = performance.now();
     const base = { workerId: this.#deps.workerId, names, queues: this.#settings.queues, lease: this.#settings.lease, token: randomUUID() };
@@ -417,9 +417,12 @@ export class Processor {
       written?.();
     } else {
       attempt.phase = 'settling';
+      this.#settling++;
       this.#completer.add(settlement, attempt.task.queue, (matched) => {
+        this.#settling--;
         this.#settled(attempt, settlement, matched, performance.now() - started);
         written?.();
+        this.#producer.written();
       });
     }
     this.#heartbeat?.changed();

@@ -39,6 +39,8 @@ export interface ProducerDeps {
   claim(limit: number): Promise<ClaimedTask[]>;
   /** Handlers running now. */
   busy(): number;
+  /** Outcomes waiting for their write: beyond one buffer's worth they hold claiming back. */
+  backlog(): number;
   /**
    * Claimed tasks arrived: in the buffer, or `late` when the producer began
    * draining while their claim was in flight (they must be handed back).
@@ -123,6 +125,11 @@ export class Producer {
     this.#resume();
   }
 
+  /** Outcomes were written: room may have grown. */
+  written(): void {
+    this.#resume();
+  }
+
   /** The next buffered task to run, if any (lost ones are skipped). */
   take(): Attempt | undefined {
     while (this.#head < this.#buffer.length) {
@@ -153,11 +160,15 @@ export class Producer {
     this.#enter('stopped');
   }
 
-  /** How many more tasks may be claimed now. */
+  /**
+   * How many more tasks may be claimed now. Outcomes not yet written count once
+   * they exceed a buffer's worth: handlers must not outrun the writes, or leases
+   * would have to be renewed for ever more finished work.
+   */
   #room(): number {
     const d = this.#deps;
-    const prefetch = Math.min(d.prefetch, Math.ceil((d.concurrency * PREFETCH_HORIZON_MS) / Math.max(this.#avgRunMs, 0.01)));
-    return d.concurrency + prefetch - d.busy() - this.buffered;
+    const holding = d.concurrency + Math.min(d.prefetch, Math.ceil((d.concurrency * PREFETCH_HORIZON_MS) / Math.max(this.#avgRunMs, 0.01)));
+    return holding - d.busy() - this.buffered - Math.max(0, d.backlog() - holding);
   }
 
   /** Claims again when there is work and room worth a statement. */

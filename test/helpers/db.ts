@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { type Courier, type CourierOptions, createCourier } from '../../src/index.js';
+import { type CourierOptions, type CourierPlugin, type CourierWith, createCourier } from '../../src/index.js';
 
 /** Connection string of the run's test Postgres. */
 export function databaseUrl(): string {
@@ -13,9 +13,9 @@ export function freshSchema(prefix = 't'): string {
   return `${prefix}_${randomBytes(6).toString('hex')}`;
 }
 
-/** A migrated courier on its own schema; closed by the returned `cleanup`. */
-export async function testCourier(options: CourierOptions = {}): Promise<Courier> {
-  const courier = createCourier({ connectionString: databaseUrl(), schema: freshSchema(), ...options });
+/** A migrated courier on its own schema, with its plugins' APIs typed. */
+export async function testCourier<const P extends readonly CourierPlugin<string, unknown>[] = []>(options: CourierOptions & { plugins?: P } = {}): Promise<CourierWith<P>> {
+  const courier = createCourier<P>({ connectionString: databaseUrl(), schema: freshSchema(), ...options });
   await courier.migrate();
   return courier;
 }

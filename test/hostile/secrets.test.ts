@@ -107,12 +107,18 @@ describe('secrets stay out of logs and errors', () => {
     ];
     for (const url of urls) {
       const mem = memoryLogger();
-      const courier = createCourier({ connectionString: url, schema: freshSchema('sec'), logger: mem.logger });
-      const err = await courier.migrate().then(
+      // A malformed URL fails up front (createCourier); an unreachable host at the first statement.
+      const err = await (async () => {
+        const courier = createCourier({ connectionString: url, schema: freshSchema('sec'), logger: mem.logger });
+        try {
+          await courier.migrate();
+        } finally {
+          await courier.close({ grace: 0 });
+        }
+      })().then(
         () => null,
         (e: unknown) => e,
       );
-      await courier.close({ grace: 0 });
       expect(err, url).toBeInstanceOf(Error);
       expectNoSecret((err as Error).message, `the error message for ${url}`);
       expectNoSecret(mem.text(), `the log for ${url}`);

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Courier, CourierHttpHandler } from '../../src/index.js';
+import { type CourierHttpHandler, createHttpHandler } from '../../src/http/index.js';
+import type { Courier } from '../../src/index.js';
+import { testCourier } from '../helpers/db.js';
 import { apiCourier, BASE, call, expectProblem, TOKEN } from './helpers.js';
 
 let courier: Courier;
@@ -145,14 +147,7 @@ describe('tasks', () => {
 });
 
 describe('queues and schedules', () => {
-  const hasPause = () => typeof (courier as unknown as { pauseQueue?: unknown }).pauseQueue === 'function';
-  const hasSchedules = () => typeof (courier as unknown as { schedule?: unknown }).schedule === 'function';
-
-  it('pauses and resumes a queue (501 until the engine has it)', async () => {
-    if (!hasPause()) {
-      await expectProblem(await post('/queues/email/pause'), 501);
-      return;
-    }
+  it('pauses and resumes a queue', async () => {
     expect(await json(await post('/queues/email/pause'), 200)).toMatchObject({ name: 'email', paused: true });
     const { queues } = await json(await get('/queues'), 200);
     expect(queues.find((q: { name: string }) => q.name === 'email')).toMatchObject({ paused: true });
@@ -163,10 +158,6 @@ describe('queues and schedules', () => {
   });
 
   it('creates, lists, pauses, resumes and removes schedules', async () => {
-    if (!hasSchedules()) {
-      await expectProblem(await get('/schedules'), 501);
-      return;
-    }
     const created = await json(await post('/schedules', { name: 'http-test', cron: '*/5 * * * *', task: 'send_welcome', payload: { userId: 3 }, options: { timezone: 'UTC' } }), 201);
     expect(created).toMatchObject({ name: 'http-test', cron: '*/5 * * * *', task: 'send_welcome' });
     const { schedules } = await json(await get('/schedules'), 200);
@@ -193,9 +184,8 @@ describe('system endpoints', () => {
     expect(await json(res, 200)).toMatchObject({ status: 'ok', database: true, processor: { running: false } });
   });
 
-  it('serves Prometheus metrics and workers behind auth (501 until the engine has them)', async () => {
+  it('serves Prometheus metrics and workers behind auth', async () => {
     const res = await get('/metrics');
-    if (typeof (courier as unknown as { metricsText?: unknown }).metricsText !== 'function') return expectProblem(res, 501);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(await res.text()).toMatch(/^# (HELP|TYPE) /m);
@@ -204,17 +194,26 @@ describe('system endpoints', () => {
     await expectProblem(await get('/workers?x=1'), 400, 'x');
   });
 
-  it('answers 501 problem+json for messaging endpoints until messaging is configured', async () => {
-    if (typeof (courier as unknown as { messages?: { status?: unknown } }).messages?.status === 'function') return;
-    for (const [method, path] of [
-      ['GET', '/messages/status'],
-      ['POST', '/messages'],
-      ['GET', '/messages/m1'],
-      ['GET', '/batches'],
-      ['GET', '/batches/b1'],
-    ] as const) {
-      const body = await expectProblem(await call(api, method, `${BASE}${path}`, method === 'POST' ? { body: { channel: 'sms', to: '+15550001', body: 'hi' } } : {}), 501);
-      expect(body.detail).toMatch(/courier\.messages\.\w+\(\) is not available/);
+  it('serves no messaging endpoint, webhook or dashboard section without the messages plugin', async () => {
+    const bare = await testCourier();
+    try {
+      const plain = createHttpHandler(bare, { basePath: BASE, auth: { token: TOKEN } });
+      for (const [method, path] of [
+        ['GET', '/messages/status'],
+        ['POST', '/messages'],
+        ['GET', '/messages/m1'],
+        ['GET', '/batches'],
+        ['GET', '/batches/b1'],
+        ['POST', '/webhooks/twilio'],
+      ] as const) {
+        await expectProblem(await call(plain, method, `${BASE}${path}`, method === 'POST' ? { body: { channel: 'sms', to: '+15550001', body: 'hi' } } : {}), 404);
+      }
+      const paths = Object.keys((plain.openapi() as { paths: Record<string, unknown> }).paths);
+      expect(paths.some((p) => p.startsWith('/messages') || p.startsWith('/batches') || p.startsWith('/webhooks'))).toBe(false);
+      const overview = await (await call(plain, 'GET', `${BASE}/overview`)).json();
+      expect(overview).toMatchObject({ batches: null, messages: null, features: { messages: false, batches: false, pause: true, schedules: true } });
+    } finally {
+      await bare.close();
     }
   });
 });
@@ -266,7 +265,7 @@ describe('protocol', () => {
   });
 
   it('refuses bodies over the limit, by Content-Length and while streaming', async () => {
-    const small = courier.http({ basePath: BASE, auth: { token: TOKEN }, bodyLimit: 1024 });
+    const small = createHttpHandler(courier, { basePath: BASE, auth: { token: TOKEN }, bodyLimit: 1024 });
     const big = JSON.stringify({ name: 'send_welcome', payload: { userId: 1, pad: 'x'.repeat(4096) } });
     await expectProblem(await call(small, 'POST', `${BASE}/tasks`, { raw: big, headers: { 'content-type': 'application/json' } }), 413);
     const encoder = new TextEncoder();
@@ -296,11 +295,11 @@ describe('protocol', () => {
   });
 
   it('validates its options', () => {
-    expect(() => courier.http({ basePath: '/x', auth: {} })).toThrow(/"auth" must give a bearer `token` or an `authorize` callback/);
-    expect(() => courier.http({ auth: { token: 'short' } })).toThrow(/"auth.token" must be at least 16 characters/);
-    expect(() => courier.http({ basePath: 'no-slash', auth: { token: TOKEN } })).toThrow(/"basePath"/);
-    expect(() => courier.http({ auth: { token: TOKEN }, bodyLimit: 0 })).toThrow(/"bodyLimit"/);
-    expect(() => courier.http({ auth: { token: TOKEN }, colour: 'red' } as never)).toThrow(/"colour" is not a known option/);
-    expect(courier.http({ basePath: '/x/', auth: { token: TOKEN } }).basePath).toBe('/x');
+    expect(() => createHttpHandler(courier, { basePath: '/x', auth: {} })).toThrow(/"auth" must give a bearer `token` or an `authorize` callback/);
+    expect(() => createHttpHandler(courier, { auth: { token: 'short' } })).toThrow(/"auth.token" must be at least 16 characters/);
+    expect(() => createHttpHandler(courier, { basePath: 'no-slash', auth: { token: TOKEN } })).toThrow(/"basePath"/);
+    expect(() => createHttpHandler(courier, { auth: { token: TOKEN }, bodyLimit: 0 })).toThrow(/"bodyLimit"/);
+    expect(() => createHttpHandler(courier, { auth: { token: TOKEN }, colour: 'red' } as never)).toThrow(/"colour" is not a known option/);
+    expect(createHttpHandler(courier, { basePath: '/x/', auth: { token: TOKEN } }).basePath).toBe('/x');
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Courier, CourierHttpHandler } from '../../src/index.js';
+import { type CourierHttpHandler, createHttpHandler } from '../../src/http/index.js';
+import type { Courier } from '../../src/index.js';
 import { apiCourier, BASE, call, expectProblem, TOKEN } from './helpers.js';
 
 let courier: Courier;
@@ -61,7 +62,7 @@ describe('bearer authentication', () => {
   });
 
   it('accepts any of several tokens (rotation) and a lower-case scheme', async () => {
-    const rotated = courier.http({ basePath: BASE, auth: { token: ['old-token-0123456789abcdef', TOKEN] } });
+    const rotated = createHttpHandler(courier, { basePath: BASE, auth: { token: ['old-token-0123456789abcdef', TOKEN] } });
     expect((await call(rotated, 'GET', `${BASE}/queue-status`)).status).toBe(200);
     expect((await call(rotated, 'GET', `${BASE}/queue-status`, { token: 'old-token-0123456789abcdef' })).status).toBe(200);
     expect((await call(rotated, 'GET', `${BASE}/queue-status`, { token: null, headers: { authorization: `bearer ${TOKEN}` } })).status).toBe(200);
@@ -76,7 +77,7 @@ describe('authorize callback', () => {
   const session = 'session=ok';
   let hosted: CourierHttpHandler;
   beforeAll(() => {
-    hosted = courier.http({ basePath: BASE, auth: { authorize: (req) => req.headers.get('cookie') === session } });
+    hosted = createHttpHandler(courier, { basePath: BASE, auth: { authorize: (req) => req.headers.get('cookie') === session } });
   });
 
   it('lets the host decide (e.g. by cookie), 403 when it says no, on every management endpoint', async () => {
@@ -101,7 +102,7 @@ describe('authorize callback', () => {
     const saved = courier.logger.error;
     (courier.logger as unknown as { error: (...a: unknown[]) => void }).error = (...a: unknown[]) => logged.push(a);
     try {
-      const broken = courier.http({
+      const broken = createHttpHandler(courier, {
         basePath: BASE,
         auth: {
           authorize: () => {
@@ -118,7 +119,7 @@ describe('authorize callback', () => {
   });
 
   it('still accepts the bearer token when both are configured', async () => {
-    const both = courier.http({ basePath: BASE, auth: { token: TOKEN, authorize: () => false } });
+    const both = createHttpHandler(courier, { basePath: BASE, auth: { token: TOKEN, authorize: () => false } });
     expect((await call(both, 'GET', `${BASE}/queue-status`)).status).toBe(200);
     await expectProblem(await call(both, 'GET', `${BASE}/queue-status`, { token: null }), 403);
     await expectProblem(await call(both, 'GET', `${BASE}/queue-status`, { token: 'wrong-token-0123456789' }), 401);

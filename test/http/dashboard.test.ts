@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type Courier, type CourierHttpHandler, defineTask } from '../../src/index.js';
+import type { CourierHttpHandler } from '../../src/http/index.js';
+import { type Courier, defineTask } from '../../src/index.js';
 import { waitFor } from '../helpers/db.js';
 import { apiCourier, BASE, call, flakySwitch, listen, TOKEN } from './helpers.js';
 

@@ -6,26 +6,34 @@ import { createApp as createExpressApp } from '../../examples/http-express.js';
 import { createApp as createFastifyApp } from '../../examples/http-fastify.js';
 import { createFetchApp } from '../../examples/http-fetch.js';
 import { createServer as createNodeServer } from '../../examples/http-node.js';
-import type { Courier, CourierHttpHandler } from '../../src/index.js';
-import { databaseUrl, freshSchema, waitFor } from '../helpers/db.js';
-import { apiCourier, BASE, expectProblem, TOKEN } from './helpers.js';
+import { type CourierHttpHandler, createHttpHandler } from '../../src/http/index.js';
+import type { Courier, CourierPlugin } from '../../src/index.js';
+import { messageHttpRoutes } from '../../src/messages/http.js';
+import type { Messages } from '../../src/messages/index.js';
+import { databaseUrl, freshSchema, testCourier, waitFor } from '../helpers/db.js';
+import { BASE, expectProblem, registerFixtureTasks, TOKEN } from './helpers.js';
 
 let courier: Courier;
 let api: CourierHttpHandler;
 const forwarded: { body: string; url: string; contentType: string | null }[] = [];
 
-/** Stands in for messaging: records what the Twilio mount forwards. */
-function captureWebhooks(): void {
-  const twilio = async (request: Request) => {
-    forwarded.push({ body: await request.text(), url: request.url, contentType: request.headers.get('content-type') });
-    return new Response('<Response/>', { headers: { 'content-type': 'text/xml' } });
-  };
-  Object.defineProperty(courier, 'messages', { value: { webhooks: { twilio } }, configurable: true });
-}
+/** Stands in for messaging's Twilio handler behind its real routes: records what the mount hands over. */
+const recorder: CourierPlugin<'recorder', unknown> = {
+  name: 'recorder',
+  setup() {
+    const twilio = async (request: Request) => {
+      forwarded.push({ body: await request.text(), url: request.url, contentType: request.headers.get('content-type') });
+      return new Response('<Response/>', { headers: { 'content-type': 'text/xml' } });
+    };
+    const stand = { webhooks: { twilio } };
+    return { api: stand, extensions: { http: messageHttpRoutes(stand as unknown as Messages) } };
+  },
+};
 
 beforeAll(async () => {
-  ({ courier, api } = await apiCourier());
-  captureWebhooks();
+  courier = await testCourier({ plugins: [recorder] });
+  registerFixtureTasks(courier);
+  api = createHttpHandler(courier, { basePath: BASE, auth: { token: TOKEN } });
 });
 afterAll(async () => {
   await courier.close();
@@ -116,7 +124,7 @@ describe('node:http (examples/http-node.ts)', () => {
   });
 
   it('keeps a keep-alive connection usable after refusing an oversized body', async () => {
-    const small = courier.http({ basePath: BASE, auth: { token: TOKEN }, bodyLimit: 1024 });
+    const small = createHttpHandler(courier, { basePath: BASE, auth: { token: TOKEN }, bodyLimit: 1024 });
     const s = await start(createNodeServer(small));
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const send = (body: string | null, path = `${BASE}/tasks`) =>
@@ -180,8 +188,8 @@ describe('node:http (examples/http-node.ts)', () => {
   });
 
   it('takes scheme and host from X-Forwarded-* only when trustProxy is set', async () => {
-    const plain = await start(createNodeServer(courier.http({ basePath: BASE, auth: { token: TOKEN } })));
-    const proxied = await start(createNodeServer(courier.http({ basePath: BASE, auth: { token: TOKEN }, trustProxy: true })));
+    const plain = await start(createNodeServer(createHttpHandler(courier, { basePath: BASE, auth: { token: TOKEN } })));
+    const proxied = await start(createNodeServer(createHttpHandler(courier, { basePath: BASE, auth: { token: TOKEN }, trustProxy: true })));
     try {
       const headers = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'hooks.example.com' };
       await fetch(`${plain.origin}${BASE}/webhooks/twilio`, { method: 'POST', headers, body: 'a=b' });
@@ -243,7 +251,7 @@ describe('fetch-style servers (examples/http-fetch.ts) and Next.js route handler
     const res = await app(new Request(`http://app.test${BASE}/queue-status`, { headers: auth }));
     expect(res.status).toBe(200);
     expect(await (await app(new Request('http://app.test/'))).text()).toBe('the host application');
-    const s = await start(http.createServer((await import('../../src/index.js')).toNodeListener(app)));
+    const s = await start(http.createServer((await import('../../src/http/index.js')).toNodeListener(app)));
     try {
       await exercise(s.origin);
     } finally {

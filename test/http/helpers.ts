@@ -3,7 +3,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import { z } from 'zod';
-import { type Courier, type CourierHttpHandler, defineTask, type HttpOptions, type NodeListener, PermanentError } from '../../src/index.js';
+import { type CourierHttpHandler, createHttpHandler, type HttpOptions, type NodeListener } from '../../src/http/index.js';
+import { type Courier, defineTask, PermanentError } from '../../src/index.js';
+import { type MessagingCourier, messages } from '../../src/messages/index.js';
 import { testCourier } from '../helpers/db.js';
 
 /** The bearer token every HTTP test uses. */
@@ -52,11 +54,11 @@ export function registerFixtureTasks(courier: Courier): void {
   );
 }
 
-/** A migrated courier with the fixture tasks and its HTTP handler. */
-export async function apiCourier(options: Partial<HttpOptions> = {}): Promise<{ courier: Courier; api: CourierHttpHandler }> {
-  const courier = await testCourier();
+/** A migrated courier with the messages plugin (no providers), the fixture tasks and its HTTP handler. */
+export async function apiCourier(options: Partial<HttpOptions> = {}): Promise<{ courier: MessagingCourier; api: CourierHttpHandler }> {
+  const courier = (await testCourier({ plugins: [messages()] })) as MessagingCourier;
   registerFixtureTasks(courier);
-  const api = courier.http({ basePath: BASE, auth: { token: TOKEN }, ...options });
+  const api = createHttpHandler(courier, { basePath: BASE, auth: { token: TOKEN }, ...options });
   return { courier, api };
 }
 

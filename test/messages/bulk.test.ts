@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Courier } from '../../src/index.js';
+import type { MessagingCourier } from '../../src/messages/index.js';
 import { serveWeb } from '../peers/http.js';
 import { type ResendPeer, startResendPeer } from '../peers/resend.js';
 import { startTwilioPeer, type TwilioPeer } from '../peers/twilio.js';
@@ -8,7 +8,7 @@ import { fastRetries, messagingCourier } from './helpers.js';
 let twilio: TwilioPeer;
 let resend: ResendPeer;
 let web: Awaited<ReturnType<typeof serveWeb>>;
-let courier: Courier;
+let courier: MessagingCourier;
 
 beforeAll(async () => {
   twilio = await startTwilioPeer();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Courier } from '../../src/index.js';
+import type { MessagingCourier } from '../../src/messages/index.js';
 import { standardWebhookSignature } from '../../src/messages/signatures.js';
 import { waitFor } from '../helpers/db.js';
 import { serveWeb } from '../peers/http.js';
@@ -12,7 +12,7 @@ const SECRET = 'whsec_cGdjb3VyaWVyLXRlc3Qtc2VjcmV0LTAwMDE=';
 const PRIVATE = 'emailjs-private-key-0001';
 let smtp: SmtpPeer;
 let web: Awaited<ReturnType<typeof serveWeb>>;
-let courier: Courier;
+let courier: MessagingCourier;
 const log = captureLogger();
 
 beforeAll(async () => {

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Courier, CourierOptions } from '../../src/index.js';
+import { type MessagingCourier, messages, type ProvidersConfig } from '../../src/messages/index.js';
 import { testCourier, waitFor } from '../helpers/db.js';
 
 /** A pino logger writing JSON lines into `lines` (level debug), for log assertions. */
@@ -15,13 +16,13 @@ export function captureLogger(): { logger: pino.Logger; lines: string[]; text():
   return { logger: pino({ level: 'debug' }, stream), lines, text: () => lines.join('\n') };
 }
 
-/** A migrated courier on a fresh schema with the given providers. */
-export function messagingCourier(providers: CourierOptions['providers'], options: Omit<CourierOptions, 'providers'> = {}): Promise<Courier> {
-  return testCourier({ providers, ...options });
+/** A migrated courier on a fresh schema with the messages plugin and the given providers. */
+export async function messagingCourier(providers?: ProvidersConfig, options: Omit<CourierOptions, 'plugins'> = {}): Promise<MessagingCourier> {
+  return (await testCourier({ plugins: [messages({ providers })], ...options })) as MessagingCourier;
 }
 
 /** Waits until the message reaches one of `statuses`; returns it. */
-export async function waitForStatus(courier: Courier, id: string, statuses: string[], timeoutMs = 20_000) {
+export async function waitForStatus(courier: MessagingCourier, id: string, statuses: string[], timeoutMs = 20_000) {
   return waitFor(
     async () => {
       const m = await courier.messages.get(id);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Courier } from '../../src/index.js';
+import type { MessagingCourier } from '../../src/messages/index.js';
 import { waitFor } from '../helpers/db.js';
 import { serveWeb } from '../peers/http.js';
 import { type MetaPeer, startMetaPeer, statusWebhook } from '../peers/meta.js';
@@ -7,7 +7,7 @@ import { captureLogger, fastRetries, messagingCourier, taskRow, waitForStatus } 
 
 let peer: MetaPeer;
 let web: Awaited<ReturnType<typeof serveWeb>>;
-let courier: Courier;
+let courier: MessagingCourier;
 const log = captureLogger();
 const VERIFY = 'verify-token-value-77';
 let n = 0;

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Courier } from '../../src/index.js';
+import type { MessagingCourier } from '../../src/messages/index.js';
 import { databaseUrl } from '../helpers/db.js';
 import { startTwilioPeer, type TwilioPeer } from '../peers/twilio.js';
 import { messagingCourier } from './helpers.js';
@@ -17,7 +17,7 @@ interface Worker {
 }
 
 let peer: TwilioPeer;
-let courier: Courier;
+let courier: MessagingCourier;
 const workers: Worker[] = [];
 
 async function spawnWorker(): Promise<Worker> {

@@ -147,7 +147,7 @@ describe('status order', () => {
   });
   it('the SQL rank matches (same table in migrations/020)', async () => {
     const { readFile } = await import('node:fs/promises');
-    const sql = await readFile(new URL('../../migrations/020_messages.sql', import.meta.url), 'utf8');
+    const sql = await readFile(new URL('../../migrations/messages/020_messages.sql', import.meta.url), 'utf8');
     for (const [status, rank] of Object.entries(STATUS_RANK)) expect(sql).toContain(`WHEN '${status}' THEN ${rank}`);
   });
   it('maps provider statuses', () => {

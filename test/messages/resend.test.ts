@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Courier } from '../../src/index.js';
+import type { MessagingCourier } from '../../src/messages/index.js';
 import { type ResendPeer, startResendPeer } from '../peers/resend.js';
 import { captureLogger, fastRetries, messagingCourier, taskRow, waitForStatus } from './helpers.js';
 
 let peer: ResendPeer;
-let courier: Courier;
+let courier: MessagingCourier;
 const log = captureLogger();
 
 beforeAll(async () => {

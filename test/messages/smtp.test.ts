@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Courier } from '../../src/index.js';
+import type { MessagingCourier } from '../../src/messages/index.js';
 import { waitFor } from '../helpers/db.js';
 import { type SmtpPeer, startSmtpPeer } from '../peers/smtp.js';
 import { captureLogger, fastRetries, messagingCourier, taskRow, waitForStatus } from './helpers.js';
@@ -18,7 +18,7 @@ function headers(raw: Buffer): Map<string, string> {
 
 describe('SMTP over STARTTLS with AUTH (587 style)', () => {
   let peer: SmtpPeer;
-  let courier: Courier;
+  let courier: MessagingCourier;
   const log = captureLogger();
 
   beforeAll(async () => {
@@ -133,7 +133,7 @@ describe('SMTP over STARTTLS with AUTH (587 style)', () => {
 
 describe('SMTP over implicit TLS (465 style)', () => {
   let peer: SmtpPeer;
-  let courier: Courier;
+  let courier: MessagingCourier;
   beforeAll(async () => {
     peer = await startSmtpPeer({ secure: true, users: { courier: PASS } });
     courier = await messagingCourier({
@@ -156,7 +156,7 @@ describe('SMTP over implicit TLS (465 style)', () => {
 
 describe('SMTP configuration errors', () => {
   let peer: SmtpPeer;
-  let courier: Courier;
+  let courier: MessagingCourier;
   const log = captureLogger();
   afterEach(async () => {
     await courier?.close({ grace: 1 });

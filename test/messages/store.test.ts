@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Courier, createCourier, type MessageProvider, ValidationError } from '../../src/index.js';
+import { createCourier, ValidationError } from '../../src/index.js';
+import { type MessageProvider, type MessagingCourier, messages } from '../../src/messages/index.js';
 import { databaseUrl, freshSchema, waitFor } from '../helpers/db.js';
 import { startTwilioPeer, type TwilioPeer } from '../peers/twilio.js';
 import { captureLogger, fastRetries, messagingCourier, taskRow, waitForStatus } from './helpers.js';
 
 let peer: TwilioPeer;
-let courier: Courier;
+let courier: MessagingCourier;
 const log = captureLogger();
 
 beforeAll(async () => {
@@ -26,7 +27,7 @@ describe('configuration and input validation', () => {
     const secret = 'super-secret-token-value';
     const attempt = (providers: unknown) => {
       try {
-        createCourier({ connectionString: databaseUrl(), schema: freshSchema(), providers: providers as never });
+        createCourier({ connectionString: databaseUrl(), schema: freshSchema(), plugins: [messages({ providers: providers as never })] });
         return null;
       } catch (err) {
         return err as ValidationError;
@@ -173,8 +174,7 @@ describe('extension points', () => {
     try {
       const id = await other.messages.send({ channel: 'sms', to: '+15550008888', body: 'x' });
       // A worker of the same schema without any provider settings.
-      const bare = createCourier({ connectionString: databaseUrl(), schema: other.schema });
-      bare.messages.configure({});
+      const bare = createCourier({ connectionString: databaseUrl(), schema: other.schema, plugins: [messages()] });
       try {
         await bare.drain();
       } finally {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Courier } from '../../src/index.js';
+import type { MessagingCourier } from '../../src/messages/index.js';
 import { waitFor } from '../helpers/db.js';
 import { serveWeb } from '../peers/http.js';
 import { signTwilio, startTwilioPeer, type TwilioPeer } from '../peers/twilio.js';
@@ -7,7 +7,7 @@ import { captureLogger, fastRetries, messagingCourier, taskRow, waitForStatus } 
 
 let peer: TwilioPeer;
 let web: Awaited<ReturnType<typeof serveWeb>>;
-let courier: Courier;
+let courier: MessagingCourier;
 const log = captureLogger();
 let n = 0;
 const number = () => `+1555${String(1_000_000 + ++n).slice(1)}`;

@@ -83,6 +83,28 @@ describe('worker registry', () => {
   });
 });
 
+describe('live running counts', () => {
+  it('workers() shows a started handler within about a second, not at the next heartbeat (10 s here)', async () => {
+    const c = await testCourier();
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    let started = false;
+    c.registerTask('hold', async () => {
+      started = true;
+      await held;
+    });
+    await c.start({ concurrency: 4, lease: 30 });
+    const mine = async () => (await c.workers()).find((w) => w.id === c.workerId);
+    expect(await mine()).toMatchObject({ running: 0, concurrency: 4 });
+    await c.enqueueTask('hold', {});
+    await waitFor(() => started, 5000, 'the handler to start');
+    await waitFor(async () => (await mine())?.running === 1, 3000, 'running 1 in workers()');
+    release();
+    await waitFor(async () => (await mine())?.running === 0, 3000, 'running 0 in workers()');
+    await c.close();
+  });
+});
+
 describe('cleanup', () => {
   it('deletes 200,000 old finished tasks in batches while enqueue and claim keep working', async () => {
     const c = await testCourier();
@@ -127,7 +149,7 @@ describe('cleanup', () => {
     const c = await testCourier();
     const s = `"${c.schema}".tasks`;
     await c.pool.query(`INSERT INTO ${s} (name, status, finished_at) VALUES ('x', 'succeeded', now() - interval '2 hours'), ('x', 'failed', now() - interval '2 hours')`);
-    const id = await c.enqueueTask('cleanup', { olderThan: 86_400, retention: { succeeded: 3600 } });
+    const id = await c.enqueueTask('pgcourier.cleanup', { olderThan: 86_400, retention: { succeeded: 3600 } });
     await c.drain();
     expect(await c.getTask(id)).toMatchObject({ status: 'succeeded', result: { deleted: 1 } });
     await c.close();

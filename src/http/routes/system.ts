@@ -1,12 +1,6 @@
-import { toTaskInfo } from '../../task-info.js';
-import { has } from '../features.js';
-import { defineRoute, type Route } from '../route.js';
+import { defineRoute, type OverviewSections, type Route } from '../route.js';
 import { healthSchema, overviewSchema, workerListSchema } from '../schemas.js';
-import { retryingTasks } from '../sql/retrying-tasks.js';
-import { batchList } from './messages.js';
-import { queueList } from './queues.js';
-import { scheduleList } from './schedules.js';
-import { queueStatusWithAge, summary } from './tasks.js';
+import { summary } from './tasks.js';
 
 const LIST = 20;
 
@@ -22,37 +16,31 @@ export const systemRoutes: Route[] = [
     access: 'bearer',
     responses: { 200: { description: 'Overview.', schema: overviewSchema } },
     async handle(ctx) {
-      const { courier, call } = ctx;
-      const optional = async (path: string): Promise<unknown> => (has(courier, path) ? call(path) : null);
-      const [status, running, failed, retrying, queues, schedules, batches, messages] = await Promise.all([
-        queueStatusWithAge(ctx),
+      const { courier } = ctx;
+      const [status, running, failed, retrying, queues, schedules, sections] = await Promise.all([
+        courier.queueStatus(),
         courier.listTasks({ status: 'running', limit: LIST }),
         courier.listTasks({ status: 'failed', limit: LIST }),
-        retryingTasks(courier.pool, courier.schema, LIST),
-        optional('listQueues'),
-        optional('listSchedules'),
-        optional('messages.listBatches'),
-        optional('messages.status'),
+        courier.listTasks({ status: 'queued', retrying: true, limit: LIST }),
+        courier.listQueues(),
+        courier.listSchedules(),
+        Promise.all(courier.extensions('http').map((e) => e.overview?.() ?? Promise.resolve<OverviewSections>({}))),
       ]);
+      const plugin: OverviewSections = Object.assign({}, ...sections);
       return {
         status: 200,
         body: {
           now: new Date(),
           refresh: ctx.options.dashboard?.refresh ?? 2,
           status,
-          queues: queues === null ? null : queueList(queues),
+          queues,
           running: running.tasks.map(summary),
           failed: failed.tasks.map(summary),
-          retrying: retrying.map((r) => summary(toTaskInfo(r))),
-          schedules: schedules === null ? null : scheduleList(schedules),
-          batches: batches === null ? null : batchList(batches),
-          messages: messages ?? null,
-          features: {
-            pause: has(courier, 'pauseQueue') && has(courier, 'resumeQueue'),
-            schedules: has(courier, 'listSchedules') && has(courier, 'pauseSchedule') && has(courier, 'resumeSchedule'),
-            messages: has(courier, 'messages.status'),
-            batches: has(courier, 'messages.listBatches'),
-          },
+          retrying: retrying.tasks.map(summary),
+          schedules,
+          batches: plugin.batches ?? null,
+          messages: plugin.messages ?? null,
+          features: { pause: true, schedules: true, messages: plugin.messages !== undefined, batches: plugin.batches !== undefined },
         },
       };
     },
@@ -70,10 +58,7 @@ export const systemRoutes: Route[] = [
       503: { description: 'The database did not answer.', schema: healthSchema },
     },
     async handle({ courier }) {
-      const database = await courier.pool.query('SELECT 1').then(
-        () => true,
-        () => false,
-      );
+      const database = await courier.ping();
       return { status: database ? 200 : 503, body: { status: database ? 'ok' : 'unavailable', database, processor: courier.health() } };
     },
   }),
@@ -85,11 +70,9 @@ export const systemRoutes: Route[] = [
     summary: 'Prometheus metrics',
     description: 'The text exposition format, as `courier.metricsText()` renders it.',
     access: 'bearer',
-    requires: 'metricsText',
     responses: { 200: { description: 'Metrics.', contentType: 'text/plain; version=0.0.4; charset=utf-8' } },
-    async handle({ call }) {
-      const text = await call('metricsText');
-      return { status: 200, body: String(text ?? ''), contentType: 'text/plain; version=0.0.4; charset=utf-8' };
+    async handle({ courier }) {
+      return { status: 200, body: await courier.metricsText(), contentType: 'text/plain; version=0.0.4; charset=utf-8' };
     },
   }),
   defineRoute({
@@ -99,12 +82,9 @@ export const systemRoutes: Route[] = [
     tag: 'system',
     summary: 'Worker processes',
     access: 'bearer',
-    requires: 'workers',
     responses: { 200: { description: 'Workers.', schema: workerListSchema } },
-    async handle({ call }) {
-      const result = await call('workers');
-      const workers = Array.isArray(result) ? result : ((result as { workers?: unknown[] } | null)?.workers ?? []);
-      return { status: 200, body: { workers } };
+    async handle({ courier }) {
+      return { status: 200, body: { workers: await courier.workers() } };
     },
   }),
   defineRoute({

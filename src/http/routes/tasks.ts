@@ -1,6 +1,4 @@
 import { z } from 'zod';
-import type { Courier } from '../../courier.js';
-import { CourierError, ValidationError } from '../../errors.js';
 import type { TaskInfo } from '../../task-info.js';
 import { HttpProblem } from '../problem.js';
 import { defineRoute, type Route } from '../route.js';
@@ -16,7 +14,6 @@ import {
   taskSchema,
   taskTypesSchema,
 } from '../schemas.js';
-import { oldestQueuedAt } from '../sql/oldest-queued.js';
 
 const idParams = z.object({ id: taskIdSchema }).strict();
 
@@ -52,20 +49,6 @@ async function actionOutcome(get: (id: string) => Promise<TaskInfo | null>, id: 
   if (!task) throw new HttpProblem('not-found', `task ${id} does not exist`, { field: 'id' });
   if (!done) throw new HttpProblem('conflict', conflict(task));
   return task;
-}
-
-/** Queue status with the age of each queue's oldest due task. */
-export async function queueStatusWithAge(ctx: { courier: Courier }) {
-  const [status, oldest] = await Promise.all([ctx.courier.queueStatus(), oldestQueuedAt(ctx.courier.pool, ctx.courier.schema)]);
-  let overall: Date | null = null;
-  const queues = Object.fromEntries(
-    Object.entries(status.queues).map(([name, counts]) => {
-      const o = oldest.get(name) ?? null;
-      if (o && (!overall || o < overall)) overall = o;
-      return [name, { ...counts, oldestQueuedAt: o }];
-    }),
-  );
-  return { queues, total: { ...status.total, oldestQueuedAt: overall } };
 }
 
 /** Task endpoints: enqueue, read, list, cancel, retry, task types, queue status. */
@@ -175,13 +158,8 @@ export const taskRoutes: Route[] = [
     },
     example: { params: { id: '3' } },
     async handle({ courier, params }) {
-      let done: boolean;
-      try {
-        done = await courier.retry(params.id);
-      } catch (err) {
-        if (err instanceof CourierError && !(err instanceof ValidationError)) throw new HttpProblem('conflict', err.message);
-        throw err;
-      }
+      // Another live task holding the key is a ConflictError: 409.
+      const done = await courier.retry(params.id);
       const task = await actionOutcome((id) => courier.getTask(id), params.id, done, (t) => `task ${t.id} is ${t.status}; only failed or cancelled tasks can be retried`);
       return { status: 200, body: task };
     },
@@ -233,8 +211,8 @@ export const taskRoutes: Route[] = [
     description: 'Counts per status per queue and in total, tasks enqueued in the last 24 hours, last update, and the oldest due task\'s `run_at`.',
     access: 'bearer',
     responses: { 200: { description: 'Queue status.', schema: queueStatusSchema } },
-    async handle(ctx) {
-      return { status: 200, body: await queueStatusWithAge(ctx) };
+    async handle({ courier }) {
+      return { status: 200, body: await courier.queueStatus() };
     },
   }),
 ];

@@ -1,10 +1,29 @@
-import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import type { z } from 'zod';
 import { classifySmtp, type SmtpErrorLike } from '../classify.js';
 import type { smtpSchema } from '../config.js';
 import { singleLine } from '../template.js';
 import type { MessageProvider, OutgoingMessage, ProviderContext, SendResult } from './provider.js';
+
+type Nodemailer = Pick<typeof import('nodemailer'), 'createTransport'>;
+
+/** What a send reports when `nodemailer`, an optional peer dependency, is not installed. */
+export const NODEMAILER_MISSING = 'SMTP is configured but the optional peer dependency "nodemailer" is not installed: run `npm install nodemailer`';
+
+let nodemailerLoad: Promise<Nodemailer | null> | undefined;
+
+/**
+ * Loads `nodemailer` on first use, only when SMTP is configured: it is an
+ * optional peer dependency, so a courier that sends no email never loads it.
+ * Resolves `null` when it is not installed.
+ */
+function loadNodemailer(): Promise<Nodemailer | null> {
+  nodemailerLoad ??= import('nodemailer').then(
+    (m): Nodemailer => m,
+    () => null,
+  );
+  return nodemailerLoad;
+}
 
 /** The domain of an address such as `"Acme <noreply@acme.test>"`, for Message-IDs. */
 export function addressDomain(from: string): string {
@@ -57,6 +76,7 @@ export function smtpProvider(config: z.output<typeof smtpSchema>): MessageProvid
     disableFileAccess: true,
     disableUrlAccess: true,
   };
+  const transportLib = loadNodemailer();
   return {
     name: 'smtp',
     channels: ['email'],
@@ -67,6 +87,8 @@ export function smtpProvider(config: z.output<typeof smtpSchema>): MessageProvid
     async send(message: OutgoingMessage, ctx: ProviderContext): Promise<SendResult> {
       const from = message.from ?? config.from;
       const messageId = smtpMessageId(message.id, from);
+      const nodemailer = await transportLib;
+      if (!nodemailer) return { outcome: 'config', code: 'nodemailer_missing', message: NODEMAILER_MISSING };
       const stage = stageTracker();
       const transport = nodemailer.createTransport({ ...options, logger: stage.logger, debug: true } as SMTPTransport.Options);
       try {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Courier } from '../src/index.js';
-import { testCourier } from './helpers/db.js';
+import type { Courier } from '../../src/index.js';
+import { testCourier } from '../helpers/db.js';
 
 let courier: Courier;
 let order: number[] = [];

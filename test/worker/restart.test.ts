@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { type EmbeddedServer, startEmbeddedPostgres } from '../src/embedded.js';
-import { type Courier, createCourier } from '../src/index.js';
-import { waitFor } from './helpers/db.js';
+import { type EmbeddedServer, startEmbeddedPostgres } from '../../src/embedded.js';
+import { type Courier, createCourier } from '../../src/index.js';
+import { waitFor } from '../helpers/db.js';
 
 // This file runs its own Postgres so it can restart it without disturbing others.
 let server: EmbeddedServer;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Courier } from '../src/index.js';
-import { testCourier, waitFor } from './helpers/db.js';
+import type { Courier } from '../../src/index.js';
+import { testCourier, waitFor } from '../helpers/db.js';
 
 const open: Courier[] = [];
 const make = async () => {
@@ -29,6 +29,33 @@ describe('wake-up', () => {
     const id = await c.enqueueTask('ping', {});
     await waitFor(async () => (await c.getTask(id))?.status === 'succeeded', 1000, 'the NOTIFY wake-up');
     expect(startedAt - enqueuedAt).toBeLessThan(1000);
+  });
+
+  it('with a 60 s poll interval, a delayed task starts at its runAt: the enqueue announced when it becomes due', async () => {
+    const c = await make();
+    let startedAt = 0;
+    c.registerTask('ping', () => void (startedAt = Date.now()));
+    await c.start({ pollInterval: 60 });
+    await new Promise((r) => setTimeout(r, 200)); // the start-up claim has passed; no poll comes for 60 s
+    const runAt = new Date(Date.now() + 700);
+    const id = await c.enqueueTask('ping', {}, { runAt });
+    await waitFor(async () => (await c.getTask(id))?.status === 'succeeded', 3000, 'the due-time wake-up');
+    expect(startedAt).toBeGreaterThanOrEqual(runAt.getTime());
+    expect(startedAt - runAt.getTime()).toBeLessThan(1000);
+  });
+
+  it('with a 60 s poll interval, a retry runs when its backoff ends: the worker wakes for what it rescheduled', async () => {
+    const c = await make();
+    const starts: number[] = [];
+    c.registerTask('flaky', () => {
+      starts.push(Date.now());
+      if (starts.length === 1) throw new Error('first attempt fails');
+    });
+    await c.start({ pollInterval: 60 });
+    const id = await c.enqueueTask('flaky', {}, { retryDelay: 0.5, maxRetries: 1 });
+    await waitFor(async () => (await c.getTask(id))?.status === 'succeeded', 4000, 'the retry');
+    expect(starts).toHaveLength(2);
+    expect((starts[1] as number) - (starts[0] as number)).toBeGreaterThanOrEqual(500);
   });
 
   it('a worker serving other queues ignores the task; one serving its queue runs it', async () => {
@@ -141,7 +168,7 @@ describe('fencing', () => {
     await waitFor(async () => (await zombie.getTask(id))?.status === 'queued', 10_000, 'the rescue');
     expect(await zombie.getTask(id)).toMatchObject({ status: 'queued', attempts: 1, lastError: expect.stringMatching(/lease expired/) });
     // A newer attempt, through another courier on the same schema, succeeds.
-    const { createCourier } = await import('../src/index.js');
+    const { createCourier } = await import('../../src/index.js');
     const rescuer = createCourier({ pool: zombie.pool, schema: zombie.schema });
     rescuer.registerTask('fenced', (_p, ctx) => `attempt ${ctx.attempt}`);
     expect(await rescuer.runOnce()).toBe(1);

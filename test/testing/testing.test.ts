@@ -1,23 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type Courier, defineTask } from '../src/index.js';
-import { createTestClock, drainUntilIdle, expectEnqueued, expectNotEnqueued, runTask, TaskRunError } from '../src/testing/index.js';
-import { testCourier } from './helpers/db.js';
+import { type Courier, defineTask } from '../../src/index.js';
+import { createTestClock, drainUntilIdle, expectEnqueued, expectNotEnqueued, runTask, TaskRunError } from '../../src/testing/index.js';
+import { testCourier } from '../helpers/db.js';
 
 let courier: Courier;
 const sent: string[] = [];
+const sendWelcome = defineTask({
+  name: 'send_welcome',
+  payload: z.object({ email: z.string() }),
+  async handler({ email }) {
+    sent.push(email);
+    return { sent: email };
+  },
+});
 beforeAll(async () => {
   courier = await testCourier();
-  courier.registerTask(
-    defineTask({
-      name: 'send_welcome',
-      payload: z.object({ email: z.string() }),
-      async handler({ email }) {
-        sent.push(email);
-        return { sent: email };
-      },
-    }),
-  );
+  courier.registerTask(sendWelcome);
 });
 afterAll(() => courier.close({ grace: 0 }));
 
@@ -36,6 +35,8 @@ describe('pgcourier/testing', () => {
 
   it('runTask runs a handler through the real path and returns its result', async () => {
     expect(await runTask(courier, 'send_welcome', { email: 'c@example.com' })).toEqual({ sent: 'c@example.com' });
+    const typed = await runTask(courier, sendWelcome, { email: 'd@example.com' });
+    expect(typed.sent).toBe('d@example.com');
     courier.registerTask('always_fails', () => {
       throw new Error('smtp down');
     });
@@ -72,15 +73,22 @@ describe('pgcourier/testing', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
-  it('cron ticks inside a clock jump are enqueued, once each', async () => {
-    courier.registerTask('hourly_report', () => 'report');
-    await courier.schedule('hourly', '0 * * * *', 'hourly_report');
-    const clock = createTestClock(courier);
-    await clock.advance(3 * 3600);
-    expect(await drainUntilIdle(courier)).toBe(3);
+  it("a clock jump follows each schedule's backfill: the latest tick, plus up to backfill missed ones", async () => {
+    const c = await testCourier();
+    c.registerTask('hourly_report', (p: { s: string }) => p.s);
+    await c.schedule('no-backfill', '0 * * * *', 'hourly_report', { s: 'none' });
+    await c.schedule('backfill-3', '0 * * * *', 'hourly_report', { s: 'three' }, { backfill: 3 });
+    const clock = createTestClock(c);
+    await clock.advance(8 * 86_400); // 192 hourly ticks pass
+    await expectEnqueued(c, 'hourly_report', { s: 'none' }).then((t) => expect(t).toHaveLength(1));
+    await expectEnqueued(c, 'hourly_report', { s: 'three' }).then((t) => expect(t).toHaveLength(4));
+    expect(await drainUntilIdle(c)).toBe(5);
     await clock.advance(10);
-    expect(await drainUntilIdle(courier)).toBe(0);
-    await courier.removeSchedule('hourly');
+    expect(await drainUntilIdle(c)).toBe(0);
+    // The schedules go on from the clock's now: the next hour enqueues one tick each.
+    await clock.advance(3600);
+    expect(await drainUntilIdle(c)).toBe(2);
+    await c.close();
   });
 
   it('drainUntilIdle rescues expired leases and cleans up past retention', async () => {

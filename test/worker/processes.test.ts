@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Courier, createCourier } from '../src/index.js';
-import { databaseUrl, freshSchema, waitFor } from './helpers/db.js';
-import { createAuditTable, spawnWorker, type WorkerProcess } from './helpers/workers.js';
+import { type Courier, createCourier } from '../../src/index.js';
+import { databaseUrl, freshSchema, waitFor } from '../helpers/db.js';
+import { createAuditTable, spawnWorker, type WorkerProcess } from '../helpers/workers.js';
 
 let courier: Courier;
 const workers: WorkerProcess[] = [];
@@ -13,6 +13,7 @@ beforeAll(async () => {
   // The enqueuing side knows the task names; the workers run the handlers.
   courier.registerTask('audit', () => {});
   courier.registerTask('sleepy', () => {});
+  courier.registerTask('patient', () => {});
 });
 
 afterAll(async () => {
@@ -67,4 +68,17 @@ describe('worker processes', () => {
     const left = await courier.pool.query(`SELECT count(*) AS n FROM "${courier.schema}".tasks WHERE id = ANY($1::bigint[]) AND status <> 'succeeded'`, [ids]);
     expect(left.rows[0].n).toBe('0');
   }, 180_000);
+
+  it('SIGTERM while a handler waits for its signal: exit 0, the task is back in its queue, nothing logged above info', async () => {
+    const id = await courier.enqueueTask('patient', {});
+    const w = await spawn(['--grace', '0.2', '--poll-interval', '0.2']);
+    await waitFor(async () => (await courier.pool.query(`SELECT 1 FROM "${courier.schema}".audit WHERE task_id = $1`, [id])).rowCount, 10_000, 'the handler to start');
+    w.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+    const lines = w.log().split('\n').filter((l) => l.startsWith('{'));
+    const loud = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level >= 40);
+    expect(loud).toEqual([]);
+    expect(await courier.getTask(id)).toMatchObject({ status: 'queued', attempts: 1 });
+    await courier.cancel(id);
+  });
 });

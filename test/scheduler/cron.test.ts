@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cronError, nextTick, ticksBetween } from '../src/scheduler/cron.js';
+import { cronError, nextTick, ticksBetween } from '../../src/scheduler/cron.js';
 
 const at = (s: string) => new Date(`2026-03-01T${s}Z`);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffSeconds, MAX_BACKOFF_SECONDS } from '../src/worker/backoff.js';
+import { backoffSeconds, MAX_BACKOFF_SECONDS } from '../../src/worker/backoff.js';
 
 describe('backoffSeconds', () => {
   it('doubles per attempt from retryDelay, with jitter in [1, 1.25)', () => {

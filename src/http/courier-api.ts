@@ -1,0 +1,31 @@
+import type { Courier } from '../courier.js';
+
+/**
+ * What the HTTP handler needs from a courier: the public methods its routes call,
+ * checked by the compiler. Any {@link Courier} is one.
+ */
+export type HttpCourier = Pick<
+  Courier,
+  | 'logger'
+  | 'registry'
+  | 'enqueueTask'
+  | 'enqueueMany'
+  | 'getTask'
+  | 'listTasks'
+  | 'cancel'
+  | 'retry'
+  | 'queueStatus'
+  | 'listQueues'
+  | 'pauseQueue'
+  | 'resumeQueue'
+  | 'schedule'
+  | 'listSchedules'
+  | 'pauseSchedule'
+  | 'resumeSchedule'
+  | 'removeSchedule'
+  | 'metricsText'
+  | 'workers'
+  | 'health'
+  | 'ping'
+  | 'extensions'
+>;

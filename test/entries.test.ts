@@ -1,0 +1,96 @@
+// The package's entries, through the built package: `pgcourier` loads no file of
+// messaging or HTTP and no nodemailer; `pgcourier/messages` and `pgcourier/http`
+// load on demand, and messaging without SMTP still leaves nodemailer alone.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseUrl, freshSchema } from './helpers/db.js';
+
+const root = join(import.meta.dirname, '..');
+let pkg: string;
+
+/** A resolve hook that writes every resolved URL to TRACE_FILE, registered with --import. */
+const hooks = `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  appendFileSync(process.env.TRACE_FILE, r.url + '\\n');
+  return r;
+}
+`;
+
+/** The URLs a fresh Node process resolves while running `code` inside the built package. */
+function resolvedBy(code: string, env: Record<string, string> = {}): string[] {
+  const trace = join(pkg, `trace-${Math.random().toString(36).slice(2)}.txt`);
+  writeFileSync(trace, '');
+  const r = spawnSync(process.execPath, ['--import', './register.mjs', '--input-type=module', '-e', code], { cwd: pkg, env: { ...process.env, ...env, TRACE_FILE: trace }, encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  return readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+}
+
+beforeAll(() => {
+  // The package as npm would lay it out: package.json, dist/ and migrations/, built afresh,
+  // with its dependencies but without the optional peer nodemailer (not installed).
+  pkg = mkdtempSync(join(tmpdir(), 'pgcourier-entries-'));
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist'), '--declaration', 'false', '--sourceMap', 'false', '--declarationMap', 'false'], { cwd: root });
+  copyFileSync(join(root, 'package.json'), join(pkg, 'package.json'));
+  symlinkSync(join(root, 'migrations'), join(pkg, 'migrations'));
+  mkdirSync(join(pkg, 'node_modules'));
+  for (const entry of readdirSync(join(root, 'node_modules'))) {
+    if (entry !== 'nodemailer') symlinkSync(join(root, 'node_modules', entry), join(pkg, 'node_modules', entry));
+  }
+  writeFileSync(join(pkg, 'hooks.mjs'), hooks);
+  writeFileSync(join(pkg, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+}, 120_000);
+afterAll(() => {
+  if (pkg) rmSync(pkg, { recursive: true, force: true });
+});
+
+const ours = (urls: string[], folder: string) => urls.filter((u) => u.includes(`/dist/${folder}/`));
+const nodemailer = (urls: string[]) => urls.filter((u) => u.includes('/node_modules/nodemailer/'));
+const kysely = (urls: string[]) => urls.filter((u) => u.includes('/node_modules/kysely/'));
+
+describe('entries of the built package', () => {
+  it("import('pgcourier') loads no messaging, HTTP, nodemailer or Kysely file", () => {
+    const urls = resolvedBy("const m = await import('pgcourier'); if (typeof m.createCourier !== 'function') process.exit(3);");
+    expect(urls.some((u) => u.endsWith('/dist/index.js'))).toBe(true);
+    expect(ours(urls, 'messages')).toEqual([]);
+    expect(ours(urls, 'http')).toEqual([]);
+    expect(nodemailer(urls)).toEqual([]);
+    expect(kysely(urls)).toEqual([]);
+  });
+
+  it('pgcourier/messages and pgcourier/http load; messaging without SMTP leaves nodemailer alone', () => {
+    const urls = resolvedBy(
+      "const { messages } = await import('pgcourier/messages'); const { createHttpHandler } = await import('pgcourier/http'); const { createCourier } = await import('pgcourier');" +
+        "const c = createCourier({ connectionString: 'postgres://u@127.0.0.1:1/none', plugins: [messages({ providers: { twilio: { accountSid: 'AC0123456789', authToken: 'x'.repeat(32), from: '+15550001111' } } })] });" +
+        "const api = createHttpHandler(c, { auth: { token: 'entries-test-token-0123456789' } });" +
+        "if (typeof c.messages.send !== 'function' || !('/messages' in api.openapi().paths)) process.exit(3); await c.close();",
+    );
+    expect(ours(urls, 'messages').length).toBeGreaterThan(0);
+    expect(ours(urls, 'http').length).toBeGreaterThan(0);
+    expect(nodemailer(urls)).toEqual([]);
+  });
+
+  it('SMTP without nodemailer installed: the send waits as pending, its error naming the package to install', () => {
+    const urls = resolvedBy(
+      "const { createCourier } = await import('pgcourier'); const { messages } = await import('pgcourier/messages');" +
+        "const c = createCourier({ connectionString: process.env.DATABASE_URL, schema: process.env.SCHEMA, plugins: [messages({ providers: { smtp: { host: '127.0.0.1', port: 1, from: 'a@example.test' } } })] });" +
+        "await c.migrate(); const id = await c.messages.send({ channel: 'email', to: 'ana@example.test', subject: 'Hi', body: 'Hello' });" +
+        "await c.runOnce({ limit: 1 }); const m = await c.messages.get(id); await c.close();" +
+        "if (m.status !== 'pending' || m.error?.code !== 'nodemailer_missing' || !m.error.message.includes('npm install nodemailer')) { console.error(JSON.stringify(m)); process.exit(3); }",
+      { DATABASE_URL: databaseUrl(), SCHEMA: freshSchema('nomail') },
+    );
+    expect(nodemailer(urls)).toEqual([]);
+  });
+
+  it('nodemailer is an optional peer dependency, not a dependency', () => {
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+    expect(manifest.dependencies).not.toHaveProperty('nodemailer');
+    expect(manifest.peerDependencies).toHaveProperty('nodemailer');
+    expect(manifest.peerDependenciesMeta).toEqual({ nodemailer: { optional: true } });
+    expect(Object.keys(manifest.exports ?? {})).toEqual(['.', './testing', './messages', './http', './package.json']);
+  });
+});
