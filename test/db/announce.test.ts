@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { announceTasks, IDS_PER_NOTIFICATION, parseAnnouncement } from '../src/db/announce.js';
-import { sqlNames } from '../src/db/names.js';
-import type { Courier } from '../src/index.js';
-import { databaseUrl, testCourier, waitFor } from './helpers/db.js';
+import { announceTasks, IDS_PER_NOTIFICATION, parseAnnouncement } from '../../src/db/announce.js';
+import { sqlNames } from '../../src/db/names.js';
+import type { Courier } from '../../src/index.js';
+import { databaseUrl, testCourier, waitFor } from '../helpers/db.js';
 
 describe('announcement payloads', () => {
   it('parses kind, ids with attempts, and the publisher (which may contain spaces or be empty)', () => {
