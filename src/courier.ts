@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type pg from 'pg';
 import { type Logger, pino } from 'pino';
 import type { z } from 'zod';
+import { ClusterEvents, type TaskInfoOf, type WaitForTaskOptions } from './cluster-events.js';
 import {
   type Check,
   connectionStringProblem,
@@ -148,6 +149,8 @@ export class Courier {
   readonly workerId: string;
   /** Typed events of this process: task lifecycle and background errors. */
   readonly events = new CourierEvents();
+  /** Task outcomes of every process on this schema (at-most-once notifications); see {@link ClusterEvents}. */
+  readonly clusterEvents: ClusterEvents;
   readonly #queues: QueueAdmin;
   readonly #schedules: ScheduleAdmin;
   readonly #plugins: { plugin: CourierPlugin<string, unknown>; instance: PluginInstance<unknown> }[] = [];
@@ -187,6 +190,7 @@ export class Courier {
     this.#counters = countEvents(this.events);
     if (!this.registry.get(CLEANUP_TASK)) this.registry.register(cleanupTask((opts) => this.cleanup(opts)));
     this.workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.clusterEvents = new ClusterEvents({ pool: this.pool, schema: this.schema, workerId: this.workerId, events: this.events, logger: this.logger, guard: this.#guard });
     for (const plugin of options.plugins ?? []) this.#install(plugin);
   }
 
@@ -282,6 +286,28 @@ export class Courier {
   getTask(id: string): Promise<TaskInfo | null>;
   getTask(id: string, task?: TaskDefinition<any, string, any>): Promise<TaskInfo | null> {
     return task ? this.manager.get(id, task) : this.manager.get(id);
+  }
+
+  /**
+   * Waits until the task is succeeded, failed or cancelled, whichever process runs
+   * it, and resolves with its final {@link TaskInfo}. Woken by the NOTIFY that the
+   * finishing statement sends (the first call opens a LISTEN connection), with a
+   * slow re-read as a safety net. Rejects with a `WaitTimeoutError` naming the
+   * id after `timeout` seconds (default 60), with a `NotFoundError` when the task
+   * does not exist (or is deleted meanwhile), and with a `ValidationError` for bad
+   * arguments. A failed task resolves too: check `status`. Name the task's
+   * definition as the type argument to type `payload` and `result`.
+   *
+   * @example
+   * ```ts
+   * const id = await courier.enqueueTask(buildReport, { month: '2026-01' });
+   * const task = await courier.waitForTask<typeof buildReport>(id, { timeout: 120 });
+   * if (task.status === 'succeeded') console.log(task.result); // typed by buildReport's handler
+   * else console.error(task.status, task.lastError);
+   * ```
+   */
+  waitForTask<D extends TaskDefinition<any, string, any> = TaskDefinition>(id: string, options?: WaitForTaskOptions): Promise<TaskInfoOf<D>> {
+    return this.clusterEvents.waitFor(id, options) as Promise<TaskInfoOf<D>>;
   }
 
   /** Makes a delayed or retrying task due now; see {@link TaskManager.promote}. */
@@ -727,6 +753,7 @@ export class Courier {
    */
   async close(options: StopOptions = {}): Promise<void> {
     await this.stop(options);
+    await this.clusterEvents.close();
     for (const { instance } of this.#plugins) await instance.close?.();
     if (this.#ownsPool) {
       // pool.end() waits for checked-out clients; a query hung on a dead server must not block exit.

@@ -11,7 +11,8 @@ export type CourierErrorCode =
   | 'RETRY_AFTER'
   | 'TASK_TIMEOUT'
   | 'LEASE_LOST'
-  | 'SHUTDOWN';
+  | 'SHUTDOWN'
+  | 'WAIT_TIMEOUT';
 
 /** Base class of every error pgcourier throws on purpose. `code` is stable; match on it or on the class. */
 export class CourierError extends Error {
@@ -156,4 +157,32 @@ export class LeaseLostError extends CourierError {
 export class ShutdownError extends CourierError {
   override name = 'ShutdownError';
   override readonly code: CourierErrorCode = 'SHUTDOWN';
+}
+
+/**
+ * `courier.waitForTask(id, { timeout })` gave up: the task had not reached a final
+ * state within `timeout` seconds. The task itself is untouched and may still finish.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await courier.waitForTask(id, { timeout: 5 });
+ * } catch (err) {
+ *   if (err instanceof WaitTimeoutError) console.log(`task ${err.taskId} still ${err.code}`);
+ * }
+ * ```
+ */
+export class WaitTimeoutError extends CourierError {
+  override name = 'WaitTimeoutError';
+  override readonly code: CourierErrorCode = 'WAIT_TIMEOUT';
+  /** Id of the task waited for. */
+  readonly taskId: string;
+  /** Seconds waited. */
+  readonly timeout: number;
+
+  constructor(taskId: string, timeout: number) {
+    super(`task ${taskId} did not finish within ${timeout} seconds`);
+    this.taskId = taskId;
+    this.timeout = timeout;
+  }
 }

@@ -6,6 +6,8 @@
  *
  * @module
  */
+export type { ClusterEventMap, ClusterEventName, ClusterTaskEvent, TaskInfoOf, WaitForTaskOptions } from './cluster-events.js';
+export { ClusterEvents } from './cluster-events.js';
 export type { CourierOptions, CourierWith, RunOnceOptions, StartOptions, StopOptions } from './courier.js';
 export { Courier, createCourier } from './courier.js';
 export type { SqlNames } from './db/names.js';
@@ -27,6 +29,7 @@ export {
   TaskTimeoutError,
   UnknownTaskError,
   ValidationError,
+  WaitTimeoutError,
 } from './errors.js';
 export type { CourierEventMap, CourierEventName, TaskEventBase } from './events.js';
 export { CourierEvents } from './events.js';

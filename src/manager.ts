@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { enqueueOptionsSchema, listTasksSchema, parse } from './config.js';
+import { announceTasks } from './db/announce.js';
 import { JsonLossError, stringifyLossless, unstorableInJsonb } from './db/json.js';
 import { type SqlNames, sqlNames } from './db/names.js';
 import { type Queryable, queryableOf, runPrepared } from './db/pool.js';
@@ -248,6 +249,9 @@ export class TaskManager {
         [id],
       ),
     );
+    // Cluster-wide `task:cancelled` and waitForTask wake-up (db/announce.ts); at-most-once,
+    // so a failed announcement does not fail the cancel, which has committed.
+    if ((res.rowCount ?? 0) > 0) await announceTasks(this.#deps.pool, this.#names, 'cancelled', [id]).catch(() => {});
     return (res.rowCount ?? 0) > 0;
   }
 

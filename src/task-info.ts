@@ -29,7 +29,10 @@ export interface TaskInfo<P = unknown, R = unknown> {
   progress: { current: number; total: number | null } | null;
   /** Message of the most recent error. */
   lastError: string | null;
-  /** Bounded history of errors (the most recent 20), oldest first. */
+  /**
+   * Bounded history of errors (the most recent 20), oldest first: each
+   * `{ attempt, message, stack?, at }`, with the stack trace when the thrown error had one.
+   */
   errors: TaskErrorEntry[];
   /** Dedup key, if any. */
   key: string | null;

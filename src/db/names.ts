@@ -19,6 +19,8 @@ export interface SqlNames {
   readonly migrations: string;
   /** The LISTEN/NOTIFY channel of task wake-ups (a plain string, passed as a parameter). */
   readonly channel: string;
+  /** The LISTEN/NOTIFY channel of cluster-wide task events (finished, retrying, cancelled); see `db/announce.ts`. */
+  readonly events: string;
   /** Quoted name of any other table of the schema (for plugins' own tables). */
   table(name: string): string;
 }
@@ -38,6 +40,7 @@ export function sqlNames(schema: string): SqlNames {
     workers: `${q}.workers`,
     migrations: `${q}.migrations`,
     channel: `${schema}.tasks`,
+    events: `${schema}.events`,
     table,
   });
 }

@@ -5,8 +5,13 @@ export type TaskStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancel
 export interface TaskErrorEntry {
   /** Attempt number the error ended. */
   attempt: number;
-  /** Error message. */
+  /** Error message (one line). */
   message: string;
+  /**
+   * The thrown error's stack trace, bounded in length; absent when the error had
+   * none (lease expiry, errors recorded by pgcourier itself, non-Error throws).
+   */
+  stack?: string;
   /** When it was recorded (ISO-8601). */
   at: string;
 }

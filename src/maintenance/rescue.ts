@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { announceSql, IDS_PER_NOTIFICATION } from '../db/announce.js';
 import type { SqlNames } from '../db/names.js';
 import type { Queryable } from '../db/pool.js';
 import { appendErrorSql, retriesLeftSql } from '../db/task-sql.js';
@@ -18,7 +19,9 @@ export interface Rescued {
  * fails them when that lost attempt was their last. The claim already counted
  * the attempt. Runs only if this session wins the schema's rescue advisory lock,
  * so concurrent workers never rescue twice; lock and update are one statement,
- * and the queues that got tasks back are woken by NOTIFY in the same statement.
+ * and the queues that got tasks back are woken by NOTIFY in the same statement,
+ * which also announces the tasks as `retrying` or `failed` on the events channel
+ * (with no publisher: no process emitted a local event for them).
  */
 export async function rescueExpiredLeases(db: Queryable, names: SqlNames, limit = 1000): Promise<Rescued[]> {
   const t = names.tasks;
@@ -40,12 +43,16 @@ export async function rescueExpiredLeases(db: Queryable, names: SqlNames, limit 
             locked_by = NULL, locked_until = NULL, updated_at = now()
        FROM expired
       WHERE t.id = expired.id
-     RETURNING t.id, t.queue, t.status
+     RETURNING t.id, t.queue, t.status, t.attempts
      ), woken AS (
        SELECT pg_notify($3, q.queue) FROM (SELECT DISTINCT queue FROM rescued WHERE status = 'queued') AS q
-     )
-     SELECT id::text, queue, status FROM rescued, (SELECT count(*) FROM woken) AS w`,
-    [`pgcourier.rescue:${names.schemaName}`, limit, names.channel],
+     ), outcomes AS (
+       SELECT id, attempts AS attempt, CASE WHEN status = 'failed' THEN 'failed' ELSE 'retrying' END AS kind,
+              (row_number() OVER () - 1) / ${IDS_PER_NOTIFICATION} AS chunk
+         FROM rescued
+     ), announced AS (${announceSql('outcomes', '$4', "''")})
+     SELECT id::text, queue, status FROM rescued, (SELECT count(*) FROM woken) AS w, (SELECT count(*) FROM announced) AS a`,
+    [`pgcourier.rescue:${names.schemaName}`, limit, names.channel, names.events],
   );
   return rows;
 }

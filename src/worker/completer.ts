@@ -22,6 +22,8 @@ export interface CompleterDeps {
   pool: pg.Pool;
   names: SqlNames;
   logger: Logger;
+  /** This process's worker id: the publisher of the events the writes announce. */
+  workerId: string;
   /** Whether a queue has a cluster-wide cap (a finished task of it frees a slot other workers wait for). */
   isCapped(queue: string): boolean;
   onError(err: Error, context: string): void;
@@ -90,7 +92,7 @@ export class Completer {
   async #write(batch: Pending[]): Promise<void> {
     for (let failures = 0; ; failures++) {
       try {
-        const matched = await settle(this.#deps.pool, this.#deps.names, batch.map((b) => b.settlement));
+        const matched = await settle(this.#deps.pool, this.#deps.names, this.#deps.workerId, batch.map((b) => b.settlement));
         for (const b of batch) b.done(matched.has(b.settlement.id));
         await this.#wakeCappedQueues(batch);
         return;

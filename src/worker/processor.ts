@@ -130,7 +130,7 @@ export class Processor {
       events: deps.events,
       progress: (attempt, current, total) => recordProgress(pool, names, attempt.fence, { current, total }),
     });
-    this.#completer = new Completer({ pool, names, logger, isCapped: (queue) => this.#limits.isCapped(queue), onError: (err, context) => this.#reportError(err, context) });
+    this.#completer = new Completer({ pool, names, logger, workerId: deps.workerId, isCapped: (queue) => this.#limits.isCapped(queue), onError: (err, context) => this.#reportError(err, context) });
     this.#leases = new LeaseKeeper({
       pool,
       names,

@@ -1,3 +1,4 @@
+import { announceSql, IDS_PER_NOTIFICATION } from '../db/announce.js';
 import type { SqlNames } from '../db/names.js';
 import { type PgQueryable, runPrepared } from '../db/pool.js';
 import { appendErrorSql } from '../db/task-sql.js';
@@ -26,12 +27,17 @@ export type Settlement =
 // Every fenced batch write names its rows by `t.id = ANY($1)` as well as through
 // the join: the rows are then found through the primary key. Joined only, the
 // planner hash-joins the batch against every running row, costing twice as much.
+//
+// Both statements announce what they wrote on the events channel (db/announce.ts)
+// in the same statement: one notification per kind and 250 tasks, carrying ids,
+// attempt numbers and the publishing worker's id only, sent at commit and never for an unmatched fence.
 
 /**
  * Marks attempts succeeded. Each row must still be `running` under the same lease
- * token; returns the ids that matched (the others lost their lease).
+ * token; returns the ids that matched (the others lost their lease) and announces
+ * them as `succeeded` by `publisher` (a worker id).
  */
-export async function completeTasks(db: PgQueryable, names: SqlNames, items: Array<Fence & { result: string | null }>): Promise<Set<string>> {
+export async function completeTasks(db: PgQueryable, names: SqlNames, publisher: string, items: Array<Fence & { result: string | null }>): Promise<Set<string>> {
   const ids: string[] = [];
   const tokens: string[] = [];
   const results: Array<string | null> = [];
@@ -42,13 +48,16 @@ export async function completeTasks(db: PgQueryable, names: SqlNames, items: Arr
   }
   const { rows } = await runPrepared<{ id: string }>(
     db,
-    `UPDATE ${names.tasks} AS t
+    `WITH done AS (
+     UPDATE ${names.tasks} AS t
         SET status = 'succeeded', result = v.result, finished_at = now(), updated_at = now(),
             locked_by = NULL, locked_until = NULL
-       FROM unnest($1::bigint[], $2::uuid[], $3::jsonb[]) AS v(id, token, result)
+       FROM unnest($1::bigint[], $2::uuid[], $3::jsonb[]) WITH ORDINALITY AS v(id, token, result, n)
       WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
-     RETURNING t.id`,
-    [ids, tokens, results],
+     RETURNING t.id, t.attempts AS attempt, 'succeeded' AS kind, (v.n - 1) / ${IDS_PER_NOTIFICATION} AS chunk
+     ), announced AS (${announceSql('done', '$4', '$5')})
+     SELECT id FROM done, (SELECT count(*) FROM announced) AS a`,
+    [ids, tokens, results, names.events, publisher],
   );
   return idSet(rows);
 }
@@ -63,12 +72,14 @@ export async function completeTasks(db: PgQueryable, names: SqlNames, items: Arr
  *   before starting it): back to queued after `delay` seconds with the attempt
  *   number given back.
  * Attempt numbers stay unique per run either way.
- * Fenced like {@link completeTasks}; returns the ids that matched.
+ * Fenced like {@link completeTasks}; returns the ids that matched. `failed` and
+ * `retry` are announced (as `failed` and `retrying`), the others are not.
  */
-export async function endAttempts(db: PgQueryable, names: SqlNames, items: Array<Exclude<Settlement, { kind: 'succeeded' }>>): Promise<Set<string>> {
+export async function endAttempts(db: PgQueryable, names: SqlNames, publisher: string, items: Array<Exclude<Settlement, { kind: 'succeeded' }>>): Promise<Set<string>> {
   const { rows } = await runPrepared<{ id: string }>(
     db,
-    `UPDATE ${names.tasks} AS t
+    `WITH ended AS (
+     UPDATE ${names.tasks} AS t
         SET status = CASE WHEN v.kind = 'failed' THEN 'failed' ELSE 'queued' END,
             deferrals = CASE WHEN v.kind IN ('deferred', 'released') THEN t.deferrals + 1 ELSE t.deferrals END,
             attempts = CASE WHEN v.kind = 'postponed' THEN t.attempts - 1 ELSE t.attempts END,
@@ -77,9 +88,12 @@ export async function endAttempts(db: PgQueryable, names: SqlNames, items: Array
             last_error = coalesce(v.error, t.last_error),
             errors = ${appendErrorSql('t', 'v.error', 'v.stack')},
             locked_by = NULL, locked_until = NULL, updated_at = now()
-       FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::float8[], $5::text[], $6::text[]) AS v(id, token, kind, delay, error, stack)
+       FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::float8[], $5::text[], $6::text[]) WITH ORDINALITY AS v(id, token, kind, delay, error, stack, n)
       WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
-     RETURNING t.id`,
+     RETURNING t.id, t.attempts AS attempt, CASE v.kind WHEN 'failed' THEN 'failed' WHEN 'retry' THEN 'retrying' END AS kind,
+               (v.n - 1) / ${IDS_PER_NOTIFICATION} AS chunk
+     ), announced AS (${announceSql('ended', '$7', '$8')})
+     SELECT id FROM ended, (SELECT count(*) FROM announced) AS a`,
     [
       items.map((i) => i.id),
       items.map((i) => i.token),
@@ -87,22 +101,24 @@ export async function endAttempts(db: PgQueryable, names: SqlNames, items: Array
       items.map((i) => ('delay' in i ? i.delay : 0)),
       items.map((i) => ('error' in i ? i.error : null)),
       items.map((i) => ('stack' in i ? (i.stack ?? null) : null)),
+      names.events,
+      publisher,
     ],
   );
   return idSet(rows);
 }
 
-/** Writes settlements, succeeded ones and the rest in one statement each. */
-export async function settle(db: PgQueryable, names: SqlNames, items: Settlement[]): Promise<Set<string>> {
+/** Writes settlements, succeeded ones and the rest in one statement each, announced as by `publisher`. */
+export async function settle(db: PgQueryable, names: SqlNames, publisher: string, items: Settlement[]): Promise<Set<string>> {
   const done: Array<Extract<Settlement, { kind: 'succeeded' }>> = [];
   const ended: Array<Exclude<Settlement, { kind: 'succeeded' }>> = [];
   for (const item of items) {
     if (item.kind === 'succeeded') done.push(item);
     else ended.push(item);
   }
-  if (ended.length === 0) return completeTasks(db, names, done);
-  if (done.length === 0) return endAttempts(db, names, ended);
-  const [a, b] = await Promise.all([completeTasks(db, names, done), endAttempts(db, names, ended)]);
+  if (ended.length === 0) return completeTasks(db, names, publisher, done);
+  if (done.length === 0) return endAttempts(db, names, publisher, ended);
+  const [a, b] = await Promise.all([completeTasks(db, names, publisher, done), endAttempts(db, names, publisher, ended)]);
   for (const id of b) a.add(id);
   return a;
 }
