@@ -6,7 +6,7 @@ import { type SqlNames, sqlNames } from './db/names.js';
 import { type Queryable, queryableOf, runPrepared } from './db/pool.js';
 import { SchemaGuard } from './db/schema-guard.js';
 import type { TaskRow, TaskStatus } from './db/types.js';
-import { ConflictError, CourierError, NotFoundError, StateError, UnknownTaskError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, StateError, UnknownTaskError, ValidationError } from './errors.js';
 import type { CourierEvents } from './events.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { type TaskInfo, toTaskInfo } from './task-info.js';
