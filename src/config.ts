@@ -30,6 +30,11 @@ export const taskDefaultsSchema = z
     maxRetries: z.int('must be an integer >= 0').min(0, 'must be an integer >= 0').max(1000, 'must be at most 1000').describe('Retries after the first attempt (default 3): attempts = 1 + maxRetries.').optional(),
     retryDelay: seconds('>= 0').min(0, 'must be a number of seconds >= 0').max(MAX_SECONDS, 'must be at most a year (31536000 seconds)').describe('Seconds; base of the exponential backoff with jitter (default 60).').optional(),
     timeout: seconds('> 0').positive('must be a number of seconds > 0').max(MAX_SECONDS, 'must be at most a year (31536000 seconds)').describe('Seconds a run may take; then `ctx.signal` aborts and the attempt fails (default none).').optional(),
+    backoff: z
+      .enum(['exponential', 'linear', 'fixed'], 'must be "exponential", "linear" or "fixed" (a function of the attempt is accepted by defineTask only)')
+      .describe('Curve of the delay between attempts: `exponential` (default), `linear` or `fixed`; defineTask also takes `(attempt) => seconds`.')
+      .optional(),
+    maxDelay: seconds('>= 0').min(0, 'must be a number of seconds >= 0').max(MAX_SECONDS, 'must be at most a year (31536000 seconds)').describe('Seconds; the longest delay between attempts (default an hour, or retryDelay when larger).').optional(),
   })
   .strict();
 

@@ -24,6 +24,14 @@ export interface EnqueueOptions {
   /** Seconds a run may take (default: the task's, else none). */
   timeout?: number;
   /**
+   * Curve of the delay between attempts: `'exponential'` (doubles from
+   * `retryDelay`, with jitter), `'linear'` or `'fixed'` (default: the task's, else
+   * exponential). A function of the attempt is accepted by `defineTask` only.
+   */
+  backoff?: 'exponential' | 'linear' | 'fixed';
+  /** Seconds; the longest delay between attempts (default: the task's, else an hour or `retryDelay` when larger). */
+  maxDelay?: number;
+  /**
    * Do not start before this time: a Date, an ISO-8601 string or epoch
    * **milliseconds**. A number that looks like epoch seconds (below 10^11) is
    * refused; use `delay` for "seconds from now".
@@ -148,6 +156,9 @@ interface Row {
   runAt: Date | null;
   delay: number | null;
   key: string | null;
+  /** Given at enqueue; null means the definition's at run time. */
+  backoff: string | null;
+  maxDelay: number | null;
 }
 
 /**
@@ -424,6 +435,8 @@ export class TaskManager {
       runAt: options.runAt ?? null,
       delay: options.delay ?? null,
       key: options.key ?? null,
+      backoff: options.backoff ?? null,
+      maxDelay: options.maxDelay ?? null,
     };
   }
 
@@ -434,14 +447,15 @@ export class TaskManager {
       keyMode === 'replace'
         ? `DO UPDATE SET payload = EXCLUDED.payload, queue = EXCLUDED.queue, priority = EXCLUDED.priority,
              max_retries = EXCLUDED.max_retries, retry_delay = EXCLUDED.retry_delay, timeout = EXCLUDED.timeout,
+             backoff = EXCLUDED.backoff, max_delay = EXCLUDED.max_delay,
              run_at = EXCLUDED.run_at, updated_at = now()
            WHERE tasks.status = 'queued'`
         : 'DO NOTHING';
     const { rows: inserted } = await runner.query<{ id: string; name: string; key: string | null }>(
-      `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, key)
-       SELECT q, n, p, pr, mr, rd, t, coalesce(ra, now() + make_interval(secs => coalesce(d, 0))), k
-         FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::smallint[], $5::int[], $6::float8[], $7::float8[], $8::timestamptz[], $9::text[], $10::float8[])
-           AS v(q, n, p, pr, mr, rd, t, ra, k, d)
+      `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, key, backoff, max_delay)
+       SELECT q, n, p, pr, mr, rd, t, coalesce(ra, now() + make_interval(secs => coalesce(d, 0))), k, b, md
+         FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::smallint[], $5::int[], $6::float8[], $7::float8[], $8::timestamptz[], $9::text[], $10::float8[], $11::text[], $12::float8[])
+           AS v(q, n, p, pr, mr, rd, t, ra, k, d, b, md)
        ON CONFLICT (name, key) WHERE key IS NOT NULL AND status IN ('queued', 'running') ${onConflict}
        RETURNING id, name, key`,
       [
@@ -455,6 +469,8 @@ export class TaskManager {
         rows.map((r) => r.runAt),
         rows.map((r) => r.key),
         rows.map((r) => r.delay),
+        rows.map((r) => r.backoff),
+        rows.map((r) => r.maxDelay),
       ],
     );
     return this.#matchIds(rows, inserted, runner);
@@ -467,10 +483,10 @@ export class TaskManager {
   async #insertOne(row: Row): Promise<string> {
     const { rows } = await runPrepared<{ id: string }>(
       this.#deps.pool,
-      `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at)
-       VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, coalesce($8::timestamptz, now() + make_interval(secs => coalesce($9::float8, 0))))
+      `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, backoff, max_delay)
+       VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, coalesce($8::timestamptz, now() + make_interval(secs => coalesce($9::float8, 0))), $10, $11)
        RETURNING id`,
-      [row.queue, row.name, row.payload, row.priority, row.maxRetries, row.retryDelay, row.timeout, row.runAt, row.delay],
+      [row.queue, row.name, row.payload, row.priority, row.maxRetries, row.retryDelay, row.timeout, row.runAt, row.delay, row.backoff, row.maxDelay],
     );
     return String(rows[0]?.id);
   }

@@ -4,6 +4,7 @@ import { parse, taskDefaultsSchema, taskNameSchema } from './config.js';
 import { ConflictError, PermanentError, ValidationError } from './errors.js';
 import { parseRate, type Rate, type RateLimitSpec } from './limits/rate-limiter.js';
 import { cronError } from './scheduler/cron.js';
+import type { Backoff } from './worker/backoff.js';
 
 /** What a handler receives besides its payload. */
 export interface TaskContext {
@@ -41,6 +42,14 @@ export interface TaskDefaults {
   retryDelay?: number;
   /** Seconds a run may take before `ctx.signal` aborts and the attempt fails. */
   timeout?: number;
+  /**
+   * Curve of the delay between attempts, from `retryDelay`: `'exponential'`
+   * (default; doubles, with jitter), `'linear'`, `'fixed'`, or on a definition a
+   * function `(attempt) => seconds` of the failed attempt's number.
+   */
+  backoff?: Backoff;
+  /** Seconds; the longest delay between attempts (default an hour, or `retryDelay` when larger). */
+  maxDelay?: number;
 }
 
 /** Settings that belong to the task type, not to one enqueue. */
@@ -148,7 +157,9 @@ function buildDefinition<S extends z.ZodType | undefined, Name extends string, R
   const name = parse(taskNameSchema, input.name, where, 'name');
   if (input.handler !== undefined && typeof input.handler !== 'function') throw new ValidationError(where, 'handler', 'must be a function (or left out for a producer-only task)');
   const { payload, handler, name: _ignored, rateLimit, cron, timezone, ...defaults } = input;
-  const checked = parse(taskDefaultsSchema, stripUndefined(defaults), where);
+  // A backoff function stays on the definition: it cannot travel through Postgres.
+  const backoffFn = typeof defaults.backoff === 'function' ? defaults.backoff : undefined;
+  const checked = { ...parse(taskDefaultsSchema, stripUndefined({ ...defaults, backoff: backoffFn ? undefined : defaults.backoff }), where), ...(backoffFn ? { backoff: backoffFn } : {}) };
   if (payload !== undefined && typeof (payload as { safeParse?: unknown } | null)?.safeParse !== 'function') throw new ValidationError(where, 'payload', 'must be a zod schema');
   const type = stripUndefined({
     rateLimit: rateLimit === undefined ? undefined : parseRate(rateLimit, where),

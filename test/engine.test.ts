@@ -171,6 +171,47 @@ describe('retries', () => {
     expect(gaps[2]).toBeGreaterThan(gaps[1] as number);
   });
 
+  it('backoff at enqueue (fixed) and on the definition (a function), with maxDelay: the stored run_at of each retry follows it', async () => {
+    const c = await testCourier();
+    c.registerTask('boom', () => {
+      throw new Error('boom');
+    });
+    c.registerTask(
+      defineTask({
+        name: 'curved',
+        retryDelay: 100,
+        maxDelay: 250,
+        backoff: (attempt) => attempt * 100,
+        handler: () => {
+          throw new Error('curved');
+        },
+      }),
+    );
+    // The delay a retry got is run_at − the failed attempt's end; read it right after each attempt.
+    const delays = async (id: string, attempts: number) => {
+      const out: number[] = [];
+      for (let i = 0; i < attempts; i++) {
+        await c.runTaskNow(id);
+        const { rows } = await c.pool.query<{ wait: number }>(`SELECT extract(epoch FROM run_at - updated_at)::float8 AS wait FROM ${c.names.tasks} WHERE id = $1`, [id]);
+        out.push(Math.round(rows[0]?.wait ?? -1));
+      }
+      return out;
+    };
+    const fixed = await c.enqueueTask('boom', {}, { maxRetries: 5, retryDelay: 30, backoff: 'fixed' });
+    expect(await delays(fixed, 3)).toEqual([30, 30, 30]);
+    const linear = await c.enqueueTask('boom', {}, { maxRetries: 5, retryDelay: 30, backoff: 'linear', maxDelay: 70 });
+    const lin = await delays(linear, 3);
+    expect(lin[0]).toBeGreaterThanOrEqual(30);
+    expect(lin[0]).toBeLessThanOrEqual(38);
+    expect(lin[1]).toBeGreaterThanOrEqual(60);
+    expect(lin[2]).toBe(70);
+    const curved = await c.enqueueTask('curved', {}, { maxRetries: 5 });
+    expect(await delays(curved, 3)).toEqual([100, 200, 250]);
+    await expect(c.enqueueTask('boom', {}, { backoff: ((n: number) => n) as never })).rejects.toMatchObject({ name: 'ValidationError', field: 'backoff' });
+    await expect(c.enqueueTask('boom', {}, { backoff: 'cubic' as never })).rejects.toMatchObject({ name: 'ValidationError', field: 'backoff' });
+    await c.close();
+  });
+
   it('records attempts and the bounded error history', async () => {
     const c = await testCourier();
     c.registerTask('boom', (_p, ctx) => {

@@ -127,8 +127,8 @@ export class CronRunner implements Service {
          ON CONFLICT DO NOTHING
          RETURNING tick
        ), inserted AS (
-         INSERT INTO ${this.#names.tasks} (queue, name, payload, priority, max_retries, retry_delay, timeout)
-         SELECT $3, $4, $5::jsonb, $6, $7, $8, $9 FROM runs
+         INSERT INTO ${this.#names.tasks} (queue, name, payload, priority, max_retries, retry_delay, timeout, backoff, max_delay)
+         SELECT $3, $4, $5::jsonb, $6, $7, $8, $9, $11, $12 FROM runs
          RETURNING id
        ), advanced AS (
          UPDATE ${this.#names.schedules}
@@ -147,6 +147,8 @@ export class CronRunner implements Service {
         o.retryDelay ?? def?.retryDelay ?? 60,
         o.timeout ?? def?.timeout ?? null,
         next,
+        o.backoff ?? null,
+        o.maxDelay ?? null,
       ],
     );
     return Number(out[0]?.n ?? 0);

@@ -27,6 +27,10 @@ export interface ScheduleOptions {
   retryDelay?: number;
   /** Seconds; timeout of the enqueued tasks. */
   timeout?: number;
+  /** Curve of the delay between attempts of each enqueued task (see `EnqueueOptions.backoff`). */
+  backoff?: 'exponential' | 'linear' | 'fixed';
+  /** Seconds; the longest delay between attempts of each enqueued task. */
+  maxDelay?: number;
 }
 
 /** A stored schedule. */

@@ -21,6 +21,10 @@ export interface ClaimedTask {
   retryDelay: number;
   /** Seconds the handler may run, or null. */
   timeout: number | null;
+  /** Backoff curve given at enqueue, or null for the definition's. */
+  backoff: 'exponential' | 'linear' | 'fixed' | null;
+  /** Longest delay between attempts given at enqueue, or null. */
+  maxDelay: number | null;
   /** The lease token of this attempt. */
   token: string;
 }
@@ -41,7 +45,7 @@ export interface ClaimArgs {
   token: string;
 }
 
-const COLUMNS = `id, name, queue, payload, attempts AS attempt, retries_left AS "retriesLeft", retry_delay AS "retryDelay", timeout`;
+const COLUMNS = `id, name, queue, payload, attempts AS attempt, retries_left AS "retriesLeft", retry_delay AS "retryDelay", timeout, backoff, max_delay AS "maxDelay"`;
 
 /**
  * Claims up to `limit` runnable tasks in priority, run_at, id order, skipping rows
@@ -72,7 +76,7 @@ function claimSql(names: SqlNames, capped: boolean): string {
             started_at = now(), updated_at = now()
       WHERE t.id = ANY (ARRAY(SELECT id FROM picked))
      RETURNING t.id, t.name, t.queue, t.payload, t.attempts, ${retriesLeftSql('t')} AS retries_left,
-               t.retry_delay, t.timeout, t.priority, t.run_at
+               t.retry_delay, t.timeout, t.backoff, t.max_delay, t.priority, t.run_at
      )
      SELECT ${COLUMNS} FROM claimed ORDER BY priority, run_at, id`;
 }
@@ -96,7 +100,7 @@ export async function claimTaskById(
               locked_by = $1, locked_until = now() + make_interval(secs => $3),
               started_at = now(), updated_at = now()
         WHERE t.id = $2 AND t.status = 'queued'
-       RETURNING t.id, t.name, t.queue, t.payload, t.attempts, ${retriesLeftSql('t')} AS retries_left, t.retry_delay, t.timeout
+       RETURNING t.id, t.name, t.queue, t.payload, t.attempts, ${retriesLeftSql('t')} AS retries_left, t.retry_delay, t.timeout, t.backoff, t.max_delay
      )
      SELECT ${COLUMNS} FROM claimed`,
     [args.workerId, args.id, args.lease, args.token],

@@ -6,9 +6,9 @@ import { PermanentError, RetryAfter, TaskTimeoutError } from '../errors.js';
 import type { CourierEvents } from '../events.js';
 import { acquireGrant } from '../limits/rate-limiter.js';
 import type { QueueLimitsCache } from '../maintenance/queue-settings.js';
-import type { TaskContext, TaskDefinition, TaskRegistry } from '../registry.js';
+import type { TaskContext, TaskDefaults, TaskDefinition, TaskRegistry } from '../registry.js';
 import type { Attempt } from './attempt.js';
-import { backoffSeconds } from './backoff.js';
+import { retryDelaySeconds } from './backoff.js';
 import type { ClaimedTask } from './claim.js';
 import type { Settlement } from './settle.js';
 
@@ -52,15 +52,15 @@ export class Executor {
     const { task } = attempt;
     try {
       const def = this.#deps.registry.get(task.name);
-      if (!def?.handler) return toSettlement(task, { kind: 'error', permanent: false, message: `task "${task.name}" has no handler in this worker` });
+      if (!def?.handler) return toSettlement(task, { kind: 'error', permanent: false, message: `task "${task.name}" has no handler in this worker` }, def);
       const wait = await this.#rateWait(task, def);
       if (wait > 0) return { id: task.id, token: task.token, kind: 'postponed', delay: wait };
       const events = this.#deps.events;
       if (events.hasListeners('task:started')) events.emit('task:started', { id: task.id, name: task.name, queue: task.queue, attempt: task.attempt });
       const outcome = await executeTask(def, attempt, new Context(attempt, this.#deps));
-      return toSettlement(task, outcome);
+      return toSettlement(task, outcome, def);
     } catch (err) {
-      return toSettlement(task, { kind: 'error', permanent: false, message: describeError(err), stack: stackOf(err) });
+      return toSettlement(task, { kind: 'error', permanent: false, message: describeError(err), stack: stackOf(err) }, this.#deps.registry.get(task.name));
     }
   }
 
@@ -222,8 +222,11 @@ function safeString(value: unknown): string {
   }
 }
 
-/** Decides retry or fail for an outcome of the task's current attempt. */
-export function toSettlement(task: ClaimedTask, outcome: Outcome, random: () => number = Math.random): Settlement {
+/**
+ * Decides retry or fail for an outcome of the task's current attempt; a retry
+ * waits by the task's backoff and cap (given at enqueue), else the definition's.
+ */
+export function toSettlement(task: ClaimedTask, outcome: Outcome, defaults?: TaskDefaults, random: () => number = Math.random): Settlement {
   const fence = { id: task.id, token: task.token };
   switch (outcome.kind) {
     case 'succeeded':
@@ -232,6 +235,12 @@ export function toSettlement(task: ClaimedTask, outcome: Outcome, random: () => 
       return { ...fence, kind: 'deferred', delay: outcome.delay, error: outcome.message };
     case 'error':
       if (outcome.permanent || task.retriesLeft <= 0) return { ...fence, kind: 'failed', error: outcome.message, stack: outcome.stack };
-      return { ...fence, kind: 'retry', error: outcome.message, stack: outcome.stack, delay: backoffSeconds(task.attempt, task.retryDelay, random) };
+      return {
+        ...fence,
+        kind: 'retry',
+        error: outcome.message,
+        stack: outcome.stack,
+        delay: retryDelaySeconds({ backoff: task.backoff ?? defaults?.backoff, attempt: task.attempt, retryDelay: task.retryDelay, maxDelay: task.maxDelay ?? defaults?.maxDelay }, random),
+      };
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffSeconds, MAX_BACKOFF_SECONDS } from '../../src/worker/backoff.js';
+import { backoffSeconds, MAX_BACKOFF_SECONDS, retryDelaySeconds } from '../../src/worker/backoff.js';
 
 describe('backoffSeconds', () => {
   it('doubles per attempt from retryDelay, with jitter in [1, 1.25)', () => {
@@ -22,5 +22,38 @@ describe('backoffSeconds', () => {
 
   it('is zero for a zero retryDelay', () => {
     expect(backoffSeconds(3, 0)).toBe(0);
+  });
+});
+
+describe('retryDelaySeconds', () => {
+  const none = () => 0;
+  it('linear grows by retryDelay per attempt, fixed stays at retryDelay without jitter', () => {
+    expect([1, 2, 3].map((attempt) => retryDelaySeconds({ backoff: 'linear', attempt, retryDelay: 10, maxDelay: null }, none))).toEqual([10, 20, 30]);
+    expect([1, 2, 3].map((attempt) => retryDelaySeconds({ backoff: 'fixed', attempt, retryDelay: 10, maxDelay: null }, () => 0.9))).toEqual([10, 10, 10]);
+  });
+
+  it('exponential is the default; maxDelay caps every curve, jitter included', () => {
+    expect(retryDelaySeconds({ backoff: undefined, attempt: 3, retryDelay: 10, maxDelay: null }, none)).toBe(40);
+    expect(retryDelaySeconds({ backoff: 'exponential', attempt: 10, retryDelay: 10, maxDelay: 25 }, () => 0.9)).toBe(25);
+    expect(retryDelaySeconds({ backoff: 'linear', attempt: 10, retryDelay: 10, maxDelay: 25 }, () => 0.9)).toBe(25);
+  });
+
+  it('a function gets the failed attempt number; a bad value or a throw falls back to exponential', () => {
+    expect(retryDelaySeconds({ backoff: (attempt) => attempt * 7, attempt: 3, retryDelay: 10, maxDelay: null }, none)).toBe(21);
+    expect(retryDelaySeconds({ backoff: (attempt) => attempt * 7, attempt: 3, retryDelay: 10, maxDelay: 15 }, none)).toBe(15);
+    expect(retryDelaySeconds({ backoff: () => Number.NaN, attempt: 2, retryDelay: 10, maxDelay: null }, none)).toBe(20);
+    expect(
+      retryDelaySeconds(
+        {
+          backoff: () => {
+            throw new Error('bug in the curve');
+          },
+          attempt: 2,
+          retryDelay: 10,
+          maxDelay: null,
+        },
+        none,
+      ),
+    ).toBe(20);
   });
 });
