@@ -152,7 +152,7 @@ export const problemSchema = z
   .register(responseComponents, { id: 'Problem', description: 'RFC 9457 problem details (application/problem+json).' });
 
 const taskErrorSchema = z
-  .looseObject({ attempt: z.int(), message: z.string(), at: z.string() })
+  .looseObject({ attempt: z.int(), message: z.string(), stack: z.string().optional(), at: z.string() })
   .register(responseComponents, { id: 'TaskError', description: 'One entry of a task\'s error history.' });
 
 const taskFields = {
