@@ -14,6 +14,16 @@ export interface PgQueryable {
 }
 
 /**
+ * Runs a batch statement planned for its actual arguments (an unnamed statement).
+ * Statements that name their rows by `id = ANY($1)` need it: a prepared statement
+ * switches to a generic plan after five runs, and the generic plan cannot know the
+ * array is short, so on a large table it scans the whole table for every batch.
+ */
+export function runPlanned<R extends pg.QueryResultRow>(db: PgQueryable, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+  return db.query<R>({ text, values });
+}
+
+/**
  * Runs `text` as a named prepared statement: each connection parses and plans it
  * once. The name is derived from the text, so different schemas never collide.
  */

@@ -1,5 +1,5 @@
 import type { SqlNames } from '../db/names.js';
-import { type PgQueryable, runPrepared } from '../db/pool.js';
+import { type PgQueryable, runPlanned, runPrepared } from '../db/pool.js';
 import type { Attempt } from './attempt.js';
 import type { Fence } from './settle.js';
 
@@ -8,7 +8,7 @@ import type { Fence } from './settle.js';
  * lease still matched; the others were rescued, cancelled or finished elsewhere.
  */
 export async function renewLeases(db: PgQueryable, names: SqlNames, fences: Fence[], lease: number): Promise<Set<string>> {
-  const { rows } = await runPrepared<{ id: string }>(
+  const { rows } = await runPlanned<{ id: string }>(
     db,
     `UPDATE ${names.tasks} AS t
         SET locked_until = now() + make_interval(secs => $3)

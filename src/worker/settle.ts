@@ -1,6 +1,6 @@
 import { announceSql, IDS_PER_NOTIFICATION } from '../db/announce.js';
 import type { SqlNames } from '../db/names.js';
-import { type PgQueryable, runPrepared } from '../db/pool.js';
+import { type PgQueryable, runPlanned } from '../db/pool.js';
 import { appendErrorSql } from '../db/task-sql.js';
 
 /** A finished attempt, identified by task id and lease token. */
@@ -46,7 +46,7 @@ export async function completeTasks(db: PgQueryable, names: SqlNames, publisher:
     tokens.push(i.token);
     results.push(i.result);
   }
-  const { rows } = await runPrepared<{ id: string }>(
+  const { rows } = await runPlanned<{ id: string }>(
     db,
     `WITH done AS (
      UPDATE ${names.tasks} AS t
@@ -76,7 +76,7 @@ export async function completeTasks(db: PgQueryable, names: SqlNames, publisher:
  * `retry` are announced (as `failed` and `retrying`), the others are not.
  */
 export async function endAttempts(db: PgQueryable, names: SqlNames, publisher: string, items: Array<Exclude<Settlement, { kind: 'succeeded' }>>): Promise<Set<string>> {
-  const { rows } = await runPrepared<{ id: string }>(
+  const { rows } = await runPlanned<{ id: string }>(
     db,
     `WITH ended AS (
      UPDATE ${names.tasks} AS t
