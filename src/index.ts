@@ -54,4 +54,5 @@ export { defineTask, TaskRegistry } from './registry.js';
 export type { CleanupOptions, FinishedStatus } from './scheduler/cleanup.js';
 export type { ScheduleInfo, ScheduleOptions } from './scheduler/schedules.js';
 export type { TaskInfo } from './task-info.js';
+export type { Backoff, BackoffKind } from './worker/backoff.js';
 export type { ProcessorHealth } from './worker/processor.js';
