@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/embedded.js';
 import type { Courier } from '../src/index.js';
-import { databaseUrl, freshSchema, testCourier } from './helpers/db.js';
+import { runCli } from './helpers/cli.js';
+import { freshSchema, testCourier } from './helpers/db.js';
 
 const root = join(import.meta.dirname, '..');
 const shared = join(root, 'test', 'fixtures', 'shared-tasks.ts');
@@ -16,15 +16,8 @@ beforeAll(async () => {
 });
 afterAll(() => courier.close({ grace: 0 }));
 
-function cli(args: string[], env: Record<string, string | undefined> = {}) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli.ts'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, DATABASE_URL: databaseUrl(), PGCOURIER_SCHEMA: courier.schema, ...env },
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+/** Runs the real CLI entry point against this file's schema. */
+const cli = (args: string[], env: Record<string, string | undefined> = {}) => runCli(courier.schema, args, env);
 
 describe('pgcourier CLI for a new user', () => {
   it('status and enqueue before migrate say to run pgcourier migrate', () => {

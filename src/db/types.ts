@@ -47,6 +47,10 @@ export interface TaskRow {
   started_at: Date | null;
   finished_at: Date | null;
   updated_at: Date;
+  /** Backoff curve given at enqueue (migration 011), or null for the definition's. */
+  backoff: 'exponential' | 'linear' | 'fixed' | null;
+  /** Longest delay between attempts given at enqueue (seconds), or null. */
+  max_delay: number | null;
 }
 
 /** Every key of `T` named by `L`, or a type naming the keys `L` misses: a compile-time exhaustiveness check. */
@@ -77,6 +81,8 @@ const taskColumns = [
   'started_at',
   'finished_at',
   'updated_at',
+  'backoff',
+  'max_delay',
 ] as const;
 
 /** The columns of the `tasks` table, in {@link TaskRow}'s order; checked against the migrations by a test. */
