@@ -14,6 +14,8 @@ export type HttpCourier = Pick<
   | 'listTasks'
   | 'cancel'
   | 'retry'
+  | 'promote'
+  | 'deleteTask'
   | 'queueStatus'
   | 'listQueues'
   | 'pauseQueue'

@@ -38,6 +38,7 @@ export const taskStatusSchema = z.enum(['queued', 'running', 'succeeded', 'faile
 export const enqueueOptionsBody = taskDefaultsSchema
   .extend({
     runAt: z.union([dateTime, z.number().finite()], 'must be an ISO-8601 date-time with offset, or epoch milliseconds').optional(),
+    delay: z.number('must be a number of seconds').finite().min(0, 'must be a number of seconds >= 0').optional(),
     key: z.string().min(1, 'must be a non-empty string').max(512, 'must be at most 512 characters').optional(),
     keyMode: z.enum(['keep', 'replace'], 'must be "keep" or "replace"').optional(),
   })

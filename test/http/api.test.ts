@@ -54,6 +54,21 @@ describe('tasks', () => {
     expect(Date.parse(delayed.runAt)).toBeGreaterThan(Date.now() + 3_500_000);
   });
 
+  it('promotes a delayed task and deletes it once finished; wrong states are 409, unknown ids 404', async () => {
+    const del = (path: string) => call(api, 'DELETE', `${BASE}${path}`);
+    const { id } = await json(await post('/tasks', { name: 'send_welcome', payload: { userId: 20 }, options: { delay: 3600 } }), 201);
+    await expectProblem(await del(`/tasks/${id}`), 409);
+    const promoted = await json(await post(`/tasks/${id}/promote`), 200);
+    expect(Date.parse(promoted.runAt)).toBeLessThanOrEqual(Date.now() + 1000);
+    await courier.drain();
+    await expectProblem(await post(`/tasks/${id}/promote`), 409);
+    const gone = await del(`/tasks/${id}`);
+    expect(gone.status).toBe(204);
+    await expectProblem(await get(`/tasks/${id}`), 404, 'id');
+    await expectProblem(await post('/tasks/987654321/promote'), 404);
+    await expectProblem(await del('/tasks/987654321'), 404);
+  });
+
   it('rejects bad enqueue input with the field named', async () => {
     await expectProblem(await post('/tasks', { name: 'send_welcome', payload: { userId: 'x' } }), 400, 'payload.userId');
     const unknown = await expectProblem(await post('/tasks', { name: 'nope-SECRET', payload: {} }), 400, 'name');

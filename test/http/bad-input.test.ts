@@ -34,6 +34,8 @@ const cases: Record<string, Case[]> = {
   getTask: [{ method: 'GET', path: '/tasks/0', status: 400, field: 'id' }],
   cancelTask: [{ method: 'POST', path: '/tasks/-1/cancel', status: 400, field: 'id' }],
   retryTask: [{ method: 'POST', path: '/tasks/1e3/retry', status: 400, field: 'id' }],
+  promoteTask: [{ method: 'POST', path: '/tasks/x/promote', status: 400, field: 'id' }],
+  deleteTask: [{ method: 'DELETE', path: '/tasks/0', status: 400, field: 'id' }],
   listTaskTypes: [{ method: 'GET', path: '/task-types?all=true', status: 400, field: 'all' }],
   getQueueStatus: [{ method: 'GET', path: '/queue-status?queue=email', status: 400, field: 'queue' }],
   listQueues: [{ method: 'GET', path: '/queues?paused=true', status: 400, field: 'paused' }],

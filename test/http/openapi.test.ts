@@ -125,13 +125,16 @@ describe('OpenAPI document (structure)', () => {
 
 describe('OpenAPI document (matches the handler)', () => {
   it('sends each documented example and gets the documented status and body shape', async () => {
-    // Fixture the examples refer to: task 1 succeeded, 2 queued (delayed), 3 failed.
+    // Fixture the examples refer to: task 1 succeeded, 2 queued (delayed), 3 failed (retried,
+    // then promoted), 4 cancelled (deleted).
     const one = await courier.enqueueTask('send_welcome', { userId: 1 });
     await courier.drain();
     const two = await courier.enqueueTask('send_welcome', { userId: 2 }, { runAt: new Date(Date.now() + 3_600_000) });
     const three = await courier.enqueueTask('fail_always', {});
     await courier.drain();
-    expect([one, two, three]).toEqual(['1', '2', '3']);
+    const four = await courier.enqueueTask('send_welcome', { userId: 4 }, { runAt: new Date(Date.now() + 3_600_000) });
+    await courier.cancel(four);
+    expect([one, two, three, four]).toEqual(['1', '2', '3', '4']);
 
     let sent = 0;
     const created: string[] = []; // Location headers of 201s: ids for reads without a static example

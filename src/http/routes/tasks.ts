@@ -165,6 +165,48 @@ export const taskRoutes: Route[] = [
     },
   }),
   defineRoute({
+    operationId: 'promoteTask',
+    method: 'POST',
+    path: '/tasks/{id}/promote',
+    tag: 'tasks',
+    summary: 'Run a delayed or retrying task now',
+    description: 'Makes a queued task whose `runAt` lies ahead (delayed, or waiting for its retry) due now; its attempts stay as they are.',
+    access: 'bearer',
+    params: idParams,
+    responses: {
+      200: { description: 'Due now; the task as it is now.', schema: taskSchema },
+      404: { description: 'No task with this id.' },
+      409: { description: 'The task is not queued.' },
+    },
+    example: { params: { id: '3' } },
+    async handle({ courier, params }) {
+      await courier.promote(params.id);
+      const task = await courier.getTask(params.id);
+      if (!task) throw new HttpProblem('not-found', `task ${params.id} does not exist`, { field: 'id' });
+      return { status: 200, body: task };
+    },
+  }),
+  defineRoute({
+    operationId: 'deleteTask',
+    method: 'DELETE',
+    path: '/tasks/{id}',
+    tag: 'tasks',
+    summary: 'Delete a finished or cancelled task',
+    description: 'Removes a succeeded, failed or cancelled task for good; a queued or running one must be cancelled first.',
+    access: 'bearer',
+    params: idParams,
+    responses: {
+      204: { description: 'Deleted.' },
+      404: { description: 'No task with this id.' },
+      409: { description: 'The task is queued or running.' },
+    },
+    example: { params: { id: '4' } },
+    async handle({ courier, params }) {
+      await courier.deleteTask(params.id);
+      return { status: 204 };
+    },
+  }),
+  defineRoute({
     operationId: 'listTaskTypes',
     method: 'GET',
     path: '/task-types',
