@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { SqlNames } from '../db/names.js';
 import type { TaskRegistry } from '../registry.js';
 import { nextTick, ticksBetween } from '../scheduler/cron.js';
-import type { ScheduleInfo } from '../scheduler/schedules.js';
+import type { ScheduleRow } from '../scheduler/schedules.js';
 import type { Service } from './service.js';
 
 /** Ticks younger than this are on time; older ones count as missed (see `backfill`). */
@@ -14,16 +14,7 @@ export const ON_TIME_SECONDS = 60;
  */
 const REFRESH_MS = 60_000;
 
-interface DueRow {
-  name: string;
-  cron: string;
-  timezone: string;
-  task: string;
-  payload: unknown;
-  options: ScheduleInfo['options'];
-  backfill: number;
-  next_run_at: Date;
-}
+type DueRow = Omit<ScheduleRow, 'paused' | 'last_run_at'>;
 
 /**
  * Enqueues the due ticks of every schedule. Runs in every processor: ticks are

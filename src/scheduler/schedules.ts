@@ -70,7 +70,8 @@ type _ScheduleOptionsMatch = Check<SameFields<ScheduleOptions, z.input<typeof op
 
 const scheduleNameSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of letters, digits, _ . : -');
 
-interface ScheduleRow {
+/** A row of the `schedules` table. */
+export interface ScheduleRow {
   name: string;
   cron: string;
   timezone: string;
