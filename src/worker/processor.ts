@@ -101,6 +101,8 @@ export class Processor {
   #rescuer: Rescuer | undefined;
   #cron: CronRunner | undefined;
   #pollTimer: NodeJS.Timeout | undefined;
+  /** How far due times of the database's clock are ahead of ours, less the uncertainty (ms; see databaseClockLead). */
+  #clockLead = 0;
 
   constructor(deps: ProcessorDeps, settings: ProcessorSettings) {
     this.#deps = deps;
@@ -179,6 +181,7 @@ export class Processor {
     const names = this.#names;
     const report = (context: string) => (err: Error) => this.#reportError(err, context);
     await this.#limits.start();
+    this.#clockLead = await databaseClockLead(pool);
     await this.#stats.start();
     const served = this.#settings.queues ? new Set(this.#settings.queues) : null;
     this.#listener = new Listener({
@@ -357,7 +360,8 @@ export class Processor {
       return;
     }
     const at = Number(payload.slice(space + 1));
-    if (Number.isFinite(at)) this.#producer.wakeAt(at);
+    // The due time is the database's clock; the timer runs on ours.
+    if (Number.isFinite(at)) this.#producer.wakeAt(at - this.#clockLead);
   }
 
   /**
@@ -483,6 +487,25 @@ export class Processor {
     this.#deps.logger.warn({ err: describeError(error), ...extra }, `${context} failed`);
     this.#deps.events.emit('worker:error', { error, context });
   }
+}
+
+/**
+ * How much later than this process's clock a due time of the database's clock
+ * should wake it, in ms: the clock offset, plus half the round trip of the best of
+ * three readings (the uncertainty), so a wake-up is never early. An early one would
+ * claim nothing and leave the task to the next poll.
+ */
+async function databaseClockLead(pool: pg.Pool): Promise<number> {
+  let best = { rtt: Number.POSITIVE_INFINITY, lead: 0 };
+  for (let i = 0; i < 3; i++) {
+    const sent = performance.now();
+    const wall = Date.now();
+    const { rows } = await pool.query<{ ms: number }>('SELECT extract(epoch FROM clock_timestamp())::float8 * 1000 AS ms');
+    const rtt = performance.now() - sent;
+    const ms = Number(rows[0]?.ms);
+    if (Number.isFinite(ms) && rtt < best.rtt) best = { rtt, lead: ms - (wall + rtt / 2) };
+  }
+  return Number.isFinite(best.rtt) ? best.lead - best.rtt / 2 - 1 : 0;
 }
 
 /** Waits for `promise`, but not past the epoch-ms `deadline`. */
