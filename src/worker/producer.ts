@@ -59,8 +59,12 @@ export class Producer {
   #dirty = true;
   #failures = 0;
   #retryTimer: NodeJS.Timeout | undefined;
-  /** Moving average of handler run time (ms), which sizes the prefetch. */
-  #avgRunMs = 1;
+  /**
+   * Moving average of handler run time (ms), which sizes the prefetch. It starts
+   * at 10 ms, so a new worker claims about six tasks per slot until its tasks
+   * prove quicker, instead of hoarding slow ones away from the other workers.
+   */
+  #avgRunMs = 10;
   /** Future times (epoch ms) at which tasks become due, ascending. */
   #wakeups: number[] = [];
   #wakeTimer: NodeJS.Timeout | undefined;
