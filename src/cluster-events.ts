@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { MAX_TIMER_SECONDS, parse } from './config.js';
 import { type Announcement, parseAnnouncement } from './db/announce.js';
+import { type ListenSource, listenSourceOfPool } from './db/connections.js';
 import { type SqlNames, sqlNames } from './db/names.js';
 import type { SchemaGuard } from './db/schema-guard.js';
 import { NotFoundError, StateError, ValidationError, WaitTimeoutError } from './errors.js';
@@ -58,8 +59,8 @@ export interface ClusterEventsDeps {
   /** The courier's local events, forwarded so that cluster listeners see this process's tasks too. */
   events: CourierEvents;
   logger: Logger;
-  /** Settings of the LISTEN connection (default: the pool's). */
-  connection?: pg.ClientConfig;
+  /** Where the LISTEN connection goes (default: the pool's server); `null` re-reads waited tasks every second instead. */
+  listen?: ListenSource | null;
   /** Turns "relation does not exist" into NotMigratedError (and runs an automatic migration first). */
   guard?: SchemaGuard;
 }
@@ -266,8 +267,14 @@ export class ClusterEvents {
     if (this.#closed) return Promise.reject(new StateError('the courier is closed'));
     clearTimeout(this.#idleTimer);
     if (!this.#starting) {
+      const source = this.#deps.listen === undefined ? listenSourceOfPool(this.#deps.pool) : this.#deps.listen;
+      if (source === null) {
+        this.#starting = Promise.resolve();
+        this.#armSafety();
+        return this.#starting;
+      }
       const listener = new Listener({
-        connection: this.#deps.connection ?? (this.#deps.pool as unknown as { options: pg.ClientConfig }).options,
+        source,
         channel: this.#names.events,
         logger: this.#deps.logger,
         onNotify: (payload) => this.#notified(payload),

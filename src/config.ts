@@ -112,6 +112,18 @@ export const courierOptionsSchema = z
       .describe('Plugins, e.g. `messages({ providers })` from `pgcourier/messages`.')
       .optional(),
     migrate: z.boolean('must be true or false').describe('Create or upgrade the schema before the first statement (default false).').optional(),
+    hosts: z
+      .array(
+        z.union([z.string().min(1), z.object({ host: z.string().min(1), port: z.int().min(1).max(65_535).optional() }).strict()], 'must be "host:port" strings or { host, port } objects'),
+        'must be an array of "host:port" strings or { host, port } objects',
+      )
+      .min(1, 'must name at least one server')
+      .max(32, 'must name at most 32 servers')
+      .describe('Servers in place of the connection string\'s, tried in order; the writable one is used.')
+      .optional(),
+    listenConnectionString: z.string('must be a postgres:// connection string').min(1, 'must be a postgres:// connection string').describe('A direct connection for LISTEN when the main one goes through a transaction-mode pooler.').optional(),
+    preparedStatements: z.boolean('must be true or false').describe('Named prepared statements (default true); false behind a transaction-mode pooler.').optional(),
+    readConnectionString: z.string('must be a postgres:// connection string').min(1, 'must be a postgres:// connection string').describe('A replica for status, lists and metrics.').optional(),
   })
   .strict();
 

@@ -128,6 +128,8 @@ export interface TaskPage {
 /** The manager's view of the database; a courier builds it. */
 export interface ManagerDeps {
   pool: pg.Pool;
+  /** A replica for `list` and `queueStatus` (default: `pool`). */
+  readPool?: pg.Pool;
   schema: string;
   registry: TaskRegistry;
   /** Receives `task:enqueued`. */
@@ -301,7 +303,7 @@ export class TaskManager {
     const f = parse(listTasksSchema, options ?? {}, 'listTasks');
     // Each filter is a fixed predicate with its own parameter; absent ones are NULL and drop out.
     const { rows } = await this.#guard.run(() =>
-      this.#deps.pool.query<TaskRow>(
+      (this.#deps.readPool ?? this.#deps.pool).query<TaskRow>(
         `SELECT * FROM ${this.#table}
           WHERE ($1::text IS NULL OR queue = $1)
             AND ($2::text IS NULL OR status = $2)
@@ -325,14 +327,14 @@ export class TaskManager {
    */
   async queueStatus(): Promise<QueueStatus> {
     const [{ rows }, { rows: oldest }] = await this.#guard.run(() => Promise.all([
-      this.#deps.pool.query<{ queue: string; status: TaskStatus; n: string; recent: string; updated: Date | null }>(
+      (this.#deps.readPool ?? this.#deps.pool).query<{ queue: string; status: TaskStatus; n: string; recent: string; updated: Date | null }>(
         `SELECT queue, status, count(*) AS n,
                 count(*) FILTER (WHERE created_at > now() - interval '24 hours') AS recent,
                 max(updated_at) AS updated
            FROM ${this.#table} GROUP BY queue, status`,
       ),
       // Delayed tasks (run_at in the future) are not waiting.
-      this.#deps.pool.query<{ queue: string; oldest: Date }>(
+      (this.#deps.readPool ?? this.#deps.pool).query<{ queue: string; oldest: Date }>(
         `SELECT queue, min(run_at) AS oldest FROM ${this.#table} WHERE status = 'queued' AND run_at <= now() GROUP BY queue`,
       ),
     ]));

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import type { ListenSource } from '../db/connections.js';
 import { type SqlNames, sqlNames } from '../db/names.js';
 import { LeaseLostError, ShutdownError } from '../errors.js';
 import type { CourierEvents } from '../events.js';
@@ -70,6 +71,8 @@ export interface ProcessorDeps {
   logger: Logger;
   workerId: string;
   events: CourierEvents;
+  /** Where the LISTEN connection goes, or `null` to poll only (behind a transaction pooler without `listenConnectionString`). */
+  listen: ListenSource | null;
 }
 
 /**
@@ -96,7 +99,8 @@ export class Processor {
   readonly #executor: Executor;
   readonly #completer: Completer;
   readonly #leases: LeaseKeeper;
-  #listener: Listener | undefined;
+  /** `null` in poll-only mode. */
+  #listener: Listener | null | undefined;
   #heartbeat: Heartbeat | undefined;
   #rescuer: Rescuer | undefined;
   #cron: CronRunner | undefined;
@@ -152,6 +156,7 @@ export class Processor {
   health(): ProcessorHealth {
     const running = this.#state === 'running';
     const listening = this.#listener?.connected ?? false;
+    const pollOnly = this.#listener === null;
     const now = Date.now();
     const lastClaimAt = this.#producer.lastClaimAt;
     // Alive = each loop did its job within a few of its own intervals.
@@ -162,7 +167,7 @@ export class Processor {
     const lastBeat = this.#heartbeat?.lastBeatAt ?? 0;
     const beating = running && now - lastBeat < 3 * this.#beatInterval() * 1000;
     return {
-      ok: running && listening && claiming && beating,
+      ok: running && (listening || pollOnly) && claiming && beating,
       running,
       listening,
       claiming,
@@ -184,8 +189,9 @@ export class Processor {
     this.#clockLead = await databaseClockLead(pool);
     await this.#stats.start();
     const served = this.#settings.queues ? new Set(this.#settings.queues) : null;
-    this.#listener = new Listener({
-      connection: (pool as unknown as { options: pg.ClientConfig }).options,
+    const listen = this.#deps.listen;
+    this.#listener = listen && new Listener({
+      source: listen,
       channel: names.channel,
       logger,
       onNotify: (payload) => this.#notified(payload, served),
@@ -207,7 +213,7 @@ export class Processor {
       onError: report('heartbeat'),
     });
     await this.#heartbeat.start();
-    await this.#listener.start();
+    await this.#listener?.start();
     this.#armPoll();
     this.#leases.start();
     if (this.#settings.schedules) {
