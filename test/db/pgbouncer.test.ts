@@ -171,7 +171,7 @@ describe.skipIf(!installed)('behind PgBouncer in transaction mode', () => {
       const seconds = (Date.now() - started) / 1000;
       expect(fleet.crashed()).toEqual([]);
       const audit = await auditFates(pool, scenario.schema, { rerun: 'none', pollInterval: 0.2 });
-      report('pgbouncer transaction-mode drain', { tasks: 20_000, workers: 2, seconds, tasksPerSecond: Math.round(20_000 / seconds), ...audit });
+      report('pgbouncer transaction-mode drain', { workers: 2, seconds, tasksPerSecond: Math.round(20_000 / seconds), ...audit });
       expect(audit.violations).toEqual([]);
       expect(audit).toMatchObject({ tasks: 20_000, runs: 20_000, rerunTasks: 0, dupes: 0 });
       expect(fleet.logs()).toMatch(/poll-only/);
