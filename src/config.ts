@@ -106,7 +106,7 @@ export const courierOptionsSchema = z
     schema: identifierSchema.describe('Postgres schema holding the tables (env PGCOURIER_SCHEMA).').default('pgcourier'),
     logger: z.custom<unknown>((v) => typeof v === 'object' && v !== null && typeof (v as { info?: unknown }).info === 'function', 'must be a pino logger').describe('A pino logger (default: silent).').optional(),
     registry: z.unknown().describe('A TaskRegistry to share (default: a new one).').optional(),
-    poolSize: z.int('must be an integer from 1 to 1000').min(1).max(1000).describe('Connections in the pool the courier creates (default 10).').optional(),
+    poolSize: z.int('must be an integer from 1 to 1000').min(1).max(1000).describe('Connections in the pool the courier creates (default 10, raised by start() to 4 + concurrency / 4, at most 50).').optional(),
     plugins: z
       .array(z.custom<object>((v) => typeof v === 'object' && v !== null && typeof (v as { setup?: unknown }).setup === 'function', 'must be a plugin such as messages({ providers })'), 'must be an array of plugins')
       .describe('Plugins, e.g. `messages({ providers })` from `pgcourier/messages`.')

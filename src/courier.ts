@@ -50,7 +50,11 @@ export interface CourierOptions {
   logger?: Logger;
   /** Registry of tasks to share; a new one by default. */
   registry?: TaskRegistry;
-  /** Size of the pool the courier creates (default 10). */
+  /**
+   * Size of the pool the courier creates (default 10; `start()` raises it to
+   * 4 + concurrency / 4, at most 50: claims and settles are batched, so few
+   * connections carry many slots).
+   */
   poolSize?: number;
   /**
    * Plugins adding tables, tasks and an API, each reachable as `courier[plugin.name]`,
@@ -478,6 +482,7 @@ export class Courier {
     if (opts.cleanup && this.registry.get(CLEANUP_TASK)) {
       await this.#schedules.upsert(CLEANUP_SCHEDULE, '0 * * * *', CLEANUP_TASK, {}, { priority: 10 });
     }
+    this.#connections.fitPool(opts.concurrency);
     const processor = this.#newProcessor({
       concurrency: opts.concurrency,
       queues: opts.queues ?? null,

@@ -103,6 +103,17 @@ export interface CourierConnections {
   listen: ListenSource | null;
   /** The findings `courier.doctor()` reports about them. */
   checks(): DoctorCheck[];
+  /** Sizes the courier's own pool for a worker of `concurrency` slots, unless `poolSize` was given. */
+  fitPool(concurrency: number): void;
+}
+
+/**
+ * Connections a worker of `concurrency` slots uses by default: claims and settles
+ * are batched, so a few carry any concurrency; the rest serve handlers that enqueue
+ * or report progress. At least 10 (the size before `start()`), at most 50.
+ */
+export function poolSizeFor(concurrency: number): number {
+  return Math.min(50, Math.max(10, 4 + Math.ceil(concurrency / 4)));
 }
 
 /** Turns an unusable URL into a {@link ValidationError} naming `field`. */
@@ -158,6 +169,10 @@ export function courierConnections(opts: ConnectionOptions, envUrl: string | und
     ownsPool: !opts.pool,
     readPool,
     listen,
+    fitPool(concurrency) {
+      if (opts.pool || opts.poolSize !== undefined) return;
+      (pool as unknown as { options: pg.PoolConfig }).options.max = poolSizeFor(concurrency);
+    },
     checks() {
       const found: DoctorCheck[] = [];
       if (selector) {
