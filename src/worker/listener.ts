@@ -188,7 +188,8 @@ class SharedConnection {
   #scheduleRetry(): void {
     if (this.#listeners.size === 0) return;
     this.#failures++;
-    const delay = Math.min(5000, 100 * 2 ** Math.min(this.#failures - 1, 6));
+    // Capped at 2 s: the reconnection is also what ends the claim backoff after a failover.
+    const delay = Math.min(2000, 100 * 2 ** Math.min(this.#failures - 1, 6));
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => {
       if (this.#client || this.#connecting) return;

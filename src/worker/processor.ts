@@ -197,6 +197,7 @@ export class Processor {
       onNotify: (payload) => this.#notified(payload, served),
       onConnect: () => {
         // Whatever was announced while the connection was down is re-read now.
+        this.#producer.recover();
         this.#producer.poke();
         this.#limits.changed();
         this.#cron?.refresh();

@@ -22,22 +22,29 @@ const POLL = 0.5;
 
 /**
  * Watches the node about to become primary, every 50 ms: when it leaves recovery
- * (`promotedAt`, its clock), and when a committed write returns (`writableAt`):
- * `SELECT txid_current()` commits an xid, which waits while pg_auto_failover still
- * holds writes (synchronous replication to a standby that is gone, or the old
- * primary's demote timeout).
+ * (`promotedAt`, its clock), and when a write commits there (`writableAt`): an
+ * INSERT, which pg_auto_failover's synchronous replication holds until the node
+ * may take writes (after an unplanned failover: once the old primary's demote
+ * timeout has passed).
  */
-async function watchPromotion(formation: Formation, node: DataNode): Promise<{ promotedAt: Date; writableAt: Date }> {
+async function watchPromotion(formation: Formation, node: DataNode, schema: string): Promise<{ promotedAt: Date; writableAt: Date }> {
+  let promotedAt: Date | undefined;
   for (;;) {
     const client = new pg.Client({ connectionString: formation.urlOf(node), connectionTimeoutMillis: 1000 });
     client.on('error', () => {});
     try {
       await client.connect();
       for (;;) {
-        const { rows } = await client.query<{ standby: boolean; at: Date }>('SELECT pg_is_in_recovery() AS standby, clock_timestamp() AS at');
-        if (rows[0] && !rows[0].standby) {
-          await client.query('SELECT txid_current()');
-          return { promotedAt: rows[0].at, writableAt: new Date() };
+        if (!promotedAt) {
+          const { rows } = await client.query<{ standby: boolean; at: Date }>('SELECT pg_is_in_recovery() AS standby, clock_timestamp() AS at');
+          if (rows[0] && !rows[0].standby) promotedAt = rows[0].at;
+        }
+        if (promotedAt) {
+          const ok = await client.query(`INSERT INTO "${schema}".failover_probe VALUES (clock_timestamp())`).then(
+            () => true,
+            () => false,
+          );
+          if (ok) return { promotedAt, writableAt: new Date() };
         }
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -59,6 +66,7 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
     formation = await startFormation({ log: (l) => console.log(l.slice(-8000)) });
     pool = createPool(formation.url, pino({ level: 'silent' }), 4);
     scenario = await newScenario({ server: undefined as never, url: formation.url, pool, close: async () => {} }, 'paf');
+    await pool.query(`CREATE TABLE "${scenario.schema}".failover_probe (at timestamptz NOT NULL)`);
   }, 240_000);
 
   afterAll(async () => {
@@ -97,7 +105,7 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
       const to = formation.nodes.find((n) => n !== from) as DataNode;
       await until(async () => (await succeeded()) > 300 * (failovers.length + 1), 120_000, 'work before the failover');
       const startedAt = new Date();
-      const promotion = watchPromotion(formation, to);
+      const promotion = watchPromotion(formation, to, scenario.schema);
       if (kind === 'perform failover') await formation.failover();
       else await formation.kill(from);
       const { promotedAt, writableAt } = await promotion;
