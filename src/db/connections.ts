@@ -9,7 +9,7 @@ import { connectionStringProblem } from '../config.js';
 import type { DoctorCheck } from '../doctor.js';
 import { ValidationError } from '../errors.js';
 import { HostSelector, type MultiHostClient, multiHostClientClass } from './host-selector.js';
-import { formatHost, type HostPort, type HostSpec, parseConnectionTarget } from './hosts.js';
+import { type ConnectionTarget, formatHost, type HostPort, type HostSpec, parseConnectionTarget } from './hosts.js';
 import { disableNamedStatements, namedStatementsOff, watchPool } from './pool.js';
 
 /** LISTEN connections sit idle for long: TCP keepalive finds a dead peer. */
@@ -26,6 +26,15 @@ export interface ListenSource {
 }
 
 const selectors = new WeakMap<pg.Pool, HostSelector>();
+/** One selector per target in the process: pools and LISTEN connections on the same servers probe once and move together. */
+const selectorsByTarget = new Map<string, HostSelector>();
+
+function selectorFor(target: ConnectionTarget, logger: Logger): HostSelector {
+  const key = JSON.stringify([target.url, target.hosts, target.attrs]);
+  let selector = selectorsByTarget.get(key);
+  if (!selector) selectorsByTarget.set(key, (selector = new HostSelector(target, logger)));
+  return selector;
+}
 
 /**
  * Creates the pool pgcourier owns over a one- or multi-host URL (`hosts`
@@ -43,7 +52,7 @@ export function createPool(connectionString: string, logger: Logger, max = 10, h
     watchPool(pool, logger);
     return pool;
   }
-  const selector = new HostSelector(target, logger);
+  const selector = selectorFor(target, logger);
   const pool = new pg.Pool({ ...options, Client: multiHostClientClass(selector) });
   selectors.set(pool, selector);
   watchPool(pool, logger);
@@ -52,11 +61,6 @@ export function createPool(connectionString: string, logger: Logger, max = 10, h
     if ((client as unknown as MultiHostClient).stale) client.end().catch(() => {});
   });
   return pool;
-}
-
-/** The server selector of a pool made by {@link createPool} for several servers, if any. */
-export function selectorOf(pool: pg.Pool): HostSelector | undefined {
-  return selectors.get(pool);
 }
 
 /** LISTEN connections to the pool's server(s), as the pool's user; they follow its failovers. */
@@ -76,7 +80,7 @@ export function listenSourceOfUrl(url: string, logger: Logger): ListenSource {
   const options: pg.ClientConfig = { connectionString: target.url, connectionTimeoutMillis: 10_000 };
   const key = JSON.stringify(['url', target.url, target.hosts, target.attrs]);
   if (target.hosts.length === 1 && target.attrs === 'any') return { key, newClient: () => new pg.Client({ ...options, ...KEEPALIVE }), onMove: () => () => {} };
-  const selector = new HostSelector(target, logger);
+  const selector = selectorFor(target, logger);
   const Client = multiHostClientClass(selector);
   return { key, newClient: () => new Client({ ...options, ...KEEPALIVE }), onMove: (listener) => selector.onMove(listener) };
 }

@@ -186,9 +186,17 @@ export function multiHostClientClass(selector: HostSelector): typeof pg.Client {
       aim(this as unknown as pg.Client, host);
       this.on('error', (err) => selector.failed(host, err));
       await super.connect();
-      const mismatch = await sessionMismatch(this as unknown as pg.Client, selector.target.attrs).catch((err: Error) => err.message);
+      let mismatch: string | null;
+      try {
+        mismatch = await sessionMismatch(this as unknown as pg.Client, selector.target.attrs);
+      } catch (err) {
+        await this.end().catch(() => {});
+        selector.failed(host, err);
+        throw err;
+      }
       if (mismatch) {
         await this.end().catch(() => {});
+        // The server changed role since the probe: reported as Postgres reports a write there (read-only, 25006).
         const err = Object.assign(new Error(`database server ${formatHost(host)} ${mismatch}`), { code: '25006' });
         selector.failed(host, err);
         throw err;

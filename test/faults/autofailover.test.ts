@@ -125,6 +125,25 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
 
     await fail('perform failover');
     await fail('perform failover');
+    // Reads off the standby (readConnectionString): status, lists and metrics work on a hot standby, a moment behind.
+    const replicaOf = (await formation.primary()) === formation.nodes[0] ? (formation.nodes[1] as DataNode) : (formation.nodes[0] as DataNode);
+    const reader = createCourier({ connectionString: formation.url, readConnectionString: formation.urlOf(replicaOf), schema: scenario.schema });
+    let replicaLagMs: number;
+    try {
+      expect((await reader.listTasks({ limit: 5 })).tasks).toHaveLength(5);
+      expect((await reader.queueStatus()).total.total).toBeGreaterThan(0);
+      expect(Object.keys((await reader.metrics()).queues)).toContain('default');
+      const replica = new pg.Client({ connectionString: formation.urlOf(replicaOf) });
+      await replica.connect();
+      const { rows } = await replica.query<{ standby: boolean; lag: number | null }>(
+        'SELECT pg_is_in_recovery() AS standby, extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 * 1000 AS lag',
+      );
+      await replica.end();
+      expect(rows[0]?.standby).toBe(true);
+      replicaLagMs = Math.round(rows[0]?.lag ?? 0);
+    } finally {
+      await reader.close();
+    }
     const lastPromotion = await fail('SIGKILL primary');
     // Every worker claims and runs tasks on the last primary without a restart.
     await until(async () => {
@@ -144,7 +163,7 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
 
     const { rows: present } = await pool.query<{ id: string }>(`SELECT id::text FROM "${scenario.schema}".tasks WHERE id = ANY($1::bigint[]) AND status = 'succeeded'`, [committed]);
     const audit = await auditFates(pool, scenario.schema, { rerun: 'explained', pollInterval: POLL });
-    report('pg_auto_failover', { workers: 3, committedEnqueues: committed.length, enqueueErrors, failovers, ...audit });
+    report('pg_auto_failover', { workers: 3, committedEnqueues: committed.length, enqueueErrors, failovers, replicaLagMs, ...audit });
     expect(present.length).toBe(committed.length);
     expect(audit.violations).toEqual([]);
     expect(audit.dupes).toBe(0);
