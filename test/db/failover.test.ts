@@ -119,4 +119,17 @@ describe('multi-host failover', () => {
     expect(new Set(ran).size).toBe(ran.length);
     expect(ran).toHaveLength(5);
   });
+
+  it('takes the servers from the hosts option in place of the URL\'s', async () => {
+    // The URL's host is a closed port; B (stopped) is listed first, A after it.
+    const other = createCourier({ connectionString: 'postgres://postgres:pgcourier@127.0.0.1:1/postgres', hosts: [`127.0.0.1:${b.port}`, { host: '127.0.0.1', port: a.port }], schema });
+    try {
+      other.registerTask('work', async () => {});
+      const id = await other.enqueueTask('work', {});
+      expect((await poolA.query(`SELECT count(*)::int AS n FROM "${schema}".tasks WHERE id = $1 AND name = 'work'`, [id])).rows[0]?.n).toBe(1);
+      expect((await other.doctor()).find((c) => c.name === 'servers')?.detail).toContain(`using 127.0.0.1:${a.port}`);
+    } finally {
+      await other.close();
+    }
+  });
 });
