@@ -6,6 +6,7 @@ import { MAX_TIMER_SECONDS, parse } from './config.js';
 import { type Announcement, parseAnnouncement } from './db/announce.js';
 import { type SqlNames, sqlNames } from './db/names.js';
 import type { SchemaGuard } from './db/schema-guard.js';
+import { isTaskId } from './db/task-id.js';
 import { NotFoundError, StateError, ValidationError, WaitTimeoutError } from './errors.js';
 import type { CourierEvents } from './events.js';
 import type { TaskDefinition } from './registry.js';
@@ -211,7 +212,7 @@ export class ClusterEvents {
   async waitFor(id: string, options: WaitForTaskOptions = {}): Promise<TaskInfo> {
     const { timeout, signal } = parse(waitOptionsSchema, options ?? {}, 'waitForTask');
     if (typeof id !== 'string' || id === '') throw new ValidationError('waitForTask', 'id', 'must be a task id (a non-empty string)');
-    if (!/^[1-9][0-9]{0,18}$/.test(id)) throw new NotFoundError(`task ${id.slice(0, 100)} does not exist`);
+    if (!isTaskId(id)) throw new NotFoundError(`task ${(id as string).slice(0, 100)} does not exist`);
     if (this.#closed) throw new StateError(`waitForTask: the courier is closed (task ${id})`);
     signal?.throwIfAborted();
     return new Promise<TaskInfo>((resolve, reject) => {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { type ZodType, z } from 'zod';
+import { isTaskId } from './db/task-id.js';
 import { ValidationError } from './errors.js';
 
 /** Postgres identifier rules for schema names: validated, never concatenated raw. */
@@ -69,7 +70,7 @@ export const listTasksSchema = z
     createdBefore: z.coerce.date('must be a date').optional(),
     retrying: z.boolean('must be true or false').optional(),
     limit: z.int('must be an integer from 1 to 500').min(1, 'must be an integer from 1 to 500').max(500, 'must be an integer from 1 to 500').default(50),
-    cursor: z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a cursor returned by a previous call').optional(),
+    cursor: z.string().refine(isTaskId, 'must be a cursor returned by a previous call').optional(),
   })
   .strict();
 

@@ -5,6 +5,7 @@ import { JsonLossError, stringifyLossless, unstorableInJsonb } from './db/json.j
 import { type SqlNames, sqlNames } from './db/names.js';
 import { type Queryable, queryableOf, runPrepared } from './db/pool.js';
 import { SchemaGuard } from './db/schema-guard.js';
+import { isTaskId } from './db/task-id.js';
 import type { TaskRow, TaskStatus } from './db/types.js';
 import { ConflictError, NotFoundError, StateError, UnknownTaskError, ValidationError } from './errors.js';
 import type { CourierEvents } from './events.js';
@@ -529,10 +530,6 @@ export class TaskManager {
 
 function emptyCounts(): QueueCounts {
   return { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, total: 0, last24h: 0, lastUpdated: null, oldestQueuedAt: null };
-}
-
-function isTaskId(id: unknown): id is string {
-  return typeof id === 'string' && /^[1-9][0-9]{0,18}$/.test(id);
 }
 
 function assertOneStart(options: { runAt?: unknown; delay?: unknown }, where: string, prefix: string): void {
