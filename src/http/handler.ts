@@ -9,12 +9,19 @@ import { buildOpenApi } from './openapi.js';
 import { type HttpOptions, resolveHttpOptions } from './options.js';
 import { HttpProblem, problemResponse } from './problem.js';
 import type { Reply, Route, RouteContext } from './route.js';
+import { messageBrowseRoutes, messageReads } from './routes/message-browse.js';
 import { originRoutes } from './routes/origin.js';
 import { queueRoutes } from './routes/queues.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
 import { parseInput } from './validate.js';
+
+/** The dashboard's message views, when the messages plugin is installed. */
+function messageBrowse(courier: HttpCourier): Route[] {
+  const reads = messageReads(courier);
+  return reads ? messageBrowseRoutes(reads) : [];
+}
 
 /** A web-standard request handler. */
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -155,6 +162,7 @@ export function createHttpHandler(courier: HttpCourier, options: HttpOptions): C
     ...queueRoutes,
     ...scheduleRoutes,
     ...extensions.flatMap((e) => e.routes),
+    ...messageBrowse(courier),
     ...systemRoutes,
     ...originRoutes,
   ];

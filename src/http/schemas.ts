@@ -535,3 +535,45 @@ export const historySchema = z
 export const schedulePreviewSchema = z
   .object({ nextRuns: z.array(at) })
   .register(responseComponents, { id: 'SchedulePreview', description: 'The next runs of a cron expression in a time zone.' });
+
+/** Query of `GET /messages`. */
+export const messageListQuery = z
+  .object({
+    channel: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'must be a channel name such as sms, email or whatsapp').optional(),
+    status: z.string().regex(/^[a-z_]{1,32}$/, 'must be a message status such as queued, sent, delivered or failed').optional(),
+    batch: opaqueIdSchema.optional().describe('Only the messages of this bulk send.'),
+    limit: pageLimit.optional(),
+    cursor: z.string().regex(/^-?[0-9]{1,19}_[0-9a-f-]{36}$/, 'must be a cursor returned by a previous page').optional(),
+  })
+  .strict();
+
+/** `GET /messages` response. */
+export const messageListSchema = z
+  .object({
+    messages: z.array(
+      z.looseObject({
+        id: z.string(),
+        channel: z.string(),
+        to: z.string(),
+        status: z.string(),
+        provider: z.string().nullable(),
+        batchId: z.string().nullable(),
+        taskId: z.string().nullable(),
+        attempts: z.int(),
+        error: z.object({ code: z.string().nullable(), text: z.string().nullable() }).nullable(),
+        subject: z.string().nullable(),
+        createdAt: at,
+        updatedAt: at,
+      }),
+    ),
+    nextCursor: z.string().nullable(),
+  })
+  .register(responseComponents, { id: 'MessageList', description: 'A page of messages, newest first, without their bodies.' });
+
+/** `GET /messages/{id}/history` response. */
+export const messageHistorySchema = z
+  .object({
+    attempts: z.array(z.looseObject({ n: z.int(), provider: z.string(), startedAt: at, finishedAt: at.nullable(), outcome: z.string().nullable() })),
+    events: z.array(z.looseObject({ source: z.string(), status: z.string().nullable(), applied: z.boolean(), receivedAt: at })),
+  })
+  .register(responseComponents, { id: 'MessageHistory', description: 'A message\'s send attempts and provider events, oldest first.' });

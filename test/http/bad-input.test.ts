@@ -88,6 +88,15 @@ const cases: Record<string, Case[]> = {
     { method: 'POST', path: '/messages', body: { channel: 'sms', body: 'hi' }, status: 400, field: 'to' },
     { method: 'POST', path: '/messages', body: { channel: 'sms', to: '+15555550100', body: 'hi', cc: 'x' }, status: 400, field: 'cc' },
   ],
+  listMessages: [
+    { method: 'GET', path: '/messages?limit=0', status: 400, field: 'limit' },
+    { method: 'GET', path: '/messages?channel=SMS%21', status: 400, field: 'channel' },
+    { method: 'GET', path: '/messages?cursor=abc', status: 400, field: 'cursor' },
+  ],
+  getMessageHistory: [
+    { method: 'GET', path: `/messages/${'m'.repeat(201)}/history`, status: 400, field: 'id' },
+    { method: 'GET', path: '/messages/00000000-0000-4000-8000-000000000000/history', status: 404, field: 'id' },
+  ],
   getMessage: [
     { method: 'GET', path: `/messages/${'m'.repeat(201)}`, status: 400, field: 'id' },
     { method: 'GET', path: '/messages/00000000-0000-4000-8000-000000000000', status: 404, field: 'id' },

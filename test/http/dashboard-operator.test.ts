@@ -219,6 +219,33 @@ describe.skipIf(!available)('dashboard: the operator\'s path', () => {
     expect(await page.locator('#queues tr[data-queue="billing"] svg.spark polyline').count()).toBeGreaterThanOrEqual(1);
   });
 
+  it('shows a bulk send that only failed without green, and its messages with their attempts', async () => {
+    const messages = (courier as unknown as { messages: { registerProvider(p: unknown): void; sendBulk(input: unknown): Promise<string> } }).messages;
+    messages.registerProvider({
+      name: 'sms-down',
+      channels: ['sms'],
+      async send() {
+        return { outcome: 'permanent', code: '30003', message: 'unreachable destination handset' };
+      },
+    });
+    const recipients = Array.from({ length: 4 }, (_, i) => ({ to: `+1555555010${i}`, variables: { name: `user ${i}` } }));
+    const batch = await messages.sendBulk({ channel: 'sms', name: 'outage-notice', provider: 'sms-down', template: 'Hi {{name}}, we are back', recipients });
+    await page.goto(`${server.url}${BASE}/#/batches/${batch}`);
+    const item = page.locator(`#batch-detail [data-testid="batch"][data-batch="${batch}"]`);
+    await item.locator('.actions', { hasText: '0 sent · 4 failed · 4 total' }).waitFor({ timeout: 60_000 });
+    const spans = await item.locator('.bar > span').evaluateAll((nodes) => nodes.map((n) => (n as unknown as { style: { width: string; background: string } }).style).map((s) => [s.width, s.background]));
+    expect(spans).toEqual([
+      ['0%', 'var(--succeeded)'],
+      ['100%', 'var(--failed)'],
+    ]);
+    const rows = page.locator('[data-testid="message-row"]');
+    await waitFor(async () => (await rows.count()) === 4, 30_000, 'the batch\'s four messages');
+    await rows.first().locator('a').click();
+    const detail = page.locator('#message-detail');
+    await detail.locator('[data-testid="message-attempt"]').first().waitFor({ timeout: 30_000 });
+    expect(await detail.locator('[data-testid="message-attempt"]').first().textContent()).toContain('unreachable destination handset');
+  });
+
   it('is usable by keyboard and at 390 px wide', async () => {
     await page.focus('body');
     let reached = false;
@@ -230,7 +257,7 @@ describe.skipIf(!available)('dashboard: the operator\'s path', () => {
     await page.keyboard.press('Enter');
     await page.waitForURL(/#\/workers$/);
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const hash of ['#/', '#/tasks?queue=imports', '#/workers', '#/schedules']) {
+    for (const hash of ['#/', '#/tasks?queue=imports', '#/workers', '#/schedules', '#/messages']) {
       await page.goto(`${server.url}${BASE}/${hash}`);
       await page.locator('#conn-text', { hasText: /^live$/ }).waitFor({ timeout: 30_000 });
       expect(await page.evaluate('document.documentElement.scrollWidth'), hash).toBeLessThanOrEqual(390);

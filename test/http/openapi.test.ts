@@ -151,7 +151,10 @@ describe('OpenAPI document (matches the handler)', () => {
         }
         if (path.includes('{')) {
           const pattern = new RegExp(`^${BASE}${path.replace(/\{\w+\}/g, '[^/]+')}$`);
-          const location = created.find((l) => pattern.test(l));
+          // A created resource's Location, or a sub-resource of one (`/messages/{id}/history`).
+          const prefix = new RegExp(`^${BASE}${path.replace(/\{\w+\}.*$/, '')}[^/]+$`);
+          const parent = created.find((l) => prefix.test(l));
+          const location = created.find((l) => pattern.test(l)) ?? (parent ? `${parent}${path.replace(/^.*?\{\w+\}/, '')}` : undefined);
           path = location ? location.slice(BASE.length) : path.replace(/\{\w+\}/g, 'none');
         }
         const example = op.requestBody?.content?.['application/json']?.example;

@@ -339,6 +339,8 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
   interface Route {
     view: string;
     id?: string;
+    /** A bulk send shown in the messages view (`#/batches/ID`). */
+    batch?: string;
     params: URLSearchParams;
   }
 
@@ -350,7 +352,8 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     if (parts[0] === 'tasks' && parts[1]) return { view: 'task', id: parts[1], params };
     if (parts[0] === 'tasks') return { view: 'tasks', params };
     if (parts[0] === 'workers' || parts[0] === 'schedules') return { view: parts[0], params };
-    if (parts[0] === 'messages' || parts[0] === 'batches') return { view: 'messages', id: parts[0] === 'batches' ? parts[1] : undefined, params };
+    if (parts[0] === 'messages') return { view: 'messages', id: parts[1], params };
+    if (parts[0] === 'batches') return { view: 'messages', batch: parts[1], params };
     return { view: 'overview', params };
   }
 
@@ -569,7 +572,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     // Sent is green, failed red: a send that only failed shows no green at all.
     return el('div', { className: 'item', 'data-testid': 'batch', 'data-batch': b.id }, [
       el('div', { className: 'row' }, [
-        el('span', { className: 'name', text: b.name ?? b.id }),
+        el('a', { className: 'name', href: `#/batches/${b.id}`, text: b.name ?? b.id }),
         badge(b.channel, 'var(--queued)'),
         el('span', { className: 'muted actions', text: `${num(b.completed)} sent · ${num(b.failed)} failed · ${num(b.total)} total (${b.progress}%)` }),
       ]),
@@ -1152,23 +1155,155 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
 
   // ---------------------------------------------------------------- messages
 
+  interface MessageRow {
+    id: string;
+    channel: string;
+    to: string;
+    status: string;
+    provider: string | null;
+    batchId: string | null;
+    attempts: number;
+    error: { code: string | null; text: string | null } | null;
+    subject: string | null;
+    createdAt: string;
+    updatedAt: string;
+  }
+
+  const MESSAGE_COLORS: Record<string, string> = { delivered: 'var(--succeeded)', read: 'var(--succeeded)', sent: 'var(--queued)', failed: 'var(--failed)', undelivered: 'var(--failed)' };
+  let messageCursor: string | null = null;
+  let messageRows: MessageRow[] = [];
+
+  function messageRow(m: MessageRow): HTMLElement {
+    return el('tr', { 'data-message': m.id, 'data-testid': 'message-row' }, [
+      el('td', null, [el('a', { href: `#/messages/${m.id}`, text: m.to })]),
+      el('td', { text: m.channel }),
+      el('td', null, [badge(m.status, MESSAGE_COLORS[m.status] ?? 'var(--running)')]),
+      el('td', { text: m.provider ?? '–' }),
+      el('td', { text: String(m.attempts) }),
+      el('td', { text: stamp(m.createdAt) }),
+      el('td', { className: 'error-cell', text: m.error ? [m.error.code, m.error.text].filter(Boolean).join(': ') : '' }),
+    ]);
+  }
+
+  async function loadMessageDetail(id: string): Promise<void> {
+    const box = $('message-detail');
+    box.hidden = false;
+    const [m, h] = await Promise.all([
+      api<MessageRow & { from: string | null; providerMessageId: string | null; sentAt: string | null; deliveredAt: string | null }>(`/messages/${encodeURIComponent(id)}`),
+      api<{ attempts: { n: number; provider: string; startedAt: string; finishedAt: string | null; outcome: string | null; error: { code: string | null; message: string } | null }[]; events: { source: string; status: string | null; errorCode: string | null; note: string | null; applied: boolean; receivedAt: string }[] }>(
+        `/messages/${encodeURIComponent(id)}/history`,
+      ),
+    ]);
+    clear(box);
+    if (!m || !h) return;
+    box.appendChild(el('div', { className: 'row detail-head' }, [el('h2', { text: `Message to ${m.to}` }), badge(m.status, MESSAGE_COLORS[m.status] ?? 'var(--running)')]));
+    box.appendChild(
+      el('dl', { className: 'facts' }, [
+        fact('Channel', m.channel),
+        fact('From', m.from ?? '–'),
+        fact('Provider', m.provider ?? '–'),
+        fact('Provider id', m.providerMessageId ?? '–'),
+        fact('Bulk send', m.batchId ? el('a', { href: `#/batches/${m.batchId}`, text: m.batchId }) : '–'),
+        fact('Created', stamp(m.createdAt)),
+        fact('Sent', stamp(m.sentAt)),
+        fact('Delivered', stamp(m.deliveredAt)),
+      ]),
+    );
+    box.appendChild(el('h3', { text: `Attempts (${h.attempts.length})` }));
+    box.appendChild(
+      h.attempts.length
+        ? el(
+            'ol',
+            { className: 'timeline' },
+            h.attempts.map((a) =>
+              el('li', { className: `attempt o-${a.outcome === 'ok' ? 'succeeded' : a.outcome ? 'failed' : 'running'}`, 'data-testid': 'message-attempt' }, [
+                el('div', { className: 'row' }, [el('strong', { text: `Attempt ${a.n}` }), badge(a.outcome ?? 'in flight'), el('span', { className: 'muted', text: `${a.provider} · ${stamp(a.startedAt)} → ${stamp(a.finishedAt)}` })]),
+                a.error ? el('div', { className: 'error', text: [a.error.code, a.error.message].filter(Boolean).join(': ') }) : null,
+              ]),
+            ),
+          )
+        : el('p', { className: 'empty', text: 'No send attempt yet' }),
+    );
+    box.appendChild(el('h3', { text: `Provider events (${h.events.length})` }));
+    box.appendChild(
+      h.events.length
+        ? el(
+            'ol',
+            { className: 'timeline' },
+            h.events.map((e) =>
+              el('li', { className: 'attempt', 'data-testid': 'message-event' }, [
+                el('div', { className: 'row' }, [el('strong', { text: e.source }), e.status ? badge(e.status, MESSAGE_COLORS[e.status] ?? 'var(--running)') : null, el('span', { className: 'muted', text: `${stamp(e.receivedAt)}${e.applied ? '' : ' · not applied'}` })]),
+                e.errorCode || e.note ? el('div', { className: 'muted', text: [e.errorCode, e.note].filter(Boolean).join(' · ') }) : null,
+              ]),
+            ),
+          )
+        : el('p', { className: 'empty', text: 'No provider event yet' }),
+    );
+  }
+
   async function loadMessages(r: Route): Promise<void> {
-    const body = await api<{ batches: Batch[] }>('/batches').catch((err: ApiError) => {
+    const batches = await api<{ batches: Batch[] }>('/batches').catch((err: ApiError) => {
       if (err.status === 404) return null;
       throw err;
     });
-    replace($('batch-list'), (body?.batches ?? []).map(batchItem), body ? 'No bulk sends yet' : 'Messaging is not installed');
-    const detail = $('message-detail');
-    detail.hidden = !r.id;
-    if (!r.id) return;
-    const b = await api<Batch & { byStatus?: Record<string, number> }>(`/batches/${encodeURIComponent(r.id)}`);
-    clear(detail);
-    if (!b) return;
-    detail.appendChild(el('h2', { text: `Bulk send ${b.name ?? b.id}` }));
-    detail.appendChild(batchItem(b));
-    const statuses = Object.entries(b.byStatus ?? {}).filter(([, n]) => n > 0);
-    detail.appendChild(el('dl', { className: 'facts' }, statuses.map(([s, n]) => fact(s, num(n)))));
+    replace(
+      $('batch-list'),
+      (batches?.batches ?? []).map(batchItem),
+      batches ? 'No bulk sends yet' : 'Messaging is not installed',
+    );
+    $('nav-messages').hidden = !batches;
+    if (!batches) return;
+    const params = new URLSearchParams(r.params);
+    if (r.batch) params.set('batch', r.batch);
+    for (const k of ['channel', 'status', 'batch']) {
+      const input = $<HTMLInputElement>(`m-${k}`);
+      if (doc.activeElement !== input) input.value = params.get(k) ?? '';
+    }
+    const query = new URLSearchParams();
+    for (const k of ['channel', 'status', 'batch']) if (params.get(k)) query.set(k, params.get(k) as string);
+    query.set('limit', '50');
+    const page = await api<{ messages: MessageRow[]; nextCursor: string | null }>(`/messages?${query}`);
+    messageRows = page?.messages ?? [];
+    messageCursor = page?.nextCursor ?? null;
+    replace($('message-rows'), messageRows.map(messageRow), 'No message matches this filter', 7);
+    $('messages-more').hidden = messageCursor === null;
+    const batchBox = $('batch-detail');
+    batchBox.hidden = !r.batch;
+    if (r.batch) {
+      const b = await api<Batch & { byStatus?: Record<string, number> }>(`/batches/${encodeURIComponent(r.batch)}`);
+      clear(batchBox);
+      if (b) {
+        batchBox.appendChild(el('h2', { text: `Bulk send ${b.name ?? b.id}` }));
+        batchBox.appendChild(batchItem(b));
+        batchBox.appendChild(el('dl', { className: 'facts' }, Object.entries(b.byStatus ?? {}).filter(([, n]) => n > 0).map(([s, n]) => fact(s, num(n)))));
+      }
+    }
+    $('message-detail').hidden = !r.id;
+    if (r.id) await loadMessageDetail(r.id);
   }
+
+  $('message-filter').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const params = new URLSearchParams();
+    for (const k of ['channel', 'status', 'batch']) {
+      const v = $<HTMLInputElement>(`m-${k}`).value.trim();
+      if (v) params.set(k, v);
+    }
+    location.hash = `#/messages${params.size ? `?${params}` : ''}`;
+  });
+  $('messages-more').addEventListener('click', () => {
+    if (!messageCursor) return;
+    const params = new URLSearchParams(route().params);
+    params.set('limit', '50');
+    params.set('cursor', messageCursor);
+    params.delete('range');
+    api<{ messages: MessageRow[]; nextCursor: string | null }>(`/messages?${params}`).then((page) => {
+      messageRows = [...messageRows, ...(page?.messages ?? [])];
+      messageCursor = page?.nextCursor ?? null;
+      for (const m of page?.messages ?? []) $('message-rows').appendChild(messageRow(m));
+      $('messages-more').hidden = messageCursor === null;
+    }, failed);
+  });
 
   // -------------------------------------------------------------------- loop
 

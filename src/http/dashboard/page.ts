@@ -151,11 +151,26 @@ export function renderPage(p: { basePath: string; title: string; refresh: number
   </div>
 </div>
 <div id="view-messages" data-view-panel="messages" hidden>
+  <form id="message-filter" class="panel filters" role="search" aria-label="Filter messages">
+    <label>Channel <input name="channel" id="m-channel" placeholder="sms, email…" autocomplete="off"></label>
+    <label>Status <select name="status" id="m-status"><option value="">all</option><option>queued</option><option>pending</option><option>sending</option><option>sent</option><option>delivered</option><option>read</option><option>failed</option><option>undelivered</option><option>unknown</option></select></label>
+    <label class="grow">Bulk send <input name="batch" id="m-batch" placeholder="batch id" autocomplete="off"></label>
+    <button type="submit">Apply</button>
+  </form>
+  <section class="panel" id="message-detail" hidden></section>
+  <section class="panel" id="batch-detail" hidden></section>
+  <section class="panel">
+    <h2>Messages</h2>
+    <div class="scroll"><table class="tasks">
+      <thead><tr><th>To</th><th>Channel</th><th>Status</th><th>Provider</th><th>Tries</th><th>Created</th><th>Error</th></tr></thead>
+      <tbody id="message-rows"><tr><td colspan="7" class="empty">Loading…</td></tr></tbody>
+    </table></div>
+    <div class="pager"><span></span><button type="button" class="secondary" id="messages-more" hidden>Older →</button></div>
+  </section>
   <section class="panel">
     <h2>Bulk sends</h2>
     <div id="batch-list" class="list"></div>
   </section>
-  <section class="panel" id="message-detail" hidden></section>
 </div>
 </main>
 <dialog id="confirm" aria-labelledby="confirm-text">
