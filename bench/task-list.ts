@@ -138,7 +138,7 @@ try {
   const { rows: hist } = await courier.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${courier.names.table('task_history')}`);
   console.log(`  history: before any rollup (live count over a day of rows) ${firstReadAll.toFixed(1)} ms; first rollup of 24 h ${backfill.toFixed(0)} ms; a later rollup ${rollup.toFixed(2)} ms; read 60 min ${h60.toFixed(2)} ms, 1440 min ${h1440.toFixed(2)} ms; rollup table ${hist[0]?.n} rows`);
 
-  console.log('\nplans (EXPLAIN ANALYZE): first page, deep page');
+  console.log('\nplans (EXPLAIN ANALYZE) of the first pages (a deep page adds only its cursor to the same scan)');
   for (const c of cases.slice(0, 4)) {
     console.log(`  ${c.label}`);
     console.log(await plan(await captured((db) => listTaskPage(db, courier.names, c.q))));
