@@ -228,7 +228,7 @@ export class Processor {
       onError: report('maintenance'),
     });
     this.#rescuer.start();
-    this.#history = new HistoryRollup({ db: pool, names, onError: report('history') });
+    this.#history = new HistoryRollup({ db: pool, names, onError: report('rolling up task history') });
     this.#history.start();
     this.#producer.start();
   }

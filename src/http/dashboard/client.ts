@@ -429,7 +429,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
   }
 
   function limitsText(q: QueueSettings | undefined): string {
-    if (!q) return '–';
+    if (!q) return 'none';
     const parts: string[] = [];
     if (q.concurrency !== null && q.concurrency !== undefined) parts.push(`${q.concurrency} at once`);
     if (q.rateLimit) parts.push(`${q.rateLimit.limit}/${q.rateLimit.per === 1 ? 's' : q.rateLimit.per === 60 ? 'm' : q.rateLimit.per === 3600 ? 'h' : `${q.rateLimit.per}s`}`);
