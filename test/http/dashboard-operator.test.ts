@@ -219,6 +219,28 @@ describe.skipIf(!available)('dashboard: the operator\'s path', () => {
     expect(await page.locator('#queues tr[data-queue="billing"] svg.spark polyline').count()).toBeGreaterThanOrEqual(1);
   });
 
+  it('edits a queue\'s limits, refusing a malformed rate', async () => {
+    const row = page.locator('#queues tr[data-queue="imports"]');
+    await row.locator('[data-testid="edit-limits"]').click();
+    await page.fill('#l-concurrency', '3');
+    await page.fill('#l-rate', 'fast');
+    await page.click('#l-save');
+    expect(await page.locator('#l-error').textContent()).toMatch(/Rate limit must look like/);
+    await page.fill('#l-rate', '100/m');
+    await page.click('#l-save');
+    await row.locator('td:nth-child(9)', { hasText: '3 at once · 100/m' }).waitFor({ timeout: 30_000 });
+    expect((await courier.listQueues()).find((q) => q.name === 'imports')).toMatchObject({ concurrency: 3, rateLimit: { limit: 100, per: 60 } });
+  });
+
+  it('keeps dark mode', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await page.evaluate('getComputedStyle(document.body).backgroundColor');
+    await page.emulateMedia({ colorScheme: 'light' });
+    const light = await page.evaluate('getComputedStyle(document.body).backgroundColor');
+    expect(dark).toBe('rgb(15, 19, 26)');
+    expect(light).toBe('rgb(245, 246, 248)');
+  });
+
   it('shows a bulk send that only failed without green, and its messages with their attempts', async () => {
     const messages = (courier as unknown as { messages: { registerProvider(p: unknown): void; sendBulk(input: unknown): Promise<string> } }).messages;
     messages.registerProvider({
