@@ -97,6 +97,7 @@ try {
     },
     { label: 'name task_13 + failed, oldest', q: { limit: 50, name: 'task_13', status: 'failed', sort: 'oldest' }, depth: 2_000 },
     { label: 'queued, priority (claim order)', q: { limit: 50, status: 'queued', sort: 'priority' }, depth: 2_500 },
+    { label: 'all, priority (sorts: no index)', q: { limit: 50, sort: 'priority' }, depth: 5_000 },
     { label: 'search "order-4711" (key)', q: { limit: 50, search: 'order-4711' }, depth: 0 },
     { label: 'search "timeout" (error), last hour', q: { limit: 50, search: 'timeout', createdAfter: new Date(Date.now() - 3_600_000) }, depth: 1_000 },
   ];

@@ -350,7 +350,7 @@ export async function bulkTaskAction(
   } else filterSql(selection.filter, params, conditions);
   const result: BulkResult = { action, count: 0, dryRun: options.dryRun === true, batches: 0, skipped: 0 };
   if (options.dryRun) {
-    const { rows } = await db.query<{ n: string; keyed: string }>(`SELECT count(*) AS n FROM ${names.tasks} WHERE ${conditions.join(' AND ')}`, params);
+    const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${names.tasks} WHERE ${conditions.join(' AND ')}`, params);
     result.count = Number(rows[0]?.n ?? 0);
     result.batches = 1;
     return result;
