@@ -382,3 +382,50 @@ describe('tx: unrecognised objects', () => {
     }
   });
 });
+
+describe('tx: a key held by an open transaction', () => {
+  /** Two clients: `a` enqueues first and holds the key; `b` enqueues the same key meanwhile. */
+  async function race(isolation: string, end: 'COMMIT' | 'ROLLBACK') {
+    const key = `held-${randomBytes(4).toString('hex')}`;
+    const a = await producer.pool.connect();
+    const b = await producer.pool.connect();
+    try {
+      await a.query('BEGIN');
+      await b.query(`BEGIN ISOLATION LEVEL ${isolation}`);
+      const pidB = (await b.query('SELECT pg_backend_pid() AS pid')).rows[0].pid; // b's snapshot is taken now, before a commits
+      const first = await producer.enqueueTask(record, { n: 9 }, { tx: a, key, delay: 3600 });
+      let settled = false;
+      const second = producer.enqueueTask(record, { n: 10 }, { tx: b, key, delay: 3600 }).finally(() => void (settled = true));
+      second.catch(() => {});
+      // b waits at its insert for a's lock on the key.
+      await waitFor(async () => (await observer.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", [pidB])).rowCount === 1, 5000, 'b to wait on the key');
+      expect(settled).toBe(false);
+      await a.query(end);
+      const outcome: { id?: string; code?: string } = await second.then(
+        (id) => ({ id }),
+        (err: { code?: string }) => ({ code: err.code }),
+      );
+      await b.query(outcome.id ? 'COMMIT' : 'ROLLBACK');
+      return { first, outcome };
+    } finally {
+      a.release();
+      b.release();
+    }
+  }
+
+  it('READ COMMITTED: the other enqueuer waits, then gets the committed task, or inserts its own after a rollback', async () => {
+    const committed = await race('READ COMMITTED', 'COMMIT');
+    expect(committed.outcome).toEqual({ id: committed.first });
+    const rolledBack = await race('READ COMMITTED', 'ROLLBACK');
+    expect(rolledBack.outcome.id).toMatch(/^\d+$/);
+    expect(rolledBack.outcome.id).not.toBe(rolledBack.first);
+    expect(await producer.getTask(rolledBack.first)).toBeNull();
+    for (const id of [committed.first, rolledBack.outcome.id as string]) await producer.cancel(id);
+  });
+
+  it('REPEATABLE READ: the waiting enqueuer fails with a serialization error once the holder commits', async () => {
+    const r = await race('REPEATABLE READ', 'COMMIT');
+    expect(r.outcome).toEqual({ code: '40001' });
+    await producer.cancel(r.first);
+  });
+});
