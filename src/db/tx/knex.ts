@@ -3,17 +3,16 @@ import { asResult, refuse, type TxAdapter, toPgText } from './adapter.js';
 
 /**
  * Rewrites `$1`-style parameters to Knex's `?` placeholders, with the bindings in
- * order of appearance (a parameter used twice is bound twice). Quoted literals and
- * identifiers are left alone; a literal `?` is escaped so Knex does not bind it.
+ * order of appearance (a parameter used twice is bound twice). A `$1` inside quoted
+ * text is left alone. Every other `?` is escaped, inside quotes too: Knex binds a
+ * bare `?` wherever it stands.
  */
 export function toKnexBindings(text: string, values: readonly unknown[]): { sql: string; bindings: unknown[] } {
   const bindings: unknown[] = [];
   const sql = text.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"|\$(\d+)|\?/g, (match, n: string | undefined) => {
-    if (n !== undefined) {
-      bindings.push(values[Number(n) - 1]);
-      return '?';
-    }
-    return match === '?' ? '\\?' : match;
+    if (n === undefined) return match.replaceAll('?', '\\?');
+    bindings.push(values[Number(n) - 1]);
+    return '?';
   });
   return { sql, bindings };
 }
