@@ -105,6 +105,21 @@ describe('enqueue() in SQL', () => {
     await courier.cancel(next);
   });
 
+  it('replace leaves a running task alone and returns its id, as enqueueTask does', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    courier.registerTask(defineTask({ name: 'hold', handler: () => gate }));
+    const id = await enqueue('hold', { v: 1 }, { key: 'held' });
+    const running = courier.runOnce({ limit: 1 });
+    await waitFor(async () => (await courier.getTask(id))?.status === 'running', 5000, 'the task to run');
+    expect(await enqueue('hold', { v: 2 }, { key: 'held', keyMode: 'replace' })).toBe(id);
+    expect(await courier.enqueueTask('hold', { v: 3 }, { key: 'held', keyMode: 'replace' })).toBe(id);
+    expect((await courier.getTask(id))?.payload).toEqual({ v: 1 });
+    release();
+    await running;
+    expect((await courier.getTask(id))?.status).toBe('succeeded');
+  });
+
   it('a task enqueued in a transaction exists, and wakes workers, only once it commits', async () => {
     const channel = sqlNames(courier.schema).channel;
     const listener = new pg.Client({ connectionString: databaseUrl() });
