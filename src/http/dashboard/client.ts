@@ -956,7 +956,10 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
         fact('Priority', String(t.priority)),
         fact('Key', t.key ? el('code', { text: t.key }) : '–'),
         fact('Attempts', `${t.attempts} of ${rp.maxRetries + 1}`),
-        fact('Retry policy', `${rp.maxRetries} retries, ${rp.backoff ?? 'default'} backoff from ${rp.retryDelay} s${rp.maxDelay !== null ? `, at most ${rp.maxDelay} s` : ''}${rp.timeout !== null ? `; timeout ${rp.timeout} s` : ''}`),
+        fact(
+          'Retry policy',
+          `${rp.maxRetries === 0 ? 'no retries' : `${rp.maxRetries} retries, ${rp.backoff ?? 'default'} backoff from ${rp.retryDelay} s${rp.maxDelay !== null ? `, at most ${rp.maxDelay} s` : ''}`}${rp.timeout !== null ? `; timeout ${rp.timeout} s` : ''}`,
+        ),
         fact('Enqueued', stamp(t.createdAt)),
         fact(t.status === 'queued' ? 'Due' : 'Run at', `${stamp(t.runAt)}${Date.parse(t.runAt) > now ? ` (in ${age(Date.parse(t.runAt) - now)})` : ''}`),
         fact('Started', stamp(t.startedAt)),

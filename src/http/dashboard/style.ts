@@ -91,7 +91,7 @@ table.tasks td.error-cell{max-width:320px;overflow:hidden;text-overflow:ellipsis
 tr.gone td{opacity:.5}
 table.workers td,table.workers th{text-align:left}
 .detail-head h2{margin:0;font-size:18px}
-.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:8px 16px;margin:14px 0}
+.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:8px 16px;margin:14px 0}
 .fact dt{font-size:11px;text-transform:uppercase;letter-spacing:.3px;color:var(--muted)}
 .fact dd{margin:0;word-break:break-word}
 h3{font-size:13px;margin:14px 0 6px}
