@@ -142,8 +142,10 @@ describe.skipIf(!available)('dashboard: the operator\'s path', () => {
   it('deep-links to a task', async () => {
     const [first] = (await courier.listTasks({ name: 'send_welcome', limit: 1 })).tasks;
     await page.goto(`${server.url}${BASE}/#/tasks/${first?.id}`);
-    await page.locator('#task-detail [data-testid="detail-status"]', { hasText: /^succeeded$/ }).waitFor({ timeout: 30_000 });
-    expect(await page.locator('#task-detail h2').textContent()).toBe('send_welcome');
+    // Only the hash changes, so the previous test's task may still be on screen: wait for this one.
+    await page.locator('#task-detail h2', { hasText: /^send_welcome$/ }).waitFor({ timeout: 30_000 });
+    expect(await page.locator('#task-detail [data-testid="detail-status"]').textContent()).toBe('succeeded');
+    expect(page.url()).toContain(`#/tasks/${first?.id}`);
   });
 
   it('selects every failed task of a name, beyond the first page, and retries them after a confirmation that states the count', async () => {
