@@ -20,6 +20,7 @@ export type HttpCourier = Pick<
   | 'listQueues'
   | 'pauseQueue'
   | 'resumeQueue'
+  | 'redrive'
   | 'schedule'
   | 'listSchedules'
   | 'pauseSchedule'

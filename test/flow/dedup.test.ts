@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Courier, createCourier, ValidationError } from '../../src/index.js';
+import { type Courier, createCourier, defineTask, ValidationError } from '../../src/index.js';
 import { databaseUrl, freshSchema, waitFor } from '../helpers/db.js';
 
 let courier: Courier;
@@ -10,7 +10,7 @@ const root = join(import.meta.dirname, '..', '..');
 beforeAll(async () => {
   courier = createCourier({ connectionString: databaseUrl(), schema: freshSchema('dedup') });
   await courier.migrate();
-  courier.registerTask({ name: 'held' });
+  courier.registerTask(defineTask({ name: 'held' }));
 });
 
 afterAll(async () => {
