@@ -107,3 +107,31 @@ describe('fair claiming', () => {
     }
   });
 });
+
+describe('group rate limits and ungrouped tasks', () => {
+  it("groupRateLimit '2/s' holds per group through the shared limiter; tasks without a group in the queue still run", async () => {
+    const c = createCourier({ connectionString: databaseUrl(), schema: freshSchema('grl') });
+    const starts: Record<string, number[]> = {};
+    c.registerTask('tick', (p: { group: string }) => {
+      (starts[p.group] ??= []).push(performance.now());
+    });
+    try {
+      await c.migrate();
+      await c.configureQueue('api', { groupRateLimit: '2/s' });
+      await c.enqueueMany(['a', 'b'].flatMap((group) => Array.from({ length: 5 }, () => ({ name: 'tick', payload: { group }, options: { queue: 'api', group } }))));
+      await c.enqueueMany(Array.from({ length: 3 }, () => ({ name: 'tick', payload: { group: 'none' }, options: { queue: 'api' } })));
+      await c.start({ concurrency: 4, pollInterval: 0.05 });
+      await waitFor(() => (starts.a?.length ?? 0) + (starts.b?.length ?? 0) + (starts.none?.length ?? 0) === 13, 30_000, 'every task to run');
+      for (const group of ['a', 'b']) {
+        const s = starts[group] as number[];
+        for (let i = 2; i < s.length; i++) expect((s[i] as number) - (s[i - 2] as number)).toBeGreaterThanOrEqual(1000);
+      }
+      // Each group has its own limit: one shared limit would need at least 4 s for the 10 starts.
+      const all = [...(starts.a as number[]), ...(starts.b as number[])];
+      expect(Math.max(...all) - Math.min(...all)).toBeLessThan(3900);
+      expect(starts.none).toHaveLength(3);
+    } finally {
+      await c.close({ grace: 0 });
+    }
+  });
+});
