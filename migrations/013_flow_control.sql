@@ -83,6 +83,7 @@ DECLARE
   v_groups text[];
   v_seqs   text[];
   v_got    integer;
+  v_per    integer;
 BEGIN
   IF EXISTS (SELECT 1 FROM queues q WHERE q.name = p_queue AND q.paused) THEN RETURN; END IF;
   IF p_queue_cap IS NOT NULL THEN
@@ -151,7 +152,11 @@ BEGIN
 
   -- Fresh snapshot: room = cap - running, counted under the locks. Fair claims
   -- interleave the groups (each one's first task, then each one's second, …);
-  -- within a group, priority, run_at, id.
+  -- within a group, priority, run_at, id. A fair claim reads at most its share
+  -- (limit / groups) from each group; when some groups had less, a second pass
+  -- fills the claim from those that have more.
+  v_per := CASE WHEN p_fair THEN ceil(v_limit::numeric / cardinality(v_groups))::integer ELSE v_limit END;
+  FOR pass IN 1..2 LOOP
   RETURN QUERY
   WITH room AS (
     SELECT f.key, f.served_at,
@@ -168,7 +173,7 @@ BEGIN
            WHERE q.queue = p_queue AND q.group_key = room.key AND q.status = 'queued'
              AND q.run_at <= now() AND q.name = ANY(p_names)
            ORDER BY q.priority, q.run_at, q.id
-           LIMIT least(v_limit, coalesce(room.free, v_limit))) t
+           LIMIT least(v_per, coalesce(room.free, v_per))) t
        WHERE room.free IS NULL OR room.free > 0) c
      ORDER BY CASE WHEN p_fair THEN c.turn END, CASE WHEN p_fair THEN c.served_at END,
               c.priority, c.run_at, c.id
@@ -187,5 +192,10 @@ BEGIN
   )
   SELECT c.id, c.name, c.queue, c.payload, c.attempts, c.retries_left, c.retry_delay, c.timeout, c.backoff, c.max_delay, c.group_key
     FROM claimed c ORDER BY c.priority, c.run_at, c.id;
+  GET DIAGNOSTICS v_got = ROW_COUNT;
+  v_limit := v_limit - v_got;
+  EXIT WHEN v_limit <= 0 OR v_got = 0 OR v_per >= v_limit + v_got;
+  v_per := v_limit;
+  END LOOP;
 END;
 $$;

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sqlNames } from '../../src/db/names.js';
 import { createHttpHandler } from '../../src/http/index.js';
 import { type Courier, createCourier, PermanentError } from '../../src/index.js';
+import { rescueExpiredLeases } from '../../src/maintenance/rescue.js';
 import { runCli } from '../helpers/cli.js';
 import { databaseUrl, freshSchema } from '../helpers/db.js';
 
@@ -57,11 +59,18 @@ describe('dead-letter queues', () => {
     expect(await courier.getTask(cancelled)).toMatchObject({ queue: 'email', status: 'cancelled' });
   });
 
-  it('any statement that fails a task dead-letters it in the same statement (a rescue, say)', async () => {
-    const id = await courier.enqueueTask('flaky_send', { to: 'c@x' }, { queue: 'email', delay: 3600 });
-    await courier.pool.query(`UPDATE "${courier.schema}".tasks SET status = 'failed', finished_at = now() WHERE id = $1`, [id]);
-    expect((await courier.getTask(id))?.queue).toBe('email.dead');
-    await courier.redrive({ id });
+  it('lease rescue dead-letters a task with no retries left, in the rescue statement', async () => {
+    const id = await courier.enqueueTask('flaky_send', { to: 'c@x' }, { queue: 'email', maxRetries: 0 });
+    // A worker claimed it and vanished: running, lease expired.
+    await courier.pool.query(
+      `UPDATE "${courier.schema}".tasks SET status = 'running', attempts = 1, lease_token = gen_random_uuid(), locked_by = 'gone', locked_until = now() - interval '1 second' WHERE id = $1`,
+      [id],
+    );
+    const rescued = await rescueExpiredLeases(courier.pool, sqlNames(courier.schema));
+    expect(rescued.map((r) => [r.id, r.status])).toEqual([[id, 'failed']]);
+    expect(await courier.getTask(id)).toMatchObject({ queue: 'email.dead', status: 'failed', attempts: 1 });
+    expect(await deadFrom(id)).toBe('email');
+    expect(await courier.redrive({ id })).toBe(1);
     await courier.cancel(id);
   });
 
