@@ -36,6 +36,8 @@ const server = await BenchServer.start();
 /** Enqueues `items` (in chunks, in order), then drains them with one worker; returns the drain's wall time (ms) and the database. */
 async function drain(label: string, items: Item[][], queueOptions: Parameters<ReturnType<typeof createCourier>['configureQueue']>[1] | null) {
   const url = await server.freshDatabase(label);
+  // With --statements, count the statements inside claim_flow_tasks too.
+  if (showStatements) await server.admin.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} SET pg_stat_statements.track = 'all'`);
   const courier = createCourier({ connectionString: url, schema: 'pgcourier', poolSize: 10 });
   const total = items.reduce((n, part) => n + part.length, 0);
   let done = 0;
@@ -78,7 +80,7 @@ try {
       for (const c of cases) {
         const { ms, courier, url } = await drain('cost', [c.items], c.settings);
         if (showStatements && r === 0) {
-          const stats = [...(await server.statements(url)).values()].sort((a, b) => b.ms - a.ms).slice(0, 6);
+          const stats = [...(await server.statements(url)).values()].sort((a, b) => b.ms - a.ms).slice(0, 10);
           console.log(`  ${c.name}: top statements`);
           for (const x of stats) console.log(`    ${((x.ms * 1000) / jobs).toFixed(1).padStart(6)} µs/task ${String(x.calls).padStart(6)} calls ${(x.rows / Math.max(1, x.calls)).toFixed(1).padStart(6)} rows/call  ${x.query.replace(/\s+/g, ' ').slice(0, 90)}`);
         }
