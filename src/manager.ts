@@ -448,7 +448,7 @@ export class TaskManager {
     const def = this.#deps.registry.get(name);
     if (!def) throw new UnknownTaskError(name, where, `${prefix}name`);
     if (def.payload) parse(def.payload, payload, where, `${prefix}payload`);
-    const flow = flowRow(options, where, many ? `${prefix}options.` : prefix, many);
+    const flow = flowRow(withDerivedGroup(def, payload, options, where, prefix), where, many ? `${prefix}options.` : prefix, many);
     return {
       queue: options.queue ?? def.queue ?? 'default',
       name,
@@ -552,6 +552,22 @@ export class TaskManager {
     }
     return ids;
   }
+}
+
+/** The options with the group and tier the definition derives from the payload, where the enqueue gave none. */
+function withDerivedGroup<O extends { group?: string | undefined; groupTier?: string | undefined }>(def: TaskDefinition<any, string, any>, payload: unknown, options: O, where: string, prefix: string): O {
+  if (!def.group && !def.groupTier) return options;
+  const derive = (field: 'group' | 'groupTier'): string | undefined => {
+    if (options[field] !== undefined) return options[field];
+    const value = def[field]?.(payload);
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string' || value.length === 0 || value.length > 200) {
+      throw new ValidationError(where, `${prefix}payload`, `must give the definition's ${field} resolver a string of 1-200 characters (it returned ${typeof value === 'string' ? `${value.length} characters` : typeof value})`);
+    }
+    return value;
+  };
+  const group = derive('group');
+  return { ...options, group, groupTier: group === undefined ? options.groupTier : derive('groupTier') };
 }
 
 function emptyCounts(): QueueCounts {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Courier, createCourier } from '../../src/index.js';
+import { z } from 'zod';
+import { type Courier, createCourier, defineTask } from '../../src/index.js';
 import { FLOW_RUNS_TABLE } from '../fixtures/flow-tasks.js';
 import { databaseUrl, freshSchema, waitFor } from '../helpers/db.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/workers.js';
@@ -130,6 +131,35 @@ describe('group rate limits and ungrouped tasks', () => {
       const all = [...(starts.a as number[]), ...(starts.b as number[])];
       expect(Math.max(...all) - Math.min(...all)).toBeLessThan(3900);
       expect(starts.none).toHaveLength(3);
+    } finally {
+      await c.close({ grace: 0 });
+    }
+  });
+});
+
+describe('groups derived by the definition', () => {
+  it('defineTask({ group, groupTier }) derives both from the payload unless the enqueue gives them', async () => {
+    const c = createCourier({ connectionString: databaseUrl(), schema: freshSchema('derive') });
+    try {
+      await c.migrate();
+      c.registerTask(
+        defineTask({
+          name: 'per_account',
+          payload: z.object({ account: z.string(), plan: z.string() }),
+          group: (p) => p.account,
+          groupTier: (p) => p.plan,
+        }),
+      );
+      const derived = await c.enqueueTask('per_account', { account: 'acme', plan: 'gold' });
+      const given = await c.enqueueTask('per_account', { account: 'acme', plan: 'gold' }, { group: 'other' });
+      const { rows } = await c.pool.query(`SELECT id::text, group_key, group_tier FROM "${c.schema}".tasks ORDER BY id`);
+      expect(rows).toEqual([
+        { id: derived, group_key: 'acme', group_tier: 'gold' },
+        { id: given, group_key: 'other', group_tier: 'gold' },
+      ]);
+      expect(() => defineTask({ name: 'bad_group', group: 'acme' as never })).toThrow(/group.*function/);
+      c.registerTask(defineTask({ name: 'long_group', payload: z.object({ a: z.string() }), group: (p) => p.a }));
+      await expect(c.enqueueTask('long_group', { a: 'x'.repeat(201) })).rejects.toThrow(/payload.*group resolver/);
     } finally {
       await c.close({ grace: 0 });
     }
