@@ -62,6 +62,31 @@ describe('groups', () => {
 });
 
 describe('fair claiming', () => {
+  it('2 worker processes: small tenants enqueued after a big backlog are served within their share', async () => {
+    await courier.pool.query(`TRUNCATE "${courier.schema}".flow_runs`);
+    const big = await courier.enqueueMany(Array.from({ length: 400 }, () => ({ name: 'held', payload: { ms: 5, group: 'big' }, options: { queue: 'shared', group: 'big' } })));
+    const small = await courier.enqueueMany(
+      ['s1', 's2', 's3', 's4', 's5'].flatMap((group) => Array.from({ length: 10 }, () => ({ name: 'held', payload: { ms: 5, group }, options: { queue: 'shared', group } }))),
+    );
+    const procs = await Promise.all([1, 2].map(() => spawn(['--concurrency', '4', '--queues', 'shared', '--poll-interval', '0.2'])));
+    const ids = [...big, ...small];
+    await waitFor(async () => {
+      const { rows } = await courier.pool.query(`SELECT count(*)::int AS n FROM "${courier.schema}".tasks WHERE id = ANY($1::bigint[]) AND status = 'succeeded'`, [ids]);
+      return rows[0].n === ids.length;
+    }, 60_000, 'every task to succeed');
+    for (const p of procs) p.kill('SIGTERM');
+    await Promise.all(procs.map((p) => p.exited));
+    // Position of each run in start order; six groups share the claims, so the 50
+    // small tasks are done within about 6 × 10 runs (not after the 400 big ones).
+    const { rows } = await courier.pool.query<{ grp: string; n: number }>(
+      `SELECT grp, (row_number() OVER (ORDER BY started_at, task_id))::int AS n FROM "${courier.schema}".flow_runs`,
+    );
+    const lastSmall = Math.max(...rows.filter((r) => r.grp !== 'big').map((r) => r.n));
+    expect(rows).toHaveLength(450);
+    expect(lastSmall).toBeLessThan(120);
+    expect(new Set(rows.map((r) => r.grp)).size).toBe(6);
+  }, 90_000);
+
   it('rotates among groups: small tenants enqueued after a big backlog run within their share, priority orders within a group', async () => {
     const c = createCourier({ connectionString: databaseUrl(), schema: freshSchema('fair') });
     const order: Array<{ group: string; n: number }> = [];
