@@ -11,10 +11,13 @@
  *    enqueue `small` each; then one worker drains the queue. The wait of a task is
  *    started_at - created_at; p50/p99 per tenant with groups (fair claiming) and
  *    without (the same tasks, no group).
+ * 3. Idle groups (`--part=idle`, not in the default run): the time of one claim of 50
+ *    tasks from 10 busy groups while 0, 1,000 and 10,000 groups without tasks exist.
  *
  *   node --import tsx bench/flow.ts [--jobs=20000] [--concurrency=10] [--groups=10] [--rounds=3]
- *                                   [--big=50000] [--tenants=10] [--small=100] [--part=cost,fairness] [--statements]
+ *                                   [--big=50000] [--tenants=10] [--small=100] [--part=cost,fairness,idle] [--statements]
  */
+import pg from 'pg';
 import { createCourier } from '../src/index.js';
 import { BenchServer } from './postgres.js';
 
@@ -119,6 +122,33 @@ try {
       await courier.close({ grace: 0 });
       await server.drop(url);
     }
+  }
+  if (parts.includes('idle')) {
+    const url = await server.freshDatabase('idle');
+    const courier = createCourier({ connectionString: url, schema: 'pgcourier' });
+    courier.registerTask('noop', () => {});
+    await courier.migrate();
+    await courier.enqueueMany(Array.from({ length: 5000 }, (_, j) => ({ name: 'noop', payload: {}, options: { queue: 'work', group: `t${j % 10}` } })));
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    console.log('\nidle groups: one claim of 50 tasks from 10 busy groups (median of 15)');
+    for (const idle of [0, 1000, 10_000]) {
+      await client.query(
+        `INSERT INTO pgcourier.task_flows (queue, kind, key) SELECT 'work', 'group', 'idle' || g FROM generate_series(1, $1::int) g ON CONFLICT DO NOTHING`,
+        [idle],
+      );
+      await client.query('VACUUM ANALYZE pgcourier.task_flows');
+      const ms: number[] = [];
+      for (let k = 0; k < 15; k++) {
+        const t0 = performance.now();
+        await client.query(`SELECT * FROM pgcourier.claim_flow_tasks('work', '{noop}', 50, 'bench', 30, gen_random_uuid(), NULL, NULL, true, NULL, 'bench')`);
+        ms.push(performance.now() - t0);
+      }
+      console.log(`  ${String(idle).padStart(6)} idle groups: ${median(ms).toFixed(2)} ms per claim`);
+    }
+    await client.end();
+    await courier.close({ grace: 0 });
+    await server.drop(url);
   }
 } finally {
   await server.admin.end();

@@ -93,10 +93,24 @@ BEGIN
   END IF;
   IF v_limit <= 0 THEN RETURN; END IF;
 
-  -- Sequences whose head (oldest queued or running row) is queued and due.
+  -- Sequences whose head (oldest queued or running row) is queued and due. The
+  -- candidates come from a skip scan of the sequence index (one probe per live
+  -- sequence), so sequences without live tasks cost nothing.
+  WITH RECURSIVE live AS (
+      (SELECT t.sequence_key AS key FROM tasks t
+        WHERE t.queue = p_queue AND t.status IN ('queued', 'running') AND t.sequence_key IS NOT NULL
+        ORDER BY t.sequence_key LIMIT 1)
+      UNION ALL
+      SELECT (SELECT t.sequence_key FROM tasks t
+               WHERE t.queue = p_queue AND t.status IN ('queued', 'running') AND t.sequence_key > live.key
+               ORDER BY t.sequence_key LIMIT 1)
+        FROM live WHERE live.key IS NOT NULL
+  )
+  SELECT array_agg(live.key) INTO v_seqs FROM live WHERE live.key IS NOT NULL;
+  IF v_seqs IS NOT NULL THEN
   SELECT array_agg(s.key) INTO v_seqs FROM (
     SELECT f.key FROM task_flows f
-     WHERE f.queue = p_queue AND f.kind = 'sequence'
+     WHERE f.queue = p_queue AND f.kind = 'sequence' AND f.key = ANY(v_seqs)
        AND EXISTS (SELECT 1 FROM (SELECT h.status, h.run_at, h.name FROM tasks h
                                    WHERE h.queue = p_queue AND h.sequence_key = f.key AND h.status IN ('queued', 'running')
                                    ORDER BY h.id LIMIT 1) head
@@ -104,6 +118,7 @@ BEGIN
      ORDER BY f.served_at, f.key
      LIMIT v_limit
      FOR UPDATE OF f SKIP LOCKED) s;
+  END IF;
 
   IF v_seqs IS NOT NULL THEN
     RETURN QUERY
@@ -134,14 +149,27 @@ BEGIN
 
   -- Groups with due work and, by this snapshot, room under their cap: least
   -- recently served first when fair, else by their first task. Locked groups
-  -- are another claimer's: skipped.
+  -- are another claimer's: skipped. The candidates come from a skip scan of the
+  -- group index (one probe per group with queued tasks): idle groups cost nothing.
+  WITH RECURSIVE busy AS (
+      (SELECT t.group_key AS key FROM tasks t
+        WHERE t.queue = p_queue AND t.status = 'queued' AND t.group_key IS NOT NULL
+        ORDER BY t.group_key LIMIT 1)
+      UNION ALL
+      SELECT (SELECT t.group_key FROM tasks t
+               WHERE t.queue = p_queue AND t.status = 'queued' AND t.group_key > busy.key
+               ORDER BY t.group_key LIMIT 1)
+        FROM busy WHERE busy.key IS NOT NULL
+  )
+  SELECT array_agg(busy.key) INTO v_groups FROM busy WHERE busy.key IS NOT NULL;
+  IF v_groups IS NULL THEN RETURN; END IF;
   SELECT array_agg(g.key) INTO v_groups FROM (
     SELECT f.key FROM task_flows f
      CROSS JOIN LATERAL (SELECT t.priority, t.run_at, t.id FROM tasks t
                           WHERE t.queue = p_queue AND t.group_key = f.key AND t.status = 'queued'
                             AND t.run_at <= now() AND t.name = ANY(p_names)
                           ORDER BY t.priority, t.run_at, t.id LIMIT 1) head
-     WHERE f.queue = p_queue AND f.kind = 'group'
+     WHERE f.queue = p_queue AND f.kind = 'group' AND f.key = ANY(v_groups)
        AND (coalesce((p_tiers ->> f.tier)::integer, p_group_cap) IS NULL
             OR (SELECT count(*) FROM tasks r WHERE r.status = 'running' AND r.queue = p_queue AND r.group_key = f.key)
                < coalesce((p_tiers ->> f.tier)::integer, p_group_cap))
