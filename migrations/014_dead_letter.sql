@@ -1,7 +1,7 @@
 -- Dead-letter queues: a task that fails for good in a queue with a dead_letter
 -- setting moves to that queue, still 'failed', with its origin in dead_from and
 -- its attempts and errors kept, in the statement that fails it (settle, rescue).
--- Redrive moves it back (docs/decisions/0006).
+-- Redrive moves it back (docs/decisions/0008).
 ALTER TABLE queues ADD COLUMN dead_letter text;
 
 ALTER TABLE tasks ADD COLUMN dead_from text;

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { type ZodType, z } from 'zod';
+import { isTaskId } from './db/task-id.js';
 import { ValidationError } from './errors.js';
 import { flowEnqueueShape } from './flow/options.js';
 
@@ -52,7 +53,7 @@ export const enqueueOptionsSchema = taskDefaultsSchema
     delay: seconds('>= 0').min(0, 'must be a number of seconds >= 0').max(MAX_SECONDS, 'must be at most a year (31536000 seconds)').describe('Do not start before this many seconds from now. Not together with `runAt`.'),
     key: z.string().min(1, 'must be a non-empty string').max(512, 'must be at most 512 characters').refine((k) => !k.includes('\u0000') && k.isWellFormed(), 'must not contain NUL characters or lone surrogates').describe('Dedup key: while a task of this name and key is queued or running, enqueue returns its id.').optional(),
     keyMode: z.enum(['keep', 'replace'], 'must be "keep" or "replace"').describe('With `key`: `keep` the queued task (default) or `replace` its payload and options.').optional(),
-    tx: z.unknown().describe("The caller's open transaction (`pg` client inside BEGIN, or a Kysely transaction).").optional(),
+    tx: z.unknown().describe("The caller's open transaction: a `pg` client inside BEGIN, or a transaction of Kysely, Drizzle, Prisma, Knex, TypeORM, Sequelize, MikroORM or postgres.js.").optional(),
     ...flowEnqueueShape,
   })
   .partial()
@@ -71,7 +72,7 @@ export const listTasksSchema = z
     createdBefore: z.coerce.date('must be a date').optional(),
     retrying: z.boolean('must be true or false').optional(),
     limit: z.int('must be an integer from 1 to 500').min(1, 'must be an integer from 1 to 500').max(500, 'must be an integer from 1 to 500').default(50),
-    cursor: z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a cursor returned by a previous call').optional(),
+    cursor: z.string().refine(isTaskId, 'must be a cursor returned by a previous call').optional(),
   })
   .strict();
 

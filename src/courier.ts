@@ -20,6 +20,7 @@ import { migrate } from './db/migrate.js';
 import { type SqlNames, sqlNames } from './db/names.js';
 import { createPool, watchPool } from './db/pool.js';
 import { SchemaGuard } from './db/schema-guard.js';
+import { isTaskId } from './db/task-id.js';
 import { waitForDatabase } from './db/wait.js';
 import { type DoctorCheck, diagnose } from './doctor.js';
 import { ConflictError, StateError, ValidationError } from './errors.js';
@@ -554,7 +555,7 @@ export class Courier {
    * ```
    */
   async runTaskNow(id: string): Promise<boolean> {
-    if (typeof id !== 'string' || !/^[1-9][0-9]{0,18}$/.test(id)) throw new ValidationError('runTaskNow', 'id', 'must be a task id');
+    if (!isTaskId(id)) throw new ValidationError('runTaskNow', 'id', 'must be a task id');
     const processor = this.#newProcessor({ concurrency: 1, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false });
     return this.#guard.run(() => processor.runOneInline(id));
   }

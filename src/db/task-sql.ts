@@ -16,7 +16,7 @@ export const retriesLeftSql = (t: string) => `(1 + ${t}.max_retries - (${t}.atte
 /**
  * SET clauses that move a task failing for good (`failing`, an SQL condition) to
  * its queue's dead-letter queue, keeping the queue it came from in `dead_from`
- * (docs/decisions/0006). Part of every statement that fails tasks, so failing and
+ * (docs/decisions/0008). Part of every statement that fails tasks, so failing and
  * dead-lettering are one state change; rows that do not fail keep their queue.
  */
 export const deadLetterSetSql = (t: string, queues: string, failing: string) => {
@@ -26,11 +26,12 @@ export const deadLetterSetSql = (t: string, queues: string, failing: string) => 
 };
 
 /**
- * Appends an error entry `{ attempt, message, stack?, at }` for the current attempt
+ * Appends an error entry `{ attempt, message, stack?, at, startedAt?, worker? }` for the current attempt
  * (`message` and `stack` are SQL expressions; nothing is appended when `message`
  * is NULL), keeping the last {@link ERROR_HISTORY}.
  */
 export const appendErrorSql = (t: string, message: string, stack = 'NULL::text') =>
   `CASE WHEN ${message} IS NULL THEN ${t}.errors
         ELSE (CASE WHEN jsonb_array_length(${t}.errors) >= ${ERROR_HISTORY} THEN ${t}.errors - 0 ELSE ${t}.errors END)
-             || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object('attempt', ${t}.attempts, 'message', ${message}, 'stack', ${stack}, 'at', now()))) END`;
+             || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object('attempt', ${t}.attempts, 'message', ${message}, 'stack', ${stack}, 'at', now(),
+                                                                 'startedAt', ${t}.started_at, 'worker', ${t}.locked_by))) END`;

@@ -6,6 +6,7 @@ import { LeaseLostError, ShutdownError } from '../errors.js';
 import type { CourierEvents } from '../events.js';
 import { CronRunner } from '../maintenance/cron.js';
 import { Heartbeat } from '../maintenance/heartbeat.js';
+import { HistoryRollup } from '../maintenance/history.js';
 import { QueueLimitsCache } from '../maintenance/queue-settings.js';
 import { Rescuer } from '../maintenance/rescue.js';
 import { StatsWatch } from '../maintenance/stats.js';
@@ -99,6 +100,7 @@ export class Processor {
   #listener: Listener | undefined;
   #heartbeat: Heartbeat | undefined;
   #rescuer: Rescuer | undefined;
+  #history: HistoryRollup | undefined;
   #cron: CronRunner | undefined;
   #pollTimer: NodeJS.Timeout | undefined;
   /** How far due times of the database's clock are ahead of ours, less the uncertainty (ms; see databaseClockLead). */
@@ -226,6 +228,8 @@ export class Processor {
       onError: report('maintenance'),
     });
     this.#rescuer.start();
+    this.#history = new HistoryRollup({ db: pool, names, onError: report('rolling up task history') });
+    this.#history.start();
     this.#producer.start();
   }
 
@@ -249,7 +253,7 @@ export class Processor {
     // Claimed tasks that never started go straight back, attempt and all.
     for (const attempt of this.#producer.drain()) this.#handBack(attempt);
     await within(
-      Promise.all([this.#producer.settled(), this.#listener?.stop(), this.#rescuer?.stop(), this.#cron?.stop(), this.#limits.stop(), this.#stats.stop()]),
+      Promise.all([this.#producer.settled(), this.#listener?.stop(), this.#rescuer?.stop(), this.#history?.stop(), this.#cron?.stop(), this.#limits.stop(), this.#stats.stop()]),
       giveUpAt,
     );
     let graceTimer: NodeJS.Timeout | undefined;
