@@ -23,6 +23,7 @@ Commands:
   status                       counts per queue and status
   workers                      live and recently dead worker processes
   cleanup                      delete old finished tasks
+  redrive                      move dead-lettered tasks back to their queue
   schedules [pause|resume|remove NAME]   list or change cron schedules
   doctor                       schema drift, bloat, vacuum horizon, NOTIFY queue, stuck leases
   demo                         run the demo on embedded Postgres
@@ -59,6 +60,11 @@ Common options:
   cleanup: `Usage: pgcourier cleanup [--older-than 7d] [--status succeeded,failed,cancelled] [--batch-size N]
   --older-than D        retention: seconds, or a number with s, m, h or d (default 7d)`,
   schedules: 'Usage: pgcourier schedules [--json] | schedules pause|resume|remove <name>',
+  redrive: `Usage: pgcourier redrive [--dead-letter Q] [--queue Q] [--name TASK] [--id ID…] [--limit N]
+  Moves dead-lettered tasks back to the queue they came from (attempts reset).
+  --dead-letter Q       only tasks in this dead-letter queue
+  --queue Q             only tasks that came from this queue
+  --id ID               only this task (repeatable); without any filter, all of them`,
   doctor: 'Usage: pgcourier doctor [--json]   (exit 1 when a check fails)',
   demo: 'Usage: pgcourier demo [--tasks-count N]',
 };
@@ -92,6 +98,7 @@ const commandOptions = {
   workers: { json: { type: 'boolean' } },
   cleanup: { 'older-than': { type: 'string' }, status: { type: 'string' }, 'batch-size': { type: 'string' } },
   schedules: { json: { type: 'boolean' } },
+  redrive: { 'dead-letter': { type: 'string' }, queue: { type: 'string' }, name: { type: 'string' }, id: { type: 'string', multiple: true }, limit: { type: 'string' } },
   doctor: { json: { type: 'boolean' } },
   demo: { 'tasks-count': { type: 'string' } },
 } as const;
@@ -264,6 +271,18 @@ async function main(argv: string[]): Promise<number> {
         });
         if (tty) process.stderr.write('\n');
         console.log(`deleted ${deleted} finished task${deleted === 1 ? '' : 's'}`);
+        return 0;
+      }
+      case 'redrive': {
+        const ids = values.id as string[] | undefined;
+        const moved = await courier.redrive({
+          ...(ids ? { ids } : {}),
+          ...(values['dead-letter'] ? { deadLetter: values['dead-letter'] as string } : {}),
+          ...(values.queue ? { queue: values.queue as string } : {}),
+          ...(values.name ? { name: values.name as string } : {}),
+          ...(values.limit ? { limit: number(values.limit as string, 'limit') } : {}),
+        });
+        console.log(`moved ${moved} task${moved === 1 ? '' : 's'} back to their queue`);
         return 0;
       }
       case 'schedules': {

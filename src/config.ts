@@ -2,6 +2,7 @@ import pg from 'pg';
 import { type ZodType, z } from 'zod';
 import { isTaskId } from './db/task-id.js';
 import { ValidationError } from './errors.js';
+import { flowEnqueueShape } from './flow/options.js';
 
 /** Postgres identifier rules for schema names: validated, never concatenated raw. */
 export const identifierSchema = z
@@ -53,6 +54,7 @@ export const enqueueOptionsSchema = taskDefaultsSchema
     key: z.string().min(1, 'must be a non-empty string').max(512, 'must be at most 512 characters').refine((k) => !k.includes('\u0000') && k.isWellFormed(), 'must not contain NUL characters or lone surrogates').describe('Dedup key: while a task of this name and key is queued or running, enqueue returns its id.').optional(),
     keyMode: z.enum(['keep', 'replace'], 'must be "keep" or "replace"').describe('With `key`: `keep` the queued task (default) or `replace` its payload and options.').optional(),
     tx: z.unknown().describe("The caller's open transaction: a `pg` client inside BEGIN, or a transaction of Kysely, Drizzle, Prisma, Knex, TypeORM, Sequelize, MikroORM or postgres.js.").optional(),
+    ...flowEnqueueShape,
   })
   .partial()
   .strict();

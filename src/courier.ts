@@ -24,6 +24,7 @@ import { waitForDatabase } from './db/wait.js';
 import { type DoctorCheck, diagnose } from './doctor.js';
 import { ConflictError, StateError, ValidationError } from './errors.js';
 import { CourierEvents } from './events.js';
+import { type RedriveFilter, redrive } from './flow/redrive.js';
 import { createRateLimiter, type RateLimiter, type RateLimitSpec } from './limits/rate-limiter.js';
 import { CronRunner } from './maintenance/cron.js';
 import { listWorkers, type WorkerInfo } from './maintenance/heartbeat.js';
@@ -432,6 +433,22 @@ export class Courier {
    */
   listQueues(): Promise<QueueSettings[]> {
     return this.#queues.list();
+  }
+
+  /**
+   * Moves dead-lettered tasks back to the queue they came from, to run again now
+   * (attempts reset, errors kept): one by `id`, those matching a filter, or all
+   * with `{}`. Returns how many moved. See {@link QueueOptions.deadLetter}.
+   *
+   * @example
+   * ```ts
+   * await courier.configureQueue('email', { deadLetter: 'email.dead' });
+   * // … after a provider outage:
+   * const moved = await courier.redrive({ deadLetter: 'email.dead' });
+   * ```
+   */
+  redrive(filter: RedriveFilter = {}): Promise<number> {
+    return this.#guard.run(() => redrive(this.pool, this.names, filter));
   }
 
   /**

@@ -33,6 +33,7 @@ export {
 } from './errors.js';
 export type { CourierEventMap, CourierEventName, TaskEventBase } from './events.js';
 export { CourierEvents } from './events.js';
+export type { RedriveFilter } from './flow/redrive.js';
 export type { Acquired, Rate, RateLimiter, RateLimitSpec } from './limits/rate-limiter.js';
 export type { WorkerInfo } from './maintenance/heartbeat.js';
 export type { EnqueueItem, EnqueueItems, EnqueueOptions, ListTasksOptions, QueueCounts, QueueStatus, TaskPage } from './manager.js';
@@ -48,7 +49,7 @@ export type {
   PluginInstance,
   PluginMigration,
 } from './plugins.js';
-export type { QueueOptions, QueueSettings } from './queues.js';
+export type { GroupConcurrency, QueueOptions, QueueSettings } from './queues.js';
 export type { DefineTaskInput, PayloadOf, RegisterOptions, TaskContext, TaskDefaults, TaskDefinition, TaskHandler, TaskTypeOptions } from './registry.js';
 export { defineTask, TaskRegistry } from './registry.js';
 export type { CleanupOptions, FinishedStatus } from './scheduler/cleanup.js';

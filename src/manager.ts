@@ -10,6 +10,7 @@ import { transactionQueryable } from './db/tx/index.js';
 import type { TaskRow, TaskStatus } from './db/types.js';
 import { ConflictError, NotFoundError, StateError, UnknownTaskError, ValidationError } from './errors.js';
 import type { CourierEvents } from './events.js';
+import { type FlowRow, flowRow, insertFlowRows } from './flow/enqueue.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { type TaskInfo, toTaskInfo } from './task-info.js';
 
@@ -55,6 +56,27 @@ export interface EnqueueOptions {
    * would commit at once.
    */
   tx?: unknown;
+  /** Group of the task (a tenant id, say): the queue's `groupConcurrency`, `groupRateLimit` and fair claiming apply per group. */
+  group?: string;
+  /** With `group`: the group's tier, which picks its cap from the queue's `groupConcurrency.tiers`. */
+  groupTier?: string;
+  /** FIFO key: tasks of one queue with the same sequence run one at a time, in enqueue order (not with `group`). */
+  sequence?: string;
+  /**
+   * While a task of this name and debounce `key` is queued, enqueue updates that
+   * task instead of adding one and returns its id: the last payload and options
+   * win. The task runs `seconds` after the first enqueue (`mode: 'replace'`) or
+   * after the last one (`mode: 'extend'`, the default). `enqueueTask` only; not with `key`, `runAt` or `delay`.
+   */
+  debounce?: { key: string; seconds: number; mode?: 'replace' | 'extend' };
+  /**
+   * At most one task of this name and `key` per window of `seconds` (windows
+   * aligned to the epoch); a later enqueue in the same window is dropped and
+   * returns the existing task's id, whatever its state. `enqueueTask` only.
+   */
+  throttle?: { key: string; seconds: number };
+  /** Seconds; with `key`: one task per key per window of this length, whatever its state (instead of one live task per key). `enqueueTask` only. */
+  keyWindow?: number;
 }
 
 /**
@@ -166,6 +188,8 @@ interface Row {
   /** Given at enqueue; null means the definition's at run time. */
   backoff: string | null;
   maxDelay: number | null;
+  /** Group, sequence, debounce, window; null on the plain path. */
+  flow: FlowRow | null;
 }
 
 /**
@@ -221,7 +245,7 @@ export class TaskManager {
       if (typeof item !== 'object' || item === null) throw new ValidationError('enqueueMany', `items.${i}`, 'must be { name, payload, options? }');
       const opts = item.options === undefined ? {} : parse(itemOptionsSchema, item.options, 'enqueueMany', `items.${i}.options`);
       assertOneStart(opts, 'enqueueMany', `items.${i}.options.`);
-      return this.#row(item.name, item.payload, opts, 'enqueueMany', `items.${i}.`);
+      return this.#row(item.name, item.payload, opts, 'enqueueMany', `items.${i}.`, true);
     });
     if (rows.length === 0) return [];
     const keyMode = common.keyMode ?? 'keep';
@@ -420,12 +444,13 @@ export class TaskManager {
     return tx === undefined ? this.#deps.pool : transactionQueryable(tx, where);
   }
 
-  #row(task: string | TaskDefinition<any, string, any>, payload: unknown, options: ReturnType<typeof enqueueOptionsSchema.parse>, where: string, prefix = ''): Row {
+  #row(task: string | TaskDefinition<any, string, any>, payload: unknown, options: ReturnType<typeof enqueueOptionsSchema.parse>, where: string, prefix = '', many = false): Row {
     const name = typeof task === 'string' ? task : task?.name;
     if (typeof name !== 'string') throw new ValidationError(where, `${prefix}name`, 'must be a task name or definition');
     const def = this.#deps.registry.get(name);
     if (!def) throw new UnknownTaskError(name, where, `${prefix}name`);
     if (def.payload) parse(def.payload, payload, where, `${prefix}payload`);
+    const flow = flowRow(withDerivedGroup(def, payload, options, where, prefix), where, many ? `${prefix}options.` : prefix, many);
     return {
       queue: options.queue ?? def.queue ?? 'default',
       name,
@@ -436,15 +461,17 @@ export class TaskManager {
       timeout: options.timeout ?? def.timeout ?? null,
       runAt: options.runAt ?? null,
       delay: options.delay ?? null,
-      key: options.key ?? null,
+      key: options.keyWindow === undefined ? (options.key ?? null) : null,
       backoff: options.backoff ?? null,
       maxDelay: options.maxDelay ?? null,
+      flow,
     };
   }
 
   async #insert(rows: Row[], keyMode: 'keep' | 'replace', runner: Queryable): Promise<string[]> {
     const [only] = rows;
-    if (rows.length === 1 && only && only.key === null && runner === this.#deps.pool) return [await this.#insertOne(only)];
+    if (rows.length === 1 && only && only.key === null && only.flow === null && runner === this.#deps.pool) return [await this.#insertOne(only)];
+    if (rows.some((r) => r.flow !== null)) return this.#matchIds(rows, await insertFlowRows(runner, this.#names, rows, keyMode), runner);
     const onConflict =
       keyMode === 'replace'
         ? `DO UPDATE SET payload = EXCLUDED.payload, queue = EXCLUDED.queue, priority = EXCLUDED.priority,
@@ -527,6 +554,22 @@ export class TaskManager {
     }
     return ids;
   }
+}
+
+/** The options with the group and tier the definition derives from the payload, where the enqueue gave none. */
+function withDerivedGroup<O extends { group?: string | undefined; groupTier?: string | undefined }>(def: TaskDefinition<any, string, any>, payload: unknown, options: O, where: string, prefix: string): O {
+  if (!def.group && !def.groupTier) return options;
+  const derive = (field: 'group' | 'groupTier'): string | undefined => {
+    if (options[field] !== undefined) return options[field];
+    const value = def[field]?.(payload);
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string' || value.length === 0 || value.length > 200) {
+      throw new ValidationError(where, `${prefix}payload`, `must give the definition's ${field} resolver a string of 1-200 characters (it returned ${typeof value === 'string' ? `${value.length} characters` : typeof value})`);
+    }
+    return value;
+  };
+  const group = derive('group');
+  return { ...options, group, groupTier: group === undefined ? options.groupTier : derive('groupTier') };
 }
 
 function emptyCounts(): QueueCounts {

@@ -70,6 +70,10 @@ export interface TaskDefinition<P = unknown, Name extends string = string, R = u
   cron?: string;
   /** Time zone of `cron`. */
   timezone?: string;
+  /** Derives the group of a task from its payload when the enqueue gives none. */
+  group?: (payload: P) => string | null | undefined;
+  /** Derives the group's tier from the payload when the enqueue gives none. */
+  groupTier?: (payload: P) => string | null | undefined;
   /** Unique task name, e.g. `send_welcome`. */
   name: Name;
   /** zod schema the payload must satisfy at enqueue and again before each run. */
@@ -95,6 +99,13 @@ export interface DefineTaskInput<S extends z.ZodType | undefined, Name extends s
    * (`courier.registerTask(def, handler)`).
    */
   handler?: TaskHandler<S extends z.ZodType ? z.output<S> : unknown, R>;
+  /**
+   * Derives the group (a tenant id, say) from the payload, for enqueues that give
+   * no `group`: `group: (p) => p.accountId`. See the queue setting `groupConcurrency`.
+   */
+  group?: (payload: PayloadOf<S>) => string | null | undefined;
+  /** Derives the group's tier from the payload, for enqueues that give no `groupTier`. */
+  groupTier?: (payload: PayloadOf<S>) => string | null | undefined;
 }
 
 /** Payload type of a schema given to {@link defineTask} (`unknown` without one). */
@@ -156,7 +167,10 @@ function buildDefinition<S extends z.ZodType | undefined, Name extends string, R
   if (typeof input !== 'object' || input === null) throw new ValidationError(where, 'options', 'must be an object with at least a name');
   const name = parse(taskNameSchema, input.name, where, 'name');
   if (input.handler !== undefined && typeof input.handler !== 'function') throw new ValidationError(where, 'handler', 'must be a function (or left out for a producer-only task)');
-  const { payload, handler, name: _ignored, rateLimit, cron, timezone, ...defaults } = input;
+  const { payload, handler, name: _ignored, rateLimit, cron, timezone, group, groupTier, ...defaults } = input;
+  for (const [field, fn] of [['group', group], ['groupTier', groupTier]] as const) {
+    if (fn !== undefined && typeof fn !== 'function') throw new ValidationError(where, field, 'must be a function of the payload returning a string');
+  }
   // A backoff function stays on the definition: it cannot travel through Postgres.
   const backoffFn = typeof defaults.backoff === 'function' ? defaults.backoff : undefined;
   const checked = { ...parse(taskDefaultsSchema, stripUndefined({ ...defaults, backoff: backoffFn ? undefined : defaults.backoff }), where), ...(backoffFn ? { backoff: backoffFn } : {}) };
@@ -165,6 +179,8 @@ function buildDefinition<S extends z.ZodType | undefined, Name extends string, R
     rateLimit: rateLimit === undefined ? undefined : parseRate(rateLimit, where),
     cron: cron === undefined ? undefined : parseCron(cron, timezone, where),
     timezone,
+    group,
+    groupTier,
   });
   const def = Object.freeze({ ...checked, ...type, name, payload, handler: handler ?? missingHandler(name) }) as TaskDefinition<PayloadOf<S>, Name, R>;
   if (!handler) producerOnly.add(def);

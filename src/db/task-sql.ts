@@ -14,6 +14,18 @@ export const ERROR_HISTORY = 20;
 export const retriesLeftSql = (t: string) => `(1 + ${t}.max_retries - (${t}.attempts - ${t}.deferrals))`;
 
 /**
+ * SET clauses that move a task failing for good (`failing`, an SQL condition) to
+ * its queue's dead-letter queue, keeping the queue it came from in `dead_from`
+ * (docs/decisions/0008). Part of every statement that fails tasks, so failing and
+ * dead-lettering are one state change; rows that do not fail keep their queue.
+ */
+export const deadLetterSetSql = (t: string, queues: string, failing: string) => {
+  const target = `(SELECT q.dead_letter FROM ${queues} q WHERE q.name = ${t}.queue AND q.dead_letter <> ${t}.queue AND ${t}.dead_from IS NULL)`;
+  return `queue = CASE WHEN ${failing} THEN coalesce(${target}, ${t}.queue) ELSE ${t}.queue END,
+            dead_from = CASE WHEN ${failing} AND ${target} IS NOT NULL THEN ${t}.queue ELSE ${t}.dead_from END`;
+};
+
+/**
  * Appends an error entry `{ attempt, message, stack?, at, startedAt?, worker? }` for the current attempt
  * (`message` and `stack` are SQL expressions; nothing is appended when `message`
  * is NULL), keeping the last {@link ERROR_HISTORY}.

@@ -55,6 +55,20 @@ export interface TaskRow {
   backoff: 'exponential' | 'linear' | 'fixed' | null;
   /** Longest delay between attempts given at enqueue (seconds), or null. */
   max_delay: number | null;
+  /** Group of the task (migration 013), or null. */
+  group_key: string | null;
+  /** Tier of the group given at enqueue, or null. */
+  group_tier: string | null;
+  /** FIFO sequence key, or null. */
+  sequence_key: string | null;
+  /** Debounce key while the task is queued, or null. */
+  debounce_key: string | null;
+  /** Throttle or keyWindow key, or null. */
+  window_key: string | null;
+  /** Start of the key's window, or null. */
+  window_start: Date | null;
+  /** Queue the task came from when it was dead-lettered (migration 014), or null. */
+  dead_from: string | null;
 }
 
 /** Every key of `T` named by `L`, or a type naming the keys `L` misses: a compile-time exhaustiveness check. */
@@ -87,6 +101,13 @@ const taskColumns = [
   'updated_at',
   'backoff',
   'max_delay',
+  'group_key',
+  'group_tier',
+  'sequence_key',
+  'debounce_key',
+  'window_key',
+  'window_start',
+  'dead_from',
 ] as const;
 
 /** The columns of the `tasks` table, in {@link TaskRow}'s order; checked against the migrations by a test. */

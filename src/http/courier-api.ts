@@ -23,6 +23,7 @@ export type HttpCourier = Pick<
   | 'configureQueue'
   | 'pauseQueue'
   | 'resumeQueue'
+  | 'redrive'
   | 'schedule'
   | 'listSchedules'
   | 'pauseSchedule'

@@ -12,6 +12,7 @@ import type { Reply, Route, RouteContext } from './route.js';
 import { messageBrowseRoutes, messageReads } from './routes/message-browse.js';
 import { originRoutes } from './routes/origin.js';
 import { queueRoutes } from './routes/queues.js';
+import { redriveRoutes } from './routes/redrive.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -160,6 +161,7 @@ export function createHttpHandler(courier: HttpCourier, options: HttpOptions): C
     ...(opts.dashboard ? [dashboardRoute] : []),
     ...taskRoutes,
     ...queueRoutes,
+    ...redriveRoutes,
     ...scheduleRoutes,
     ...extensions.flatMap((e) => e.routes),
     ...messageBrowse(courier),

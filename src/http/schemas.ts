@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { queueNameSchema, taskDefaultsSchema, taskNameSchema } from '../config.js';
 import { isTaskId } from '../db/task-id.js';
+import { flowEnqueueShape } from '../flow/options.js';
 import { sendBulkInputSchema, sendInputSchema } from '../messages/config.js';
 
 /** Metadata of a named component schema. */
@@ -64,6 +65,7 @@ export const enqueueOptionsBody = taskDefaultsSchema
     delay: z.number('must be a number of seconds').finite().min(0, 'must be a number of seconds >= 0').optional(),
     key: z.string().min(1, 'must be a non-empty string').max(512, 'must be at most 512 characters').optional(),
     keyMode: z.enum(['keep', 'replace'], 'must be "keep" or "replace"').optional(),
+    ...flowEnqueueShape,
   })
   .strict()
   .register(requestComponents, { id: 'EnqueueOptions', description: 'Per-enqueue options; durations are seconds.' });

@@ -10,6 +10,23 @@ const FALLBACK_REFRESH = 60;
 export interface QueueLimits {
   concurrency: number | null;
   rateLimit: Rate | null;
+  /** Cap per group without a tier cap, or null. */
+  groupCap?: number | null;
+  /** Caps per group tier, or null. */
+  groupTiers?: Record<string, number> | null;
+  /** Start rate per group, or null. */
+  groupRateLimit?: Rate | null;
+  /** Rotate claims among groups (null: the default, yes). */
+  fair?: boolean | null;
+}
+
+/** A queue with groups or sequences and how to claim from it. */
+export interface FlowQueue {
+  queue: string;
+  groupCap: number | null;
+  tiers: Record<string, number> | null;
+  fair: boolean;
+  queueCap: number | null;
 }
 
 /**
@@ -21,12 +38,16 @@ export interface QueueLimits {
 export class QueueLimitsCache implements Service {
   readonly #db: Queryable;
   readonly #table: string;
+  readonly #flows: string;
   readonly #periodic: Periodic;
   #limits = new Map<string, QueueLimits>();
+  /** Queues that have groups or sequences (rows in task_flows). */
+  #flowQueues = new Set<string>();
 
   constructor(db: Queryable, names: SqlNames, onError: (err: Error) => void = () => {}) {
     this.#db = db;
     this.#table = names.queues;
+    this.#flows = names.table('task_flows');
     this.#periodic = new Periodic(FALLBACK_REFRESH, () => this.refresh(), onError);
   }
 
@@ -47,13 +68,32 @@ export class QueueLimitsCache implements Service {
 
   /** Re-reads the limits. */
   async refresh(): Promise<void> {
-    const { rows } = await this.#db.query<{ name: string; concurrency: number | null; rate_limit: number | null; rate_per: number | null }>(
-      `SELECT name, concurrency, rate_limit, rate_per FROM ${this.#table}
-        WHERE concurrency IS NOT NULL OR rate_limit IS NOT NULL`,
-    );
-    this.#limits = new Map(
-      rows.map((r) => [r.name, { concurrency: r.concurrency, rateLimit: r.rate_limit && r.rate_per ? { limit: r.rate_limit, per: r.rate_per } : null }]),
-    );
+    const [{ rows }, { rows: flows }] = await Promise.all([
+      this.#db.query<QueueLimitRow>(
+        `SELECT name, concurrency, rate_limit, rate_per, group_concurrency, group_tiers, group_rate_limit, group_rate_per, fair FROM ${this.#table}
+          WHERE concurrency IS NOT NULL OR rate_limit IS NOT NULL OR group_concurrency IS NOT NULL OR group_tiers IS NOT NULL
+             OR group_rate_limit IS NOT NULL OR fair IS NOT NULL`,
+      ),
+      this.#db.query<{ queue: string }>(`SELECT DISTINCT queue FROM ${this.#flows}`),
+    ]);
+    this.#limits = new Map(rows.map((r) => [r.name, toLimits(r)]));
+    this.#flowQueues = new Set(flows.map((f) => f.queue));
+  }
+
+  /** Queues with groups or sequences among `served` (all when null), with how to claim from each. */
+  flowQueues(served: string[] | null): FlowQueue[] {
+    const out: FlowQueue[] = [];
+    for (const queue of this.#flowQueues) {
+      if (served && !served.includes(queue)) continue;
+      const l = this.#limits.get(queue);
+      out.push({ queue, groupCap: l?.groupCap ?? null, tiers: l?.groupTiers ?? null, fair: l?.fair ?? true, queueCap: l?.concurrency ?? null });
+    }
+    return out;
+  }
+
+  /** Whether `queue` has groups or sequences. */
+  hasFlows(queue: string): boolean {
+    return this.#flowQueues.has(queue);
   }
 
   /** Limits of `queue`, if any. */
@@ -74,4 +114,27 @@ export class QueueLimitsCache implements Service {
     }
     return out;
   }
+}
+
+interface QueueLimitRow {
+  name: string;
+  concurrency: number | null;
+  rate_limit: number | null;
+  rate_per: number | null;
+  group_concurrency: number | null;
+  group_tiers: Record<string, number> | null;
+  group_rate_limit: number | null;
+  group_rate_per: number | null;
+  fair: boolean | null;
+}
+
+function toLimits(r: QueueLimitRow): QueueLimits {
+  return {
+    concurrency: r.concurrency,
+    rateLimit: r.rate_limit && r.rate_per ? { limit: r.rate_limit, per: r.rate_per } : null,
+    groupCap: r.group_concurrency,
+    groupTiers: r.group_tiers,
+    groupRateLimit: r.group_rate_limit && r.group_rate_per ? { limit: r.group_rate_limit, per: r.group_rate_per } : null,
+    fair: r.fair,
+  };
 }

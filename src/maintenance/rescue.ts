@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { announceSql, IDS_PER_NOTIFICATION } from '../db/announce.js';
 import type { SqlNames } from '../db/names.js';
 import type { Queryable } from '../db/pool.js';
-import { appendErrorSql, retriesLeftSql } from '../db/task-sql.js';
+import { appendErrorSql, deadLetterSetSql, retriesLeftSql } from '../db/task-sql.js';
 import { Periodic } from './service.js';
 
 const LEASE_LOST = `'lease expired: worker ' || coalesce(t.locked_by, '?') || ' stopped renewing it'`;
@@ -40,7 +40,8 @@ export async function rescueExpiredLeases(db: Queryable, names: SqlNames, limit 
             run_at = now(),
             last_error = ${LEASE_LOST},
             errors = ${appendErrorSql('t', LEASE_LOST)},
-            locked_by = NULL, locked_until = NULL, updated_at = now()
+            locked_by = NULL, locked_until = NULL, updated_at = now(),
+            ${deadLetterSetSql('t', names.queues, `${retriesLeftSql('t')} <= 0`)}
        FROM expired
       WHERE t.id = expired.id
      RETURNING t.id, t.queue, t.status, t.attempts

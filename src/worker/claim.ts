@@ -27,6 +27,8 @@ export interface ClaimedTask {
   maxDelay: number | null;
   /** The lease token of this attempt. */
   token: string;
+  /** The task's group, set by the flow claim only (for the per-group rate limit). */
+  group?: string | null;
 }
 
 /** What to claim. */
@@ -50,6 +52,8 @@ const COLUMNS = `id, name, queue, payload, attempts AS attempt, retries_left AS 
 /**
  * Claims up to `limit` runnable tasks in priority, run_at, id order, skipping rows
  * other workers hold and queues that are paused, and leases them to `workerId`.
+ * Grouped and sequenced rows are the flow claim's ({@link claimFlowTasks}); the
+ * claim index leaves them out, and so does this statement.
  * `capped` limits the claim to what a queue's cluster-wide concurrency leaves free;
  * the caller must hold that queue's lock so the count it sees stays true. The rows
  * come back in claim order (UPDATE … RETURNING alone does not keep it). The UPDATE
@@ -62,6 +66,7 @@ function claimSql(names: SqlNames, capped: boolean): string {
   return `WITH picked AS (
        SELECT id FROM ${t} AS c
         WHERE status = 'queued' AND run_at <= now()
+          AND group_key IS NULL AND sequence_key IS NULL
           AND name = ANY($2::text[])
           AND ($3::text[] IS NULL OR queue = ANY($3::text[]))
           AND ${capped ? 'queue = $6' : 'queue <> ALL($6::text[])'}
@@ -156,4 +161,50 @@ export async function claimCappedTasks(
   } finally {
     client.release();
   }
+}
+
+/** How to claim from one queue that has groups or sequences (see migrations/013). */
+export interface FlowClaimArgs extends Omit<ClaimArgs, 'exclude' | 'queues'> {
+  queue: string;
+  /** Cap of a group without a tier cap, or null for none. */
+  groupCap: number | null;
+  /** Caps per tier, or null. */
+  tiers: Record<string, number> | null;
+  /** Rotate among groups (else priority, run_at, id order). */
+  fair: boolean;
+  /** The queue's cluster-wide cap, or null. */
+  queueCap: number | null;
+}
+
+/**
+ * Claims due tasks of the groups and sequences of one queue through the SQL
+ * function `claim_flow_tasks`: it locks the flow rows it serves (skipping those
+ * other claimers hold) and then counts and picks under those locks, so group caps
+ * and sequence order hold across processes. One round trip.
+ */
+export async function claimFlowTasks(db: Queryable, names: SqlNames, args: FlowClaimArgs): Promise<ClaimedTask[]> {
+  const { rows } = await db.query<ClaimedTask & { group_key: string | null }>(
+    `SELECT id, name, queue, payload, attempt, retries_left AS "retriesLeft", retry_delay AS "retryDelay", timeout, backoff,
+            max_delay AS "maxDelay", group_key
+       FROM ${names.schema}.claim_flow_tasks($1, $2::text[], $3, $4, $5, $6::uuid, $7, $8::jsonb, $9, $10, $11)`,
+    [
+      args.queue,
+      args.names,
+      args.limit,
+      args.workerId,
+      args.lease,
+      args.token,
+      args.groupCap,
+      args.tiers === null ? null : JSON.stringify(args.tiers),
+      args.fair,
+      args.queueCap,
+      `pgcourier.queue:${names.schemaName}:${args.queue}`,
+    ],
+  );
+  for (const row of rows) {
+    row.id = String(row.id);
+    row.group = row.group_key;
+    row.token = args.token;
+  }
+  return rows;
 }

@@ -66,11 +66,14 @@ export class Executor {
 
   /** Takes the queue's and the task's rate-limit grants; the wait in seconds when one is refused. */
   async #rateWait(task: ClaimedTask, def: TaskDefinition): Promise<number> {
-    const queueRate = this.#deps.limits.get(task.queue)?.rateLimit;
-    if (!queueRate && !def.rateLimit) return 0;
+    const limits = this.#deps.limits.get(task.queue);
+    const queueRate = limits?.rateLimit;
+    const groupRate = task.group ? limits?.groupRateLimit : null;
+    if (!queueRate && !def.rateLimit && !groupRate) return 0;
     const table = this.#deps.names.rateLimits;
     for (const [key, rate] of [
       [`queue:${task.queue}`, queueRate],
+      [`group:${task.queue}:${task.group}`, groupRate],
       [`task:${task.name}`, def.rateLimit],
     ] as const) {
       if (!rate) continue;

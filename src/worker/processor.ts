@@ -15,7 +15,7 @@ import { QUEUES_CHANGED } from '../queues.js';
 import type { TaskRegistry } from '../registry.js';
 import { SCHEDULES_CHANGED } from '../scheduler/schedules.js';
 import { Attempt, type Phase } from './attempt.js';
-import { type ClaimedTask, claimCappedTasks, claimTaskById, claimTasks } from './claim.js';
+import { type ClaimedTask, claimCappedTasks, claimFlowTasks, claimTaskById, claimTasks } from './claim.js';
 import { Completer } from './completer.js';
 import { describeError, Executor } from './executor.js';
 import { LeaseKeeper, recordProgress } from './lease.js';
@@ -138,7 +138,7 @@ export class Processor {
       events: deps.events,
       progress: (attempt, current, total) => recordProgress(pool, names, attempt.fence, { current, total }),
     });
-    this.#completer = new Completer({ pool, names, logger, workerId: deps.workerId, isCapped: (queue) => this.#limits.isCapped(queue), onError: (err, context) => this.#reportError(err, context) });
+    this.#completer = new Completer({ pool, names, logger, workerId: deps.workerId, isCapped: (queue) => this.#limits.isCapped(queue) || this.#limits.hasFlows(queue), onError: (err, context) => this.#reportError(err, context) });
     this.#leases = new LeaseKeeper({
       pool,
       names,
@@ -376,8 +376,8 @@ export class Processor {
   }
 
   /**
-   * Claims up to `limit` tasks: queues with a cluster-wide cap first (each under
-   * its lock, so caps hold), then every other served queue.
+   * Claims up to `limit` tasks: groups and sequences first, then queues with a
+   * cluster-wide cap (each under its lock, so caps hold), then every other served queue.
    */
   async #claim(limit: number): Promise<ClaimedTask[]> {
     const names = this.#deps.registry.runnableNames();
@@ -386,6 +386,11 @@ export class Processor {
     const base = { workerId: this.#deps.workerId, names, queues: this.#settings.queues, lease: this.#settings.lease, token: randomUUID() };
     const capped = this.#limits.capped(this.#settings.queues);
     let tasks: ClaimedTask[] = [];
+    // Groups and sequences first (one statement per queue that has any; none without).
+    for (const flow of this.#limits.flowQueues(this.#settings.queues)) {
+      if (tasks.length >= limit) break;
+      tasks = tasks.concat(await claimFlowTasks(this.#deps.pool, this.#names, { ...base, ...flow, limit: limit - tasks.length }));
+    }
     for (const { queue, concurrency } of capped) {
       if (tasks.length >= limit) break;
       tasks = tasks.concat(await claimCappedTasks(this.#deps.pool, this.#names, { ...base, limit: limit - tasks.length, queue, concurrency }));

@@ -1,7 +1,7 @@
 import { announceSql, IDS_PER_NOTIFICATION } from '../db/announce.js';
 import type { SqlNames } from '../db/names.js';
 import { type PgQueryable, runPlanned } from '../db/pool.js';
-import { appendErrorSql } from '../db/task-sql.js';
+import { appendErrorSql, deadLetterSetSql } from '../db/task-sql.js';
 
 /** A finished attempt, identified by task id and lease token. */
 export interface Fence {
@@ -87,7 +87,8 @@ export async function endAttempts(db: PgQueryable, names: SqlNames, publisher: s
             finished_at = CASE WHEN v.kind = 'failed' THEN now() END,
             last_error = coalesce(v.error, t.last_error),
             errors = ${appendErrorSql('t', 'v.error', 'v.stack')},
-            locked_by = NULL, locked_until = NULL, updated_at = now()
+            locked_by = NULL, locked_until = NULL, updated_at = now(),
+            ${deadLetterSetSql('t', names.queues, "v.kind = 'failed'")}
        FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::float8[], $5::text[], $6::text[]) WITH ORDINALITY AS v(id, token, kind, delay, error, stack, n)
       WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
      RETURNING t.id, t.attempts AS attempt, CASE v.kind WHEN 'failed' THEN 'failed' WHEN 'retry' THEN 'retrying' END AS kind,

@@ -75,6 +75,10 @@ const cases: Record<string, Case[]> = {
     { method: 'POST', path: '/queues/never-used/pause', status: 404, field: 'queue' },
   ],
   resumeQueue: [{ method: 'POST', path: `/queues/${'q'.repeat(129)}/resume`, status: 400, field: 'queue' }],
+  redrive: [
+    { method: 'POST', path: '/redrive', body: { ids: 'all' }, status: 400, field: 'ids' },
+    { method: 'POST', path: '/redrive', body: { deadLetter: 'email.dead', everything: true }, status: 400, field: 'everything' },
+  ],
   listSchedules: [{ method: 'GET', path: '/schedules?limit=1', status: 400, field: 'limit' }],
   createSchedule: [
     { method: 'POST', path: '/schedules', body: { name: 'n', cron: '* * * * *' }, status: 400, field: 'task' },
