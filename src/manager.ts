@@ -10,6 +10,8 @@ import { ConflictError, NotFoundError, StateError, UnknownTaskError, ValidationE
 import type { CourierEvents } from './events.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { type TaskInfo, toTaskInfo } from './task-info.js';
+import { type EdgePolicy, type GraphNode, parentRefs } from './workflow/graph.js';
+import { insertGraph } from './workflow/insert.js';
 
 /** Options of one enqueue. Durations are seconds. */
 export interface EnqueueOptions {
@@ -50,6 +52,14 @@ export interface EnqueueOptions {
    * refused: the task would commit at once.
    */
   tx?: unknown;
+  /**
+   * Parent task ids: the task is `waiting` (never claimed) until every parent has
+   * finished, then `queued`; its handler reads the parents' results as
+   * `ctx.parents`. Give `{ id, onFailure }` to choose what a parent's failure or
+   * cancellation does to it: `'fail'` (default), `'run'` (run anyway) or `'skip'`
+   * (cancel it). Not together with `key`.
+   */
+  dependsOn?: Array<string | { id: string; onFailure?: EdgePolicy }>;
 }
 
 /**
@@ -74,6 +84,8 @@ export type EnqueueItems<T extends readonly unknown[]> = { [K in keyof T]: T[K] 
 
 /** Counts of one queue, the origin systems' status shape. */
 export interface QueueCounts {
+  /** Tasks whose parents have not all finished (`dependsOn`). */
+  waiting: number;
   queued: number;
   running: number;
   succeeded: number;
@@ -146,6 +158,8 @@ const callOptionsSchema = enqueueOptionsSchema.pick({ tx: true, keyMode: true })
 const itemOptionsSchema = enqueueOptionsSchema.omit({ tx: true, keyMode: true });
 
 interface Row {
+  /** W3C traceparent of the enqueuing context, when tracing is on. */
+  traceparent?: string | null;
   queue: string;
   name: string;
   payload: string;
@@ -198,6 +212,7 @@ export class TaskManager {
     if (checked.keyMode !== undefined && checked.key === undefined) throw new ValidationError('enqueueTask', 'keyMode', 'must be given only together with key');
     const row = this.#row(task, payload, checked, 'enqueueTask');
     const runner = this.#runner(checked.tx, 'enqueueTask');
+    if (checked.dependsOn) return (await this.#insertDependents([row], [{ label: 'options', parents: parentRefs(checked.dependsOn) }], runner, 'enqueueTask'))[0] as string;
     const [id] = await this.#guard.run(() => this.#insert([row], checked.keyMode ?? 'keep', runner));
     this.#deps.events?.emit('task:enqueued', { ids: [id as string] });
     return id as string;
@@ -221,6 +236,8 @@ export class TaskManager {
     if (common.keyMode !== undefined && rows.every((r) => r.key === null)) throw new ValidationError('enqueueMany', 'keyMode', 'must be given only when some item has options.key');
     if (keyMode === 'replace') assertDistinctKeys(rows);
     const runner = this.#runner(common.tx, 'enqueueMany');
+    const nodes = (items as readonly EnqueueItem[]).map((item, i): GraphNode => ({ label: `items.${i}.options`, parents: parentRefs(item.options?.dependsOn ?? []) }));
+    if (nodes.some((n) => n.parents.length > 0)) return this.#insertDependents(rows, nodes, runner, 'enqueueMany');
     const ids = await this.#guard.run(() => this.#insert(rows, keyMode, runner));
     this.#deps.events?.emit('task:enqueued', { ids });
     return ids;
@@ -256,7 +273,7 @@ export class TaskManager {
       this.#deps.pool.query(
         `UPDATE ${this.#table}
             SET status = 'cancelled', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL
-          WHERE id = $1 AND status IN ('queued', 'running')`,
+          WHERE id = $1 AND status IN ('waiting', 'queued', 'running')`,
         [id],
       ),
     );
@@ -409,6 +426,38 @@ export class TaskManager {
     if (!row.deleted) throw new StateError(`deleteTask: task ${checkedId} is ${row.status}; only finished or cancelled tasks can be deleted (cancel it first)`);
   }
 
+  /** Inserts tasks with parents in one transaction (workflow/insert.ts). */
+  async #insertDependents(rows: Row[], nodes: GraphNode[], runner: Queryable, where: string): Promise<string[]> {
+    const { ids } = await this.#guard.run(() => insertGraph(this.#deps.pool, runner, this.#names, { rows, nodes, where }));
+    this.#deps.events?.emit('task:enqueued', { ids });
+    return ids;
+  }
+
+  /**
+   * Validates one task for a workflow or batch: the row to insert, or a
+   * {@link ValidationError} naming `prefix` + field.
+   *
+   * @internal
+   */
+  prepareRow(task: string | TaskDefinition<any, string, any>, payload: unknown, options: unknown, where: string, prefix: string): Row {
+    const opts = options === undefined ? {} : parse(itemOptionsSchema, options, where, `${prefix}options`);
+    assertOneStart(opts, where, `${prefix}options.`);
+    return this.#row(task, payload, opts, where, prefix);
+  }
+
+  /**
+   * Runs `insert` with this manager's pool, the caller's transaction (`tx`, or the
+   * pool when undefined) and schema names, then emits `task:enqueued`.
+   *
+   * @internal
+   */
+  async insertWith<T extends { ids: string[] }>(tx: unknown, where: string, insert: (pool: pg.Pool, runner: Queryable, names: SqlNames) => Promise<T>): Promise<T> {
+    const runner = this.#runner(tx, where);
+    const out = await this.#guard.run(() => insert(this.#deps.pool, runner, this.#names));
+    this.#deps.events?.emit('task:enqueued', { ids: out.ids });
+    return out;
+  }
+
   #runner(tx: unknown, where: string): Queryable {
     if (tx === undefined) return this.#deps.pool;
     const q = queryableOf(tx);
@@ -528,7 +577,7 @@ export class TaskManager {
 }
 
 function emptyCounts(): QueueCounts {
-  return { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, total: 0, last24h: 0, lastUpdated: null, oldestQueuedAt: null };
+  return { waiting: 0, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, total: 0, last24h: 0, lastUpdated: null, oldestQueuedAt: null };
 }
 
 function isTaskId(id: unknown): id is string {

@@ -7,6 +7,7 @@ import type { CourierEvents } from '../events.js';
 import { acquireGrant } from '../limits/rate-limiter.js';
 import type { QueueLimitsCache } from '../maintenance/queue-settings.js';
 import type { TaskContext, TaskDefaults, TaskDefinition, TaskRegistry } from '../registry.js';
+import { loadParents } from '../workflow/parents.js';
 import type { Attempt } from './attempt.js';
 import { retryDelaySeconds } from './backoff.js';
 import type { ClaimedTask } from './claim.js';
@@ -91,6 +92,7 @@ class Context implements TaskContext {
   readonly #run: Attempt;
   readonly #deps: ExecutorDeps;
   #logger: Logger | undefined;
+  #parents: Promise<Record<string, unknown>> | undefined;
 
   constructor(run: Attempt, deps: ExecutorDeps) {
     this.taskId = run.task.id;
@@ -108,6 +110,11 @@ class Context implements TaskContext {
   get logger(): Logger {
     this.#logger ??= this.#deps.logger.child({ taskId: this.taskId, task: this.name, queue: this.queue, attempt: this.attempt });
     return this.#logger;
+  }
+
+  get parents(): Promise<Record<string, unknown>> {
+    this.#parents ??= loadParents(this.#deps.pool, this.#deps.names, this.taskId);
+    return this.#parents;
   }
 
   progress(current: number, total?: number): Promise<boolean> {
