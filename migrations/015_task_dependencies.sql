@@ -25,8 +25,8 @@ ALTER TABLE tasks
   -- Parents that failed or were cancelled on a 'run' edge.
   ADD COLUMN failed_parents integer NOT NULL DEFAULT 0 CHECK (failed_parents >= 0),
   -- Waiting tasks to tell when this one finishes (NULL: none, the plain case, which
-  -- the trigger's WHEN skips). Emptied once told, so a task retried by hand later
-  -- never counts twice.
+  -- the trigger's WHEN skips). A finished task only leaves its final state through
+  -- a retry by hand, which empties it, so no dependent counts a parent twice.
   ADD COLUMN dependents bigint[],
   -- The workflow or batch of this task and its step name there.
   ADD COLUMN workflow_id bigint,
@@ -88,7 +88,8 @@ BEGIN
        SET status = dependent_next(NEW.status, c.parent_policies[array_position(c.depends_on, NEW.id)], c.pending_parents, c.failed_parents, c.batch_callback),
            pending_parents = c.pending_parents - 1,
            failed_parents = c.failed_parents + CASE WHEN NEW.status = 'succeeded' THEN 0 ELSE 1 END,
-           run_at = greatest(c.run_at, now()),
+           run_at = CASE WHEN dependent_next(NEW.status, c.parent_policies[array_position(c.depends_on, NEW.id)], c.pending_parents, c.failed_parents, c.batch_callback)
+                              = 'queued' THEN greatest(c.run_at, now()) ELSE c.run_at END,
            finished_at = CASE WHEN dependent_next(NEW.status, c.parent_policies[array_position(c.depends_on, NEW.id)], c.pending_parents, c.failed_parents, c.batch_callback)
                                    IN ('failed', 'cancelled') THEN now() END,
            last_error = CASE dependent_next(NEW.status, c.parent_policies[array_position(c.depends_on, NEW.id)], c.pending_parents, c.failed_parents, c.batch_callback)
@@ -113,7 +114,6 @@ BEGIN
   IF callbacks IS NOT NULL THEN
     UPDATE tasks SET payload = payload || batch_summary(workflow_id) WHERE id = ANY (callbacks);
   END IF;
-  UPDATE tasks SET dependents = NULL WHERE id = NEW.id;
   RETURN NULL;
 END;
 $$;

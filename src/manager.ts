@@ -294,7 +294,7 @@ export class TaskManager {
       const { rows } = await this.#guard.run(() =>
         this.#deps.pool.query(
           `WITH r AS (
-             UPDATE ${this.#table} SET status = 'queued', attempts = 0, deferrals = 0, run_at = now(), finished_at = NULL, updated_at = now()
+             UPDATE ${this.#table} SET status = 'queued', attempts = 0, deferrals = 0, run_at = now(), finished_at = NULL, updated_at = now(), dependents = NULL
               WHERE id = $1 AND status IN ('failed', 'cancelled')
               RETURNING queue)
            SELECT pg_notify($2, queue) FROM r`,
