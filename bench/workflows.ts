@@ -70,7 +70,8 @@ for (let r = 0; r < rounds; r++) {
   const order = r % 2 === 0 ? [withTrigger, noTrigger] : [noTrigger, withTrigger];
   for (const c of order) {
     const out = await drain(c, many(c, plain), plain);
-    const [wall, settle] = [rows[0], rows[1]] as const;
+    const wall = rows[0] as (typeof rows)[number];
+    const settle = rows[1] as (typeof rows)[number];
     (c === withTrigger ? wall.a : wall.b).push((out.wall * 1000) / plain);
     (c === withTrigger ? settle.a : settle.b).push((out.settle * 1000) / plain);
   }
