@@ -11,6 +11,7 @@ export type HttpCourier = Pick<
   | 'enqueueTask'
   | 'enqueueMany'
   | 'getTask'
+  | 'getWorkflow'
   | 'listTasks'
   | 'cancel'
   | 'retry'

@@ -14,6 +14,7 @@ import { queueRoutes } from './routes/queues.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
+import { workflowRoutes } from './routes/workflows.js';
 import { parseInput } from './validate.js';
 
 /** A web-standard request handler. */
@@ -154,6 +155,7 @@ export function createHttpHandler(courier: HttpCourier, options: HttpOptions): C
     ...taskRoutes,
     ...queueRoutes,
     ...scheduleRoutes,
+    ...workflowRoutes,
     ...extensions.flatMap((e) => e.routes),
     ...systemRoutes,
     ...originRoutes,

@@ -29,8 +29,8 @@ export const taskIdSchema = z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a ta
 export const scheduleNameSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of letters, digits, _ . : -');
 /** Ids of messages and batches (opaque to this layer). */
 export const opaqueIdSchema = z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
-/** The five task states. */
-export const taskStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled'], 'must be one of queued, running, succeeded, failed, cancelled');
+/** The task states. */
+export const taskStatusSchema = z.enum(['waiting', 'queued', 'running', 'succeeded', 'failed', 'cancelled'], 'must be one of waiting, queued, running, succeeded, failed, cancelled');
 
 // ---------------------------------------------------------------- requests
 

@@ -32,6 +32,7 @@ const cases: Record<string, Case[]> = {
   ],
   listTasks: [{ method: 'GET', path: '/tasks?status=pending', status: 400, field: 'status' }],
   getTask: [{ method: 'GET', path: '/tasks/0', status: 400, field: 'id' }],
+  getWorkflow: [{ method: 'GET', path: '/workflows/0', status: 400, field: 'id' }],
   cancelTask: [{ method: 'POST', path: '/tasks/-1/cancel', status: 400, field: 'id' }],
   retryTask: [{ method: 'POST', path: '/tasks/1e3/retry', status: 400, field: 'id' }],
   promoteTask: [{ method: 'POST', path: '/tasks/x/promote', status: 400, field: 'id' }],
