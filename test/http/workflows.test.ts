@@ -23,7 +23,7 @@ describe('GET /workflows/{id}', () => {
       .enqueue();
     const res = await call(api, 'GET', `${BASE}/workflows/${id}`);
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as { steps: unknown[] };
     expect(workflowSchema.safeParse(body).success).toBe(true);
     expect(body).toMatchObject({ id, kind: 'workflow', name: 'welcome-pair', status: 'running', progress: { total: 2, queued: 1, waiting: 1 } });
     expect(body.steps[1]).toMatchObject({ taskId: tasks.second, step: 'second', status: 'waiting', dependsOn: [tasks.first], pendingParents: 1 });
