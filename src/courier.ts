@@ -37,6 +37,7 @@ import { type CleanupOptions, cleanupTasks, DEFAULT_RETENTION_SECONDS } from './
 import { CLEANUP_SCHEDULE, CLEANUP_TASK, cleanupOptionsSchema, cleanupTask } from './scheduler/cleanup-task.js';
 import { ScheduleAdmin, type ScheduleInfo, type ScheduleOptions } from './scheduler/schedules.js';
 import type { TaskInfo } from './task-info.js';
+import { loadTracing } from './tracing.js';
 import { Processor, type ProcessorHealth, type ProcessorSettings } from './worker/processor.js';
 import { type BatchOptions, type EnqueuedBatch, enqueueBatch } from './workflow/batch.js';
 import { WorkflowBuilder } from './workflow/builder.js';
@@ -195,6 +196,8 @@ export class Courier {
     this.workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.clusterEvents = new ClusterEvents({ pool: this.pool, schema: this.schema, workerId: this.workerId, events: this.events, logger: this.logger, guard: this.#guard });
     for (const plugin of options.plugins ?? []) this.#install(plugin);
+    // OpenTelemetry, when installed, is imported in the background (see tracing.ts).
+    void loadTracing();
   }
 
   /**
@@ -503,6 +506,7 @@ export class Courier {
     if (this.#processor) throw new StateError('start: the courier is already started; call stop() first');
     if (opts.waitForDatabase > 0) await waitForDatabase(this.pool, opts.waitForDatabase, this.logger);
     await this.#guard.ready(); // createCourier({ migrate: true }) migrates here at the latest
+    await loadTracing();
     for (const def of this.registry.list()) {
       if (def.cron) await this.#schedules.upsert(def.name, def.cron, def.name, {}, { timezone: def.timezone });
     }

@@ -10,6 +10,7 @@ import { ConflictError, NotFoundError, StateError, UnknownTaskError, ValidationE
 import type { CourierEvents } from './events.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { type TaskInfo, toTaskInfo } from './task-info.js';
+import { currentTracing, loadTracing } from './tracing.js';
 import { type EdgePolicy, type GraphNode, parentRefs } from './workflow/graph.js';
 import { insertGraph } from './workflow/insert.js';
 
@@ -207,6 +208,7 @@ export class TaskManager {
   async enqueueTask<P>(task: TaskDefinition<P, string, any>, payload: P, options?: EnqueueOptions): Promise<string>;
   async enqueueTask(name: string, payload?: unknown, options?: EnqueueOptions): Promise<string>;
   async enqueueTask(task: string | TaskDefinition<any, string, any>, payload?: unknown, options: EnqueueOptions = {}): Promise<string> {
+    if (currentTracing() === undefined) await loadTracing();
     const checked = isEmptyOptions(options) ? NO_OPTIONS : parse(enqueueOptionsSchema, options, 'enqueueTask');
     assertOneStart(checked, 'enqueueTask', '');
     if (checked.keyMode !== undefined && checked.key === undefined) throw new ValidationError('enqueueTask', 'keyMode', 'must be given only together with key');
@@ -224,6 +226,7 @@ export class TaskManager {
    */
   async enqueueMany<const T extends readonly EnqueueItem<any>[]>(items: T & EnqueueItems<T>, options: { tx?: unknown; keyMode?: 'keep' | 'replace' } = {}): Promise<string[]> {
     if (!Array.isArray(items)) throw new ValidationError('enqueueMany', 'items', 'must be an array');
+    if (currentTracing() === undefined) await loadTracing();
     const common = parse(callOptionsSchema, options ?? {}, 'enqueueMany');
     const rows = (items as readonly EnqueueItem[]).map((item, i) => {
       if (typeof item !== 'object' || item === null) throw new ValidationError('enqueueMany', `items.${i}`, 'must be { name, payload, options? }');
@@ -452,6 +455,7 @@ export class TaskManager {
    * @internal
    */
   async insertWith<T extends { ids: string[] }>(tx: unknown, where: string, insert: (pool: pg.Pool, runner: Queryable, names: SqlNames) => Promise<T>): Promise<T> {
+    if (currentTracing() === undefined) await loadTracing();
     const runner = this.#runner(tx, where);
     const out = await this.#guard.run(() => insert(this.#deps.pool, runner, this.#names));
     this.#deps.events?.emit('task:enqueued', { ids: out.ids });
@@ -486,6 +490,7 @@ export class TaskManager {
       key: options.key ?? null,
       backoff: options.backoff ?? null,
       maxDelay: options.maxDelay ?? null,
+      traceparent: currentTracing()?.traceparent() ?? null,
     };
   }
 
@@ -501,10 +506,10 @@ export class TaskManager {
            WHERE tasks.status = 'queued'`
         : 'DO NOTHING';
     const { rows: inserted } = await runner.query<{ id: string; name: string; key: string | null }>(
-      `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, key, backoff, max_delay)
-       SELECT q, n, p, pr, mr, rd, t, coalesce(ra, now() + make_interval(secs => coalesce(d, 0))), k, b, md
-         FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::smallint[], $5::int[], $6::float8[], $7::float8[], $8::timestamptz[], $9::text[], $10::float8[], $11::text[], $12::float8[])
-           AS v(q, n, p, pr, mr, rd, t, ra, k, d, b, md)
+      `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, key, backoff, max_delay, traceparent)
+       SELECT q, n, p, pr, mr, rd, t, coalesce(ra, now() + make_interval(secs => coalesce(d, 0))), k, b, md, tp
+         FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::smallint[], $5::int[], $6::float8[], $7::float8[], $8::timestamptz[], $9::text[], $10::float8[], $11::text[], $12::float8[], $13::text[])
+           AS v(q, n, p, pr, mr, rd, t, ra, k, d, b, md, tp)
        ON CONFLICT (name, key) WHERE key IS NOT NULL AND status IN ('queued', 'running') ${onConflict}
        RETURNING id, name, key`,
       [
@@ -520,6 +525,7 @@ export class TaskManager {
         rows.map((r) => r.delay),
         rows.map((r) => r.backoff),
         rows.map((r) => r.maxDelay),
+        rows.map((r) => r.traceparent ?? null),
       ],
     );
     return this.#matchIds(rows, inserted, runner);
@@ -532,10 +538,10 @@ export class TaskManager {
   async #insertOne(row: Row): Promise<string> {
     const { rows } = await runPrepared<{ id: string }>(
       this.#deps.pool,
-      `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, backoff, max_delay)
-       VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, coalesce($8::timestamptz, now() + make_interval(secs => coalesce($9::float8, 0))), $10, $11)
+      `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, backoff, max_delay, traceparent)
+       VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, coalesce($8::timestamptz, now() + make_interval(secs => coalesce($9::float8, 0))), $10, $11, $12)
        RETURNING id`,
-      [row.queue, row.name, row.payload, row.priority, row.maxRetries, row.retryDelay, row.timeout, row.runAt, row.delay, row.backoff, row.maxDelay],
+      [row.queue, row.name, row.payload, row.priority, row.maxRetries, row.retryDelay, row.timeout, row.runAt, row.delay, row.backoff, row.maxDelay, row.traceparent ?? null],
     );
     return String(rows[0]?.id);
   }

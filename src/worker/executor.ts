@@ -7,6 +7,7 @@ import type { CourierEvents } from '../events.js';
 import { acquireGrant } from '../limits/rate-limiter.js';
 import type { QueueLimitsCache } from '../maintenance/queue-settings.js';
 import type { TaskContext, TaskDefaults, TaskDefinition, TaskRegistry } from '../registry.js';
+import { currentTracing, readTraceparent, type SpanOutcome, type Tracing } from '../tracing.js';
 import { loadParents } from '../workflow/parents.js';
 import type { Attempt } from './attempt.js';
 import { retryDelaySeconds } from './backoff.js';
@@ -49,7 +50,22 @@ export class Executor {
   }
 
   /** Runs one attempt to its settlement. Never throws. */
-  async run(attempt: Attempt): Promise<Settlement> {
+  run(attempt: Attempt): Promise<Settlement> {
+    const tracing = currentTracing();
+    return tracing ? this.#runTraced(attempt, tracing) : this.#run(attempt);
+  }
+
+  /** Runs the attempt in a consumer span linked to the span that enqueued the task. */
+  #runTraced(attempt: Attempt, tracing: Tracing): Promise<Settlement> {
+    const { task } = attempt;
+    return tracing.consume(task, () => readTraceparent(this.#deps.pool, this.#deps.names, task.id), async (end) => {
+      const settlement = await this.#run(attempt);
+      end(spanOutcome(settlement));
+      return settlement;
+    });
+  }
+
+  async #run(attempt: Attempt): Promise<Settlement> {
     const { task } = attempt;
     try {
       const def = this.#deps.registry.get(task.name);
@@ -80,6 +96,19 @@ export class Executor {
       if (!got.granted) return got.retryAfter * (1 + Math.random() * 0.2);
     }
     return 0;
+  }
+}
+
+function spanOutcome(s: Settlement): SpanOutcome {
+  switch (s.kind) {
+    case 'succeeded':
+      return { kind: 'succeeded' };
+    case 'retry':
+      return { kind: 'retry', error: s.error, delay: s.delay };
+    case 'failed':
+      return { kind: 'failed', error: s.error };
+    default:
+      return { kind: 'other', detail: s.kind };
   }
 }
 

@@ -3,6 +3,7 @@ import type { SqlNames } from '../db/names.js';
 import type { Queryable } from '../db/pool.js';
 import type { TaskStatus } from '../db/types.js';
 import { ValidationError } from '../errors.js';
+import { currentTracing } from '../tracing.js';
 import { type GraphNode, initialStates, isLive, topologicalOrder } from './graph.js';
 
 /** One validated task to insert (the manager's enqueue row). */
@@ -115,6 +116,8 @@ async function insertIn(db: Queryable, names: SqlNames, input: GraphInput, order
       if ('local' in edge && isLive((states[edge.local] as { status: TaskStatus }).status)) (dependents[edge.local] ??= []).push(ids[i] as string);
     }
   }
+  // Rows validated before the call was traced (builder steps) take the context of the enqueue.
+  const traceparent = currentTracing()?.traceparent() ?? null;
   const col = <T>(f: (row: EnqueueRow, i: number) => T) => rows.map(f);
   await db.query(
     `INSERT INTO ${names.tasks} (id, queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, backoff, max_delay,
@@ -154,7 +157,7 @@ async function insertIn(db: Queryable, names: SqlNames, input: GraphInput, order
       input.steps ?? rows.map(() => null),
       workflowId,
       nodes.map((n) => n.callback ?? null),
-      col((r) => r.traceparent ?? null),
+      col((r) => r.traceparent ?? traceparent),
     ],
   );
   // Inserted due rows are announced by the insert trigger; nothing else to wake.

@@ -1,0 +1,116 @@
+/**
+ * OpenTelemetry, when `@opentelemetry/api` is installed (an optional peer
+ * dependency): enqueue stores the active span's W3C `traceparent` on the task, and
+ * the worker runs each attempt in a consumer span linked to it, with the messaging
+ * semantic-convention attributes. The API is imported dynamically, once per
+ * process, the first time a courier enqueues or starts; without it nothing here
+ * costs more than a resolved promise. Without a registered SDK the API's spans are
+ * no-ops and no traceparent is ever stored.
+ */
+import type * as OtelApi from '@opentelemetry/api';
+import type { SqlNames } from './db/names.js';
+import { type PgQueryable, runPrepared } from './db/pool.js';
+
+/** What the rest of pgcourier needs from OpenTelemetry. */
+export interface Tracing {
+  /** `traceparent` of the active span, or null (no span, or not sampled into a valid context). */
+  traceparent(): string | null;
+  /**
+   * Runs `fn` in a consumer span of `task`, linked to its enqueue's traceparent
+   * (read by `traceparent()` only when the span records: with no SDK registered
+   * it costs nothing); `fn` reports the outcome through `end`.
+   */
+  consume<T>(task: ConsumedTask, traceparent: () => Promise<string | null>, fn: (end: (outcome: SpanOutcome) => void) => Promise<T>): Promise<T>;
+}
+
+/** The task attributes a consumer span carries. */
+export interface ConsumedTask {
+  id: string;
+  name: string;
+  queue: string;
+  attempt: number;
+}
+
+/** How an attempt ended, for its span. */
+export type SpanOutcome = { kind: 'succeeded' } | { kind: 'retry'; error: string; delay: number } | { kind: 'failed'; error: string } | { kind: 'other'; detail: string };
+
+let loading: Promise<Tracing | null> | undefined;
+let loaded: Tracing | null | undefined;
+
+/** Loads OpenTelemetry once per process; resolves `null` when `@opentelemetry/api` is not installed. */
+export function loadTracing(): Promise<Tracing | null> {
+  loading ??= import('@opentelemetry/api').then(
+    (api) => (loaded = makeTracing(api)),
+    () => (loaded = null),
+  );
+  return loading;
+}
+
+/** The loaded tracing, `null` without OpenTelemetry, `undefined` while {@link loadTracing} has not finished. */
+export function currentTracing(): Tracing | null | undefined {
+  return loaded;
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+function makeTracing(api: typeof OtelApi): Tracing {
+  const tracer = api.trace.getTracer('pgcourier');
+  return {
+    traceparent() {
+      const span = api.trace.getSpan(api.context.active());
+      const sc = span?.spanContext();
+      if (!sc || !api.isSpanContextValid(sc)) return null;
+      return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & api.TraceFlags.SAMPLED) === 1 ? '01' : '00'}`;
+    },
+    async consume(task, traceparent, fn) {
+      const span = tracer.startSpan(
+        `process ${task.queue}`,
+        {
+          kind: api.SpanKind.CONSUMER,
+          attributes: {
+            'messaging.system': 'pgcourier',
+            'messaging.operation.name': 'process',
+            'messaging.operation.type': 'process',
+            'messaging.destination.name': task.queue,
+            'messaging.message.id': task.id,
+            'pgcourier.task.name': task.name,
+            'pgcourier.task.attempt': task.attempt,
+          },
+        },
+        // A new trace: the enqueue is a link, not the parent (the messaging conventions' choice for consumers).
+        api.ROOT_CONTEXT,
+      );
+      if (!span.isRecording()) return fn(() => span.end());
+      const m = TRACEPARENT.exec((await traceparent().catch(() => null)) ?? '');
+      if (m) span.addLink({ context: { traceId: m[1] as string, spanId: m[2] as string, traceFlags: Number.parseInt(m[3] as string, 16), isRemote: true } });
+      let ended = false;
+      const end = (outcome: SpanOutcome) => {
+        if (ended) return;
+        ended = true;
+        switch (outcome.kind) {
+          case 'succeeded':
+            span.setStatus({ code: api.SpanStatusCode.OK });
+            break;
+          case 'retry':
+            span.addEvent('retry', { 'pgcourier.retry.delay': outcome.delay, 'exception.message': outcome.error });
+            span.setStatus({ code: api.SpanStatusCode.ERROR, message: outcome.error });
+            break;
+          case 'failed':
+            span.addEvent('exception', { 'exception.message': outcome.error });
+            span.setStatus({ code: api.SpanStatusCode.ERROR, message: outcome.error });
+            break;
+          case 'other':
+            span.setAttribute('pgcourier.task.outcome', outcome.detail);
+        }
+        span.end();
+      };
+      return api.context.with(api.trace.setSpan(api.ROOT_CONTEXT, span), () => fn(end)).finally(() => end({ kind: 'other', detail: 'unknown' }));
+    },
+  };
+}
+
+/** The `traceparent` stored with a task at enqueue, or null (read only while tracing is on). */
+export async function readTraceparent(db: PgQueryable, names: SqlNames, taskId: string): Promise<string | null> {
+  const { rows } = await runPrepared<{ traceparent: string | null }>(db, `SELECT traceparent FROM ${names.tasks} WHERE id = $1`, [taskId]);
+  return rows[0]?.traceparent ?? null;
+}
