@@ -16,6 +16,7 @@ describe('examples run as the README says', () => {
     ['transactional-enqueue', /ran 1 task\(s\); succeeded 1, queued 0/],
     ['cron-report', /reports built: \d+/],
     ['cli-worker/run', /worker exited with 0/],
+    ['report-workflow', /summary email sent to ops@acme\.test: 3 of 4 client reports/],
   ] as const) {
     it(name, () => {
       const r = runExample(name);
