@@ -6,6 +6,7 @@
 // One client's report fails for good; the summary's edges say `onFailure: 'run'`,
 // so the summary still goes out and names it. `ctx.parents` holds the results of
 // the reports that succeeded, keyed by step name.
+import { z } from 'zod';
 import { createCourier, defineTask, PermanentError } from '../src/index.js';
 import { messages } from '../src/messages/index.js';
 import { startSmtpPeer } from '../test/peers/smtp.js';
@@ -23,8 +24,9 @@ const courier = createCourier({
 
 const buildReport = defineTask({
   name: 'build_client_report',
+  payload: z.object({ client: z.string() }),
   maxRetries: 0,
-  async handler({ client }: { client: string }) {
+  async handler({ client }) {
     if (client === 'globex') throw new PermanentError('the globex ledger export is missing');
     const invoices = client.length * 7;
     return { client, invoices, revenue: invoices * 120 };
@@ -33,7 +35,8 @@ const buildReport = defineTask({
 
 const sendSummary = defineTask({
   name: 'send_report_summary',
-  async handler({ to, clients }: { to: string; clients: string[] }, ctx) {
+  payload: z.object({ to: z.string(), clients: z.array(z.string()) }),
+  async handler({ to, clients }, ctx) {
     const done = Object.values(await ctx.parents) as Array<{ client: string; invoices: number; revenue: number }>;
     const missing = clients.filter((c) => !done.some((d) => d.client === c));
     const lines = done.map((d) => `${d.client}: ${d.invoices} invoices, ${d.revenue} EUR`);
