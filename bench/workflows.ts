@@ -10,6 +10,9 @@
  *
  *   node --import tsx bench/workflows.ts [--rounds=3] [--plain=10000] [--chains=300] [--concurrency=10]
  */
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, SamplingDecision } from '@opentelemetry/sdk-trace-base';
 import { type Courier, createCourier } from '../src/index.js';
 import { BenchServer, statementDelta } from './postgres.js';
 
@@ -58,6 +61,23 @@ const many = (courier: Courier, n: number) => async () => {
   for (let i = 0; i < n; i += 1000) await courier.enqueueMany(Array.from({ length: Math.min(1000, n - i) }, () => ({ name: 'noop', payload: {} })));
 };
 
+// Tracing "on" samples every span (an SDK with a batch processor, as in production);
+// "off" samples none, which costs what a process without an SDK pays.
+let sampling = false;
+const exporter = new InMemorySpanExporter();
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+trace.setGlobalTracerProvider(
+  new BasicTracerProvider({
+    sampler: { shouldSample: () => ({ decision: sampling ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD }), toString: () => 'bench' },
+    spanProcessors: [new BatchSpanProcessor(exporter)],
+  }),
+);
+const traced = (c: Courier, n: number) => async () => {
+  const span = trace.getTracer('bench').startSpan('request');
+  await context.with(trace.setSpan(context.active(), span), many(c, n));
+  span.end();
+};
+
 const withTrigger = await open('wf_trigger');
 const noTrigger = await open('wf_plain', false);
 const rows: Array<{ case: string; a: number[]; b: number[]; unit: string }> = [
@@ -65,6 +85,7 @@ const rows: Array<{ case: string; a: number[]; b: number[]; unit: string }> = [
   { case: `${plain} plain tasks, completion statement µs/task: trigger installed vs not`, a: [], b: [], unit: 'µs' },
   { case: `${chains} chains of 3 vs ${chains * 3} independent tasks, wall ms`, a: [], b: [], unit: 'ms' },
   { case: '1,000-member fan-in + join vs 1,001 independent tasks, wall ms', a: [], b: [], unit: 'ms' },
+  { case: `${plain} plain tasks, wall µs/task: tracing on vs off`, a: [], b: [], unit: 'µs' },
 ];
 for (let r = 0; r < rounds; r++) {
   const order = r % 2 === 0 ? [withTrigger, noTrigger] : [noTrigger, withTrigger];
@@ -99,6 +120,13 @@ for (let r = 0; r < rounds; r++) {
       (fill === graph ? rows[row]?.a : rows[row]?.b)?.push(out.wall);
     }
   }
+  for (const on of r % 2 === 0 ? [true, false] : [false, true]) {
+    sampling = on;
+    const out = await drain(c, traced(c, plain), plain);
+    exporter.reset();
+    rows[4]?.[on ? 'a' : 'b'].push((out.wall * 1000) / plain);
+  }
+  sampling = false;
 }
 await withTrigger.close();
 await noTrigger.close();

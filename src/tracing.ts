@@ -9,7 +9,7 @@
  */
 import type * as OtelApi from '@opentelemetry/api';
 import type { SqlNames } from './db/names.js';
-import { type PgQueryable, runPrepared } from './db/pool.js';
+import { type PgQueryable, runPlanned } from './db/pool.js';
 
 /** What the rest of pgcourier needs from OpenTelemetry. */
 export interface Tracing {
@@ -109,8 +109,46 @@ function makeTracing(api: typeof OtelApi): Tracing {
   };
 }
 
-/** The `traceparent` stored with a task at enqueue, or null (read only while tracing is on). */
-export async function readTraceparent(db: PgQueryable, names: SqlNames, taskId: string): Promise<string | null> {
-  const { rows } = await runPrepared<{ traceparent: string | null }>(db, `SELECT traceparent FROM ${names.tasks} WHERE id = $1`, [taskId]);
-  return rows[0]?.traceparent ?? null;
+/**
+ * Reads the `traceparent` stored with tasks at enqueue (only while tracing is on).
+ * The claim does not return the column, so reads of attempts that start in the
+ * same turn of the event loop (a claimed batch) go together in one statement.
+ */
+export class TraceparentReader {
+  readonly #db: PgQueryable;
+  readonly #names: SqlNames;
+  #waiting = new Map<string, Array<(value: string | null) => void>>();
+
+  constructor(db: PgQueryable, names: SqlNames) {
+    this.#db = db;
+    this.#names = names;
+  }
+
+  /** The task's traceparent, or null (none stored, or the read failed). */
+  read(taskId: string): Promise<string | null> {
+    return new Promise((resolve) => {
+      const first = this.#waiting.size === 0;
+      const list = this.#waiting.get(taskId);
+      if (list) list.push(resolve);
+      else this.#waiting.set(taskId, [resolve]);
+      if (first) setImmediate(() => void this.#flush());
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#waiting;
+    this.#waiting = new Map();
+    let found = new Map<string, string | null>();
+    try {
+      const { rows } = await runPlanned<{ id: string; traceparent: string | null }>(
+        this.#db,
+        `SELECT id::text, traceparent FROM ${this.#names.tasks} WHERE id = ANY ($1::bigint[])`,
+        [[...batch.keys()]],
+      );
+      found = new Map(rows.map((r) => [r.id, r.traceparent]));
+    } catch {
+      // A span without its link is better than a failed attempt.
+    }
+    for (const [id, resolvers] of batch) for (const resolve of resolvers) resolve(found.get(id) ?? null);
+  }
 }

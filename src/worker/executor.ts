@@ -7,7 +7,7 @@ import type { CourierEvents } from '../events.js';
 import { acquireGrant } from '../limits/rate-limiter.js';
 import type { QueueLimitsCache } from '../maintenance/queue-settings.js';
 import type { TaskContext, TaskDefaults, TaskDefinition, TaskRegistry } from '../registry.js';
-import { currentTracing, readTraceparent, type SpanOutcome, type Tracing } from '../tracing.js';
+import { currentTracing, type SpanOutcome, TraceparentReader, type Tracing } from '../tracing.js';
 import { loadParents } from '../workflow/parents.js';
 import type { Attempt } from './attempt.js';
 import { retryDelaySeconds } from './backoff.js';
@@ -44,6 +44,7 @@ export interface ExecutorDeps {
  */
 export class Executor {
   readonly #deps: ExecutorDeps;
+  #traceparents: TraceparentReader | undefined;
 
   constructor(deps: ExecutorDeps) {
     this.#deps = deps;
@@ -58,7 +59,9 @@ export class Executor {
   /** Runs the attempt in a consumer span linked to the span that enqueued the task. */
   #runTraced(attempt: Attempt, tracing: Tracing): Promise<Settlement> {
     const { task } = attempt;
-    return tracing.consume(task, () => readTraceparent(this.#deps.pool, this.#deps.names, task.id), async (end) => {
+    this.#traceparents ??= new TraceparentReader(this.#deps.pool, this.#deps.names);
+    const reader = this.#traceparents;
+    return tracing.consume(task, () => reader.read(task.id), async (end) => {
       const settlement = await this.#run(attempt);
       end(spanOutcome(settlement));
       return settlement;
