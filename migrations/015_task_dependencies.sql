@@ -72,56 +72,87 @@ $$;
 -- - it failed on a 'fail' edge: the dependent fails;
 -- - it failed on a 'skip' edge, or was cancelled on any edge but 'run': the
 --   dependent is cancelled.
--- Failing or cancelling a dependent fires this trigger for its own dependents, so
--- outcomes cascade. Every decision reads the dependent's row as updated, never an
--- earlier snapshot: two parents finishing at once in two transactions update the
--- same dependent row; the second waits for the first's row lock and then counts
--- from the row the first committed, so the dependent is released exactly once.
+-- Dependents failed or cancelled this way tell their own dependents in turn, in a
+-- loop here rather than by firing this trigger again (a recursion one level per
+-- generation would exhaust the stack on long chains): while the loop runs, the
+-- setting pgcourier.cascading keeps the trigger from firing for its own updates.
+-- Every decision reads the dependent's row as updated, never an earlier snapshot:
+-- two parents finishing at once in two transactions update the same dependent row;
+-- the second waits for the first's row lock and then counts from the row the first
+-- committed, so the dependent is released exactly once.
 CREATE FUNCTION tasks_release_dependents() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
+  todo_ids bigint[] := ARRAY[NEW.id];
+  todo_status text[] := ARRAY[NEW.status];
+  i integer := 1;
+  p_id bigint;
+  p_status text;
+  p_dependents bigint[];
   told bigint;
   callbacks bigint[];
+  next_ids bigint[];
+  next_status text[];
 BEGIN
-  WITH changed AS (
-    UPDATE tasks AS c
-       SET status = dependent_next(NEW.status, c.parent_policies[array_position(c.depends_on, NEW.id)], c.pending_parents, c.failed_parents, c.batch_callback),
-           pending_parents = c.pending_parents - 1,
-           failed_parents = c.failed_parents + CASE WHEN NEW.status = 'succeeded' THEN 0 ELSE 1 END,
-           run_at = CASE WHEN dependent_next(NEW.status, c.parent_policies[array_position(c.depends_on, NEW.id)], c.pending_parents, c.failed_parents, c.batch_callback)
-                              = 'queued' THEN greatest(c.run_at, now()) ELSE c.run_at END,
-           finished_at = CASE WHEN dependent_next(NEW.status, c.parent_policies[array_position(c.depends_on, NEW.id)], c.pending_parents, c.failed_parents, c.batch_callback)
-                                   IN ('failed', 'cancelled') THEN now() END,
-           last_error = CASE dependent_next(NEW.status, c.parent_policies[array_position(c.depends_on, NEW.id)], c.pending_parents, c.failed_parents, c.batch_callback)
-             WHEN 'failed' THEN 'parent task ' || NEW.id || ' failed'
-             WHEN 'cancelled' THEN CASE WHEN NEW.status = 'succeeded' THEN 'skipped: no member of batch ' || c.workflow_id || ' failed'
-                                        ELSE 'skipped: parent task ' || NEW.id || ' ' || NEW.status END
-             ELSE c.last_error END,
-           updated_at = now()
-     WHERE c.id = ANY (NEW.dependents) AND c.status = 'waiting'
-    RETURNING c.id, c.queue, c.status, c.attempts, c.batch_callback
-  ), woken AS (
-    SELECT pg_notify(TG_TABLE_SCHEMA || '.tasks', queue) FROM changed WHERE status = 'queued' GROUP BY queue
-  ), announced AS (
-    SELECT pg_notify(TG_TABLE_SCHEMA || '.events', status || ' ' || string_agg(id || '.' || attempts, ',') || ' ')
-      FROM (SELECT id, status, attempts, (row_number() OVER () - 1) / 250 AS chunk
-              FROM changed WHERE status IN ('failed', 'cancelled')) AS a
-     GROUP BY status, chunk
-  )
-  SELECT (SELECT count(*) FROM woken) + (SELECT count(*) FROM announced),
-         (SELECT array_agg(id) FROM changed WHERE status = 'queued' AND batch_callback IS NOT NULL)
-    INTO told, callbacks;
-  IF callbacks IS NOT NULL THEN
-    UPDATE tasks SET payload = payload || batch_summary(workflow_id) WHERE id = ANY (callbacks);
-  END IF;
+  PERFORM set_config('pgcourier.cascading', 'on', true);
+  WHILE i <= cardinality(todo_ids) LOOP
+    p_id := todo_ids[i];
+    p_status := todo_status[i];
+    IF i = 1 THEN
+      p_dependents := NEW.dependents;
+    ELSE
+      SELECT dependents INTO p_dependents FROM tasks WHERE id = p_id;
+    END IF;
+    i := i + 1;
+    CONTINUE WHEN p_dependents IS NULL;
+    WITH changed AS (
+      UPDATE tasks AS c
+         SET status = dependent_next(p_status, c.parent_policies[array_position(c.depends_on, p_id)], c.pending_parents, c.failed_parents, c.batch_callback),
+             pending_parents = c.pending_parents - 1,
+             failed_parents = c.failed_parents + CASE WHEN p_status = 'succeeded' THEN 0 ELSE 1 END,
+             run_at = CASE WHEN dependent_next(p_status, c.parent_policies[array_position(c.depends_on, p_id)], c.pending_parents, c.failed_parents, c.batch_callback)
+                                = 'queued' THEN greatest(c.run_at, now()) ELSE c.run_at END,
+             finished_at = CASE WHEN dependent_next(p_status, c.parent_policies[array_position(c.depends_on, p_id)], c.pending_parents, c.failed_parents, c.batch_callback)
+                                     IN ('failed', 'cancelled') THEN now() END,
+             last_error = CASE dependent_next(p_status, c.parent_policies[array_position(c.depends_on, p_id)], c.pending_parents, c.failed_parents, c.batch_callback)
+               WHEN 'failed' THEN 'parent task ' || p_id || ' failed'
+               WHEN 'cancelled' THEN CASE WHEN p_status = 'succeeded' THEN 'skipped: no member of batch ' || c.workflow_id || ' failed'
+                                          ELSE 'skipped: parent task ' || p_id || ' ' || p_status END
+               ELSE c.last_error END,
+             updated_at = now()
+       WHERE c.id = ANY (p_dependents) AND c.status = 'waiting'
+      RETURNING c.id, c.queue, c.status, c.attempts, c.batch_callback, c.dependents
+    ), woken AS (
+      SELECT pg_notify(TG_TABLE_SCHEMA || '.tasks', queue) FROM changed WHERE status = 'queued' GROUP BY queue
+    ), announced AS (
+      SELECT pg_notify(TG_TABLE_SCHEMA || '.events', status || ' ' || string_agg(id || '.' || attempts, ',') || ' ')
+        FROM (SELECT id, status, attempts, (row_number() OVER () - 1) / 250 AS chunk
+                FROM changed WHERE status IN ('failed', 'cancelled')) AS a
+       GROUP BY status, chunk
+    )
+    SELECT (SELECT count(*) FROM woken) + (SELECT count(*) FROM announced),
+           (SELECT array_agg(id) FROM changed WHERE status = 'queued' AND batch_callback IS NOT NULL),
+           (SELECT array_agg(id ORDER BY id) FROM changed WHERE status IN ('failed', 'cancelled') AND dependents IS NOT NULL),
+           (SELECT array_agg(status ORDER BY id) FROM changed WHERE status IN ('failed', 'cancelled') AND dependents IS NOT NULL)
+      INTO told, callbacks, next_ids, next_status;
+    IF callbacks IS NOT NULL THEN
+      UPDATE tasks SET payload = payload || batch_summary(workflow_id) WHERE id = ANY (callbacks);
+    END IF;
+    IF next_ids IS NOT NULL THEN
+      todo_ids := todo_ids || next_ids;
+      todo_status := todo_status || next_status;
+    END IF;
+  END LOOP;
+  PERFORM set_config('pgcourier.cascading', 'off', true);
   RETURN NULL;
 END;
 $$;
 
 -- Fires only for a status change of a row with dependents: plain tasks pay the
--- WHEN test and nothing else.
+-- WHEN test's first term and nothing else. Not for the trigger's own cascade.
 CREATE TRIGGER tasks_release_dependents
 AFTER UPDATE OF status ON tasks
 FOR EACH ROW
-WHEN (NEW.dependents IS NOT NULL AND NEW.status IN ('succeeded', 'failed', 'cancelled') AND OLD.status <> NEW.status)
+WHEN (NEW.dependents IS NOT NULL AND NEW.status IN ('succeeded', 'failed', 'cancelled') AND OLD.status <> NEW.status
+      AND current_setting('pgcourier.cascading', true) IS DISTINCT FROM 'on')
 EXECUTE FUNCTION tasks_release_dependents();

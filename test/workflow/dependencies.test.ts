@@ -92,6 +92,20 @@ describe('dependsOn', () => {
     expect(skip?.lastError).toBe(`skipped: parent task ${bad} failed`);
   });
 
+  it('a failure at the head of a 1,000-step chain fails every step in the statement that fails the head', async () => {
+    const c = await make();
+    c.registerTask('bad', () => {
+      throw new PermanentError('no');
+    });
+    c.registerTask('ok', () => 1);
+    const wf = c.workflow().step('s0', 'bad');
+    for (let i = 1; i < 1000; i++) wf.step(`s${i}`, 'ok', {}, { dependsOn: [`s${i - 1}`] });
+    const { id, tasks } = await wf.enqueue();
+    expect(await c.runOnce({ limit: 1 })).toBe(1);
+    expect((await c.getWorkflow(id))?.progress).toMatchObject({ total: 1000, failed: 1000 });
+    expect((await c.getTask(tasks.s999 as string))?.lastError).toBe(`parent task ${tasks.s998} failed`);
+  });
+
   it('cancelling a task cancels its waiting dependents, transitively; a "run" edge still runs', async () => {
     const c = await make();
     c.registerTask('ok', () => 1);
