@@ -106,6 +106,21 @@ describe('dependsOn', () => {
     expect((await c.getTask(tasks.s999 as string))?.lastError).toBe(`parent task ${tasks.s998} failed`);
   });
 
+  it('waitForTask on a dependent resolves when a cascade fails it (announced on the events channel)', async () => {
+    const c = await make();
+    c.registerTask('bad', () => {
+      throw new PermanentError('no');
+    });
+    const bad = await c.enqueueTask('bad', {});
+    const child = await c.enqueueTask('bad', {}, { dependsOn: [bad] });
+    // 3 s: shorter than waitForTask's 5 s re-read, so only the announcement can resolve it.
+    const waiting = c.waitForTask(child, { timeout: 3 });
+    await c.runOnce({ limit: 1 });
+    const info = await waiting;
+    expect(info.status).toBe('failed');
+    expect(info.lastError).toBe(`parent task ${bad} failed`);
+  });
+
   it('cancelling a task cancels its waiting dependents, transitively; a "run" edge still runs', async () => {
     const c = await make();
     c.registerTask('ok', () => 1);
