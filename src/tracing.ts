@@ -13,6 +13,8 @@ import { type PgQueryable, runPlanned } from './db/pool.js';
 
 /** What the rest of pgcourier needs from OpenTelemetry. */
 export interface Tracing {
+  /** Whether an SDK is registered (else every span is a no-op and attempts skip tracing altogether). */
+  active(): boolean;
   /** `traceparent` of the active span, or null (no span, or not sampled into a valid context). */
   traceparent(): string | null;
   /**
@@ -55,7 +57,13 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 function makeTracing(api: typeof OtelApi): Tracing {
   const tracer = api.trace.getTracer('pgcourier');
+  // What the global provider delegates to while no SDK is registered.
+  const noop = new api.ProxyTracerProvider().getDelegate();
   return {
+    active() {
+      const provider = api.trace.getTracerProvider();
+      return !(provider instanceof api.ProxyTracerProvider) || provider.getDelegate() !== noop;
+    },
     traceparent() {
       const span = api.trace.getSpan(api.context.active());
       const sc = span?.spanContext();

@@ -53,7 +53,7 @@ export class Executor {
   /** Runs one attempt to its settlement. Never throws. */
   run(attempt: Attempt): Promise<Settlement> {
     const tracing = currentTracing();
-    return tracing ? this.#runTraced(attempt, tracing) : this.#run(attempt);
+    return tracing?.active() ? this.#runTraced(attempt, tracing) : this.#run(attempt);
   }
 
   /** Runs the attempt in a consumer span linked to the span that enqueued the task. */
