@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Courier, PermanentError, ValidationError } from '../../src/index.js';
-import { testCourier } from '../helpers/db.js';
+import { testCourier, waitFor } from '../helpers/db.js';
 
 const open: Courier[] = [];
 const make = async () => {
@@ -160,6 +160,27 @@ describe('dependsOn', () => {
     await c.promote(b);
     await c.drain();
     expect(await status(c, join)).toBe('succeeded');
+  });
+
+  it('dependents enqueued while their parents finish are never left waiting (enqueue races completion)', async () => {
+    const c = await make();
+    c.registerTask('quick', async (p: { ms: number }) => {
+      await new Promise((r) => setTimeout(r, p.ms));
+      return p.ms;
+    });
+    c.registerTask('child', () => 'ok');
+    await c.start({ concurrency: 20, pollInterval: 0.2 });
+    const children: string[] = [];
+    const parents = await c.enqueueMany(Array.from({ length: 300 }, (_, i) => ({ name: 'quick', payload: { ms: i % 7 } })));
+    // Enqueue each child a little later than its parent, so many land while it finishes.
+    await Promise.all(
+      parents.map(async (id, i) => {
+        await new Promise((r) => setTimeout(r, i % 11));
+        children.push(await c.enqueueTask('child', {}, { dependsOn: [id] }));
+      }),
+    );
+    await waitFor(async () => (await c.queueStatus()).total.succeeded === 600, 30_000, 'every parent and child to succeed');
+    expect((await c.queueStatus()).total.waiting).toBe(0);
   });
 
   it('refuses unknown parents, malformed ids and key together with dependsOn, writing nothing', async () => {
