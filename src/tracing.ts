@@ -70,7 +70,7 @@ function makeTracing(api: typeof OtelApi): Tracing {
       if (!sc || !api.isSpanContextValid(sc)) return null;
       return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & api.TraceFlags.SAMPLED) === 1 ? '01' : '00'}`;
     },
-    async consume(task, traceparent, fn) {
+    consume(task, traceparent, fn) {
       const span = tracer.startSpan(
         `process ${task.queue}`,
         {
@@ -89,8 +89,15 @@ function makeTracing(api: typeof OtelApi): Tracing {
         api.ROOT_CONTEXT,
       );
       if (!span.isRecording()) return fn(() => span.end());
-      const m = TRACEPARENT.exec((await traceparent().catch(() => null)) ?? '');
-      if (m) span.addLink({ context: { traceId: m[1] as string, spanId: m[2] as string, traceFlags: Number.parseInt(m[3] as string, 16), isRemote: true } });
+      // The link is read while the handler runs (never delaying it); the span ends,
+      // with the time the attempt ended, once the link is in.
+      const linked = traceparent().then(
+        (tp) => {
+          const m = TRACEPARENT.exec(tp ?? '');
+          if (m) span.addLink({ context: { traceId: m[1] as string, spanId: m[2] as string, traceFlags: Number.parseInt(m[3] as string, 16), isRemote: true } });
+        },
+        () => {},
+      );
       let ended = false;
       const end = (outcome: SpanOutcome) => {
         if (ended) return;
@@ -110,7 +117,8 @@ function makeTracing(api: typeof OtelApi): Tracing {
           case 'other':
             span.setAttribute('pgcourier.task.outcome', outcome.detail);
         }
-        span.end();
+        const at = Date.now();
+        void linked.then(() => span.end(at));
       };
       return api.context.with(api.trace.setSpan(api.ROOT_CONTEXT, span), () => fn(end)).finally(() => end({ kind: 'other', detail: 'unknown' }));
     },
@@ -139,7 +147,8 @@ export class TraceparentReader {
       const list = this.#waiting.get(taskId);
       if (list) list.push(resolve);
       else this.#waiting.set(taskId, [resolve]);
-      if (first) setImmediate(() => void this.#flush());
+      // A short window: attempts start one by one as slots free up, and one read serves them all.
+      if (first) setTimeout(() => void this.#flush(), 2);
     });
   }
 
