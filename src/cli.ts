@@ -28,7 +28,11 @@ Commands:
   demo                         run the demo on embedded Postgres
 
 Common options:
-  --database-url URL           (env DATABASE_URL)
+  --database-url URL           (env DATABASE_URL; may name several hosts: h1:5432,h2:5432)
+  --listen-database-url URL    direct connection for LISTEN when DATABASE_URL goes through a
+                               transaction-mode pooler
+  --read-database-url URL      replica for status and metrics reads
+  --prepared-statements false  no named prepared statements (PgBouncer transaction mode)
   --schema NAME                (env PGCOURIER_SCHEMA, default pgcourier)
   --help                       help for a command`,
   migrate: `Usage: pgcourier migrate [--database-url URL] [--schema NAME] [--tasks FILE]
@@ -61,6 +65,9 @@ Common options:
 
 const common = {
   'database-url': { type: 'string' },
+  'listen-database-url': { type: 'string' },
+  'read-database-url': { type: 'string' },
+  'prepared-statements': { type: 'string' },
   schema: { type: 'string' },
   help: { type: 'boolean' },
   tasks: { type: 'string', multiple: true },
@@ -98,6 +105,12 @@ function number(value: string | undefined, flag: string): number | undefined {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got "${value.slice(0, 40)}"`);
   return n;
+}
+
+function flag(value: string | undefined, name: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'true' && value !== 'false') throw new UsageError(`--${name} must be true or false, got "${value.slice(0, 40)}"`);
+  return value === 'true';
 }
 
 /** Imports the task modules given with `--tasks`. */
@@ -160,6 +173,9 @@ async function main(argv: string[]): Promise<number> {
     registry: command === 'enqueue' && !values.tasks ? new TaskRegistry() : defaultRegistry,
     logger,
     plugins: pluginsOf(mods),
+    listenConnectionString: values['listen-database-url'] as string | undefined,
+    readConnectionString: values['read-database-url'] as string | undefined,
+    preparedStatements: flag(values['prepared-statements'] as string | undefined, 'prepared-statements'),
   });
   try {
     await registerTaskModules(courier, mods);

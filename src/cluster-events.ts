@@ -4,8 +4,10 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { MAX_TIMER_SECONDS, parse } from './config.js';
 import { type Announcement, parseAnnouncement } from './db/announce.js';
+import { type ListenSource, listenSourceOfPool } from './db/connections.js';
 import { type SqlNames, sqlNames } from './db/names.js';
 import type { SchemaGuard } from './db/schema-guard.js';
+import { isTaskId } from './db/task-id.js';
 import { NotFoundError, StateError, ValidationError, WaitTimeoutError } from './errors.js';
 import type { CourierEvents } from './events.js';
 import type { TaskDefinition } from './registry.js';
@@ -58,8 +60,8 @@ export interface ClusterEventsDeps {
   /** The courier's local events, forwarded so that cluster listeners see this process's tasks too. */
   events: CourierEvents;
   logger: Logger;
-  /** Settings of the LISTEN connection (default: the pool's). */
-  connection?: pg.ClientConfig;
+  /** Where the LISTEN connection goes (default: the pool's server); `null` re-reads waited tasks every second instead. */
+  listen?: ListenSource | null;
   /** Turns "relation does not exist" into NotMigratedError (and runs an automatic migration first). */
   guard?: SchemaGuard;
 }
@@ -77,6 +79,15 @@ const SAFETY_INTERVAL = 5;
 const SAFETY_INTERVAL_DISCONNECTED = 1;
 /** Seconds the LISTEN connection stays open once nobody waits or listens. */
 const IDLE_CLOSE = 10;
+/** Seconds a listener's registration lives (workers announce only while one is live), and how often it is renewed. */
+const REGISTRATION_TTL = 60;
+const REGISTRATION_RENEW = 20;
+/**
+ * Seconds after registering until waited tasks are read once more: an outcome
+ * statement that began before the registration committed does not announce, and
+ * such a statement commits within moments.
+ */
+const REGISTRATION_SETTLE = 0.25;
 
 const waitOptionsSchema = z
   .object({
@@ -103,8 +114,10 @@ interface Waiter {
  * `task:retrying` and `task:cancelled`, for tasks run by any process, this one
  * included, each delivered once. Reach it as `courier.clusterEvents`.
  *
- * Workers announce outcomes with NOTIFY from the statement that writes them; the
- * first listener opens a LISTEN connection (closed again once nobody listens),
+ * Workers announce outcomes with NOTIFY from the statement that writes them,
+ * while some process listens (the first listener opens a LISTEN connection and
+ * registers it in the schema's `event_listeners` table; both end once nobody
+ * listens, so a cluster without listeners pays nothing for events),
  * and the details in the payload are read in one query per notification. These
  * are **at-most-once notifications**: an event is lost when the LISTEN connection
  * is down at that moment (it reconnects by itself), and an outcome is announced
@@ -131,6 +144,7 @@ export class ClusterEvents {
   #closed = false;
   #safetyTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
   /** Notifications are handled one after another, so events keep their order. */
   #chain: Promise<void> = Promise.resolve();
 
@@ -211,7 +225,7 @@ export class ClusterEvents {
   async waitFor(id: string, options: WaitForTaskOptions = {}): Promise<TaskInfo> {
     const { timeout, signal } = parse(waitOptionsSchema, options ?? {}, 'waitForTask');
     if (typeof id !== 'string' || id === '') throw new ValidationError('waitForTask', 'id', 'must be a task id (a non-empty string)');
-    if (!/^[1-9][0-9]{0,18}$/.test(id)) throw new NotFoundError(`task ${id.slice(0, 100)} does not exist`);
+    if (!isTaskId(id)) throw new NotFoundError(`task ${(id as string).slice(0, 100)} does not exist`);
     if (this.#closed) throw new StateError(`waitForTask: the courier is closed (task ${id})`);
     signal?.throwIfAborted();
     return new Promise<TaskInfo>((resolve, reject) => {
@@ -243,6 +257,7 @@ export class ClusterEvents {
     this.#closed = true;
     clearTimeout(this.#safetyTimer);
     clearTimeout(this.#idleTimer);
+    clearInterval(this.#renewTimer);
     for (const set of [...this.#waiters.values()]) {
       for (const w of set) this.#finish(w, () => w.reject(new StateError(`waitForTask: the courier was closed while waiting for task ${w.id}`)));
     }
@@ -266,24 +281,37 @@ export class ClusterEvents {
     if (this.#closed) return Promise.reject(new StateError('the courier is closed'));
     clearTimeout(this.#idleTimer);
     if (!this.#starting) {
+      const source = this.#deps.listen === undefined ? listenSourceOfPool(this.#deps.pool) : this.#deps.listen;
+      if (source === null) {
+        this.#starting = Promise.resolve();
+        this.#armSafety();
+        return this.#starting;
+      }
       const listener = new Listener({
-        connection: this.#deps.connection ?? (this.#deps.pool as unknown as { options: pg.ClientConfig }).options,
+        source,
         channel: this.#names.events,
         logger: this.#deps.logger,
         onNotify: (payload) => this.#notified(payload),
         onConnect: () => {
-          // A reconnection: whatever was announced meanwhile is lost; re-read the waited tasks.
-          if (this.#listener === listener && this.#started) void this.#recheck();
+          // A reconnection: whatever was announced meanwhile is lost (and the
+          // registration may have expired); register again, then re-read the waited tasks.
+          if (this.#listener === listener && this.#started) void this.#register().then(() => this.#recheck(), () => this.#recheck());
         },
       });
       this.#listener = listener;
       this.#started = false;
-      this.#starting = listener.start().then(() => {
-        if (this.#listener !== listener) return;
-        this.#started = true;
-        // Listening now: the safety re-read can slow down.
-        this.#armSafety();
-      });
+      this.#starting = listener
+        .start()
+        .then(() => this.#register())
+        .then(() => {
+          if (this.#listener !== listener) return;
+          this.#started = true;
+          clearInterval(this.#renewTimer);
+          this.#renewTimer = setInterval(() => void this.#register(false).catch((err: Error) => this.#deps.logger.warn({ err: err.message }, 'renewing the cluster-events registration failed; trying again later')), REGISTRATION_RENEW * 1000);
+          this.#renewTimer.unref();
+          // Listening now: the safety re-read can slow down.
+          this.#armSafety();
+        });
     }
     return this.#starting;
   }
@@ -302,7 +330,29 @@ export class ClusterEvents {
     this.#listener = undefined;
     this.#starting = undefined;
     this.#started = false;
+    clearInterval(this.#renewTimer);
     await listener?.stop();
+    if (listener) await this.#deps.pool.query(`DELETE FROM ${this.#names.eventListeners} WHERE id = $1`, [this.#deps.workerId]).catch(() => {});
+  }
+
+  /**
+   * Writes (or renews) this process's row in the listeners table: outcome
+   * statements announce only while some row is live, so a cluster where nobody
+   * listens pays no NOTIFY. Expired rows of vanished processes are swept here too.
+   * A first registration (`settle`) schedules one early re-read of the waited
+   * tasks (see {@link REGISTRATION_SETTLE}).
+   */
+  async #register(settle = true): Promise<void> {
+    const t = this.#names.eventListeners;
+    const write = () =>
+      this.#deps.pool.query(
+        `WITH swept AS (DELETE FROM ${t} WHERE expires_at < now() - interval '1 hour')
+         INSERT INTO ${t} (id, expires_at) VALUES ($1, now() + make_interval(secs => $2))
+         ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
+        [this.#deps.workerId, REGISTRATION_TTL],
+      );
+    await (this.#deps.guard ? this.#deps.guard.run(write) : write());
+    if (settle && this.#waiters.size > 0) setTimeout(() => void this.#recheck(), REGISTRATION_SETTLE * 1000).unref();
   }
 
   #armSafety(): void {

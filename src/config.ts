@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { type ZodType, z } from 'zod';
+import { isTaskId } from './db/task-id.js';
 import { ValidationError } from './errors.js';
 
 /** Postgres identifier rules for schema names: validated, never concatenated raw. */
@@ -57,7 +58,7 @@ export const enqueueOptionsSchema = taskDefaultsSchema
     delay: seconds('>= 0').min(0, 'must be a number of seconds >= 0').max(MAX_SECONDS, 'must be at most a year (31536000 seconds)').describe('Do not start before this many seconds from now. Not together with `runAt`.'),
     key: z.string().min(1, 'must be a non-empty string').max(512, 'must be at most 512 characters').refine((k) => !k.includes('\u0000') && k.isWellFormed(), 'must not contain NUL characters or lone surrogates').describe('Dedup key: while a task of this name and key is queued or running, enqueue returns its id.').optional(),
     keyMode: z.enum(['keep', 'replace'], 'must be "keep" or "replace"').describe('With `key`: `keep` the queued task (default) or `replace` its payload and options.').optional(),
-    tx: z.unknown().describe("The caller's open transaction (`pg` client inside BEGIN, or a Kysely transaction).").optional(),
+    tx: z.unknown().describe("The caller's open transaction: a `pg` client inside BEGIN, or a transaction of Kysely, Drizzle, Prisma, Knex, TypeORM, Sequelize, MikroORM or postgres.js.").optional(),
     dependsOn: z
       .array(z.union([taskIdSchema, z.object({ id: taskIdSchema, onFailure: edgePolicySchema.optional() }).strict()], 'must be a task id or { id, onFailure }'), 'must be an array of task ids')
       .min(1, 'must name at least one task')
@@ -81,7 +82,7 @@ export const listTasksSchema = z
     createdBefore: z.coerce.date('must be a date').optional(),
     retrying: z.boolean('must be true or false').optional(),
     limit: z.int('must be an integer from 1 to 500').min(1, 'must be an integer from 1 to 500').max(500, 'must be an integer from 1 to 500').default(50),
-    cursor: z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a cursor returned by a previous call').optional(),
+    cursor: z.string().refine(isTaskId, 'must be a cursor returned by a previous call').optional(),
   })
   .strict();
 
@@ -118,12 +119,24 @@ export const courierOptionsSchema = z
     schema: identifierSchema.describe('Postgres schema holding the tables (env PGCOURIER_SCHEMA).').default('pgcourier'),
     logger: z.custom<unknown>((v) => typeof v === 'object' && v !== null && typeof (v as { info?: unknown }).info === 'function', 'must be a pino logger').describe('A pino logger (default: silent).').optional(),
     registry: z.unknown().describe('A TaskRegistry to share (default: a new one).').optional(),
-    poolSize: z.int('must be an integer from 1 to 1000').min(1).max(1000).describe('Connections in the pool the courier creates (default 10).').optional(),
+    poolSize: z.int('must be an integer from 1 to 1000').min(1).max(1000).describe('Connections in the pool the courier creates (default 10, raised by start() to 4 + concurrency / 4, at most 50).').optional(),
     plugins: z
       .array(z.custom<object>((v) => typeof v === 'object' && v !== null && typeof (v as { setup?: unknown }).setup === 'function', 'must be a plugin such as messages({ providers })'), 'must be an array of plugins')
       .describe('Plugins, e.g. `messages({ providers })` from `pgcourier/messages`.')
       .optional(),
     migrate: z.boolean('must be true or false').describe('Create or upgrade the schema before the first statement (default false).').optional(),
+    hosts: z
+      .array(
+        z.union([z.string().min(1), z.object({ host: z.string().min(1), port: z.int().min(1).max(65_535).optional() }).strict()], 'must be "host:port" strings or { host, port } objects'),
+        'must be an array of "host:port" strings or { host, port } objects',
+      )
+      .min(1, 'must name at least one server')
+      .max(32, 'must name at most 32 servers')
+      .describe('Servers in place of the connection string\'s, tried in order; the writable one is used.')
+      .optional(),
+    listenConnectionString: z.string('must be a postgres:// connection string').min(1, 'must be a postgres:// connection string').describe('A direct connection for LISTEN when the main one goes through a transaction-mode pooler.').optional(),
+    preparedStatements: z.boolean('must be true or false').describe('Named prepared statements (default true); false behind a transaction-mode pooler.').optional(),
+    readConnectionString: z.string('must be a postgres:// connection string').min(1, 'must be a postgres:// connection string').describe('A replica for status, lists and metrics.').optional(),
   })
   .strict();
 

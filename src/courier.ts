@@ -6,7 +6,6 @@ import type { z } from 'zod';
 import { ClusterEvents, type TaskInfoOf, type WaitForTaskOptions } from './cluster-events.js';
 import {
   type Check,
-  connectionStringProblem,
   courierOptionsSchema,
   type enqueueOptionsSchema,
   type listTasksSchema,
@@ -16,10 +15,11 @@ import {
   startOptionsSchema,
   stopOptionsSchema,
 } from './config.js';
+import { type CourierConnections, courierConnections } from './db/connections.js';
 import { migrate } from './db/migrate.js';
 import { type SqlNames, sqlNames } from './db/names.js';
-import { createPool, watchPool } from './db/pool.js';
 import { SchemaGuard } from './db/schema-guard.js';
+import { isTaskId } from './db/task-id.js';
 import { waitForDatabase } from './db/wait.js';
 import { type DoctorCheck, diagnose } from './doctor.js';
 import { ConflictError, StateError, ValidationError } from './errors.js';
@@ -55,7 +55,11 @@ export interface CourierOptions {
   logger?: Logger;
   /** Registry of tasks to share; a new one by default. */
   registry?: TaskRegistry;
-  /** Size of the pool the courier creates (default 10). */
+  /**
+   * Size of the pool the courier creates (default 10; `start()` raises it to
+   * 4 + concurrency / 4, at most 50: claims and settles are batched, so few
+   * connections carry many slots).
+   */
   poolSize?: number;
   /**
    * Plugins adding tables, tasks and an API, each reachable as `courier[plugin.name]`,
@@ -69,6 +73,36 @@ export interface CourierOptions {
    * deploy step (`pgcourier migrate`).
    */
   migrate?: boolean;
+  /**
+   * The servers to use in place of the connection string's, tried in order, as
+   * `"host:port"` or `{ host, port }`: the same as naming several in the URL
+   * (`postgres://u:p@h1:5432,h2:5433/db`). With several servers the courier's pool
+   * connects only to the writable one (`target_session_attrs`, default
+   * `read-write`; `primary` also works), checked as libpq does, and finds the new
+   * one after a failover; the LISTEN connection follows. Not with `pool`: a pool
+   * you pass is used as it is.
+   */
+  hosts?: (string | { host: string; port?: number })[];
+  /**
+   * A direct connection (not through a pooler) for LISTEN, when the main
+   * connection goes through PgBouncer or another pooler in transaction mode, which
+   * drops notifications. May name several hosts.
+   */
+  listenConnectionString?: string;
+  /**
+   * Named prepared statements for the hot statements (default true). Set false
+   * behind a pooler in transaction mode without prepared-statement support
+   * (PgBouncer before 1.21); without `listenConnectionString` the workers then poll
+   * instead of LISTEN, which is logged once and shown by `doctor()`. A pooler that
+   * mixes up named statements is also detected, and they are turned off.
+   */
+  preparedStatements?: boolean;
+  /**
+   * A read-only replica for `queueStatus()`, `listTasks()` and `metrics()` (and
+   * the dashboard's lists), which then lag the primary by the replica's
+   * replication delay. Everything else, and `getTask()`, reads the primary.
+   */
+  readConnectionString?: string;
 }
 
 /** Options of {@link Courier.start}. Durations are seconds. */
@@ -159,6 +193,7 @@ export class Courier {
   readonly #schedules: ScheduleAdmin;
   readonly #plugins: { plugin: CourierPlugin<string, unknown>; instance: PluginInstance<unknown> }[] = [];
   readonly #ownsPool: boolean;
+  readonly #connections: CourierConnections;
   readonly #counters: ProcessCounters;
   readonly #guard: SchemaGuard;
   #processor: Processor | undefined;
@@ -174,27 +209,18 @@ export class Courier {
       throw new ValidationError('createCourier', 'registry', 'must be a TaskRegistry');
     }
     this.registry = (opts.registry as TaskRegistry | undefined) ?? new TaskRegistry();
-    if (opts.pool) {
-      this.pool = opts.pool;
-      watchPool(this.pool, this.logger);
-      this.#ownsPool = false;
-    } else {
-      const url = opts.connectionString ?? env.DATABASE_URL;
-      if (!url) throw new ValidationError('createCourier', 'connectionString', 'is required (or pass `pool`, or set DATABASE_URL)');
-      const problem = connectionStringProblem(url);
-      if (problem) throw new ValidationError('createCourier', opts.connectionString ? 'connectionString' : 'DATABASE_URL', problem);
-      this.pool = createPool(url, this.logger, opts.poolSize ?? 10);
-      this.#ownsPool = true;
-    }
+    this.#connections = courierConnections(opts, env.DATABASE_URL, this.logger);
+    this.pool = this.#connections.pool;
+    this.#ownsPool = this.#connections.ownsPool;
     this.names = sqlNames(this.schema);
     this.#guard = new SchemaGuard(this.schema, opts.migrate ? () => this.migrate() : undefined);
-    this.manager = new TaskManager({ pool: this.pool, schema: this.schema, registry: this.registry, events: this.events, guard: this.#guard });
+    this.manager = new TaskManager({ pool: this.pool, readPool: this.#connections.readPool, schema: this.schema, registry: this.registry, events: this.events, guard: this.#guard });
     this.#queues = new QueueAdmin(this.pool, this.names, this.#guard);
     this.#schedules = new ScheduleAdmin(this.pool, this.names, this.registry, this.#guard);
     this.#counters = countEvents(this.events);
     if (!this.registry.get(CLEANUP_TASK)) this.registry.register(cleanupTask((opts) => this.cleanup(opts)));
     this.workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.clusterEvents = new ClusterEvents({ pool: this.pool, schema: this.schema, workerId: this.workerId, events: this.events, logger: this.logger, guard: this.#guard });
+    this.clusterEvents = new ClusterEvents({ pool: this.pool, listen: this.#connections.listen, schema: this.schema, workerId: this.workerId, events: this.events, logger: this.logger, guard: this.#guard });
     for (const plugin of options.plugins ?? []) this.#install(plugin);
     // OpenTelemetry, when installed, is imported in the background (see tracing.ts).
     void loadTracing();
@@ -513,6 +539,7 @@ export class Courier {
     if (opts.cleanup && this.registry.get(CLEANUP_TASK)) {
       await this.#schedules.upsert(CLEANUP_SCHEDULE, '0 * * * *', CLEANUP_TASK, {}, { priority: 10 });
     }
+    this.#connections.fitPool(opts.concurrency);
     const processor = this.#newProcessor({
       concurrency: opts.concurrency,
       queues: opts.queues ?? null,
@@ -593,7 +620,7 @@ export class Courier {
    * ```
    */
   async runTaskNow(id: string): Promise<boolean> {
-    if (typeof id !== 'string' || !/^[1-9][0-9]{0,18}$/.test(id)) throw new ValidationError('runTaskNow', 'id', 'must be a task id');
+    if (!isTaskId(id)) throw new ValidationError('runTaskNow', 'id', 'must be a task id');
     const processor = this.#newProcessor({ concurrency: 1, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false });
     return this.#guard.run(() => processor.runOneInline(id));
   }
@@ -741,7 +768,7 @@ export class Courier {
    * ```
    */
   metrics(): Promise<Metrics> {
-    return this.#guard.run(() => collectMetrics(this.pool, this.names, this.#counters));
+    return this.#guard.run(() => collectMetrics(this.#connections.readPool ?? this.pool, this.names, this.#counters));
   }
 
   /**
@@ -764,8 +791,8 @@ export class Courier {
    * for (const check of await courier.doctor()) if (check.level !== 'ok') console.warn(check.name, check.detail);
    * ```
    */
-  doctor(): Promise<DoctorCheck[]> {
-    return diagnose(this.pool, this.names, this.#pluginMigrations());
+  async doctor(): Promise<DoctorCheck[]> {
+    return [...(await diagnose(this.pool, this.names, this.#pluginMigrations())), ...this.#connections.checks()];
   }
 
   /**
@@ -811,10 +838,11 @@ export class Courier {
     await this.stop(options);
     await this.clusterEvents.close();
     for (const { instance } of this.#plugins) await instance.close?.();
-    if (this.#ownsPool) {
-      // pool.end() waits for checked-out clients; a query hung on a dead server must not block exit.
+    // pool.end() waits for checked-out clients; a query hung on a dead server must not block exit.
+    const owned = [...(this.#ownsPool ? [this.pool] : []), ...(this.#connections.readPool ? [this.#connections.readPool] : [])];
+    if (owned.length > 0) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.pool.end().catch(() => {}), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      await Promise.race([Promise.all(owned.map((p) => p.end().catch(() => {}))), new Promise((r) => (timer = setTimeout(r, 5000)))]);
       clearTimeout(timer);
     }
   }
@@ -855,6 +883,7 @@ export class Courier {
         registry: this.registry.claimable(),
         logger: this.logger,
         workerId: this.workerId,
+        listen: this.#connections.listen,
       },
       { ...s, batchSize: s.batchSize ?? Math.min(1000, s.concurrency + s.prefetch) },
     );

@@ -1,10 +1,12 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { enqueueOptionsSchema, listTasksSchema, parse } from './config.js';
 import { announceTasks } from './db/announce.js';
 import { JsonLossError, stringifyLossless, unstorableInJsonb } from './db/json.js';
 import { type SqlNames, sqlNames } from './db/names.js';
-import { type Queryable, queryableOf, runPrepared } from './db/pool.js';
+import { type Queryable, runPrepared } from './db/pool.js';
 import { SchemaGuard } from './db/schema-guard.js';
+import { isTaskId } from './db/task-id.js';
+import { transactionQueryable } from './db/tx/index.js';
 import type { TaskRow, TaskStatus } from './db/types.js';
 import { ConflictError, NotFoundError, StateError, UnknownTaskError, ValidationError } from './errors.js';
 import type { CourierEvents } from './events.js';
@@ -47,10 +49,13 @@ export interface EnqueueOptions {
   /** With `key` (an error without it): `'keep'` (default) leaves the queued task as is; `'replace'` overwrites its payload and options. */
   keyMode?: 'keep' | 'replace';
   /**
-   * The caller's open transaction (a `pg` client inside `BEGIN`, or a Kysely
-   * transaction): the task exists only if it commits. A `pg` client that is not
-   * inside a transaction, or a Kysely instance that is not a transaction, is
-   * refused: the task would commit at once.
+   * The caller's open transaction: the task exists only if it commits. A `pg`
+   * client inside `BEGIN`, or the transaction object of Kysely, Drizzle
+   * (node-postgres or postgres.js), Prisma (the `$transaction` client), Knex,
+   * TypeORM (EntityManager or QueryRunner), Sequelize, MikroORM (EntityManager) or
+   * postgres.js (`sql.begin`). An object that shows it is outside a transaction (a
+   * pool, a database or ORM instance, a finished transaction) is refused: the task
+   * would commit at once.
    */
   tx?: unknown;
   /**
@@ -141,6 +146,8 @@ export interface TaskPage {
 /** The manager's view of the database; a courier builds it. */
 export interface ManagerDeps {
   pool: pg.Pool;
+  /** A replica for `list` and `queueStatus` (default: `pool`). */
+  readPool?: pg.Pool;
   schema: string;
   registry: TaskRegistry;
   /** Receives `task:enqueued`. */
@@ -321,7 +328,7 @@ export class TaskManager {
     const f = parse(listTasksSchema, options ?? {}, 'listTasks');
     // Each filter is a fixed predicate with its own parameter; absent ones are NULL and drop out.
     const { rows } = await this.#guard.run(() =>
-      this.#deps.pool.query<TaskRow>(
+      (this.#deps.readPool ?? this.#deps.pool).query<TaskRow>(
         `SELECT * FROM ${this.#table}
           WHERE ($1::text IS NULL OR queue = $1)
             AND ($2::text IS NULL OR status = $2)
@@ -345,14 +352,14 @@ export class TaskManager {
    */
   async queueStatus(): Promise<QueueStatus> {
     const [{ rows }, { rows: oldest }] = await this.#guard.run(() => Promise.all([
-      this.#deps.pool.query<{ queue: string; status: TaskStatus; n: string; recent: string; updated: Date | null }>(
+      (this.#deps.readPool ?? this.#deps.pool).query<{ queue: string; status: TaskStatus; n: string; recent: string; updated: Date | null }>(
         `SELECT queue, status, count(*) AS n,
                 count(*) FILTER (WHERE created_at > now() - interval '24 hours') AS recent,
                 max(updated_at) AS updated
            FROM ${this.#table} GROUP BY queue, status`,
       ),
       // Delayed tasks (run_at in the future) are not waiting.
-      this.#deps.pool.query<{ queue: string; oldest: Date }>(
+      (this.#deps.readPool ?? this.#deps.pool).query<{ queue: string; oldest: Date }>(
         `SELECT queue, min(run_at) AS oldest FROM ${this.#table} WHERE status = 'queued' AND run_at <= now() GROUP BY queue`,
       ),
     ]));
@@ -463,12 +470,7 @@ export class TaskManager {
   }
 
   #runner(tx: unknown, where: string): Queryable {
-    if (tx === undefined) return this.#deps.pool;
-    const q = queryableOf(tx);
-    if (!q) throw new ValidationError(where, 'tx', 'must be a pg client inside BEGIN or a Kysely transaction');
-    const outside = outsideTransaction(tx);
-    if (outside) throw new ValidationError(where, 'tx', outside);
-    return q;
+    return tx === undefined ? this.#deps.pool : transactionQueryable(tx, where);
   }
 
   #row(task: string | TaskDefinition<any, string, any>, payload: unknown, options: ReturnType<typeof enqueueOptionsSchema.parse>, where: string, prefix = ''): Row {
@@ -586,10 +588,6 @@ function emptyCounts(): QueueCounts {
   return { waiting: 0, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, total: 0, last24h: 0, lastUpdated: null, oldestQueuedAt: null };
 }
 
-function isTaskId(id: unknown): id is string {
-  return typeof id === 'string' && /^[1-9][0-9]{0,18}$/.test(id);
-}
-
 function assertOneStart(options: { runAt?: unknown; delay?: unknown }, where: string, prefix: string): void {
   if (options.runAt !== undefined && options.delay !== undefined) throw new ValidationError(where, `${prefix}delay`, 'must not be given together with runAt (pick one)');
 }
@@ -597,23 +595,6 @@ function assertOneStart(options: { runAt?: unknown; delay?: unknown }, where: st
 function taskId(id: unknown, where: string): string {
   if (!isTaskId(id)) throw new ValidationError(where, 'id', 'must be a task id (a string of digits)');
   return id;
-}
-
-/**
- * Why `tx` would not hold the insert back until a commit, or `null`: a pool
- * runs each statement on its own; a `pg` client reports its transaction status after each statement ('I' = idle, no
- * BEGIN); a Kysely instance says whether it is a transaction.
- */
-function outsideTransaction(tx: unknown): string | null {
-  if (tx instanceof pg.Pool) return 'must be a client checked out of the pool and inside BEGIN, not the pool itself';
-  const candidate = tx as { getTransactionStatus?: () => string | null; isTransaction?: unknown };
-  if (typeof candidate.getTransactionStatus === 'function') {
-    const status = candidate.getTransactionStatus();
-    // Only 'I' is trusted: a failed statement rejects before the server reports 'E'.
-    if (status === 'I') return 'must be inside a transaction: run BEGIN on this client first (otherwise the task would commit at once)';
-  }
-  if (candidate.isTransaction === false) return 'must be a Kysely transaction (db.transaction().execute(async (trx) => …)), not the Kysely instance itself';
-  return null;
 }
 
 function assertDistinctKeys(rows: Row[]): void {

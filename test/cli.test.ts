@@ -75,7 +75,7 @@ describe('pgcourier CLI', () => {
     const ok = cli(['doctor', '--json']);
     expect(ok.code).toBe(0);
     const checks = JSON.parse(ok.stdout) as Array<{ name: string; level: string }>;
-    expect(checks.map((c) => c.name)).toEqual(['schema', 'task table', 'vacuum horizon', 'notify queue', 'leases']);
+    expect(checks.map((c) => c.name)).toEqual(['schema', 'task table', 'vacuum horizon', 'notify queue', 'leases', 'listen']);
     expect(checks.find((c) => c.name === 'schema')?.level).toBe('ok');
     await courier.pool.query(`INSERT INTO "${courier.schema}".tasks (name, status, attempts, locked_until, lease_token) VALUES ('audit', 'running', 1, now() - interval '5 minutes', gen_random_uuid())`);
     expect(cli(['doctor']).stdout).toMatch(/leases\s+warn\s+1 running task/);

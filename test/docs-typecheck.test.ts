@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { generatePrismaClient } from './helpers/prisma.js';
 
 const root = join(import.meta.dirname, '..');
 
@@ -19,6 +20,8 @@ const SKIPPED = new Set(['emailjs-provider-options']);
 const PRELUDES: Record<string, string> = {
   courier: "import { createCourier } from 'pgcourier';\nconst courier = createCourier();\n",
   messaging: "import { createCourier } from 'pgcourier';\nimport { messages } from 'pgcourier/messages';\nconst courier = createCourier({ plugins: [messages()] });\n",
+  // A Prisma client generated from test/helpers/prisma.ts's schema (model Order { id, total }).
+  prisma: "import { createCourier } from 'pgcourier';\nimport { PrismaClient } from '../prisma/client/client.js';\nconst courier = createCourier();\n",
 };
 
 interface Block {
@@ -75,6 +78,7 @@ describe('docs compile', () => {
       writeFileSync(path, `${prelude}${block.code}\nexport {};\n`);
       files.push({ path, block, offset: prelude.split('\n').length - 1 });
     });
+    if (blocks.some((b) => b.marker?.kind === 'prelude' && b.marker.name === 'prisma')) generatePrismaClient(join(workDir, 'prisma'));
     writeFileSync(
       join(workDir, 'tsconfig.json'),
       JSON.stringify({

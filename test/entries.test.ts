@@ -88,6 +88,22 @@ describe('entries of the built package', () => {
     expect(nodemailer(urls)).toEqual([]);
   });
 
+  it('the tx adapters load no ORM or driver: import, an enqueue in a pg transaction and a refused object', () => {
+    const urls = resolvedBy(
+      "const { createCourier } = await import('pgcourier'); const pg = (await import('pg')).default;" +
+        "const c = createCourier({ connectionString: process.env.DATABASE_URL, schema: process.env.SCHEMA }); c.registerTask('t', () => {}); await c.migrate();" +
+        "const client = await c.pool.connect(); await client.query('BEGIN'); await c.enqueueTask('t', {}, { tx: client }); await client.query('COMMIT'); client.release();" +
+        "const refused = await c.enqueueTask('t', {}, { tx: { raw() {}, $queryRawUnsafe: 1 } }).catch((e) => e); await c.close();" +
+        "if (refused?.field !== 'tx') process.exit(3);",
+      { DATABASE_URL: databaseUrl(), SCHEMA: freshSchema('noorm') },
+    );
+    expect(urls.some((u) => u.includes('/dist/db/tx/'))).toBe(true);
+    const orms = /\/node_modules\/(drizzle-orm|knex|typeorm|sequelize|postgres|prisma|@prisma|@mikro-orm|reflect-metadata)\//;
+    expect(urls.filter((u) => orms.test(u))).toEqual([]);
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, Record<string, unknown> | undefined>;
+    for (const deps of [manifest.dependencies, manifest.peerDependencies]) for (const name of Object.keys(deps ?? {})) expect(name).not.toMatch(/^(drizzle-orm|knex|typeorm|sequelize|postgres|prisma|@prisma\/.*|@mikro-orm\/.*)$/);
+  });
+
   it('nodemailer and @opentelemetry/api are optional peer dependencies, not dependencies', () => {
     const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, Record<string, unknown>>;
     expect(manifest.dependencies).not.toHaveProperty('nodemailer');

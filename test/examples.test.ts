@@ -14,6 +14,7 @@ function runExample(name: string) {
 describe('examples run as the README says', () => {
   for (const [name, expected] of [
     ['transactional-enqueue', /ran 1 task\(s\); succeeded 1, queued 0/],
+    ['order-receipt-trigger', /ran 1 task\(s\); receipts sent for orders \[1\]; tasks in the table: 1/],
     ['cron-report', /reports built: \d+/],
     ['cli-worker/run', /worker exited with 0/],
     ['report-workflow', /summary email sent to ops@acme\.test: 3 of 4 client reports/],

@@ -8,6 +8,7 @@ import { idle } from './idle.js';
 import { latency } from './latency.js';
 import { memory } from './memory.js';
 import { steady50, steady70 } from './steady.js';
+import { workersScaling } from './workers-scaling.js';
 import type { Workload } from './workload.js';
 
 /** Every workload in run order; drain_noop comes before steady70/steady50, which reuse its rates. */
@@ -25,10 +26,11 @@ export const WORKLOADS: Workload<any>[] = [
   idle,
   history,
   memory,
+  workersScaling,
 ];
 
-/** Workloads a plain `npm run bench` runs (memory is long and runs only when named). */
-export const DEFAULT_WORKLOADS = WORKLOADS.filter((w) => w !== memory).map((w) => w.name);
+/** Workloads a plain `npm run bench` runs (memory and workers_scaling are long and run only when named). */
+export const DEFAULT_WORKLOADS = WORKLOADS.filter((w) => w !== memory && w !== workersScaling).map((w) => w.name);
 
 /**
  * Names `--only=` also accepts, each standing for several workloads. `targets` is

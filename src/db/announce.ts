@@ -57,13 +57,16 @@ export function parseAnnouncement(payload: string): Announcement | null {
  * columns `id`, `attempt`, `kind` (an {@link AnnouncedKind}, or NULL for rows that
  * announce nothing) and `chunk` (rows of one chunk share a notification; give at
  * most {@link IDS_PER_NOTIFICATION} rows the same chunk, e.g. `(n - 1) / 250` over
- * an ordinality). One `pg_notify` per kind and chunk. `channel` and `publisher` are
- * SQL expressions (parameters). Reference it from the main query (for example
- * `(SELECT count(*) FROM announced)`) or Postgres never runs it.
+ * an ordinality). One `pg_notify` per kind and chunk, and none at all unless some
+ * process listens (a live row in `names.eventListeners`, checked once per
+ * statement). `channel` and `publisher` are SQL expressions (parameters).
+ * Reference it from the main query (for example `(SELECT count(*) FROM announced)`)
+ * or Postgres never runs it.
  */
-export function announceSql(rows: string, channel: string, publisher: string): string {
+export function announceSql(names: SqlNames, rows: string, channel: string, publisher: string): string {
   return `SELECT pg_notify(${channel}, kind || ' ' || string_agg(id || '.' || attempt, ',') || ' ' || ${publisher})
-       FROM ${rows} WHERE kind IS NOT NULL GROUP BY kind, chunk`;
+       FROM ${rows} WHERE kind IS NOT NULL AND EXISTS (SELECT 1 FROM ${names.eventListeners} WHERE expires_at > now())
+      GROUP BY kind, chunk`;
 }
 
 /**
@@ -83,7 +86,7 @@ export async function announceTasks(db: Queryable, names: SqlNames, kind: Announ
     `WITH announced_rows AS (
        SELECT id, attempts AS attempt, $2::text AS kind, (row_number() OVER () - 1) / ${IDS_PER_NOTIFICATION} AS chunk
          FROM ${names.tasks} WHERE id = ANY($3::bigint[]))
-     ${announceSql('announced_rows', '$1', '$4')}`,
+     ${announceSql(names, 'announced_rows', '$1', '$4')}`,
     [names.events, kind, ids, publisher],
   );
 }

@@ -17,6 +17,8 @@ export interface SqlNames {
   readonly scheduleRuns: string;
   readonly workers: string;
   readonly migrations: string;
+  /** Processes listening to {@link SqlNames.events}; outcomes are announced only while one is live. */
+  readonly eventListeners: string;
   /** The LISTEN/NOTIFY channel of task wake-ups (a plain string, passed as a parameter). */
   readonly channel: string;
   /** The LISTEN/NOTIFY channel of cluster-wide task events (finished, retrying, cancelled); see `db/announce.ts`. */
@@ -39,6 +41,7 @@ export function sqlNames(schema: string): SqlNames {
     scheduleRuns: `${q}.schedule_runs`,
     workers: `${q}.workers`,
     migrations: `${q}.migrations`,
+    eventListeners: `${q}.event_listeners`,
     channel: `${schema}.tasks`,
     events: `${schema}.events`,
     table,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CompiledQuery } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 
 /** Anything that runs a parameterised statement: a `pg.Pool`, a `pg.Client` or a pool client. */
@@ -26,22 +26,44 @@ export function runPlanned<R extends pg.QueryResultRow>(db: PgQueryable, text: s
 /**
  * Runs `text` as a named prepared statement: each connection parses and plans it
  * once. The name is derived from the text, so different schemas never collide.
+ * Where named statements are off ({@link disableNamedStatements}) it runs
+ * unnamed; where a pooler turns out to mix them up (the statement "does not
+ * exist" or "already exists" on the server connection it got), it runs the
+ * statement again unnamed, which is safe as the failed one never executed, and
+ * stays unnamed on `db` from then on.
  */
-export function runPrepared<R extends pg.QueryResultRow>(db: PgQueryable, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
-  return db.query<R>({ name: `pgcourier_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text, values });
+export async function runPrepared<R extends pg.QueryResultRow>(db: PgQueryable, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+  if (unnamedOnly.has(db)) return db.query<R>({ text, values });
+  try {
+    return await db.query<R>({ name: `pgcourier_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text, values });
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if ((code !== '26000' && code !== '42P05') || !/prepared statement "pgcourier_/.test((err as Error).message)) throw err;
+    unnamedOnly.add(db);
+    return db.query<R>({ text, values });
+  }
+}
+
+const unnamedOnly = new WeakSet<object>();
+
+/**
+ * Makes {@link runPrepared} send unnamed statements on `pool` and its clients: a
+ * pooler in transaction mode (PgBouncer before 1.21) hands each transaction to any
+ * server connection, where a statement prepared on another one does not exist.
+ */
+export function disableNamedStatements(pool: pg.Pool): void {
+  unnamedOnly.add(pool);
+  pool.on('connect', (client) => unnamedOnly.add(client));
+}
+
+/** Whether named prepared statements are off for `db` (by option or because a pooler mixed them up). */
+export function namedStatementsOff(db: object): boolean {
+  return unnamedOnly.has(db);
 }
 
 /** A Kysely transaction or database object, as far as we need it. */
 interface KyselyLike {
   executeQuery(query: CompiledQuery): Promise<{ rows: unknown[] }>;
-}
-
-/** Creates the pool pgcourier owns; errors of idle clients are logged, never fatal. */
-export function createPool(connectionString: string, logger: Logger, max = 10): pg.Pool {
-  // A connect that never completes (server gone, packets dropped) must fail, not hang.
-  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 10_000 });
-  watchPool(pool, logger);
-  return pool;
 }
 
 /**

@@ -14,11 +14,12 @@ export const ERROR_HISTORY = 20;
 export const retriesLeftSql = (t: string) => `(1 + ${t}.max_retries - (${t}.attempts - ${t}.deferrals))`;
 
 /**
- * Appends an error entry `{ attempt, message, stack?, at }` for the current attempt
+ * Appends an error entry `{ attempt, message, stack?, at, startedAt?, worker? }` for the current attempt
  * (`message` and `stack` are SQL expressions; nothing is appended when `message`
  * is NULL), keeping the last {@link ERROR_HISTORY}.
  */
 export const appendErrorSql = (t: string, message: string, stack = 'NULL::text') =>
   `CASE WHEN ${message} IS NULL THEN ${t}.errors
         ELSE (CASE WHEN jsonb_array_length(${t}.errors) >= ${ERROR_HISTORY} THEN ${t}.errors - 0 ELSE ${t}.errors END)
-             || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object('attempt', ${t}.attempts, 'message', ${message}, 'stack', ${stack}, 'at', now()))) END`;
+             || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object('attempt', ${t}.attempts, 'message', ${message}, 'stack', ${stack}, 'at', now(),
+                                                                 'startedAt', ${t}.started_at, 'worker', ${t}.locked_by))) END`;

@@ -17,6 +17,10 @@ export interface TaskErrorEntry {
   stack?: string;
   /** When it was recorded (ISO-8601). */
   at: string;
+  /** When the attempt started (ISO-8601); recorded by version 0.2 on, absent in older entries. */
+  startedAt?: string;
+  /** The worker (`locked_by`) that ran the attempt, when one did. */
+  worker?: string;
 }
 
 /**

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 
-/** Errors that mean "Postgres is not (yet) accepting connections", worth waiting out. */
-const NOT_UP_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', '57P03']);
+/** Errors that mean "Postgres is not (yet) accepting connections", worth waiting out (PGCOURIER_NO_HOST: no server of several is writable yet). */
+const NOT_UP_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', '57P03', 'PGCOURIER_NO_HOST']);
 
 /** Whether `err` says the server is not reachable or still starting (not: wrong password, unknown database). */
 export function isDatabaseNotUp(err: unknown): boolean {

@@ -7,6 +7,8 @@ import type { Courier } from '../courier.js';
 export type HttpCourier = Pick<
   Courier,
   | 'logger'
+  | 'pool'
+  | 'names'
   | 'registry'
   | 'enqueueTask'
   | 'enqueueMany'
@@ -19,6 +21,7 @@ export type HttpCourier = Pick<
   | 'deleteTask'
   | 'queueStatus'
   | 'listQueues'
+  | 'configureQueue'
   | 'pauseQueue'
   | 'resumeQueue'
   | 'schedule'

@@ -9,6 +9,7 @@ import { buildOpenApi } from './openapi.js';
 import { type HttpOptions, resolveHttpOptions } from './options.js';
 import { HttpProblem, problemResponse } from './problem.js';
 import type { Reply, Route, RouteContext } from './route.js';
+import { messageBrowseRoutes, messageReads } from './routes/message-browse.js';
 import { originRoutes } from './routes/origin.js';
 import { queueRoutes } from './routes/queues.js';
 import { scheduleRoutes } from './routes/schedules.js';
@@ -16,6 +17,12 @@ import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
 import { workflowRoutes } from './routes/workflows.js';
 import { parseInput } from './validate.js';
+
+/** The dashboard's message views, when the messages plugin is installed. */
+function messageBrowse(courier: HttpCourier): Route[] {
+  const reads = messageReads(courier);
+  return reads ? messageBrowseRoutes(reads) : [];
+}
 
 /** A web-standard request handler. */
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -157,6 +164,7 @@ export function createHttpHandler(courier: HttpCourier, options: HttpOptions): C
     ...scheduleRoutes,
     ...workflowRoutes,
     ...extensions.flatMap((e) => e.routes),
+    ...messageBrowse(courier),
     ...systemRoutes,
     ...originRoutes,
   ];
@@ -167,8 +175,12 @@ export function createHttpHandler(courier: HttpCourier, options: HttpOptions): C
   let document: Record<string, unknown> | undefined;
   const openapi = () => (document ??= buildOpenApi(routes, opts.basePath, opts.dashboard !== null));
 
-  /** Answers a request, or returns `null` when its path is outside `basePath`. */
-  async function dispatch(request: Request): Promise<Response | null> {
+  /**
+   * Answers a request, or returns `null` when its path is outside `basePath`.
+   * `method` differs from `request.method` only for methods a web `Request`
+   * cannot carry (TRACE, CONNECT), which the Node adapter passes on this way.
+   */
+  async function dispatch(request: Request, method: string = request.method): Promise<Response | null> {
     let url: URL;
     try {
       url = new URL(request.url);
@@ -189,15 +201,15 @@ export function createHttpHandler(courier: HttpCourier, options: HttpOptions): C
         else if (c.rank === (best[0] as { c: Compiled }).c.rank) best.push({ c, params });
       }
       if (best.length === 0) throw new HttpProblem('not-found', `no endpoint at ${url.pathname}`);
-      const head = request.method === 'HEAD';
-      const hit = best.find(({ c }) => c.route.method === request.method || (head && c.route.method === 'GET'));
+      const head = method === 'HEAD';
+      const hit = best.find(({ c }) => c.route.method === method || (head && c.route.method === 'GET'));
       if (!hit) {
         const methods = new Set<string>(best.map(({ c }) => c.route.method));
         if (methods.has('GET')) methods.add('HEAD');
         methods.add('OPTIONS');
         const allow = [...methods].join(', ');
-        if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: { ...BASE_HEADERS, allow } });
-        throw new HttpProblem('method-not-allowed', `${request.method} is not allowed here; use ${allow}`, { headers: { Allow: allow } });
+        if (method === 'OPTIONS') return new Response(null, { status: 204, headers: { ...BASE_HEADERS, allow } });
+        throw new HttpProblem('method-not-allowed', `${method.slice(0, 20)} is not allowed here; use ${allow}`, { headers: { Allow: allow } });
       }
       route = hit.c.route;
       if (route.access === 'bearer') await authenticate(request);

@@ -17,6 +17,9 @@ export interface NodeListenerOptions {
   trustProxy?: boolean;
 }
 
+/** Methods the fetch standard forbids in a `Request` (it throws on them). */
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
 /** Client address of requests that came through the Node adapter (for per-IP limits). */
 export const clientAddresses = new WeakMap<Request, string>();
 
@@ -140,7 +143,7 @@ export async function writeResponse(response: Response, res: ServerResponse, hea
  * Adapts a dispatcher (a `Response`, or `null` for "not mine") to a Node
  * listener. `null` goes to `next` when there is one, else 404.
  */
-export function nodeListener(dispatch: (request: Request) => Promise<Response | null>, options: NodeListenerOptions = {}): NodeListener {
+export function nodeListener(dispatch: (request: Request, method?: string) => Promise<Response | null>, options: NodeListenerOptions = {}): NodeListener {
   return (req, res, next) => {
     const controller = new AbortController();
     res.once('close', () => {
@@ -150,9 +153,16 @@ export function nodeListener(dispatch: (request: Request) => Promise<Response | 
     const run = async () => {
       let response: Response | null;
       try {
-        const converted = toWebRequest(req, controller.signal, options.trustProxy === true);
-        release = converted.release;
-        response = await dispatch(converted.request);
+        const method = (req.method ?? 'GET').toUpperCase();
+        if (FORBIDDEN_METHODS.has(method)) {
+          // A web Request cannot carry these methods: route a bodiless stand-in so the answer is 405 with Allow.
+          req.resume();
+          response = await dispatch(new Request(requestUrl(req, options.trustProxy === true), { method: 'GET', signal: controller.signal }), method);
+        } else {
+          const converted = toWebRequest(req, controller.signal, options.trustProxy === true);
+          release = converted.release;
+          response = await dispatch(converted.request);
+        }
       } catch (err) {
         response = problemResponse(err instanceof HttpProblem ? err : new HttpProblem('validation', 'the request could not be read', { field: 'url' }));
       }

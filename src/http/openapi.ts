@@ -44,7 +44,9 @@ function parameters(route: Route): Json[] {
     for (const [name, prop] of Object.entries(json.properties ?? {})) {
       const p: Json = { name, in: where, required: where === 'path' || (json.required ?? []).includes(name), schema: prop };
       if (typeof prop.description === 'string') p.description = prop.description;
-      if (examples[name] !== undefined) p.example = examples[name];
+      const example = examples[name];
+      // Query strings carry text; the document shows a numeric parameter's example as a number.
+      if (example !== undefined) p.example = (prop.type === 'integer' || prop.type === 'number') && /^-?[0-9.]+$/.test(example) ? Number(example) : example;
       out.push(p);
     }
   }

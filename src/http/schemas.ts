@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { queueNameSchema, taskDefaultsSchema, taskNameSchema } from '../config.js';
+import { isTaskId } from '../db/task-id.js';
 import { sendBulkInputSchema, sendInputSchema } from '../messages/config.js';
 
 /** Metadata of a named component schema. */
@@ -23,14 +24,36 @@ export const responseComponents = z.registry<ComponentMeta>();
 const dateTime = z.iso.datetime({ offset: true });
 const at = z.iso.datetime();
 
-/** Task ids as the engine hands them out. */
-export const taskIdSchema = z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a task id returned by enqueue');
+/** Task ids as the engine hands them out (Postgres `bigint`, so at most 9223372036854775807). */
+export const taskIdSchema = z.string().refine(isTaskId, 'must be a task id returned by enqueue (an integer from 1 to 9223372036854775807)');
 /** Names of schedules. */
 export const scheduleNameSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of letters, digits, _ . : -');
 /** Ids of messages and batches (opaque to this layer). */
 export const opaqueIdSchema = z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
-/** The task states. */
-export const taskStatusSchema = z.enum(['waiting', 'queued', 'running', 'succeeded', 'failed', 'cancelled'], 'must be one of waiting, queued, running, succeeded, failed, cancelled');
+/**
+ * A task status in responses: one of the statuses the task table allows
+ * (`queued`, `running`, `succeeded`, `failed`, `cancelled`, and any a later
+ * migration adds); `GET /task-statuses` lists them.
+ */
+export const taskStatusSchema = z.string().describe('One of the statuses the task table allows; `GET /tasks/counts` lists them all.');
+/**
+ * A status filter as sent: a status of the table, or a sub-state of `queued`
+ * (`delayed`, `retrying`). The handler checks it against the table's statuses.
+ */
+export const statusFilterSchema = z
+  .string()
+  .regex(/^[a-z_]{1,32}$/, 'must be a task status (queued, running, succeeded, failed, cancelled, …) or delayed, retrying')
+  .describe('A status of the table (`queued`, `running`, `succeeded`, `failed`, `cancelled`, …) or a sub-state of `queued`: `delayed`, `retrying`.');
+/** A time in a query: ISO-8601 with offset, or epoch milliseconds. */
+const queryTime = z
+  .union([dateTime, z.string().regex(/^[0-9]{11,15}$/)], 'must be an ISO-8601 date-time with offset, or epoch milliseconds')
+  .transform((v) => new Date(/^[0-9]+$/.test(v) ? Number(v) : v))
+  .describe('ISO-8601 date-time with offset, or epoch milliseconds.');
+const pageLimit = z.coerce
+  .number('must be an integer from 1 to 500')
+  .int('must be an integer from 1 to 500')
+  .min(1, 'must be an integer from 1 to 500')
+  .max(500, 'must be an integer from 1 to 500');
 
 // ---------------------------------------------------------------- requests
 
@@ -72,16 +95,89 @@ export const enqueueManyBody = z
   .strict()
   .register(requestComponents, { id: 'EnqueueManyRequest', description: 'Up to 1000 tasks enqueued in one statement.' });
 
+/** The filter fields shared by `GET /tasks`, `GET /tasks/counts` and bulk actions. */
+const taskFilterFields = {
+  queue: queueNameSchema.optional(),
+  name: taskNameSchema.optional(),
+  status: statusFilterSchema.optional(),
+  createdAfter: queryTime.optional(),
+  createdBefore: queryTime.optional(),
+  q: z.string().max(200, 'must be at most 200 characters').optional().describe('Case-insensitive text in the key or the last error message; a task id finds that task.'),
+};
+
 /** Query of `GET /tasks`. */
 export const listTasksQuery = z
   .object({
-    queue: queueNameSchema.optional(),
-    status: taskStatusSchema.optional(),
-    name: taskNameSchema.optional(),
-    createdAfter: dateTime.optional(),
-    createdBefore: dateTime.optional(),
-    limit: z.coerce.number('must be an integer from 1 to 500').int('must be an integer from 1 to 500').min(1, 'must be an integer from 1 to 500').max(500, 'must be an integer from 1 to 500').optional(),
-    cursor: z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a cursor returned by a previous page').optional(),
+    ...taskFilterFields,
+    sort: z.enum(['newest', 'oldest', 'priority'], 'must be newest, oldest or priority').optional().describe('`newest` (default) and `oldest` by id; `priority` in claim order (priority, due time, id).'),
+    limit: pageLimit.optional(),
+    cursor: z
+      .string()
+      .regex(/^([1-9]|10)\.-?[0-9]{1,19}\.[0-9]{1,19}$|^[1-9][0-9]{0,18}$/, 'must be a cursor returned by a previous page')
+      .optional()
+      .describe('`nextCursor` of the previous page (same filter and sort).'),
+  })
+  .strict();
+
+/** Query of `GET /tasks/counts`. */
+export const taskCountsQuery = z.object(taskFilterFields).omit({ status: true }).strict();
+
+/** `POST /tasks/actions`. */
+export const bulkActionBody = z
+  .object({
+    action: z.enum(['cancel', 'retry', 'promote', 'delete'], 'must be cancel, retry, promote or delete'),
+    ids: z.array(taskIdSchema, 'must be an array of task ids').min(1, 'must hold at least one id').max(1000, 'must hold at most 1000 ids').optional(),
+    filter: z
+      .object({
+        queue: taskFilterFields.queue,
+        name: taskFilterFields.name,
+        status: taskFilterFields.status,
+        createdAfter: z.union([dateTime, z.number().int().min(1e11)], 'must be an ISO-8601 date-time with offset, or epoch milliseconds').optional(),
+        createdBefore: z.union([dateTime, z.number().int().min(1e11)], 'must be an ISO-8601 date-time with offset, or epoch milliseconds').optional(),
+        q: taskFilterFields.q,
+      })
+      .strict()
+      .optional(),
+    dryRun: z.boolean('must be true or false').optional(),
+  })
+  .strict()
+  .register(requestComponents, {
+    id: 'BulkActionRequest',
+    description: 'An action on the listed `ids`, or on every task `filter` matches (the same fields as `GET /tasks`); exactly one of the two. With `dryRun`, only counts.',
+  });
+
+/** `PATCH`-like update of a queue: `POST /queues/{queue}`. */
+export const configureQueueBody = z
+  .object({
+    concurrency: z.int('must be an integer >= 1 or null').min(1, 'must be an integer >= 1 or null').max(100_000, 'must be at most 100000').nullable().optional(),
+    rateLimit: z
+      .union([z.string().regex(/^[0-9]+\/[smh]$/), z.object({ limit: z.int(), per: z.number() }).strict()], 'must be a rate such as "5/s", "100/m", "1000/h", { limit, per }, or null')
+      .nullable()
+      .optional(),
+  })
+  .strict()
+  .register(requestComponents, { id: 'ConfigureQueueRequest', description: 'Cluster-wide limits of a queue; `null` removes a limit, an absent field keeps it.' });
+
+/** `POST /schedule-preview`. */
+export const schedulePreviewBody = z
+  .object({
+    cron: z.string().min(1, 'must be a cron expression').max(200, 'must be at most 200 characters'),
+    timezone: z.string().min(1).max(100, 'must be at most 100 characters').optional(),
+    count: z.int('must be an integer from 1 to 20').min(1, 'must be an integer from 1 to 20').max(20, 'must be an integer from 1 to 20').optional(),
+  })
+  .strict()
+  .register(requestComponents, { id: 'SchedulePreviewRequest', description: 'A cron expression and time zone to check; `count` next runs (default 5).' });
+
+/** Query of `GET /history`. */
+export const historyQuery = z
+  .object({
+    minutes: z.coerce
+      .number('must be an integer from 1 to 1440')
+      .int('must be an integer from 1 to 1440')
+      .min(1, 'must be an integer from 1 to 1440')
+      .max(1440, 'must be an integer from 1 to 1440')
+      .optional()
+      .describe('Minutes back from now (default 60, at most 1440).'),
   })
   .strict();
 
@@ -129,12 +225,12 @@ export const originEnqueueBody = z
 export const originListQuery = z
   .object({
     queue: queueNameSchema.optional(),
-    status: taskStatusSchema.optional(),
+    status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled'], 'must be one of queued, running, succeeded, failed, cancelled').optional(),
     task_name: taskNameSchema.optional(),
     created_after: dateTime.optional(),
     created_before: dateTime.optional(),
-    limit: listTasksQuery.shape.limit,
-    cursor: listTasksQuery.shape.cursor,
+    limit: pageLimit.optional(),
+    cursor: z.string().refine(isTaskId, 'must be a cursor returned by a previous page').optional(),
   })
   .strict();
 
@@ -231,19 +327,55 @@ export const queueStatusSchema = z
 
 /** Settings of a queue (from `listQueues()`). */
 export const queueSettingsSchema = z
-  .looseObject({ name: z.string(), paused: z.boolean() })
+  .looseObject({
+    name: z.string(),
+    paused: z.boolean(),
+    concurrency: z.int().nullable().describe('Most running at once, cluster-wide; `null` for no limit.'),
+    rateLimit: z.object({ limit: z.int(), per: z.number() }).nullable().describe('At most `limit` starts per `per` seconds; `null` for none.'),
+    updatedAt: at,
+  })
   .register(responseComponents, { id: 'QueueSettings', description: 'A queue\'s shared settings, including whether it is paused.' });
 /** `GET /queues` response. */
 export const queueListSchema = z.object({ queues: z.array(queueSettingsSchema) }).register(responseComponents, { id: 'QueueList' });
 
 /** A schedule (from `listSchedules()`). */
-export const scheduleSchema = z.looseObject({ name: z.string() }).register(responseComponents, { id: 'Schedule', description: 'A cron schedule as `listSchedules()` returns it.' });
+export const scheduleSchema = z
+  .looseObject({
+    name: z.string(),
+    cron: z.string(),
+    timezone: z.string(),
+    task: z.string(),
+    payload: z.unknown(),
+    options: z.record(z.string(), z.unknown()),
+    backfill: z.int(),
+    paused: z.boolean(),
+    nextRunAt: at,
+    lastRunAt: at.nullable(),
+  })
+  .register(responseComponents, { id: 'Schedule', description: 'A cron schedule as `listSchedules()` returns it.' });
 /** `GET /schedules` response. */
 export const scheduleListSchema = z.object({ schedules: z.array(scheduleSchema) }).register(responseComponents, { id: 'ScheduleList' });
 
+/** A worker process (from `workers()`). */
+export const workerSchema = z
+  .looseObject({
+    id: z.string(),
+    host: z.string(),
+    pid: z.int(),
+    queues: z.array(z.string()).nullable().describe('Queues it serves; `null` for all.'),
+    concurrency: z.int(),
+    version: z.string(),
+    running: z.int(),
+    startedAt: at,
+    lastHeartbeat: at,
+    stoppedAt: at.nullable(),
+    heartbeatInterval: z.number().describe('Seconds between heartbeats.'),
+    state: z.enum(['alive', 'stopped', 'dead']).describe('`dead`: missed three heartbeats.'),
+  })
+  .register(responseComponents, { id: 'Worker', description: 'A worker process: live, stopped, or dead (missed its heartbeats).' });
 /** `GET /workers` response. */
 export const workerListSchema = z
-  .object({ workers: z.array(z.looseObject({})) })
+  .object({ workers: z.array(workerSchema) })
   .register(responseComponents, { id: 'WorkerList', description: 'Worker processes as `workers()` returns them.' });
 
 /** `GET /health` response. */
@@ -261,10 +393,22 @@ export const messageSchema = z.looseObject({ id: z.string(), status: z.string() 
 export const messageSentSchema = z.object({ id: z.string() }).register(responseComponents, { id: 'Created', description: 'Id of the message or batch.' });
 /** `GET /messages/status` response. */
 export const messageStatusSchema = z
-  .looseObject({})
+  .looseObject({ channels: z.record(z.string(), z.record(z.string(), z.int())), total: z.record(z.string(), z.int()) })
   .register(responseComponents, { id: 'MessageStatus', description: 'Message counts per channel and status, as `messages.status()` returns them.' });
 /** A bulk-send batch. */
-export const batchSchema = z.looseObject({}).register(responseComponents, { id: 'Batch', description: 'A bulk-send batch with progress `{ total, completed, failed, active, progress }`.' });
+export const batchSchema = z
+  .looseObject({
+    id: z.string(),
+    channel: z.string(),
+    name: z.string().nullable(),
+    total: z.int(),
+    completed: z.int(),
+    failed: z.int(),
+    active: z.int(),
+    progress: z.int().describe('Finished share, 0-100.'),
+    createdAt: at,
+  })
+  .register(responseComponents, { id: 'Batch', description: 'A bulk-send batch with progress `{ total, completed, failed, active, progress }`.' });
 /** `GET /batches` response. */
 export const batchListSchema = z.object({ batches: z.array(batchSchema) }).register(responseComponents, { id: 'BatchList' });
 
@@ -327,3 +471,109 @@ export const originTaskListSchema = z
 export const originQueueStatusSchema = z
   .object({ queues: z.record(z.string(), originCountsSchema), total: originCountsSchema })
   .register(responseComponents, { id: 'OriginQueueStatus' });
+
+/** One attempt of a task in its detail. */
+const taskAttemptSchema = z
+  .looseObject({
+    attempt: z.int(),
+    outcome: z.string().describe('`failed` for an attempt that ended in an error; else the task\'s status for its latest attempt.'),
+    startedAt: at.nullable(),
+    endedAt: at.nullable(),
+    durationMs: z.number().nullable(),
+    worker: z.string().nullable(),
+    error: z.looseObject({ message: z.string(), stack: z.string().optional() }).nullable(),
+  })
+  .register(responseComponents, { id: 'TaskAttempt', description: 'One attempt, from the stored error history and the current row.' });
+
+/** `GET /tasks/{id}` response: the task with its timeline and retry policy. */
+export const taskDetailSchema = z
+  .looseObject({
+    ...taskFields,
+    payload: z.unknown(),
+    result: z.unknown(),
+    attemptTimeline: z.array(taskAttemptSchema),
+    retryPolicy: z.looseObject({
+      maxRetries: z.int(),
+      retryDelay: z.number().describe('Seconds.'),
+      backoff: z.string().nullable().describe('`exponential`, `linear`, `fixed`, or `null` for the definition\'s.'),
+      maxDelay: z.number().nullable(),
+      timeout: z.number().nullable(),
+    }),
+    updatedAt: at,
+    worker: z.string().nullable().describe('The worker running it now.'),
+  })
+  .register(responseComponents, { id: 'TaskDetail', description: 'A task with its payload, result, attempts as a timeline, and retry policy.' });
+
+/** `GET /tasks/counts` response. */
+export const taskCountsSchema = z
+  .object({
+    counts: z.record(z.string(), z.int()).describe('Per status of the table, plus `delayed` and `retrying` (parts of `queued`), plus `total`.'),
+    statuses: z.array(z.string()).describe('The statuses the task table allows, in order.'),
+    queues: z.array(z.string()).describe('Queues with tasks or settings.'),
+    names: z.array(z.string()).describe('Task names registered here or present in the table.'),
+  })
+  .register(responseComponents, { id: 'TaskCounts', description: 'How many tasks a filter matches, per status.' });
+
+/** `POST /tasks/actions` response. */
+export const bulkResultSchema = z
+  .object({
+    action: z.string(),
+    count: z.int().describe('Rows the action applies to (dry run) or changed.'),
+    dryRun: z.boolean(),
+    batches: z.int().describe('Statements it took.'),
+    skipped: z.int().describe('Tasks not retried because another live task holds their key.'),
+  })
+  .register(responseComponents, { id: 'BulkResult', description: 'Outcome of a bulk action.' });
+
+const seriesSchema = z.object({ succeeded: z.array(z.int()), failed: z.array(z.int()) });
+/** `GET /history` response. */
+export const historySchema = z
+  .object({ start: at, step: z.int(), total: seriesSchema, queues: z.record(z.string(), seriesSchema) })
+  .register(responseComponents, { id: 'History', description: 'Finished tasks per minute (oldest first) in total and per queue.' });
+
+/** `POST /schedule-preview` response. */
+export const schedulePreviewSchema = z
+  .object({ nextRuns: z.array(at) })
+  .register(responseComponents, { id: 'SchedulePreview', description: 'The next runs of a cron expression in a time zone.' });
+
+/** Query of `GET /messages`. */
+export const messageListQuery = z
+  .object({
+    channel: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'must be a channel name such as sms, email or whatsapp').optional(),
+    status: z.string().regex(/^[a-z_]{1,32}$/, 'must be a message status such as queued, sent, delivered or failed').optional(),
+    batch: opaqueIdSchema.optional().describe('Only the messages of this bulk send.'),
+    limit: pageLimit.optional(),
+    cursor: z.string().regex(/^-?[0-9]{1,19}_[0-9a-f-]{36}$/, 'must be a cursor returned by a previous page').optional(),
+  })
+  .strict();
+
+/** `GET /messages` response. */
+export const messageListSchema = z
+  .object({
+    messages: z.array(
+      z.looseObject({
+        id: z.string(),
+        channel: z.string(),
+        to: z.string(),
+        status: z.string(),
+        provider: z.string().nullable(),
+        batchId: z.string().nullable(),
+        taskId: z.string().nullable(),
+        attempts: z.int(),
+        error: z.object({ code: z.string().nullable(), text: z.string().nullable() }).nullable(),
+        subject: z.string().nullable(),
+        createdAt: at,
+        updatedAt: at,
+      }),
+    ),
+    nextCursor: z.string().nullable(),
+  })
+  .register(responseComponents, { id: 'MessageList', description: 'A page of messages, newest first, without their bodies.' });
+
+/** `GET /messages/{id}/history` response. */
+export const messageHistorySchema = z
+  .object({
+    attempts: z.array(z.looseObject({ n: z.int(), provider: z.string(), startedAt: at, finishedAt: at.nullable(), outcome: z.string().nullable() })),
+    events: z.array(z.looseObject({ source: z.string(), status: z.string().nullable(), applied: z.boolean(), receivedAt: at })),
+  })
+  .register(responseComponents, { id: 'MessageHistory', description: 'A message\'s send attempts and provider events, oldest first.' });

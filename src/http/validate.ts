@@ -7,7 +7,8 @@ import { HttpProblem } from './problem.js';
  * field (unknown fields included, at any depth), never echoing the value.
  */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const result = schema.safeParse(value);
+  // The input is reported only to tell "missing" from "of the wrong type"; it is never echoed.
+  const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = (issue?.path ?? []).map(String);
@@ -18,6 +19,7 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.ou
   const field = path.join('.') || 'body';
   let expected = issue?.message ?? 'is invalid';
   if (issue?.code === 'invalid_type' && issue.input === undefined) expected = 'is required';
+  else if (issue?.code === 'invalid_type' && /^Invalid input/.test(expected)) expected = `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
   else if (!/^(must|is) /.test(expected)) expected = `is invalid: ${expected}`;
   throw new HttpProblem('validation', `"${field}" ${expected}`, { field });
 }

@@ -50,7 +50,7 @@ export async function rescueExpiredLeases(db: Queryable, names: SqlNames, limit 
        SELECT id, attempts AS attempt, CASE WHEN status = 'failed' THEN 'failed' ELSE 'retrying' END AS kind,
               (row_number() OVER () - 1) / ${IDS_PER_NOTIFICATION} AS chunk
          FROM rescued
-     ), announced AS (${announceSql('outcomes', '$4', "''")})
+     ), announced AS (${announceSql(names, 'outcomes', '$4', "''")})
      SELECT id::text, queue, status FROM rescued, (SELECT count(*) FROM woken) AS w, (SELECT count(*) FROM announced) AS a`,
     [`pgcourier.rescue:${names.schemaName}`, limit, names.channel, names.events],
   );

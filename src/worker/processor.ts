@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import type { ListenSource } from '../db/connections.js';
 import { type SqlNames, sqlNames } from '../db/names.js';
 import { LeaseLostError, ShutdownError } from '../errors.js';
 import type { CourierEvents } from '../events.js';
 import { CronRunner } from '../maintenance/cron.js';
 import { Heartbeat } from '../maintenance/heartbeat.js';
+import { HistoryRollup } from '../maintenance/history.js';
 import { QueueLimitsCache } from '../maintenance/queue-settings.js';
 import { Rescuer } from '../maintenance/rescue.js';
 import { StatsWatch } from '../maintenance/stats.js';
@@ -70,6 +72,8 @@ export interface ProcessorDeps {
   logger: Logger;
   workerId: string;
   events: CourierEvents;
+  /** Where the LISTEN connection goes, or `null` to poll only (behind a transaction pooler without `listenConnectionString`). */
+  listen: ListenSource | null;
 }
 
 /**
@@ -96,9 +100,11 @@ export class Processor {
   readonly #executor: Executor;
   readonly #completer: Completer;
   readonly #leases: LeaseKeeper;
-  #listener: Listener | undefined;
+  /** `null` in poll-only mode. */
+  #listener: Listener | null | undefined;
   #heartbeat: Heartbeat | undefined;
   #rescuer: Rescuer | undefined;
+  #history: HistoryRollup | undefined;
   #cron: CronRunner | undefined;
   #pollTimer: NodeJS.Timeout | undefined;
   /** How far due times of the database's clock are ahead of ours, less the uncertainty (ms; see databaseClockLead). */
@@ -152,6 +158,7 @@ export class Processor {
   health(): ProcessorHealth {
     const running = this.#state === 'running';
     const listening = this.#listener?.connected ?? false;
+    const pollOnly = this.#listener === null;
     const now = Date.now();
     const lastClaimAt = this.#producer.lastClaimAt;
     // Alive = each loop did its job within a few of its own intervals.
@@ -162,7 +169,7 @@ export class Processor {
     const lastBeat = this.#heartbeat?.lastBeatAt ?? 0;
     const beating = running && now - lastBeat < 3 * this.#beatInterval() * 1000;
     return {
-      ok: running && listening && claiming && beating,
+      ok: running && (listening || pollOnly) && claiming && beating,
       running,
       listening,
       claiming,
@@ -184,13 +191,15 @@ export class Processor {
     this.#clockLead = await databaseClockLead(pool);
     await this.#stats.start();
     const served = this.#settings.queues ? new Set(this.#settings.queues) : null;
-    this.#listener = new Listener({
-      connection: (pool as unknown as { options: pg.ClientConfig }).options,
+    const listen = this.#deps.listen;
+    this.#listener = listen && new Listener({
+      source: listen,
       channel: names.channel,
       logger,
       onNotify: (payload) => this.#notified(payload, served),
       onConnect: () => {
         // Whatever was announced while the connection was down is re-read now.
+        this.#producer.recover();
         this.#producer.poke();
         this.#limits.changed();
         this.#cron?.refresh();
@@ -207,7 +216,7 @@ export class Processor {
       onError: report('heartbeat'),
     });
     await this.#heartbeat.start();
-    await this.#listener.start();
+    await this.#listener?.start();
     this.#armPoll();
     this.#leases.start();
     if (this.#settings.schedules) {
@@ -226,6 +235,8 @@ export class Processor {
       onError: report('maintenance'),
     });
     this.#rescuer.start();
+    this.#history = new HistoryRollup({ db: pool, names, onError: report('rolling up task history') });
+    this.#history.start();
     this.#producer.start();
   }
 
@@ -249,7 +260,7 @@ export class Processor {
     // Claimed tasks that never started go straight back, attempt and all.
     for (const attempt of this.#producer.drain()) this.#handBack(attempt);
     await within(
-      Promise.all([this.#producer.settled(), this.#listener?.stop(), this.#rescuer?.stop(), this.#cron?.stop(), this.#limits.stop(), this.#stats.stop()]),
+      Promise.all([this.#producer.settled(), this.#listener?.stop(), this.#rescuer?.stop(), this.#history?.stop(), this.#cron?.stop(), this.#limits.stop(), this.#stats.stop()]),
       giveUpAt,
     );
     let graceTimer: NodeJS.Timeout | undefined;

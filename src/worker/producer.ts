@@ -107,6 +107,14 @@ export class Producer {
     this.#resume();
   }
 
+  /** The database answers again (the LISTEN connection is back, e.g. on a new primary): end a claim backoff now. */
+  recover(): void {
+    if (this.#mode !== 'backoff') return;
+    clearTimeout(this.#retryTimer);
+    this.#enter('waiting');
+    this.poke();
+  }
+
   /** A task becomes due at `at` (epoch ms): claim then. */
   wakeAt(at: number): void {
     if (at <= Date.now()) {

@@ -55,7 +55,7 @@ export async function completeTasks(db: PgQueryable, names: SqlNames, publisher:
        FROM unnest($1::bigint[], $2::uuid[], $3::jsonb[]) WITH ORDINALITY AS v(id, token, result, n)
       WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
      RETURNING t.id, t.attempts AS attempt, 'succeeded' AS kind, (v.n - 1) / ${IDS_PER_NOTIFICATION} AS chunk
-     ), announced AS (${announceSql('done', '$4', '$5')})
+     ), announced AS (${announceSql(names, 'done', '$4', '$5')})
      SELECT id FROM done, (SELECT count(*) FROM announced) AS a`,
     [ids, tokens, results, names.events, publisher],
   );
@@ -92,7 +92,7 @@ export async function endAttempts(db: PgQueryable, names: SqlNames, publisher: s
       WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
      RETURNING t.id, t.attempts AS attempt, CASE v.kind WHEN 'failed' THEN 'failed' WHEN 'retry' THEN 'retrying' END AS kind,
                (v.n - 1) / ${IDS_PER_NOTIFICATION} AS chunk
-     ), announced AS (${announceSql('ended', '$7', '$8')})
+     ), announced AS (${announceSql(names, 'ended', '$7', '$8')})
      SELECT id FROM ended, (SELECT count(*) FROM announced) AS a`,
     [
       items.map((i) => i.id),

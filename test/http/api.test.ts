@@ -298,10 +298,10 @@ describe('protocol', () => {
     const { courier: c2, api: a2 } = await apiCourier();
     try {
       (c2.logger as unknown as { error: (...a: unknown[]) => void }).error = (...args: unknown[]) => logged.push(args);
-      (c2 as unknown as { listTasks: () => Promise<never> }).listTasks = async () => {
+      (c2 as unknown as { listQueues: () => Promise<never> }).listQueues = async () => {
         throw new Error('connect failed for postgres://admin:hunter2@db');
       };
-      const body = await expectProblem(await call(a2, 'GET', `${BASE}/tasks`), 500);
+      const body = await expectProblem(await call(a2, 'GET', `${BASE}/queues`), 500);
       expect(JSON.stringify(body)).not.toContain('hunter2');
       expect(logged).toHaveLength(1);
     } finally {

@@ -30,17 +30,51 @@ const cases: Record<string, Case[]> = {
     { method: 'POST', path: '/tasks/bulk', body: { items: [{ name: 'send_welcome', payload: { userId: 1 } }, { name: 'nope' }] }, status: 400, field: 'items.1.name' },
     { method: 'POST', path: '/tasks/bulk', body: [{ name: 'send_welcome' }], status: 400, field: 'body' },
   ],
-  listTasks: [{ method: 'GET', path: '/tasks?status=pending', status: 400, field: 'status' }],
-  getTask: [{ method: 'GET', path: '/tasks/0', status: 400, field: 'id' }],
+  listTasks: [
+    { method: 'GET', path: '/tasks?status=pending', status: 400, field: 'status' },
+    { method: 'GET', path: '/tasks?cursor=9223372036854775808', status: 400, field: 'cursor' },
+    { method: 'GET', path: '/tasks?sort=priority&cursor=12', status: 400, field: 'cursor' },
+    { method: 'GET', path: '/tasks?limit=abc', status: 400, field: 'limit' },
+  ],
+  getTask: [
+    { method: 'GET', path: '/tasks/0', status: 400, field: 'id' },
+    { method: 'GET', path: '/tasks/9223372036854775808', status: 400, field: 'id' },
+  ],
+  countTasks: [
+    { method: 'GET', path: '/tasks/counts?status=failed', status: 400, field: 'status' },
+    { method: 'GET', path: '/tasks/counts?createdBefore=yesterday', status: 400, field: 'createdBefore' },
+  ],
+  bulkTaskAction: [
+    { method: 'POST', path: '/tasks/actions', body: { action: 'explode', ids: ['1'] }, status: 400, field: 'action' },
+    { method: 'POST', path: '/tasks/actions', body: { action: 'retry' }, status: 400, field: 'ids' },
+    { method: 'POST', path: '/tasks/actions', body: { action: 'retry', ids: ['99999999999999999999'] }, status: 400, field: 'ids.0' },
+    { method: 'POST', path: '/tasks/actions', body: { action: 'retry', filter: { status: 'pending' } }, status: 400, field: 'filter.status' },
+  ],
+  configureQueue: [
+    { method: 'POST', path: '/queues/email', body: { concurrency: '5' }, status: 400, field: 'concurrency' },
+    { method: 'POST', path: '/queues/email', body: { rateLimit: 'fast' }, status: 400, field: 'rateLimit' },
+    { method: 'POST', path: '/queues/no-such-queue', body: { concurrency: 1 }, status: 404, field: 'queue' },
+  ],
+  previewSchedule: [
+    { method: 'POST', path: '/schedule-preview', body: { cron: 'every day' }, status: 400, field: 'cron' },
+    { method: 'POST', path: '/schedule-preview', body: { cron: '* * * * *', timezone: 'Mars/Olympus' }, status: 400, field: 'timezone' },
+  ],
+  getHistory: [{ method: 'GET', path: '/history?minutes=1441', status: 400, field: 'minutes' }],
   getWorkflow: [{ method: 'GET', path: '/workflows/0', status: 400, field: 'id' }],
   cancelTask: [{ method: 'POST', path: '/tasks/-1/cancel', status: 400, field: 'id' }],
-  retryTask: [{ method: 'POST', path: '/tasks/1e3/retry', status: 400, field: 'id' }],
+  retryTask: [
+    { method: 'POST', path: '/tasks/1e3/retry', status: 400, field: 'id' },
+    { method: 'POST', path: '/tasks/99999999999999999999/retry', status: 400, field: 'id' },
+  ],
   promoteTask: [{ method: 'POST', path: '/tasks/x/promote', status: 400, field: 'id' }],
   deleteTask: [{ method: 'DELETE', path: '/tasks/0', status: 400, field: 'id' }],
   listTaskTypes: [{ method: 'GET', path: '/task-types?all=true', status: 400, field: 'all' }],
   getQueueStatus: [{ method: 'GET', path: '/queue-status?queue=email', status: 400, field: 'queue' }],
   listQueues: [{ method: 'GET', path: '/queues?paused=true', status: 400, field: 'paused' }],
-  pauseQueue: [{ method: 'POST', path: '/queues/%E2%9C%93/pause', status: 400, field: 'queue' }],
+  pauseQueue: [
+    { method: 'POST', path: '/queues/%E2%9C%93/pause', status: 400, field: 'queue' },
+    { method: 'POST', path: '/queues/never-used/pause', status: 404, field: 'queue' },
+  ],
   resumeQueue: [{ method: 'POST', path: `/queues/${'q'.repeat(129)}/resume`, status: 400, field: 'queue' }],
   listSchedules: [{ method: 'GET', path: '/schedules?limit=1', status: 400, field: 'limit' }],
   createSchedule: [
@@ -54,6 +88,15 @@ const cases: Record<string, Case[]> = {
   sendMessage: [
     { method: 'POST', path: '/messages', body: { channel: 'sms', body: 'hi' }, status: 400, field: 'to' },
     { method: 'POST', path: '/messages', body: { channel: 'sms', to: '+15555550100', body: 'hi', cc: 'x' }, status: 400, field: 'cc' },
+  ],
+  listMessages: [
+    { method: 'GET', path: '/messages?limit=0', status: 400, field: 'limit' },
+    { method: 'GET', path: '/messages?channel=SMS%21', status: 400, field: 'channel' },
+    { method: 'GET', path: '/messages?cursor=abc', status: 400, field: 'cursor' },
+  ],
+  getMessageHistory: [
+    { method: 'GET', path: `/messages/${'m'.repeat(201)}/history`, status: 400, field: 'id' },
+    { method: 'GET', path: '/messages/00000000-0000-4000-8000-000000000000/history', status: 404, field: 'id' },
   ],
   getMessage: [
     { method: 'GET', path: `/messages/${'m'.repeat(201)}`, status: 400, field: 'id' },
@@ -110,5 +153,34 @@ describe('bad input', () => {
         expect(problem.detail, `${op.id} ${c.path}`).toMatch(c.status === 400 ? /^"[\w.]+" (must|is) / : /./);
       }
     }
+  });
+});
+
+describe('wrong types and odd requests', () => {
+  it('says what was expected for a value of the wrong type, and "is required" only when it is missing', async () => {
+    const priority = await expectProblem(await call(api, 'POST', `${BASE}/tasks`, { body: { name: 'send_welcome', payload: { userId: 1 }, options: { priority: '1' } } }), 400, 'options.priority');
+    expect(priority.detail).toMatch(/must be an integer/);
+    const limit = await expectProblem(await call(api, 'GET', `${BASE}/tasks?limit=abc`), 400, 'limit');
+    expect(limit.detail).toMatch(/must be an integer/);
+    const nul = await expectProblem(await call(api, 'POST', `${BASE}/tasks`, { raw: 'null', headers: json }), 400, 'body');
+    expect(nul.detail).toBe('"body" must be an object');
+    const name = await expectProblem(await call(api, 'POST', `${BASE}/tasks`, { body: { name: 5 } }), 400, 'name');
+    expect(name.detail).toMatch(/must be/);
+    const missing = await expectProblem(await call(api, 'POST', `${BASE}/tasks`, { body: { payload: {} } }), 400, 'name');
+    expect(missing.detail).toBe('"name" is required');
+  });
+
+  it('answers ids and cursors beyond bigint with 400, never 500', async () => {
+    for (const path of ['/tasks/9223372036854775808', '/tasks/9999999999999999999/cancel', '/api/tasks/status/9999999999999999999/', '/tasks?cursor=9999999999999999999']) {
+      const res = await call(api, path.includes('cancel') ? 'POST' : 'GET', `${BASE}${path}`);
+      expect([400, 404], `${path}: ${res.status}`).toContain(res.status);
+      await res.body?.cancel();
+    }
+    expect((await call(api, 'GET', `${BASE}/tasks/9223372036854775807`)).status).toBe(404);
+  });
+
+  it('accepts createdBefore and createdAfter in epoch milliseconds', async () => {
+    const res = await call(api, 'GET', `${BASE}/tasks?createdBefore=${Date.now() + 60_000}&createdAfter=${Date.now() - 60_000}`);
+    expect(res.status).toBe(200);
   });
 });

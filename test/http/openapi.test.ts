@@ -3,6 +3,7 @@ import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CourierHttpHandler } from '../../src/http/index.js';
 import type { Courier } from '../../src/index.js';
+import { waitFor } from '../helpers/db.js';
 import { apiCourier, BASE, call } from './helpers.js';
 
 type Json = Record<string, any>;
@@ -153,7 +154,10 @@ describe('OpenAPI document (matches the handler)', () => {
         }
         if (path.includes('{')) {
           const pattern = new RegExp(`^${BASE}${path.replace(/\{\w+\}/g, '[^/]+')}$`);
-          const location = created.find((l) => pattern.test(l));
+          // A created resource's Location, or a sub-resource of one (`/messages/{id}/history`).
+          const prefix = new RegExp(`^${BASE}${path.replace(/\{\w+\}.*$/, '')}[^/]+$`);
+          const parent = created.find((l) => prefix.test(l));
+          const location = created.find((l) => pattern.test(l)) ?? (parent ? `${parent}${path.replace(/^.*?\{\w+\}/, '')}` : undefined);
           path = location ? location.slice(BASE.length) : path.replace(/\{\w+\}/g, 'none');
         }
         const example = op.requestBody?.content?.['application/json']?.example;
@@ -183,5 +187,86 @@ describe('OpenAPI document (matches the handler)', () => {
     }
     for (const alias of ['/api/tasks/enqueue/', '/api/tasks/status/{id}/', '/api/tasks/list/', '/api/tasks/queue-status/']) expect(documented.has(alias), alias).toBe(true);
     for (const hook of ['/webhooks/twilio', '/webhooks/meta', '/webhooks/emailjs', '/api/v1.0/email/send']) expect(documented.has(hook), hook).toBe(true);
+  });
+});
+
+describe('OpenAPI document (the dashboard\'s endpoints, with data)', () => {
+  it('validates every response the dashboard reads, filled with real rows, against the documented schema', async () => {
+    const messages = (courier as unknown as { messages: { registerProvider(p: unknown): void; send(i: unknown): Promise<string>; sendBulk(i: unknown): Promise<string> } }).messages;
+    messages.registerProvider({
+      name: 'doc-sms',
+      channels: ['sms'],
+      async send() {
+        return { outcome: 'ok', providerMessageId: 'SM-doc-1' };
+      },
+    });
+    const message = await messages.send({ channel: 'sms', to: '+15555550123', body: 'hello', provider: 'doc-sms' });
+    const batch = await messages.sendBulk({ channel: 'sms', provider: 'doc-sms', template: 'Hi {{name}}', recipients: [{ to: '+15555550124', variables: { name: 'a' } }] });
+    const failed = await courier.enqueueTask('fail_always', {});
+    await courier.enqueueTask('send_welcome', { userId: 5 }, { delay: 600, key: 'doc-key' });
+    await courier.schedule('doc-schedule', '*/5 * * * *', 'send_welcome', { userId: 6 });
+    await courier.configureQueue('email', { concurrency: 3, rateLimit: '10/s' });
+    await courier.start({ concurrency: 2, pollInterval: 0.1 });
+    try {
+      await waitFor(async () => (await courier.getTask(failed))?.status === 'failed', 30_000, 'the task to fail');
+      await waitFor(async () => (await courier.workers()).length > 0, 30_000, 'a worker row');
+      await waitFor(
+        async () => {
+          const res = await call(api, 'GET', `${BASE}/batches/${batch}`);
+          return res.ok && ((await res.json()) as { active: number }).active === 0;
+        },
+        30_000,
+        'the bulk send to finish',
+      );
+      const reads: [string, string][] = [
+        ['/overview', '/overview'],
+        ['/history', '/history?minutes=5'],
+        ['/tasks', '/tasks?sort=priority&limit=5'],
+        ['/tasks', `/tasks?q=doc-key`],
+        ['/tasks/counts', '/tasks/counts'],
+        ['/tasks/{id}', `/tasks/${failed}`],
+        ['/workers', '/workers'],
+        ['/queues', '/queues'],
+        ['/schedules', '/schedules'],
+        ['/task-types', '/task-types'],
+        ['/batches', '/batches'],
+        ['/batches/{id}', `/batches/${batch}`],
+        ['/messages', '/messages?channel=sms'],
+        ['/messages/{id}', `/messages/${message}`],
+        ['/messages/{id}/history', `/messages/${message}/history`],
+        ['/messages/status', '/messages/status'],
+      ];
+      for (const [template, path] of reads) {
+        const res = await call(api, 'GET', `${BASE}${path}`);
+        const text = await res.text();
+        expect(res.status, `${path}: ${text}`).toBe(200);
+        const body = JSON.parse(text);
+        const schema = doc.paths[template].get.responses['200'].content['application/json'].schema;
+        expect(check(schema, body), path).toBeNull();
+        // Not vacuous: the lists hold the rows made above.
+        if (path === '/workers') expect(body.workers.length).toBeGreaterThan(0);
+        if (path.startsWith('/messages?')) expect(body.messages.length).toBeGreaterThan(0);
+        if (path === '/batches') expect(body.batches.length).toBeGreaterThan(0);
+        if (path.endsWith('/history') && path.startsWith('/messages')) expect(body.attempts.length).toBeGreaterThan(0);
+      }
+      const writes: [string, string, string, unknown][] = [
+        ['/tasks/actions', 'post', '/tasks/actions', { action: 'retry', ids: [failed], dryRun: true }],
+        ['/queues/{queue}', 'post', '/queues/email', { concurrency: 4 }],
+        ['/queues/{queue}/pause', 'post', '/queues/email/pause', undefined],
+        ['/queues/{queue}/resume', 'post', '/queues/email/resume', undefined],
+        ['/schedules/{name}/pause', 'post', '/schedules/doc-schedule/pause', undefined],
+        ['/schedule-preview', 'post', '/schedule-preview', { cron: '0 9 * * 1-5', timezone: 'America/New_York' }],
+        ['/tasks/{id}/retry', 'post', `/tasks/${failed}/retry`, undefined],
+      ];
+      for (const [template, method, path, body] of writes) {
+        const res = await call(api, method.toUpperCase(), `${BASE}${path}`, body === undefined ? {} : { body });
+        const text = await res.text();
+        expect(res.status, `${path}: ${text}`).toBe(200);
+        const schema = doc.paths[template][method].responses['200'].content['application/json'].schema;
+        expect(check(schema, JSON.parse(text)), path).toBeNull();
+      }
+    } finally {
+      await courier.stop({ grace: 5 });
+    }
   });
 });

@@ -163,9 +163,16 @@ describe('fencing', () => {
     // (this call, or the zombie's own maintenance if its start-up tick is late).
     const table = `"${zombie.schema}".tasks`;
     await zombie.pool.query(`UPDATE ${table} SET locked_until = now() - interval '1 second' WHERE id = $1`, [id]);
-    await zombie.runMaintenance();
-    // The zombie's own rescuer may hold the rescue lock at that moment: its statement then does the same.
-    await waitFor(async () => (await zombie.getTask(id))?.status === 'queued', 10_000, 'the rescue');
+    // The zombie's own rescuer may hold the rescue lock at that moment with a
+    // statement that began before the update: run maintenance until it is ours.
+    await waitFor(
+      async () => {
+        await zombie.runMaintenance();
+        return (await zombie.getTask(id))?.status === 'queued';
+      },
+      10_000,
+      'the rescue',
+    );
     expect(await zombie.getTask(id)).toMatchObject({ status: 'queued', attempts: 1, lastError: expect.stringMatching(/lease expired/) });
     // A newer attempt, through another courier on the same schema, succeeds.
     const { createCourier } = await import('../../src/index.js');

@@ -1,27 +1,53 @@
 /**
- * The dashboard's client script, run in the browser (no dependencies). It polls
- * `{base}/overview` with the token kept in sessionStorage (or the host's cookie),
- * renders everything with `textContent` (task errors are untrusted text) and
- * posts Retry/Cancel/Pause/Resume actions.
+ * The dashboard's client script, run in the browser (no dependencies). A hash
+ * router (`#/`, `#/tasks?…`, `#/tasks/ID`, `#/workers`, `#/schedules`,
+ * `#/messages`) shows one view at a time and refreshes it with the token kept
+ * in sessionStorage (or the host's cookie). Everything is rendered with
+ * `textContent` (task errors and payloads are untrusted text).
  *
  * It is type-checked against the DOM (src/http/dashboard/tsconfig.json), linted
  * like the rest of src/, and compiled into `script.ts` as a string by
  * `scripts/build-dashboard.ts` (part of `npm run build`), which the page inlines.
  */
 
-/** A task as `/overview` lists it (no payload, no result). */
+/** A task as lists show it (no payload, no result). */
 interface TaskSummary {
   id: string;
   name: string;
   queue: string;
+  status: string;
+  priority: number;
   attempts: number;
   maxRetries: number;
   runAt: string;
+  createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
   lastError: string | null;
+  key: string | null;
   progress: { current: number; total: number | null } | null;
   errors: { attempt: number; message: string }[];
+}
+
+/** One attempt of `GET /tasks/{id}`. */
+interface Attempt {
+  attempt: number;
+  outcome: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  durationMs: number | null;
+  worker: string | null;
+  error: { message: string; stack?: string } | null;
+}
+
+/** `GET /tasks/{id}`. */
+interface TaskDetail extends TaskSummary {
+  payload: unknown;
+  result: unknown;
+  updatedAt: string;
+  worker: string | null;
+  attemptTimeline: Attempt[];
+  retryPolicy: { maxRetries: number; retryDelay: number; backoff: string | null; maxDelay: number | null; timeout: number | null };
 }
 
 /** Counts of one queue. */
@@ -35,19 +61,75 @@ interface Counts {
   oldestQueuedAt: string | null;
 }
 
+interface QueueSettings {
+  name: string;
+  paused: boolean;
+  concurrency: number | null;
+  rateLimit: { limit: number; per: number } | null;
+}
+
+interface Schedule {
+  name: string;
+  cron: string;
+  timezone: string;
+  task: string;
+  payload: unknown;
+  paused: boolean;
+  nextRunAt: string | null;
+  lastRunAt: string | null;
+}
+
+interface Batch {
+  id: string;
+  name: string | null;
+  channel: string;
+  total: number;
+  completed: number;
+  failed: number;
+  active: number;
+  progress: number;
+  createdAt?: string;
+}
+
 /** The body of `GET /overview` as the page reads it. */
 interface Overview {
   now: string;
   refresh: number;
   status: { queues: Record<string, Counts>; total: Counts };
-  queues: { name: string; paused: boolean }[];
+  queues: QueueSettings[];
   running: TaskSummary[];
   failed: TaskSummary[];
   retrying: TaskSummary[];
-  schedules: { name: string; cron: string; task: string; paused: boolean; nextRunAt: string | null }[];
-  batches: { id: string; name: string | null; channel: string; total: number; completed: number; failed: number; progress: number }[] | null;
+  schedules: Schedule[];
+  batches: Batch[] | null;
   messages: { channels: Record<string, Record<string, number>> } | null;
   features: { pause: boolean; schedules: boolean; messages: boolean; batches: boolean };
+}
+
+interface Series {
+  succeeded: number[];
+  failed: number[];
+}
+
+/** `GET /history`. */
+interface History {
+  start: string;
+  step: number;
+  total: Series;
+  queues: Record<string, Series>;
+}
+
+interface Worker {
+  id: string;
+  host: string;
+  pid: number;
+  queues: string[] | null;
+  concurrency: number;
+  version: string;
+  running: number;
+  startedAt: string;
+  lastHeartbeat: string;
+  state: 'alive' | 'stopped' | 'dead';
 }
 
 /** An API error with its HTTP status. */
@@ -56,7 +138,7 @@ interface ApiError extends Error {
 }
 
 type Child = Node | string | null | undefined | false;
-type Attrs = Record<string, string | number | null | undefined>;
+type Attrs = Record<string, string | number | boolean | null | undefined>;
 
 (() => {
   const doc = document;
@@ -69,11 +151,24 @@ type Attrs = Record<string, string | number | null | undefined>;
   } catch {
     token = '';
   }
-  const samples: { t: number; done: number }[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   let toastTimer: ReturnType<typeof setTimeout> | undefined;
-  let inflight = false;
+  /** Each load has a number; only the newest one schedules the next refresh. */
+  let generation = 0;
+  let signedOut = false;
+  let history: History | null = null;
+  let historyAt = 0;
   const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+  const FINISHED = ['succeeded', 'failed', 'cancelled'];
+  const COLORS: Record<string, string> = {
+    queued: 'var(--queued)',
+    delayed: 'var(--age)',
+    retrying: 'var(--running)',
+    running: 'var(--running)',
+    succeeded: 'var(--succeeded)',
+    failed: 'var(--failed)',
+    cancelled: 'var(--cancelled)',
+  };
 
   function $<T extends HTMLElement = HTMLElement>(id: string): T {
     return doc.getElementById(id) as T;
@@ -82,11 +177,11 @@ type Attrs = Record<string, string | number | null | undefined>;
   function el(tag: string, attrs?: Attrs | null, children?: Child[]): HTMLElement {
     const node = doc.createElement(tag);
     for (const [k, v] of Object.entries(attrs ?? {})) {
-      if (v === undefined || v === null) continue;
+      if (v === undefined || v === null || v === false) continue;
       if (k === 'text') node.textContent = String(v);
       else if (k === 'className') node.className = String(v);
       else if (k === 'style') node.style.cssText = String(v);
-      else node.setAttribute(k, String(v));
+      else node.setAttribute(k, v === true ? '' : String(v));
     }
     for (const c of children ?? []) {
       if (c === null || c === undefined || c === false) continue;
@@ -95,26 +190,31 @@ type Attrs = Record<string, string | number | null | undefined>;
     return node;
   }
 
-  function replace(container: HTMLElement, nodes: Node[], emptyText: string, asRow = false): void {
+  function clear(container: Element): void {
     while (container.firstChild) container.removeChild(container.firstChild);
+  }
+
+  function replace(container: HTMLElement, nodes: Node[], emptyText: string, columns = 0): void {
+    clear(container);
     if (nodes.length === 0 && emptyText) {
-      container.appendChild(asRow ? el('tr', null, [el('td', { colspan: 9, className: 'empty', text: emptyText })]) : el('p', { className: 'empty', text: emptyText }));
+      container.appendChild(columns ? el('tr', null, [el('td', { colspan: columns, className: 'empty', text: emptyText })]) : el('p', { className: 'empty', text: emptyText }));
     }
     for (const n of nodes) container.appendChild(n);
   }
 
-  async function api<T>(path: string, method = 'GET'): Promise<T | null> {
+  async function api<T>(path: string, method = 'GET', body?: unknown): Promise<T | null> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
-    const res = await fetch(base + path, { method, headers, credentials: 'same-origin', cache: 'no-store' });
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(base + path, { method, headers, credentials: 'same-origin', cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body) });
     if (res.status === 204) return null;
-    const body = (await res.json().catch(() => null)) as (T & { detail?: string }) | null;
+    const parsed = (await res.json().catch(() => null)) as (T & { detail?: string }) | null;
     if (!res.ok) {
-      const err: ApiError = new Error(body?.detail || res.statusText || `HTTP ${res.status}`);
+      const err: ApiError = new Error(parsed?.detail || res.statusText || `HTTP ${res.status}`);
       err.status = res.status;
       throw err;
     }
-    return body;
+    return parsed;
   }
 
   function num(n: unknown): string {
@@ -136,6 +236,17 @@ type Attrs = Record<string, string | number | null | undefined>;
     return iso ? age(now - Date.parse(iso)) : '–';
   }
 
+  function stamp(iso: string | null): string {
+    if (!iso) return '–';
+    const d = new Date(iso);
+    return `${d.toLocaleDateString('en-CA')} ${d.toLocaleTimeString('en-GB')}`;
+  }
+
+  function duration(ms: number | null): string {
+    if (ms === null) return '–';
+    return ms < 1000 ? `${ms} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(2)} s` : age(ms);
+  }
+
   function setConn(state: string, text: string): void {
     $('conn').className = `conn ${state}`;
     $('conn-text').textContent = text;
@@ -152,36 +263,110 @@ type Attrs = Record<string, string | number | null | undefined>;
   }
 
   function showAuth(message: string): void {
+    signedOut = true;
     $('auth').hidden = false;
     $('forget').hidden = true;
     $('auth-msg').textContent = message || '';
     setConn('error', 'not signed in');
   }
 
-  function act(target: HTMLButtonElement, path: string): void {
+  function failed(err: ApiError): void {
+    if (err.status === 401 || err.status === 403) showAuth(err.message);
+    else toast(err.message);
+  }
+
+  function act(target: HTMLButtonElement, path: string, method = 'POST'): void {
     target.disabled = true;
-    api(path, 'POST').then(
+    api(path, method).then(
       () => load(),
       (err: ApiError) => {
         target.disabled = false;
-        if (err.status === 401 || err.status === 403) showAuth(err.message);
-        else toast(err.message);
+        failed(err);
       },
     );
   }
 
-  function button(label: string, cls: string, path: string, testid: string): HTMLButtonElement {
+  function button(label: string, cls: string, path: string, testid: string, method = 'POST'): HTMLButtonElement {
     const b = el('button', { type: 'button', className: cls, text: label, 'data-testid': testid }) as HTMLButtonElement;
-    b.addEventListener('click', () => act(b, path));
+    b.addEventListener('click', () => act(b, path, method));
     return b;
   }
 
-  function bar(fraction: number, color: string | null, indeterminate: boolean): HTMLElement {
-    const span = el('span');
-    if (!indeterminate) span.style.width = `${Math.max(0, Math.min(100, fraction * 100)).toFixed(1)}%`;
-    if (color) span.style.background = color;
-    return el('div', { className: indeterminate ? 'bar indeterminate' : 'bar', role: 'progressbar', 'aria-valuenow': indeterminate ? null : Math.round(fraction * 100) }, [span]);
+  function badge(text: string, color?: string): HTMLElement {
+    return el('span', { className: 'badge', style: `--c:${color ?? COLORS[text] ?? 'var(--muted)'}`, text });
   }
+
+  function taskLink(t: { id: string; name: string }): HTMLElement {
+    return el('a', { href: `#/tasks/${t.id}`, className: 'name', text: t.name, 'data-testid': 'task-link' });
+  }
+
+  /** A progress bar; `parts` are [fraction, colour] segments laid side by side. */
+  function bar(parts: [number, string | null][], indeterminate: boolean, label?: string): HTMLElement {
+    const total = parts.reduce((a, [f]) => a + f, 0);
+    const spans = parts.map(([f, color]) => {
+      const span = el('span');
+      if (!indeterminate) span.style.width = `${Math.max(0, Math.min(100, f * 100)).toFixed(1)}%`;
+      if (color) span.style.background = color;
+      return span;
+    });
+    return el('div', { className: indeterminate ? 'bar indeterminate' : 'bar', role: 'progressbar', 'aria-label': label, 'aria-valuenow': indeterminate ? null : Math.round(total * 100), 'aria-valuemin': 0, 'aria-valuemax': 100 }, spans);
+  }
+
+  /** A confirmation in a modal dialog (keyboard: Enter confirms, Escape cancels). */
+  function confirmDialog(text: string): Promise<boolean> {
+    const dialog = $<HTMLDialogElement>('confirm');
+    $('confirm-text').textContent = text;
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        $('confirm-ok').removeEventListener('click', yes);
+        $('confirm-cancel').removeEventListener('click', no);
+        dialog.removeEventListener('cancel', no);
+        if (dialog.open) dialog.close();
+        resolve(ok);
+      };
+      const yes = () => done(true);
+      const no = () => done(false);
+      $('confirm-ok').addEventListener('click', yes);
+      $('confirm-cancel').addEventListener('click', no);
+      dialog.addEventListener('cancel', no);
+      dialog.showModal();
+      $('confirm-ok').focus();
+    });
+  }
+
+  // ------------------------------------------------------------------ router
+
+  interface Route {
+    view: string;
+    id?: string;
+    /** A bulk send shown in the messages view (`#/batches/ID`). */
+    batch?: string;
+    params: URLSearchParams;
+  }
+
+  function route(): Route {
+    const hash = location.hash.replace(/^#/, '') || '/';
+    const [path = '/', query = ''] = hash.split('?');
+    const params = new URLSearchParams(query);
+    const parts = path.split('/').filter(Boolean);
+    if (parts[0] === 'tasks' && parts[1]) return { view: 'task', id: parts[1], params };
+    if (parts[0] === 'tasks') return { view: 'tasks', params };
+    if (parts[0] === 'workers' || parts[0] === 'schedules') return { view: parts[0], params };
+    if (parts[0] === 'messages') return { view: 'messages', id: parts[1], params };
+    if (parts[0] === 'batches') return { view: 'messages', batch: parts[1], params };
+    return { view: 'overview', params };
+  }
+
+  function showView(view: string): void {
+    for (const panel of doc.querySelectorAll<HTMLElement>('[data-view-panel]')) panel.hidden = panel.getAttribute('data-view-panel') !== view;
+    const tab = view === 'task' ? 'tasks' : view;
+    for (const a of doc.querySelectorAll<HTMLElement>('nav.tabs a')) {
+      if (a.getAttribute('data-view') === tab) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+  }
+
+  // ---------------------------------------------------------------- overview
 
   function renderCounts(o: Overview): void {
     const total = o.status.total;
@@ -199,88 +384,134 @@ type Attrs = Record<string, string | number | null | undefined>;
     return (n <= 1 ? 1 : n <= 2 ? 2 : n <= 5 ? 5 : 10) * p;
   }
 
-  function renderChart(o: Overview): void {
-    const total = o.status.total;
-    samples.push({ t: Date.parse(o.now), done: total.succeeded + total.failed });
-    if (samples.length > 91) samples.shift();
-    // Rate over at least two seconds, so polls that straddle a claim batch do not saw-tooth.
-    const rates: number[] = [];
-    for (let i = 1; i < samples.length; i++) {
-      let j = i - 1;
-      const at = (k: number) => samples[k] as { t: number; done: number };
-      while (j > 0 && at(i).t - at(j).t < 2000) j--;
-      const dt = (at(i).t - at(j).t) / 1000;
-      rates.push(dt > 0 ? Math.max(0, at(i).done - at(j).done) / dt : 0);
-    }
-    const svg = $('chart') as unknown as SVGSVGElement;
-    while (svg.firstChild) svg.removeChild(svg.firstChild);
-    const NS = 'http://www.w3.org/2000/svg';
+  const NS = 'http://www.w3.org/2000/svg';
+
+  function svgEl(tag: string, attrs: Record<string, string>): SVGElement {
+    const node = doc.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    return node;
+  }
+
+  function points(values: number[], max: number, w: number, h: number): string {
+    const step = values.length > 1 ? w / (values.length - 1) : w;
+    return values.map((v, i) => `${(i * step).toFixed(1)},${(h - (v / max) * (h - 4)).toFixed(1)}`).join(' ');
+  }
+
+  function renderChart(): void {
+    const svg = $('chart');
+    clear(svg);
     const W = 600;
     const H = 110;
-    const max = niceMax(Math.max(1, ...rates));
-    for (const f of [0.25, 0.5, 0.75]) {
-      const line = doc.createElementNS(NS, 'line');
-      line.setAttribute('x1', '0');
-      line.setAttribute('x2', String(W));
-      line.setAttribute('y1', String(H * f));
-      line.setAttribute('y2', String(H * f));
-      line.setAttribute('class', 'grid-line');
-      svg.appendChild(line);
-    }
-    if (rates.length > 0) {
-      const step = W / 89;
-      const x0 = W - (rates.length - 1) * step;
-      const pts = rates.map((r, k) => `${(x0 + k * step).toFixed(1)},${(H - (r / max) * (H - 6)).toFixed(1)}`);
-      if (pts.length === 1) pts.unshift(`${(W - step).toFixed(1)},${(pts[0] as string).split(',')[1]}`);
-      const area = doc.createElementNS(NS, 'polygon');
-      area.setAttribute('points', `${(pts[0] as string).split(',')[0]},${H} ${pts.join(' ')} ${W},${H}`);
-      area.setAttribute('class', 'area');
-      svg.appendChild(area);
-      const line = doc.createElementNS(NS, 'polyline');
-      line.setAttribute('points', pts.join(' '));
-      line.setAttribute('class', 'line');
-      svg.appendChild(line);
-    }
-    const current = rates.at(-1) ?? 0;
-    $('rate').textContent = rates.length ? `${current.toFixed(1)} tasks/s` : 'measuring…';
-    $('chart-max').textContent = `max ${max}/s`;
+    for (const f of [0.25, 0.5, 0.75]) svg.appendChild(svgEl('line', { x1: '0', x2: String(W), y1: String(H * f), y2: String(H * f), class: 'grid-line' }));
+    if (!history) return;
+    const ok = history.total.succeeded;
+    const bad = history.total.failed;
+    const max = niceMax(Math.max(1, ...ok, ...bad));
+    const line = points(ok, max, W, H);
+    svg.appendChild(svgEl('polygon', { points: `0,${H} ${line} ${W},${H}`, class: 'area' }));
+    svg.appendChild(svgEl('polyline', { points: line, class: 'line' }));
+    svg.appendChild(svgEl('path', { d: `M${points(bad, max, W, H).replace(/ /g, ' L')}`, class: 'line-failed' }));
+    const last = ok.length >= 2 ? (ok[ok.length - 2] ?? 0) + (bad[bad.length - 2] ?? 0) : 0;
+    const hour = ok.reduce((a, b) => a + b, 0);
+    const hourFailed = bad.reduce((a, b) => a + b, 0);
+    $('rate').textContent = `${num(last)} in the last full minute · ${num(hour)} succeeded, ${num(hourFailed)} failed in the last hour`;
+    $('chart-max').textContent = `max ${num(max)}/min`;
+    svg.setAttribute('data-points', String(ok.length));
   }
+
+  function sparkline(s: Series | undefined): Element {
+    const svg = svgEl('svg', { viewBox: '0 0 60 16', class: 'spark', 'aria-hidden': 'true', preserveAspectRatio: 'none' });
+    if (!s) return svg;
+    const max = Math.max(1, ...s.succeeded, ...s.failed);
+    svg.appendChild(svgEl('polyline', { points: points(s.succeeded, max, 60, 16), class: 'ok' }));
+    if (s.failed.some((n) => n > 0)) svg.appendChild(svgEl('polyline', { points: points(s.failed, max, 60, 16), class: 'bad' }));
+    return svg;
+  }
+
+  function limitsText(q: QueueSettings | undefined): string {
+    if (!q) return 'none';
+    const parts: string[] = [];
+    if (q.concurrency !== null && q.concurrency !== undefined) parts.push(`${q.concurrency} at once`);
+    if (q.rateLimit) parts.push(`${q.rateLimit.limit}/${q.rateLimit.per === 1 ? 's' : q.rateLimit.per === 60 ? 'm' : q.rateLimit.per === 3600 ? 'h' : `${q.rateLimit.per}s`}`);
+    return parts.length ? parts.join(' · ') : 'none';
+  }
+
+  function editLimits(name: string, q: QueueSettings | undefined): void {
+    const dialog = $<HTMLDialogElement>('limits');
+    $('limits-title').textContent = `Limits of queue ${name}`;
+    const conc = $<HTMLInputElement>('l-concurrency');
+    const rate = $<HTMLInputElement>('l-rate');
+    conc.value = q?.concurrency ? String(q.concurrency) : '';
+    rate.value = q?.rateLimit ? limitsText({ ...q, concurrency: null }) : '';
+    if (rate.value === 'none') rate.value = '';
+    $('l-error').textContent = '';
+    dialog.setAttribute('data-queue', name);
+    dialog.showModal();
+    conc.focus();
+  }
+
+  $('limits-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const dialog = $<HTMLDialogElement>('limits');
+    const name = dialog.getAttribute('data-queue') || '';
+    const concText = $<HTMLInputElement>('l-concurrency').value.trim();
+    const rateText = $<HTMLInputElement>('l-rate').value.trim();
+    if (concText !== '' && !/^[1-9][0-9]*$/.test(concText)) {
+      $('l-error').textContent = 'Concurrency must be a whole number of at least 1, or empty';
+      return;
+    }
+    if (rateText !== '' && !/^[0-9]+\/[smh]$/.test(rateText)) {
+      $('l-error').textContent = 'Rate limit must look like 5/s, 100/m or 1000/h, or be empty';
+      return;
+    }
+    api(`/queues/${encodeURIComponent(name)}`, 'POST', { concurrency: concText === '' ? null : Number(concText), rateLimit: rateText === '' ? null : rateText }).then(
+      () => {
+        dialog.close();
+        toast(`Saved the limits of ${name}`);
+        load();
+      },
+      (err: ApiError) => {
+        $('l-error').textContent = err.message;
+      },
+    );
+  });
+  $('l-cancel').addEventListener('click', () => $<HTMLDialogElement>('limits').close());
 
   function renderQueues(o: Overview): void {
     const now = Date.parse(o.now);
-    const paused = new Map(o.queues.map((q) => [q.name, q.paused === true]));
-    const names = [...new Set([...Object.keys(o.status.queues), ...paused.keys()])].sort();
+    const settings = new Map(o.queues.map((q) => [q.name, q]));
+    const names = [...new Set([...Object.keys(o.status.queues), ...settings.keys()])].sort();
     const rows = names.map((name) => {
-      const c: Partial<Counts> = o.status.queues[name] ?? {};
-      const isPaused = paused.get(name) === true;
-      const cell = el('td');
-      if (o.features.pause) {
-        const path = `/queues/${encodeURIComponent(name)}`;
-        cell.appendChild(isPaused ? button('Resume', 'secondary', `${path}/resume`, 'resume-queue') : button('Pause', 'secondary', `${path}/pause`, 'pause-queue'));
-      }
-      const label = el('td', null, [name, ' ', isPaused ? el('span', { className: 'badge', style: '--c:var(--running)', text: 'paused' }) : null]);
+      const c = o.status.queues[name] ?? ({} as Partial<Counts>);
+      const q = settings.get(name);
+      const isPaused = q?.paused === true;
+      const cell = el('td', { className: 'actions-cell' });
+      const path = `/queues/${encodeURIComponent(name)}`;
+      if (o.features.pause) cell.appendChild(isPaused ? button('Resume', 'secondary', `${path}/resume`, 'resume-queue') : button('Pause', 'secondary', `${path}/pause`, 'pause-queue'));
+      const edit = el('button', { type: 'button', className: 'secondary', text: 'Limits', 'data-testid': 'edit-limits', 'aria-label': `Edit the limits of ${name}` }) as HTMLButtonElement;
+      edit.addEventListener('click', () => editLimits(name, q));
+      cell.appendChild(edit);
+      const link = (status: string, n: number | undefined) =>
+        el('td', null, [n ? el('a', { href: `#/tasks?queue=${encodeURIComponent(name)}&status=${status}`, text: num(n) }) : num(n ?? 0)]);
       return el('tr', { 'data-queue': name }, [
-        label,
-        el('td', { text: num(c.queued ?? 0) }),
-        el('td', { text: num(c.running ?? 0) }),
+        el('td', null, [el('a', { href: `#/tasks?queue=${encodeURIComponent(name)}`, text: name }), ' ', isPaused ? badge('paused', 'var(--running)') : null]),
+        link('queued', c.queued),
+        link('running', c.running),
         el('td', { text: num(c.succeeded ?? 0) }),
-        el('td', { text: num(c.failed ?? 0) }),
+        link('failed', c.failed),
         el('td', { text: num(c.cancelled ?? 0) }),
         el('td', { text: c.oldestQueuedAt ? since(now, c.oldestQueuedAt) : '–' }),
         el('td', { text: num(c.last24h ?? 0) }),
+        el('td', { className: 'muted', text: limitsText(q) }),
+        el('td', null, [sparkline(history?.queues[name])]),
         cell,
       ]);
     });
-    replace($('queues'), rows, 'No tasks yet', true);
+    replace($('queues'), rows, 'No tasks yet', 11);
   }
 
   function taskHead(t: TaskSummary, extra: Child[]): HTMLElement {
-    return el('div', { className: 'row' }, [
-      el('span', { className: 'name', text: t.name }),
-      el('span', { className: 'id', text: `#${t.id}` }),
-      el('span', { className: 'badge', style: '--c:var(--queued)', text: t.queue }),
-      ...extra,
-    ]);
+    return el('div', { className: 'row' }, [taskLink(t), el('span', { className: 'id', text: `#${t.id}` }), badge(t.queue, 'var(--queued)'), ...extra]);
   }
 
   function renderRunning(o: Overview): void {
@@ -293,7 +524,7 @@ type Attrs = Record<string, string | number | null | undefined>;
           el('span', { className: 'muted', text: `attempt ${t.attempts} · ${since(now, t.startedAt)}` }),
           el('span', { className: 'muted actions', text: p && of !== null ? `${p.current} / ${of}` : p ? String(p.current) : '' }),
         ]),
-        bar(p && of !== null ? p.current / of : 0, null, of === null),
+        bar([[p && of !== null ? p.current / of : 0, null]], of === null, `progress of task ${t.id}`),
       ]);
     });
     $('running-count').textContent = o.status.total.running ? String(o.status.total.running) : '';
@@ -307,10 +538,10 @@ type Attrs = Record<string, string | number | null | undefined>;
 
   function renderFailures(o: Overview): void {
     const now = Date.parse(o.now);
-    const failed = o.failed.map((t) =>
+    const failedItems = o.failed.map((t) =>
       el('div', { className: 'item', 'data-task': t.id, 'data-testid': 'failed-task' }, [
         taskHead(t, [
-          el('span', { className: 'badge', style: '--c:var(--failed)', text: 'failed' }),
+          badge('failed'),
           el('span', { className: 'muted', text: `${t.attempts} attempt${t.attempts === 1 ? '' : 's'} · ${since(now, t.finishedAt)} ago` }),
           el('span', { className: 'actions' }, [button('Retry', '', `/tasks/${t.id}/retry`, 'retry')]),
         ]),
@@ -322,7 +553,7 @@ type Attrs = Record<string, string | number | null | undefined>;
       const wait = Date.parse(t.runAt) - now;
       return el('div', { className: 'item', 'data-task': t.id, 'data-testid': 'retrying-task' }, [
         taskHead(t, [
-          el('span', { className: 'badge', style: '--c:var(--running)', text: 'retrying' }),
+          badge('retrying'),
           el('span', { className: 'muted', text: `attempt ${t.attempts + 1} of ${t.maxRetries + 1}${wait > 0 ? ` in ${age(wait)}` : ' due'}` }),
           el('span', { className: 'actions' }, [button('Cancel', 'danger', `/tasks/${t.id}/cancel`, 'cancel')]),
         ]),
@@ -333,24 +564,33 @@ type Attrs = Record<string, string | number | null | undefined>;
     const n = o.status.total.failed;
     const r = retrying.length;
     $('failed-count').textContent = n ? `${n} failed${r ? `, ${r} retrying` : ''}` : r ? `${r} retrying` : '';
-    replace($('failed'), [...retrying, ...failed], 'No failed tasks');
+    replace($('failed'), [...retrying, ...failedItems], 'No failed tasks');
+  }
+
+  function batchItem(b: Batch): HTMLElement {
+    const total = Math.max(1, b.total);
+    // Sent is green, failed red: a send that only failed shows no green at all.
+    return el('div', { className: 'item', 'data-testid': 'batch', 'data-batch': b.id }, [
+      el('div', { className: 'row' }, [
+        el('a', { className: 'name', href: `#/batches/${b.id}`, text: b.name ?? b.id }),
+        badge(b.channel, 'var(--queued)'),
+        el('span', { className: 'muted actions', text: `${num(b.completed)} sent · ${num(b.failed)} failed · ${num(b.total)} total (${b.progress}%)` }),
+      ]),
+      bar(
+        [
+          [b.completed / total, 'var(--succeeded)'],
+          [b.failed / total, 'var(--failed)'],
+        ],
+        false,
+        `progress of bulk send ${b.name ?? b.id}`,
+      ),
+    ]);
   }
 
   function renderBatches(o: Overview): void {
     $('batches-panel').hidden = o.batches === null;
     if (o.batches === null) return;
-    const items = o.batches.slice(0, 10).map((b) => {
-      const fraction = b.progress / 100;
-      return el('div', { className: 'item', 'data-testid': 'batch' }, [
-        el('div', { className: 'row' }, [
-          el('span', { className: 'name', text: b.name ?? b.id }),
-          el('span', { className: 'badge', style: '--c:var(--queued)', text: b.channel }),
-          el('span', { className: 'muted actions', text: `${b.completed} sent · ${b.failed} failed · ${b.total} total (${Math.round(fraction * 100)}%)` }),
-        ]),
-        bar(fraction, 'var(--succeeded)', false),
-      ]);
-    });
-    replace($('batches'), items, 'No bulk sends yet');
+    replace($('batches'), o.batches.slice(0, 10).map(batchItem), 'No bulk sends yet');
   }
 
   function renderSchedules(o: Overview): void {
@@ -367,7 +607,7 @@ type Attrs = Record<string, string | number | null | undefined>;
           el('span', { className: 'name', text: s.name }),
           el('span', { className: 'id', text: s.cron }),
           el('span', { className: 'muted', text: `→ ${s.task}` }),
-          paused ? el('span', { className: 'badge', style: '--c:var(--running)', text: 'paused' }) : null,
+          paused ? badge('paused', 'var(--running)') : null,
           s.nextRunAt && !paused ? el('span', { className: 'muted', text: `next in ${age(Date.parse(s.nextRunAt) - now)}` }) : null,
           actions,
         ]),
@@ -379,11 +619,12 @@ type Attrs = Record<string, string | number | null | undefined>;
 
   function renderMessages(o: Overview): void {
     $('messages-panel').hidden = o.messages === null;
+    $('nav-messages').hidden = o.batches === null;
     if (o.messages === null) return;
     const m = o.messages.channels;
     const channels = Object.keys(m);
     const container = $('messages');
-    while (container.firstChild) container.removeChild(container.firstChild);
+    clear(container);
     if (channels.length === 0) {
       container.appendChild(el('p', { className: 'empty', text: 'No messages yet' }));
       return;
@@ -398,46 +639,715 @@ type Attrs = Record<string, string | number | null | undefined>;
     container.appendChild(el('div', { className: 'scroll' }, [el('table', null, [el('thead', null, [head]), el('tbody', null, rows)])]));
   }
 
-  function render(o: Overview): void {
-    $('auth').hidden = true;
-    $('forget').hidden = !token;
-    setConn('live', 'live');
+  async function loadOverview(): Promise<void> {
+    const o = await api<Overview>('/overview');
+    if (!o) return;
+    // The per-minute history changes once a minute: read it every 10 s (and at once after a reload).
+    if (!history || Date.now() - historyAt > 10_000) {
+      history = await api<History>('/history?minutes=60');
+      historyAt = Date.now();
+    }
     renderCounts(o);
-    renderChart(o);
+    renderChart();
     renderQueues(o);
     renderRunning(o);
     renderFailures(o);
     renderBatches(o);
     renderSchedules(o);
     renderMessages(o);
-    $('updated').textContent = `updated ${new Date(o.now).toLocaleTimeString()}`;
     if (o.refresh) refresh = Math.max(200, o.refresh * 1000);
   }
 
-  function load(): void {
-    if (inflight) return;
-    inflight = true;
-    clearTimeout(timer);
-    let signedOut = false;
-    api<Overview>('/overview')
-      .then(
-        (o) => {
-          if (o) render(o);
+  // ------------------------------------------------------------------- tasks
+
+  interface TaskCounts {
+    counts: Record<string, number>;
+    statuses: string[];
+    queues: string[];
+    names: string[];
+  }
+
+  /** Cursors of the pages before the current one (keyset paging only goes forward). */
+  let pageStack: string[] = [];
+  let pageCursor: string | undefined;
+  let nextCursor: string | null = null;
+  let selected = new Set<string>();
+  let selectAllMatching = false;
+  let matchingCount = 0;
+  let shown: TaskSummary[] = [];
+  let listKey = '';
+
+  /** The API query of the list's filter (from the URL), without paging. */
+  function filterQuery(params: URLSearchParams): URLSearchParams {
+    const q = new URLSearchParams();
+    for (const k of ['queue', 'name', 'q']) {
+      const v = params.get(k);
+      if (v) q.set(k, v);
+    }
+    const range = params.get('range');
+    const spans: Record<string, number> = { '15m': 900_000, '1h': 3_600_000, '24h': 86_400_000, '7d': 604_800_000 };
+    if (range && spans[range]) q.set('createdAfter', String(Date.now() - (spans[range] as number)));
+    if (range === 'custom') {
+      const after = params.get('after');
+      const before = params.get('before');
+      if (after && !Number.isNaN(Date.parse(after))) q.set('createdAfter', String(Date.parse(after)));
+      if (before && !Number.isNaN(Date.parse(before))) q.set('createdBefore', String(Date.parse(before)));
+    }
+    return q;
+  }
+
+  function fillSelect(select: HTMLSelectElement, values: string[], current: string): void {
+    const keep = select.options[0];
+    clear(select);
+    if (keep) select.appendChild(keep);
+    for (const v of values) select.appendChild(el('option', { value: v, text: v }));
+    if (current && !values.includes(current)) select.appendChild(el('option', { value: current, text: current }));
+    select.value = current;
+  }
+
+  function syncForm(params: URLSearchParams): void {
+    const form = $<HTMLFormElement>('task-filter');
+    for (const k of ['range', 'sort', 'q', 'after', 'before']) {
+      const input = form.elements.namedItem(k) as HTMLInputElement | HTMLSelectElement | null;
+      if (input && doc.activeElement !== input) input.value = params.get(k) ?? (k === 'sort' ? 'newest' : '');
+    }
+    for (const node of doc.querySelectorAll<HTMLElement>('.custom-range')) node.hidden = params.get('range') !== 'custom';
+  }
+
+  function go(params: URLSearchParams): void {
+    for (const [k, v] of [...params]) if (v === '') params.delete(k);
+    location.hash = `#/tasks${params.size ? `?${params}` : ''}`;
+  }
+
+  function renderChips(c: TaskCounts, params: URLSearchParams): void {
+    const current = params.get('status') ?? '';
+    const chip = (status: string, label: string, n: number) => {
+      const p = new URLSearchParams(params);
+      if (status) p.set('status', status);
+      else p.delete('status');
+      return el('a', { className: 'chip', href: `#/tasks?${p}`, 'aria-current': current === status ? 'true' : null, 'data-status': status || 'all', style: `--c:${COLORS[status] ?? 'var(--accent)'}` }, [
+        label,
+        ' ',
+        el('span', { className: 'n', text: num(n) }),
+      ]);
+    };
+    const chips = [chip('', 'all', c.counts.total ?? 0)];
+    for (const s of c.statuses) {
+      chips.push(chip(s, s, c.counts[s] ?? 0));
+      if (s === 'queued') for (const sub of ['delayed', 'retrying']) chips.push(chip(sub, sub, c.counts[sub] ?? 0));
+    }
+    replace($('status-chips'), chips, '');
+    matchingCount = current ? (c.counts[current] ?? 0) : (c.counts.total ?? 0);
+  }
+
+  function updateBulk(): void {
+    const n = selectAllMatching ? matchingCount : selected.size;
+    $('bulk-info').textContent = n ? `${num(n)} task${n === 1 ? '' : 's'} selected${selectAllMatching ? ' (everything matching the filter)' : ''}` : 'Select tasks to act on many at once';
+    for (const b of doc.querySelectorAll<HTMLButtonElement>('[data-bulk]')) b.disabled = n === 0;
+    const all = $('select-matching');
+    const pageAll = shown.length > 0 && shown.every((t) => selected.has(t.id));
+    all.hidden = !(pageAll && matchingCount > shown.length) && !selectAllMatching;
+    all.textContent = selectAllMatching ? 'Clear selection' : `Select all ${num(matchingCount)} matching this filter`;
+    $<HTMLInputElement>('select-page').checked = pageAll;
+  }
+
+  function taskRow(t: TaskSummary, now: number): HTMLElement {
+    const box = el('input', { type: 'checkbox', 'aria-label': `Select task ${t.id}`, 'data-testid': 'select-task' }) as HTMLInputElement;
+    box.checked = selectAllMatching || selected.has(t.id);
+    box.disabled = selectAllMatching;
+    box.addEventListener('change', () => {
+      if (box.checked) selected.add(t.id);
+      else selected.delete(t.id);
+      updateBulk();
+    });
+    const retrying = t.status === 'queued' && t.attempts > 0 && t.lastError;
+    const delayed = t.status === 'queued' && !retrying && Date.parse(t.runAt) > now;
+    const state = retrying ? 'retrying' : delayed ? 'delayed' : t.status;
+    const when = FINISHED.includes(t.status) ? stamp(t.finishedAt) : t.status === 'queued' ? (Date.parse(t.runAt) > now ? `in ${age(Date.parse(t.runAt) - now)}` : 'due') : `started ${since(now, t.startedAt)} ago`;
+    return el('tr', { 'data-task': t.id, 'data-testid': 'task-row' }, [
+      el('td', null, [box]),
+      el('td', null, [taskLink(t), ' ', el('span', { className: 'id', text: `#${t.id}` })]),
+      el('td', { text: t.queue }),
+      el('td', null, [badge(state)]),
+      el('td', { text: `${t.attempts}/${t.maxRetries + 1}` }),
+      el('td', { text: String(t.priority) }),
+      el('td', { text: stamp(t.createdAt) }),
+      el('td', { text: when }),
+      el('td', { className: 'error-cell', text: t.lastError ?? '', title: t.lastError ?? undefined }),
+    ]);
+  }
+
+  async function loadTasks(r: Route): Promise<void> {
+    const params = r.params;
+    const key = [...filterQuery(params), ['status', params.get('status') ?? ''], ['sort', params.get('sort') ?? '']].map(([k, v]) => `${k}=${k === 'createdAfter' ? params.get('range') : v}`).join('&');
+    if (key !== listKey) {
+      listKey = key;
+      pageStack = [];
+      pageCursor = undefined;
+      selected = new Set();
+      selectAllMatching = false;
+    }
+    syncForm(params);
+    const filter = filterQuery(params);
+    const list = new URLSearchParams(filter);
+    const status = params.get('status');
+    if (status) list.set('status', status);
+    list.set('sort', params.get('sort') || 'newest');
+    list.set('limit', '50');
+    if (pageCursor) list.set('cursor', pageCursor);
+    const [counts, page] = await Promise.all([api<TaskCounts>(`/tasks/counts?${filter}`), api<{ tasks: TaskSummary[]; nextCursor: string | null }>(`/tasks?${list}`)]);
+    if (!counts || !page) return;
+    fillSelect($<HTMLSelectElement>('f-queue'), counts.queues, params.get('queue') ?? '');
+    fillSelect($<HTMLSelectElement>('f-name'), counts.names, params.get('name') ?? '');
+    renderChips(counts, params);
+    const now = Date.now();
+    shown = page.tasks;
+    nextCursor = page.nextCursor;
+    replace($('task-rows'), page.tasks.map((t) => taskRow(t, now)), 'No task matches this filter', 9);
+    $<HTMLButtonElement>('page-prev').disabled = pageStack.length === 0;
+    $<HTMLButtonElement>('page-next').disabled = nextCursor === null;
+    const from = pageStack.length * 50;
+    $('page-info').textContent = page.tasks.length ? `${num(from + 1)}–${num(from + page.tasks.length)} of ${num(matchingCount)}` : '';
+    updateBulk();
+  }
+
+  $('task-filter').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const form = e.target as HTMLFormElement;
+    const params = new URLSearchParams(route().params);
+    for (const k of ['queue', 'name', 'range', 'sort', 'q', 'after', 'before']) {
+      const input = form.elements.namedItem(k) as HTMLInputElement | HTMLSelectElement | null;
+      if (input) params.set(k, input.value.trim());
+    }
+    if (params.get('range') !== 'custom') {
+      params.delete('after');
+      params.delete('before');
+    }
+    if (params.get('sort') === 'newest') params.delete('sort');
+    go(params);
+  });
+  for (const id of ['f-queue', 'f-name', 'f-range', 'f-sort']) {
+    $(id).addEventListener('change', () => {
+      if (id === 'f-range' && $<HTMLSelectElement>('f-range').value === 'custom') {
+        for (const node of doc.querySelectorAll<HTMLElement>('.custom-range')) node.hidden = false;
+        return;
+      }
+      $<HTMLFormElement>('task-filter').requestSubmit();
+    });
+  }
+  $('page-next').addEventListener('click', () => {
+    if (!nextCursor) return;
+    pageStack.push(pageCursor ?? '');
+    pageCursor = nextCursor;
+    load();
+  });
+  $('page-prev').addEventListener('click', () => {
+    if (pageStack.length === 0) return;
+    pageCursor = pageStack.pop() || undefined;
+    load();
+  });
+  $('select-page').addEventListener('change', (e) => {
+    const on = (e.target as HTMLInputElement).checked;
+    selectAllMatching = false;
+    for (const t of shown) {
+      if (on) selected.add(t.id);
+      else selected.delete(t.id);
+    }
+    for (const box of doc.querySelectorAll<HTMLInputElement>('#task-rows input[type=checkbox]')) {
+      box.checked = on;
+      box.disabled = false;
+    }
+    updateBulk();
+  });
+  $('select-matching').addEventListener('click', () => {
+    selectAllMatching = !selectAllMatching;
+    if (!selectAllMatching) selected = new Set();
+    for (const box of doc.querySelectorAll<HTMLInputElement>('#task-rows input[type=checkbox]')) {
+      box.checked = selectAllMatching;
+      box.disabled = selectAllMatching;
+    }
+    updateBulk();
+  });
+
+  const VERB: Record<string, [string, string]> = { retry: ['Retry', 'retried'], promote: ['Run now', 'made due'], cancel: ['Cancel', 'cancelled'], delete: ['Delete', 'deleted'] };
+
+  async function bulk(action: string): Promise<void> {
+    const params = route().params;
+    const body: Record<string, unknown> = { action };
+    if (selectAllMatching) {
+      const filter: Record<string, unknown> = {};
+      for (const [k, v] of filterQuery(params)) filter[k] = k === 'createdAfter' || k === 'createdBefore' ? Number(v) : v;
+      const status = params.get('status');
+      if (status) filter.status = status;
+      body.filter = filter;
+    } else body.ids = [...selected];
+    const dry = await api<{ count: number }>('/tasks/actions', 'POST', { ...body, dryRun: true });
+    const n = dry?.count ?? 0;
+    const [verb, done] = VERB[action] ?? [action, action];
+    if (n === 0) {
+      toast(`None of the selected tasks can be ${done}`);
+      return;
+    }
+    const chosen = selectAllMatching ? matchingCount : selected.size;
+    const rest = chosen > n ? ` (${num(chosen - n)} of the selection are in a state this does not apply to)` : '';
+    if (!(await confirmDialog(`${verb} ${num(n)} task${n === 1 ? '' : 's'}?${rest}`))) return;
+    const res = await api<{ count: number; skipped: number }>('/tasks/actions', 'POST', body);
+    toast(`${num(res?.count ?? 0)} task${res?.count === 1 ? '' : 's'} ${done}${res?.skipped ? `; ${res.skipped} skipped (their key is taken)` : ''}`);
+    selected = new Set();
+    selectAllMatching = false;
+    load();
+  }
+
+  for (const b of doc.querySelectorAll<HTMLButtonElement>('[data-bulk]')) {
+    b.addEventListener('click', () => {
+      bulk(b.getAttribute('data-bulk') || '').catch((err: ApiError) => failed(err));
+    });
+  }
+
+  // ------------------------------------------------------------- task detail
+
+  function json(value: unknown): HTMLElement {
+    return el('pre', { className: 'json', tabindex: 0, text: value === undefined ? '–' : JSON.stringify(value, null, 2) });
+  }
+
+  function fact(label: string, value: Child): HTMLElement {
+    return el('div', { className: 'fact' }, [el('dt', { text: label }), el('dd', null, [value ?? '–'])]);
+  }
+
+  function renderTask(t: TaskDetail): void {
+    const now = Date.now();
+    const box = $('task-detail');
+    clear(box);
+    const retrying = t.status === 'queued' && t.attempts > 0 && t.lastError;
+    const delayed = t.status === 'queued' && Date.parse(t.runAt) > now;
+    const actions = el('span', { className: 'actions' });
+    const path = `/tasks/${t.id}`;
+    if (!FINISHED.includes(t.status)) actions.appendChild(button('Cancel', 'danger', `${path}/cancel`, 'detail-cancel'));
+    if (t.status === 'failed' || t.status === 'cancelled') actions.appendChild(button('Retry', '', `${path}/retry`, 'detail-retry'));
+    if (delayed) actions.appendChild(button('Run now', 'secondary', `${path}/promote`, 'detail-promote'));
+    if (FINISHED.includes(t.status)) {
+      const del = el('button', { type: 'button', className: 'danger', text: 'Delete', 'data-testid': 'detail-delete' }) as HTMLButtonElement;
+      del.addEventListener('click', async () => {
+        if (!(await confirmDialog(`Delete task ${t.id} for good?`))) return;
+        api(path, 'DELETE').then(() => {
+          toast(`Task ${t.id} deleted`);
+          location.hash = '#/tasks';
+        }, failed);
+      });
+      actions.appendChild(del);
+    }
+    box.appendChild(
+      el('div', { className: 'row detail-head' }, [
+        el('h2', { text: t.name }),
+        el('span', { className: 'id', text: `#${t.id}` }),
+        el('span', { 'data-testid': 'detail-status' }, [badge(retrying ? 'retrying' : delayed ? 'delayed' : t.status)]),
+        actions,
+      ]),
+    );
+    const p = t.progress;
+    if (p) {
+      const of = typeof p.total === 'number' && p.total > 0 ? p.total : null;
+      box.appendChild(el('div', { className: 'progress' }, [el('span', { className: 'muted', text: of ? `progress ${p.current} / ${of}` : `progress ${p.current}` }), bar([[of ? p.current / of : 0, null]], of === null, 'progress')]));
+    }
+    const rp = t.retryPolicy;
+    box.appendChild(
+      el('dl', { className: 'facts' }, [
+        fact('Queue', el('a', { href: `#/tasks?queue=${encodeURIComponent(t.queue)}`, text: t.queue })),
+        fact('Priority', String(t.priority)),
+        fact('Key', t.key ? el('code', { text: t.key }) : '–'),
+        fact('Attempts', `${t.attempts} of ${rp.maxRetries + 1}`),
+        fact(
+          'Retry policy',
+          `${rp.maxRetries === 0 ? 'no retries' : `${rp.maxRetries} retries, ${rp.backoff ?? 'default'} backoff from ${rp.retryDelay} s${rp.maxDelay !== null ? `, at most ${rp.maxDelay} s` : ''}`}${rp.timeout !== null ? `; timeout ${rp.timeout} s` : ''}`,
+        ),
+        fact('Enqueued', stamp(t.createdAt)),
+        fact(t.status === 'queued' ? 'Due' : 'Run at', `${stamp(t.runAt)}${Date.parse(t.runAt) > now ? ` (in ${age(Date.parse(t.runAt) - now)})` : ''}`),
+        fact('Started', stamp(t.startedAt)),
+        fact('Finished', stamp(t.finishedAt)),
+        fact('Updated', stamp(t.updatedAt)),
+        fact('Worker', t.worker ?? '–'),
+      ]),
+    );
+    if (t.lastError) box.appendChild(el('div', { className: 'error last-error', text: t.lastError }));
+    box.appendChild(el('div', { className: 'grid two' }, [el('div', null, [el('h3', { text: 'Payload' }), json(t.payload)]), el('div', null, [el('h3', { text: 'Result' }), json(t.result)])]));
+    box.appendChild(el('h3', { text: `Attempts (${t.attemptTimeline.length})` }));
+    const items = t.attemptTimeline.map((a, i) =>
+      el('li', { className: `attempt o-${a.outcome}`, 'data-testid': 'attempt' }, [
+        el('div', { className: 'row' }, [
+          el('strong', { text: `Attempt ${a.attempt}` }),
+          badge(a.outcome),
+          el('span', { className: 'muted', text: `${stamp(a.startedAt)} → ${a.endedAt ? stamp(a.endedAt) : 'running'} · ${duration(a.durationMs)}` }),
+          a.worker ? el('span', { className: 'muted', text: `on ${a.worker}` }) : null,
+        ]),
+        a.error ? el('div', { className: 'error', text: a.error.message }) : null,
+        a.error?.stack ? el('details', { open: i === t.attemptTimeline.length - 1 }, [el('summary', { text: 'stack trace' }), el('pre', { className: 'trace', 'data-testid': 'stack', text: a.error.stack })]) : null,
+      ]),
+    );
+    box.appendChild(items.length ? el('ol', { className: 'timeline' }, items) : el('p', { className: 'empty', text: 'Not started yet' }));
+  }
+
+  async function loadTask(r: Route): Promise<void> {
+    try {
+      const t = await api<TaskDetail>(`/tasks/${encodeURIComponent(r.id ?? '')}`);
+      if (t) renderTask(t);
+    } catch (err) {
+      const e = err as ApiError;
+      if (e.status === 404 || e.status === 400) {
+        const box = $('task-detail');
+        clear(box);
+        box.appendChild(el('p', { className: 'empty', text: `No task ${r.id}: ${e.message}` }));
+        return;
+      }
+      throw err;
+    }
+  }
+
+  // ----------------------------------------------------------------- workers
+
+  async function loadWorkers(): Promise<void> {
+    const body = await api<{ workers: Worker[] }>('/workers');
+    if (!body) return;
+    const now = Date.now();
+    const rows = body.workers.map((w) =>
+      el('tr', { className: w.state === 'alive' ? '' : 'gone', 'data-testid': 'worker', 'data-state': w.state }, [
+        el('td', { className: 'mono', text: w.id }),
+        el('td', null, [badge(w.state, w.state === 'alive' ? 'var(--succeeded)' : w.state === 'dead' ? 'var(--failed)' : 'var(--cancelled)')]),
+        el('td', { text: w.host }),
+        el('td', { text: String(w.pid) }),
+        el('td', { text: w.queues ? w.queues.join(', ') : 'all' }),
+        el('td', { text: String(w.concurrency) }),
+        el('td', { text: String(w.running) }),
+        el('td', { text: `${since(now, w.lastHeartbeat)} ago` }),
+        el('td', { text: stamp(w.startedAt) }),
+        el('td', { text: w.version }),
+      ]),
+    );
+    const alive = body.workers.filter((w) => w.state === 'alive').length;
+    $('workers-count').textContent = `${alive} live${body.workers.length > alive ? `, ${body.workers.length - alive} stopped or dead (last hour)` : ''}`;
+    replace($('worker-rows'), rows, 'No worker has run in the last hour', 10);
+  }
+
+  // --------------------------------------------------------------- schedules
+
+  let previewTimer: ReturnType<typeof setTimeout> | undefined;
+  let tasksKnown = false;
+
+  function previewCron(): void {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(() => {
+      const cron = $<HTMLInputElement>('s-cron').value.trim();
+      const timezone = $<HTMLInputElement>('s-timezone').value.trim() || 'UTC';
+      const out = $('s-preview');
+      if (!cron) {
+        out.textContent = '';
+        return;
+      }
+      api<{ nextRuns: string[] }>('/schedule-preview', 'POST', { cron, timezone, count: 5 }).then(
+        (r) => {
+          out.textContent = `Next runs: ${(r?.nextRuns ?? []).map((d) => stamp(d)).join(' · ')}`;
+          out.className = 'muted';
         },
         (err: ApiError) => {
-          if (err.status === 401 || err.status === 403) {
-            signedOut = true;
-            showAuth(token ? 'that token was refused' : '');
-          } else setConn('error', err.message || 'offline');
+          out.textContent = err.message;
+          out.className = 'error';
+        },
+      );
+    }, 250);
+  }
+
+  function resetScheduleForm(): void {
+    const form = $<HTMLFormElement>('schedule-form');
+    form.reset();
+    $<HTMLInputElement>('s-name').readOnly = false;
+    $('schedule-form-title').textContent = 'New schedule';
+    $('s-error').textContent = '';
+    $('s-preview').textContent = '';
+  }
+
+  function editSchedule(s: Schedule): void {
+    $<HTMLInputElement>('s-name').value = s.name;
+    $<HTMLInputElement>('s-name').readOnly = true;
+    $<HTMLInputElement>('s-cron').value = s.cron;
+    $<HTMLInputElement>('s-timezone').value = s.timezone;
+    const task = $<HTMLSelectElement>('s-task');
+    if (![...task.options].some((o) => o.value === s.task)) task.appendChild(el('option', { value: s.task, text: s.task }));
+    task.value = s.task;
+    $<HTMLTextAreaElement>('s-payload').value = JSON.stringify(s.payload ?? {}, null, 2);
+    $('schedule-form-title').textContent = `Edit ${s.name}`;
+    $('s-error').textContent = '';
+    previewCron();
+    $<HTMLInputElement>('s-cron').focus();
+  }
+
+  async function loadSchedules(): Promise<void> {
+    if (!tasksKnown) {
+      const types = await api<{ taskTypes: { name: string }[] }>('/task-types');
+      const select = $<HTMLSelectElement>('s-task');
+      clear(select);
+      for (const t of types?.taskTypes ?? []) if (!t.name.startsWith('pgcourier.')) select.appendChild(el('option', { value: t.name, text: t.name }));
+      tasksKnown = true;
+    }
+    const body = await api<{ schedules: Schedule[] }>('/schedules');
+    if (!body) return;
+    const now = Date.now();
+    const items = body.schedules.map((s) => {
+      const path = `/schedules/${encodeURIComponent(s.name)}`;
+      const edit = el('button', { type: 'button', className: 'secondary', text: 'Edit', 'data-testid': 'edit-schedule' }) as HTMLButtonElement;
+      edit.addEventListener('click', () => editSchedule(s));
+      const del = el('button', { type: 'button', className: 'danger', text: 'Delete', 'data-testid': 'delete-schedule' }) as HTMLButtonElement;
+      del.addEventListener('click', async () => {
+        if (!(await confirmDialog(`Delete schedule ${s.name}?`))) return;
+        act(del, path, 'DELETE');
+      });
+      return el('div', { className: 'item', 'data-testid': 'schedule-row', 'data-schedule': s.name }, [
+        el('div', { className: 'row' }, [
+          el('span', { className: 'name', text: s.name }),
+          el('code', { text: s.cron }),
+          el('span', { className: 'muted', text: `${s.timezone} → ${s.task}` }),
+          s.paused ? badge('paused', 'var(--running)') : null,
+          el('span', { className: 'actions' }, [
+            s.paused ? button('Resume', 'secondary', `${path}/resume`, 'resume-schedule') : button('Pause', 'secondary', `${path}/pause`, 'pause-schedule'),
+            edit,
+            del,
+          ]),
+        ]),
+        el('div', { className: 'muted', text: `next ${s.paused ? '(paused)' : `${stamp(s.nextRunAt)} (in ${age(Date.parse(s.nextRunAt ?? '') - now)})`} · last ${stamp(s.lastRunAt)}` }),
+      ]);
+    });
+    replace($('schedule-list'), items, 'No schedules yet');
+  }
+
+  $('s-cron').addEventListener('input', previewCron);
+  $('s-timezone').addEventListener('input', previewCron);
+  $('s-reset').addEventListener('click', resetScheduleForm);
+  $('schedule-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const error = $('s-error');
+    const name = $<HTMLInputElement>('s-name').value.trim();
+    const cron = $<HTMLInputElement>('s-cron').value.trim();
+    const timezone = $<HTMLInputElement>('s-timezone').value.trim() || 'UTC';
+    const task = $<HTMLSelectElement>('s-task').value;
+    if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(name)) {
+      error.textContent = 'Name: 1-128 letters, digits, _ . : -';
+      return;
+    }
+    if (!cron) {
+      error.textContent = 'Cron: a cron expression such as "0 3 * * *"';
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse($<HTMLTextAreaElement>('s-payload').value || '{}');
+    } catch {
+      error.textContent = 'Payload: not valid JSON';
+      return;
+    }
+    error.textContent = '';
+    api<Schedule>('/schedules', 'POST', { name, cron, task, payload, options: { timezone } }).then(
+      (s) => {
+        toast(`Schedule ${s?.name ?? name} saved; next run ${stamp(s?.nextRunAt ?? null)}`);
+        resetScheduleForm();
+        load();
+      },
+      (err: ApiError) => {
+        if (err.status === 401 || err.status === 403) showAuth(err.message);
+        error.textContent = err.message;
+      },
+    );
+  });
+
+  // ---------------------------------------------------------------- messages
+
+  interface MessageRow {
+    id: string;
+    channel: string;
+    to: string;
+    status: string;
+    provider: string | null;
+    batchId: string | null;
+    attempts: number;
+    error: { code: string | null; text: string | null } | null;
+    subject: string | null;
+    createdAt: string;
+    updatedAt: string;
+  }
+
+  const MESSAGE_COLORS: Record<string, string> = { delivered: 'var(--succeeded)', read: 'var(--succeeded)', sent: 'var(--queued)', failed: 'var(--failed)', undelivered: 'var(--failed)' };
+  let messageCursor: string | null = null;
+  let messageRows: MessageRow[] = [];
+
+  function messageRow(m: MessageRow): HTMLElement {
+    return el('tr', { 'data-message': m.id, 'data-testid': 'message-row' }, [
+      el('td', null, [el('a', { href: `#/messages/${m.id}`, text: m.to })]),
+      el('td', { text: m.channel }),
+      el('td', null, [badge(m.status, MESSAGE_COLORS[m.status] ?? 'var(--running)')]),
+      el('td', { text: m.provider ?? '–' }),
+      el('td', { text: String(m.attempts) }),
+      el('td', { text: stamp(m.createdAt) }),
+      el('td', { className: 'error-cell', text: m.error ? [m.error.code, m.error.text].filter(Boolean).join(': ') : '' }),
+    ]);
+  }
+
+  async function loadMessageDetail(id: string): Promise<void> {
+    const box = $('message-detail');
+    box.hidden = false;
+    const [m, h] = await Promise.all([
+      api<MessageRow & { from: string | null; providerMessageId: string | null; sentAt: string | null; deliveredAt: string | null }>(`/messages/${encodeURIComponent(id)}`),
+      api<{ attempts: { n: number; provider: string; startedAt: string; finishedAt: string | null; outcome: string | null; error: { code: string | null; message: string } | null }[]; events: { source: string; status: string | null; errorCode: string | null; note: string | null; applied: boolean; receivedAt: string }[] }>(
+        `/messages/${encodeURIComponent(id)}/history`,
+      ),
+    ]);
+    clear(box);
+    if (!m || !h) return;
+    box.appendChild(el('div', { className: 'row detail-head' }, [el('h2', { text: `Message to ${m.to}` }), badge(m.status, MESSAGE_COLORS[m.status] ?? 'var(--running)')]));
+    box.appendChild(
+      el('dl', { className: 'facts' }, [
+        fact('Channel', m.channel),
+        fact('From', m.from ?? '–'),
+        fact('Provider', m.provider ?? '–'),
+        fact('Provider id', m.providerMessageId ?? '–'),
+        fact('Bulk send', m.batchId ? el('a', { href: `#/batches/${m.batchId}`, text: m.batchId }) : '–'),
+        fact('Created', stamp(m.createdAt)),
+        fact('Sent', stamp(m.sentAt)),
+        fact('Delivered', stamp(m.deliveredAt)),
+      ]),
+    );
+    box.appendChild(el('h3', { text: `Attempts (${h.attempts.length})` }));
+    box.appendChild(
+      h.attempts.length
+        ? el(
+            'ol',
+            { className: 'timeline' },
+            h.attempts.map((a) =>
+              el('li', { className: `attempt o-${a.outcome === 'ok' ? 'succeeded' : a.outcome ? 'failed' : 'running'}`, 'data-testid': 'message-attempt' }, [
+                el('div', { className: 'row' }, [el('strong', { text: `Attempt ${a.n}` }), badge(a.outcome ?? 'in flight'), el('span', { className: 'muted', text: `${a.provider} · ${stamp(a.startedAt)} → ${stamp(a.finishedAt)}` })]),
+                a.error ? el('div', { className: 'error', text: [a.error.code, a.error.message].filter(Boolean).join(': ') }) : null,
+              ]),
+            ),
+          )
+        : el('p', { className: 'empty', text: 'No send attempt yet' }),
+    );
+    box.appendChild(el('h3', { text: `Provider events (${h.events.length})` }));
+    box.appendChild(
+      h.events.length
+        ? el(
+            'ol',
+            { className: 'timeline' },
+            h.events.map((e) =>
+              el('li', { className: 'attempt', 'data-testid': 'message-event' }, [
+                el('div', { className: 'row' }, [el('strong', { text: e.source }), e.status ? badge(e.status, MESSAGE_COLORS[e.status] ?? 'var(--running)') : null, el('span', { className: 'muted', text: `${stamp(e.receivedAt)}${e.applied ? '' : ' · not applied'}` })]),
+                e.errorCode || e.note ? el('div', { className: 'muted', text: [e.errorCode, e.note].filter(Boolean).join(' · ') }) : null,
+              ]),
+            ),
+          )
+        : el('p', { className: 'empty', text: 'No provider event yet' }),
+    );
+  }
+
+  async function loadMessages(r: Route): Promise<void> {
+    const batches = await api<{ batches: Batch[] }>('/batches').catch((err: ApiError) => {
+      if (err.status === 404) return null;
+      throw err;
+    });
+    replace(
+      $('batch-list'),
+      (batches?.batches ?? []).map(batchItem),
+      batches ? 'No bulk sends yet' : 'Messaging is not installed',
+    );
+    $('nav-messages').hidden = !batches;
+    if (!batches) return;
+    const params = new URLSearchParams(r.params);
+    if (r.batch) params.set('batch', r.batch);
+    for (const k of ['channel', 'status', 'batch']) {
+      const input = $<HTMLInputElement>(`m-${k}`);
+      if (doc.activeElement !== input) input.value = params.get(k) ?? '';
+    }
+    const query = new URLSearchParams();
+    for (const k of ['channel', 'status', 'batch']) if (params.get(k)) query.set(k, params.get(k) as string);
+    query.set('limit', '50');
+    const page = await api<{ messages: MessageRow[]; nextCursor: string | null }>(`/messages?${query}`);
+    messageRows = page?.messages ?? [];
+    messageCursor = page?.nextCursor ?? null;
+    replace($('message-rows'), messageRows.map(messageRow), 'No message matches this filter', 7);
+    $('messages-more').hidden = messageCursor === null;
+    const batchBox = $('batch-detail');
+    batchBox.hidden = !r.batch;
+    if (r.batch) {
+      const b = await api<Batch & { byStatus?: Record<string, number> }>(`/batches/${encodeURIComponent(r.batch)}`);
+      clear(batchBox);
+      if (b) {
+        batchBox.appendChild(el('h2', { text: `Bulk send ${b.name ?? b.id}` }));
+        batchBox.appendChild(batchItem(b));
+        batchBox.appendChild(el('dl', { className: 'facts' }, Object.entries(b.byStatus ?? {}).filter(([, n]) => n > 0).map(([s, n]) => fact(s, num(n)))));
+      }
+    }
+    $('message-detail').hidden = !r.id;
+    if (r.id) await loadMessageDetail(r.id);
+  }
+
+  $('message-filter').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const params = new URLSearchParams();
+    for (const k of ['channel', 'status', 'batch']) {
+      const v = $<HTMLInputElement>(`m-${k}`).value.trim();
+      if (v) params.set(k, v);
+    }
+    location.hash = `#/messages${params.size ? `?${params}` : ''}`;
+  });
+  $('messages-more').addEventListener('click', () => {
+    if (!messageCursor) return;
+    const params = new URLSearchParams(route().params);
+    params.set('limit', '50');
+    params.set('cursor', messageCursor);
+    params.delete('range');
+    api<{ messages: MessageRow[]; nextCursor: string | null }>(`/messages?${params}`).then((page) => {
+      messageRows = [...messageRows, ...(page?.messages ?? [])];
+      messageCursor = page?.nextCursor ?? null;
+      for (const m of page?.messages ?? []) $('message-rows').appendChild(messageRow(m));
+      $('messages-more').hidden = messageCursor === null;
+    }, failed);
+  });
+
+  // -------------------------------------------------------------------- loop
+
+  async function loadView(r: Route): Promise<void> {
+    if (r.view === 'overview') return loadOverview();
+    if (r.view === 'tasks') return loadTasks(r);
+    if (r.view === 'task') return loadTask(r);
+    if (r.view === 'workers') return loadWorkers();
+    if (r.view === 'schedules') return loadSchedules();
+    if (r.view === 'messages') return loadMessages(r);
+  }
+
+  /** Views that refresh on their own; the task list waits for the operator (a selection must not move). */
+  const LIVE = new Set(['overview', 'task', 'workers', 'schedules', 'messages']);
+
+  function load(): void {
+    clearTimeout(timer);
+    const mine = ++generation;
+    signedOut = false;
+    const r = route();
+    showView(r.view);
+    loadView(r)
+      .then(
+        () => {
+          $('auth').hidden = true;
+          $('forget').hidden = !token;
+          setConn('live', 'live');
+          $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
+        },
+        (err: ApiError) => {
+          if (err.status === 401 || err.status === 403) showAuth(token ? 'that token was refused' : '');
+          else setConn('error', err.message || 'offline');
         },
       )
       .then(() => {
-        inflight = false;
         // Signed out: wait for a token instead of polling.
-        if (!signedOut) timer = setTimeout(load, doc.hidden ? Math.max(refresh, 10000) : refresh);
+        if (mine === generation && !signedOut && LIVE.has(route().view)) timer = setTimeout(load, doc.hidden ? Math.max(refresh, 10000) : refresh);
       });
   }
 
+  window.addEventListener('hashchange', () => load());
   $('auth').addEventListener('submit', (e) => {
     e.preventDefault();
     const input = $<HTMLInputElement>('token');

@@ -52,8 +52,8 @@ td button{padding:3px 10px}
 .row .name{font-weight:600}
 .row .id{color:var(--muted);font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
 .row .actions{margin-left:auto;display:flex;gap:6px}
-.bar{height:8px;border-radius:4px;background:var(--line);overflow:hidden;margin-top:6px}
-.bar>span{display:block;height:100%;background:var(--c,var(--running));border-radius:4px;transition:width .4s}
+.bar{display:flex;height:8px;border-radius:4px;background:var(--line);overflow:hidden;margin-top:6px}
+.bar>span{display:block;flex:none;height:100%;background:var(--c,var(--running));transition:width .4s}
 .bar.indeterminate>span{width:35%;animation:slide 1.3s infinite ease-in-out}
 @keyframes slide{0%{margin-left:-35%}100%{margin-left:100%}}
 .error{margin-top:4px;font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;color:var(--failed);white-space:pre-wrap;word-break:break-word;max-height:4.4em;overflow:hidden}
@@ -62,5 +62,54 @@ details ol{margin:4px 0 0;padding-left:20px}
 .toast{position:fixed;bottom:20px;right:20px;background:var(--text);color:var(--bg);padding:10px 14px;border-radius:8px;max-width:420px;font-size:13px}
 footer{text-align:center;padding:8px 0 24px}
 footer a{color:var(--muted)}
+a{color:var(--accent)}
+a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible,textarea:focus-visible,summary:focus-visible,pre:focus-visible{outline:2px solid var(--accent);outline-offset:2px}
+.tabs{display:flex;gap:4px;padding:0 24px;background:var(--panel);border-bottom:1px solid var(--line);overflow-x:auto}
+.tabs a{padding:9px 12px;color:var(--muted);text-decoration:none;border-bottom:2px solid transparent;white-space:nowrap}
+.tabs a[aria-current=page]{color:var(--text);border-bottom-color:var(--accent);font-weight:600}
+.more{margin-left:auto;font-size:12px;font-weight:400}
+#chart .line-failed{fill:none;stroke:var(--failed);stroke-width:1.5;vector-effect:non-scaling-stroke}
+.key{display:inline-block;width:10px;height:3px;margin:0 4px 2px 8px;vertical-align:middle}.key.ok{background:var(--succeeded)}.key.bad{background:var(--failed)}
+.spark{width:60px;height:16px;display:inline-block;vertical-align:middle}
+.spark polyline{fill:none;stroke-width:1.5;vector-effect:non-scaling-stroke}.spark .ok{stroke:var(--succeeded)}.spark .bad{stroke:var(--failed)}
+td.actions-cell{display:flex;gap:6px;justify-content:flex-end}
+input,select,textarea{font:inherit;font-size:13px;padding:5px 8px;border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--text);max-width:100%}
+.filters{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-end;margin-bottom:10px}
+.filters label{display:flex;flex-direction:column;gap:3px;font-size:12px;color:var(--muted)}
+.filters .grow{flex:1 1 180px}
+.chips{display:flex;flex-wrap:wrap;gap:6px;margin-bottom:10px}
+.chip{display:inline-flex;gap:4px;align-items:center;padding:3px 10px;border-radius:14px;border:1px solid var(--line);background:var(--panel);color:var(--text);text-decoration:none;font-size:13px}
+.chip .n{color:var(--c);font-weight:650;font-variant-numeric:tabular-nums}
+.chip[aria-current=true]{border-color:var(--c);background:color-mix(in srgb,var(--c) 14%,var(--panel))}
+.bulk{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin-bottom:8px}
+.bulk .actions{margin-left:auto;display:flex;gap:6px;flex-wrap:wrap}
+button.linkish{background:none;border:0;color:var(--accent);padding:0;text-decoration:underline}
+table.tasks td,table.tasks th{text-align:left}
+table.tasks td.error-cell{max-width:320px;overflow:hidden;text-overflow:ellipsis;color:var(--failed);font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
+.pager{display:flex;justify-content:space-between;align-items:center;margin-top:10px;gap:8px}
+.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
+tr.gone td{opacity:.5}
+table.workers td,table.workers th{text-align:left}
+.detail-head h2{margin:0;font-size:18px}
+.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:8px 16px;margin:14px 0}
+.fact dt{font-size:11px;text-transform:uppercase;letter-spacing:.3px;color:var(--muted)}
+.fact dd{margin:0;word-break:break-word}
+h3{font-size:13px;margin:14px 0 6px}
+.grid.two{gap:12px}
+pre{margin:0;padding:10px;background:var(--bg);border:1px solid var(--line);border-radius:6px;overflow:auto;max-height:360px;font-size:12px;line-height:1.4;white-space:pre-wrap;word-break:break-word}
+.timeline{list-style:none;margin:0;padding:0 0 0 14px;border-left:2px solid var(--line)}
+.timeline .attempt{position:relative;padding:6px 0 10px 8px}
+.timeline .attempt::before{content:"";position:absolute;left:-21px;top:11px;width:10px;height:10px;border-radius:50%;background:var(--cancelled)}
+.timeline .o-failed::before{background:var(--failed)}.timeline .o-succeeded::before{background:var(--succeeded)}.timeline .o-running::before{background:var(--running)}
+.timeline .error{max-height:none}
+.last-error{max-height:none}
+pre.trace{margin-top:4px;color:var(--muted)}
+form.stack{display:flex;flex-direction:column;gap:10px}
+form.stack label{display:flex;flex-direction:column;gap:3px;font-size:12px;color:var(--muted)}
+form.stack textarea{font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
+dialog{border:1px solid var(--line);border-radius:10px;background:var(--panel);color:var(--text);padding:18px;max-width:min(440px,92vw)}
+dialog::backdrop{background:rgba(0,0,0,.35)}
+dialog h2{font-size:15px;margin:0}
 @media (max-width:1000px){.cards{grid-template-columns:repeat(3,minmax(0,1fr))}.grid{grid-template-columns:1fr}}
+@media (max-width:520px){header{padding:10px 12px;gap:8px}.tabs{padding:0 8px}main{padding:12px 10px}.cards{grid-template-columns:repeat(2,minmax(0,1fr))}.auth{margin-left:0;flex-wrap:wrap}.auth input{width:100%}.filters label{flex:1 1 140px}.card .value{font-size:22px}.toast{left:12px;right:12px;bottom:12px}}
 `;

@@ -1,11 +1,29 @@
 import { z } from 'zod';
 import { queueNameSchema } from '../../config.js';
+import type { QueueOptions } from '../../queues.js';
+import type { HttpCourier } from '../courier-api.js';
+import { HttpProblem } from '../problem.js';
 import { defineRoute, type Route } from '../route.js';
-import { queueListSchema, queueSettingsSchema } from '../schemas.js';
+import { configureQueueBody, queueListSchema, queueSettingsSchema } from '../schemas.js';
 
 const queueParams = z.object({ queue: queueNameSchema }).strict();
 
-/** Queue settings: list, pause, resume. */
+/**
+ * 404 unless the queue exists: a registered task's queue, a queue with settings,
+ * or one that holds tasks. Acting on a mistyped name must not create a queue.
+ */
+async function assertQueue(courier: HttpCourier, queue: string): Promise<void> {
+  if (courier.registry.list().some((d) => (d.queue ?? 'default') === queue)) return;
+  const { rows } = await courier.pool.query<{ found: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM ${courier.names.queues} WHERE name = $1) OR EXISTS (SELECT 1 FROM ${courier.names.tasks} WHERE queue = $1) AS found`,
+    [queue],
+  );
+  if (!rows[0]?.found) throw new HttpProblem('not-found', `queue "${queue}" does not exist (no task, setting or registered task uses it)`, { field: 'queue' });
+}
+
+const example = { name: 'email', paused: false, concurrency: 5, rateLimit: { limit: 100, per: 60 }, updatedAt: '2025-01-01T12:00:00.000Z' };
+
+/** Queue settings: list, configure, pause, resume. */
 export const queueRoutes: Route[] = [
   defineRoute({
     operationId: 'listQueues',
@@ -15,9 +33,29 @@ export const queueRoutes: Route[] = [
     summary: 'Queue settings',
     description: 'Every queue with settings (paused, limits), as `courier.listQueues()` returns them.',
     access: 'bearer',
-    responses: { 200: { description: 'Queues.', schema: queueListSchema, example: { queues: [{ name: 'email', paused: false }] } } },
+    responses: { 200: { description: 'Queues.', schema: queueListSchema, example: { queues: [example] } } },
     async handle({ courier }) {
       return { status: 200, body: { queues: await courier.listQueues() } };
+    },
+  }),
+  defineRoute({
+    operationId: 'configureQueue',
+    method: 'POST',
+    path: '/queues/{queue}',
+    tag: 'queues',
+    summary: 'Set a queue\'s limits',
+    description: 'Cluster-wide `concurrency` and `rateLimit` (`"100/m"`), as `courier.configureQueue()`; `null` removes a limit. The queue must exist.',
+    access: 'bearer',
+    params: queueParams,
+    body: configureQueueBody,
+    responses: {
+      200: { description: 'The queue\'s settings.', schema: queueSettingsSchema, example },
+      404: { description: 'No such queue.' },
+    },
+    example: { params: { queue: 'email' }, body: { concurrency: 5, rateLimit: '100/m' } },
+    async handle({ courier, params, body }) {
+      await assertQueue(courier, params.queue);
+      return { status: 200, body: await courier.configureQueue(params.queue, body as QueueOptions) };
     },
   }),
   defineRoute({
@@ -26,12 +64,13 @@ export const queueRoutes: Route[] = [
     path: '/queues/{queue}/pause',
     tag: 'queues',
     summary: 'Pause a queue',
-    description: 'No process starts new tasks of the queue; running ones finish.',
+    description: 'No process starts new tasks of the queue; running ones finish. The queue must exist.',
     access: 'bearer',
     params: queueParams,
-    responses: { 200: { description: 'The queue\'s settings.', schema: queueSettingsSchema, example: { name: 'email', paused: true } } },
+    responses: { 200: { description: 'The queue\'s settings.', schema: queueSettingsSchema, example: { ...example, paused: true } }, 404: { description: 'No such queue.' } },
     example: { params: { queue: 'email' } },
     async handle({ courier, params }) {
+      await assertQueue(courier, params.queue);
       return { status: 200, body: await courier.pauseQueue(params.queue) };
     },
   }),
@@ -41,12 +80,13 @@ export const queueRoutes: Route[] = [
     path: '/queues/{queue}/resume',
     tag: 'queues',
     summary: 'Resume a queue',
-    description: 'Lets the queue\'s tasks start again and wakes the workers.',
+    description: 'Lets the queue\'s tasks start again and wakes the workers. The queue must exist.',
     access: 'bearer',
     params: queueParams,
-    responses: { 200: { description: 'The queue\'s settings.', schema: queueSettingsSchema, example: { name: 'email', paused: false } } },
+    responses: { 200: { description: 'The queue\'s settings.', schema: queueSettingsSchema, example }, 404: { description: 'No such queue.' } },
     example: { params: { queue: 'email' } },
     async handle({ courier, params }) {
+      await assertQueue(courier, params.queue);
       return { status: 200, body: await courier.resumeQueue(params.queue) };
     },
   }),

@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { cronError, nextTick } from '../../scheduler/cron.js';
+import type { HttpCourier } from '../courier-api.js';
 import { HttpProblem } from '../problem.js';
 import { defineRoute, type Route } from '../route.js';
-import { createScheduleBody, scheduleListSchema, scheduleNameSchema, scheduleSchema } from '../schemas.js';
+import { createScheduleBody, scheduleListSchema, scheduleNameSchema, schedulePreviewBody, schedulePreviewSchema, scheduleSchema } from '../schemas.js';
 
 const nameParams = z.object({ name: scheduleNameSchema }).strict();
 
@@ -10,7 +12,27 @@ function found(exists: boolean, name: string): void {
   if (!exists) throw new HttpProblem('not-found', `schedule "${name}" does not exist`, { field: 'name' });
 }
 
-/** Cron schedules: list, create, pause, resume, remove. */
+/** The schedule as it is now (after a pause or resume). */
+async function current(courier: HttpCourier, name: string) {
+  const schedule = (await courier.listSchedules()).find((s) => s.name === name);
+  if (!schedule) throw new HttpProblem('not-found', `schedule "${name}" does not exist`, { field: 'name' });
+  return schedule;
+}
+
+const example = {
+  name: 'nightly-report',
+  cron: '0 3 * * *',
+  timezone: 'UTC',
+  task: 'send_welcome',
+  payload: { userId: 7 },
+  options: {},
+  backfill: 0,
+  paused: false,
+  nextRunAt: '2025-01-02T03:00:00.000Z',
+  lastRunAt: null,
+};
+
+/** Cron schedules: list, create, preview, pause, resume, remove. */
 export const scheduleRoutes: Route[] = [
   defineRoute({
     operationId: 'listSchedules',
@@ -19,7 +41,7 @@ export const scheduleRoutes: Route[] = [
     tag: 'schedules',
     summary: 'Cron schedules',
     access: 'bearer',
-    responses: { 200: { description: 'Schedules.', schema: scheduleListSchema, example: { schedules: [{ name: 'nightly-report', cron: '0 3 * * *', task: 'send_welcome', paused: false }] } } },
+    responses: { 200: { description: 'Schedules.', schema: scheduleListSchema, example: { schedules: [example] } } },
     async handle({ courier }) {
       return { status: 200, body: { schedules: await courier.listSchedules() } };
     },
@@ -34,11 +56,35 @@ export const scheduleRoutes: Route[] = [
     access: 'bearer',
     body: createScheduleBody,
     mapField: (field) => (/^(name|cron|task|payload|options)(\.|$)/.test(field) ? field : `options.${field}`),
-    responses: { 201: { description: 'The schedule.', schema: scheduleSchema } },
+    responses: { 201: { description: 'The schedule.', schema: scheduleSchema, example } },
     example: { body: { name: 'nightly-report', cron: '0 3 * * *', task: 'send_welcome', payload: { userId: 7 } } },
     async handle({ courier, body, options }) {
       const schedule = await courier.schedule(body.name, body.cron, body.task, body.payload, body.options ?? {});
       return { status: 201, body: schedule, headers: { location: `${options.basePath}/schedules/${encodeURIComponent(body.name)}` } };
+    },
+  }),
+  defineRoute({
+    operationId: 'previewSchedule',
+    method: 'POST',
+    path: '/schedule-preview',
+    tag: 'schedules',
+    summary: 'Check a cron expression and list its next runs',
+    description: 'Validates `cron` and `timezone` as `POST /schedules` does and returns the next `count` runs (default 5); changes nothing.',
+    access: 'bearer',
+    body: schedulePreviewBody,
+    responses: { 200: { description: 'The next runs.', schema: schedulePreviewSchema, example: { nextRuns: ['2025-01-02T03:00:00.000Z', '2025-01-03T03:00:00.000Z'] } } },
+    example: { body: { cron: '0 3 * * *', timezone: 'Europe/Paris', count: 2 } },
+    async handle({ body }) {
+      const timezone = body.timezone ?? 'UTC';
+      const problem = cronError(body.cron, timezone);
+      if (problem) throw new HttpProblem('validation', `"${problem.field}" ${problem.expected}`, { field: problem.field });
+      const nextRuns: Date[] = [];
+      let after = new Date();
+      for (let i = 0; i < (body.count ?? 5); i++) {
+        after = nextTick(body.cron, timezone, after);
+        nextRuns.push(after);
+      }
+      return { status: 200, body: { nextRuns } };
     },
   }),
   defineRoute({
@@ -53,7 +99,7 @@ export const scheduleRoutes: Route[] = [
     example: { params: { name: 'nightly-report' } },
     async handle({ courier, params }) {
       found(await courier.pauseSchedule(params.name), params.name);
-      return { status: 200, body: { name: params.name, paused: true } };
+      return { status: 200, body: await current(courier, params.name) };
     },
   }),
   defineRoute({
@@ -68,7 +114,7 @@ export const scheduleRoutes: Route[] = [
     example: { params: { name: 'nightly-report' } },
     async handle({ courier, params }) {
       found(await courier.resumeSchedule(params.name), params.name);
-      return { status: 200, body: { name: params.name, paused: false } };
+      return { status: 200, body: await current(courier, params.name) };
     },
   }),
   defineRoute({

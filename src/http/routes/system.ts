@@ -1,5 +1,6 @@
+import { readHistory } from '../../maintenance/history.js';
 import { defineRoute, type OverviewSections, type Route } from '../route.js';
-import { healthSchema, overviewSchema, workerListSchema } from '../schemas.js';
+import { healthSchema, historyQuery, historySchema, overviewSchema, workerListSchema } from '../schemas.js';
 import { summary } from './tasks.js';
 
 const LIST = 20;
@@ -43,6 +44,28 @@ export const systemRoutes: Route[] = [
           features: { pause: true, schedules: true, messages: plugin.messages !== undefined, batches: plugin.batches !== undefined },
         },
       };
+    },
+  }),
+  defineRoute({
+    operationId: 'getHistory',
+    method: 'GET',
+    path: '/history',
+    tag: 'dashboard',
+    summary: 'Finished tasks per minute',
+    description:
+      'Succeeded and failed tasks per minute for the last `minutes` (default 60, at most 1440), in total and per queue. Read from a rollup the workers keep (table `task_history`, a day of minutes) plus a live count of the last seconds, so it survives restarts and task cleanup.',
+    access: 'bearer',
+    query: historyQuery,
+    responses: {
+      200: {
+        description: 'Per-minute counts, oldest first.',
+        schema: historySchema,
+        example: { start: '2025-01-01T12:00:00.000Z', step: 60, total: { succeeded: [4, 7], failed: [0, 1] }, queues: { email: { succeeded: [4, 7], failed: [0, 1] } } },
+      },
+    },
+    example: { query: { minutes: '2' } },
+    async handle({ courier, query }) {
+      return { status: 200, body: await readHistory(courier.pool, courier.names, query.minutes ?? 60) };
     },
   }),
   defineRoute({

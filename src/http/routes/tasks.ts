@@ -1,14 +1,21 @@
 import { z } from 'zod';
-import type { TaskInfo } from '../../task-info.js';
+import { type TaskInfo, toTaskInfo } from '../../task-info.js';
+import { type BulkSelection, bulkTaskAction, countTasks, getTaskRow, listTaskPage, SUB_STATES, type TaskFilter, taskDetail, taskStatuses } from '../../task-list.js';
+import type { HttpCourier } from '../courier-api.js';
 import { HttpProblem } from '../problem.js';
 import { defineRoute, type Route } from '../route.js';
 import {
+  bulkActionBody,
+  bulkResultSchema,
   enqueueBody,
   enqueuedManySchema,
   enqueuedSchema,
   enqueueManyBody,
   listTasksQuery,
   queueStatusSchema,
+  taskCountsQuery,
+  taskCountsSchema,
+  taskDetailSchema,
   taskIdSchema,
   taskPageSchema,
   taskSchema,
@@ -36,6 +43,33 @@ const exampleTask = {
   startedAt: '2025-01-01T12:00:00.050Z',
   finishedAt: '2025-01-01T12:00:00.310Z',
 };
+
+const exampleDetail = {
+  ...exampleTask,
+  attemptTimeline: [{ attempt: 1, outcome: 'succeeded', startedAt: '2025-01-01T12:00:00.050Z', endedAt: '2025-01-01T12:00:00.310Z', durationMs: 260, worker: null, error: null }],
+  retryPolicy: { maxRetries: 3, retryDelay: 60, backoff: null, maxDelay: null, timeout: null },
+  updatedAt: '2025-01-01T12:00:00.310Z',
+  worker: null,
+};
+
+/** 400 unless `status` is a status of the table or a sub-state of `queued`. */
+async function checkStatus(courier: HttpCourier, status: string | undefined, field = 'status'): Promise<void> {
+  if (status === undefined) return;
+  const allowed = [...(await taskStatuses(courier.pool, courier.names)), ...SUB_STATES];
+  if (!allowed.includes(status)) throw new HttpProblem('validation', `"${field}" must be one of ${allowed.join(', ')}`, { field });
+}
+
+/** Queues and task names for the dashboard's filter menus: registered, configured, and (cheaply) recently seen. */
+async function knownQueuesAndNames(courier: HttpCourier): Promise<{ queues: string[]; names: string[] }> {
+  const defs = courier.registry.list();
+  const [settings, recent] = await Promise.all([
+    courier.listQueues(),
+    courier.pool.query<{ queue: string; name: string }>(`SELECT DISTINCT queue, name FROM (SELECT queue, name FROM ${courier.names.tasks} ORDER BY id DESC LIMIT 1000) AS t`),
+  ]);
+  const queues = new Set([...defs.map((d) => d.queue ?? 'default'), ...settings.map((q) => q.name), ...recent.rows.map((r) => r.queue)]);
+  const names = new Set([...defs.map((d) => d.name), ...recent.rows.map((r) => r.name)]);
+  return { queues: [...queues].sort(), names: [...names].sort() };
+}
 
 /** A task's JSON without payload and result. */
 export function summary(task: TaskInfo): Omit<TaskInfo, 'payload' | 'result'> {
@@ -95,13 +129,78 @@ export const taskRoutes: Route[] = [
     path: '/tasks',
     tag: 'tasks',
     summary: 'List tasks',
-    description: 'Newest first, filtered by queue, status, task name and enqueue time; keyset pagination through `cursor`.',
+    description:
+      'Filtered by queue, task name, status (or `delayed`/`retrying`), enqueue time and text in the key or last error; sorted `newest` (default), `oldest` or `priority` (claim order); keyset pagination through `cursor`, so a deep page costs what the first does.',
     access: 'bearer',
     query: listTasksQuery,
     responses: { 200: { description: 'One page of tasks.', schema: taskPageSchema, example: { tasks: [exampleTask], nextCursor: null } } },
     example: { query: { queue: 'email', status: 'succeeded', limit: '20' } },
     async handle({ courier, query }) {
-      return { status: 200, body: await courier.listTasks(query) };
+      const { q, limit, ...rest } = query;
+      await checkStatus(courier, rest.status);
+      const page = await listTaskPage(courier.pool, courier.names, { ...rest, search: q, limit: limit ?? 50 });
+      return { status: 200, body: { tasks: page.rows.map(toTaskInfo), nextCursor: page.nextCursor } };
+    },
+  }),
+  defineRoute({
+    operationId: 'countTasks',
+    method: 'GET',
+    path: '/tasks/counts',
+    tag: 'tasks',
+    summary: 'Count tasks per status',
+    description: 'How many tasks the filter (the fields of `GET /tasks` but `status`) matches, per status; with the statuses the table allows, and the known queues and task names for filter menus.',
+    access: 'bearer',
+    query: taskCountsQuery,
+    responses: {
+      200: {
+        description: 'Counts.',
+        schema: taskCountsSchema,
+        example: {
+          counts: { queued: 2, running: 1, succeeded: 40, failed: 3, cancelled: 0, delayed: 1, retrying: 1, total: 46 },
+          statuses: ['queued', 'running', 'succeeded', 'failed', 'cancelled'],
+          queues: ['default', 'email'],
+          names: ['send_welcome'],
+        },
+      },
+    },
+    example: { query: { queue: 'email' } },
+    async handle({ courier, query }) {
+      const { q, ...rest } = query;
+      const [counts, statuses, known] = await Promise.all([
+        countTasks(courier.pool, courier.names, { ...rest, search: q }),
+        taskStatuses(courier.pool, courier.names),
+        knownQueuesAndNames(courier),
+      ]);
+      return { status: 200, body: { counts, statuses, ...known } };
+    },
+  }),
+  defineRoute({
+    operationId: 'bulkTaskAction',
+    method: 'POST',
+    path: '/tasks/actions',
+    tag: 'tasks',
+    summary: 'Cancel, retry, promote or delete many tasks',
+    description:
+      'Applies the action to the listed `ids` or to every task `filter` matches, skipping tasks in a state the action does not accept (cancel: live; retry: failed or cancelled; promote: delayed; delete: finished). Runs server-side in batches of 500 rows, each one statement. `dryRun: true` only counts, for a confirmation.',
+    access: 'bearer',
+    body: bulkActionBody,
+    responses: {
+      200: { description: 'What was (or would be) done.', schema: bulkResultSchema, example: { action: 'retry', count: 3, dryRun: true, batches: 1, skipped: 0 } },
+    },
+    example: { body: { action: 'retry', filter: { queue: 'email', status: 'failed' }, dryRun: true } },
+    async handle({ courier, body }) {
+      if ((body.ids === undefined) === (body.filter === undefined)) throw new HttpProblem('validation', '"ids" must be given, or else "filter" (exactly one of the two)', { field: 'ids' });
+      let selection: BulkSelection;
+      if (body.ids) selection = { ids: body.ids };
+      else {
+        const { q, createdAfter, createdBefore, ...rest } = body.filter ?? {};
+        await checkStatus(courier, rest.status, 'filter.status');
+        const filter: TaskFilter = { ...rest, search: q };
+        if (createdAfter !== undefined) filter.createdAfter = new Date(createdAfter);
+        if (createdBefore !== undefined) filter.createdBefore = new Date(createdBefore);
+        selection = { filter };
+      }
+      return { status: 200, body: await bulkTaskAction(courier.pool, courier.names, body.action, selection, { dryRun: body.dryRun }) };
     },
   }),
   defineRoute({
@@ -110,15 +209,15 @@ export const taskRoutes: Route[] = [
     path: '/tasks/{id}',
     tag: 'tasks',
     summary: 'Get a task',
-    description: 'Status, attempts, result, progress and error history of one task.',
+    description: 'Status, payload, result, progress, every attempt as a timeline (start, end, duration, worker, error and stack), timestamps, key, priority and retry policy.',
     access: 'bearer',
     params: idParams,
-    responses: { 200: { description: 'The task.', schema: taskSchema, example: exampleTask }, 404: { description: 'No task with this id.' } },
+    responses: { 200: { description: 'The task.', schema: taskDetailSchema, example: exampleDetail }, 404: { description: 'No task with this id.' } },
     example: { params: { id: '1' } },
     async handle({ courier, params }) {
-      const task = await courier.getTask(params.id);
-      if (!task) throw new HttpProblem('not-found', `task ${params.id} does not exist`, { field: 'id' });
-      return { status: 200, body: task };
+      const row = await getTaskRow(courier.pool, courier.names, params.id);
+      if (!row) throw new HttpProblem('not-found', `task ${params.id} does not exist`, { field: 'id' });
+      return { status: 200, body: taskDetail(row) };
     },
   }),
   defineRoute({
