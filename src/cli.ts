@@ -319,7 +319,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function printStatus(status: Awaited<ReturnType<Courier['queueStatus']>>): void {
-  const cols = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'total', 'last24h'] as const;
+  const cols = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'waiting', 'total', 'last24h'] as const;
   const rows = [...Object.entries(status.queues), ['(all)', status.total] as const];
   printTable(['queue', ...cols], rows.map(([q, c]) => [q, ...cols.map((k) => String(c[k]))]));
 }

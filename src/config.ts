@@ -40,6 +40,12 @@ export const taskDefaultsSchema = z
   })
   .strict();
 
+/** A task id as the API hands them out: a string of digits. */
+export const taskIdSchema = z.string('must be a task id (a string of digits)').regex(/^[1-9][0-9]{0,18}$/, 'must be a task id (a string of digits)');
+
+/** What a dependent does when a parent fails or is cancelled. */
+export const edgePolicySchema = z.enum(['fail', 'run', 'skip'], 'must be "fail", "run" or "skip"');
+
 /** Options of one enqueue call. */
 export const enqueueOptionsSchema = taskDefaultsSchema
   .extend({
@@ -55,6 +61,12 @@ export const enqueueOptionsSchema = taskDefaultsSchema
     keyMode: z.enum(['keep', 'replace'], 'must be "keep" or "replace"').describe('With `key`: `keep` the queued task (default) or `replace` its payload and options.').optional(),
     tx: z.unknown().describe("The caller's open transaction: a `pg` client inside BEGIN, or a transaction of Kysely, Drizzle, Prisma, Knex, TypeORM, Sequelize, MikroORM or postgres.js.").optional(),
     ...flowEnqueueShape,
+    dependsOn: z
+      .array(z.union([taskIdSchema, z.object({ id: taskIdSchema, onFailure: edgePolicySchema.optional() }).strict()], 'must be a task id or { id, onFailure }'), 'must be an array of task ids')
+      .min(1, 'must name at least one task')
+      .max(1000, 'must name at most 1000 tasks')
+      .describe('Parent task ids (or `{ id, onFailure }`): the task waits until they have all finished.')
+      .optional(),
   })
   .partial()
   .strict();
@@ -66,7 +78,7 @@ export const MIN_EPOCH_MS = 1e11;
 export const listTasksSchema = z
   .object({
     queue: queueNameSchema.optional(),
-    status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled'], 'must be one of queued, running, succeeded, failed, cancelled').optional(),
+    status: z.enum(['waiting', 'queued', 'running', 'succeeded', 'failed', 'cancelled'], 'must be one of waiting, queued, running, succeeded, failed, cancelled').optional(),
     name: taskNameSchema.optional(),
     createdAfter: z.coerce.date('must be a date').optional(),
     createdBefore: z.coerce.date('must be a date').optional(),

@@ -38,7 +38,11 @@ import { type CleanupOptions, cleanupTasks, DEFAULT_RETENTION_SECONDS } from './
 import { CLEANUP_SCHEDULE, CLEANUP_TASK, cleanupOptionsSchema, cleanupTask } from './scheduler/cleanup-task.js';
 import { ScheduleAdmin, type ScheduleInfo, type ScheduleOptions } from './scheduler/schedules.js';
 import type { TaskInfo } from './task-info.js';
+import { loadTracing } from './tracing.js';
 import { Processor, type ProcessorHealth, type ProcessorSettings } from './worker/processor.js';
+import { type BatchOptions, type EnqueuedBatch, enqueueBatch } from './workflow/batch.js';
+import { WorkflowBuilder } from './workflow/builder.js';
+import { readWorkflow, type WorkflowInfo } from './workflow/read.js';
 
 /** Options of {@link createCourier}. */
 export interface CourierOptions {
@@ -219,6 +223,8 @@ export class Courier {
     this.workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.clusterEvents = new ClusterEvents({ pool: this.pool, listen: this.#connections.listen, schema: this.schema, workerId: this.workerId, events: this.events, logger: this.logger, guard: this.#guard });
     for (const plugin of options.plugins ?? []) this.#install(plugin);
+    // OpenTelemetry, when installed, is imported in the background (see tracing.ts).
+    void loadTracing();
   }
 
   /**
@@ -298,6 +304,55 @@ export class Courier {
    */
   enqueueMany<const T extends readonly EnqueueItem<any>[]>(items: T & EnqueueItems<T>, options?: { tx?: unknown; keyMode?: 'keep' | 'replace' }): Promise<string[]> {
     return this.manager.enqueueMany(items, options);
+  }
+
+  /**
+   * Starts a workflow: add named steps with `step(name, task, payload, { dependsOn })`,
+   * then `enqueue()` writes the whole graph in one transaction; see {@link WorkflowBuilder}.
+   *
+   * @example
+   * ```ts
+   * const { id } = await courier
+   *   .workflow('report')
+   *   .step('fetch', fetchData, { month: '2026-01' })
+   *   .step('render', renderReport, {}, { dependsOn: ['fetch'] })
+   *   .enqueue();
+   * ```
+   */
+  workflow(name?: string): WorkflowBuilder {
+    return new WorkflowBuilder(this.manager, name);
+  }
+
+  /**
+   * Enqueues tasks as a batch, with callbacks that run exactly once when the last
+   * member finishes: `onComplete` always, `onSuccess` if all succeeded, `onFailure`
+   * if some did not. A callback's payload gets the batch's counts and member ids
+   * ({@link BatchSummary}). Progress is read with `getWorkflow(id)`.
+   *
+   * @example
+   * ```ts
+   * const batch = await courier.batch(
+   *   clients.map((client) => ({ name: buildReport, payload: { client } })),
+   *   { onComplete: { task: sendSummary, payload: { to: 'ops@example.com' } } },
+   * );
+   * ```
+   */
+  batch<const T extends readonly EnqueueItem<any>[]>(items: T & EnqueueItems<T>, options?: BatchOptions): Promise<EnqueuedBatch> {
+    return enqueueBatch(this.manager, items, options);
+  }
+
+  /**
+   * A workflow or batch with each step's state and counts by state, or `null`
+   * when no workflow has this id.
+   *
+   * @example
+   * ```ts
+   * const wf = await courier.getWorkflow(id);
+   * console.log(wf?.status, wf?.progress.succeeded, wf?.steps.map((s) => `${s.step}: ${s.status}`));
+   * ```
+   */
+  getWorkflow(id: string): Promise<WorkflowInfo | null> {
+    return this.#guard.run(() => readWorkflow(this.pool, this.names, id));
   }
 
   /**
@@ -494,6 +549,7 @@ export class Courier {
     if (this.#processor) throw new StateError('start: the courier is already started; call stop() first');
     if (opts.waitForDatabase > 0) await waitForDatabase(this.pool, opts.waitForDatabase, this.logger);
     await this.#guard.ready(); // createCourier({ migrate: true }) migrates here at the latest
+    await loadTracing();
     for (const def of this.registry.list()) {
       if (def.cron) await this.#schedules.upsert(def.name, def.cron, def.name, {}, { timezone: def.timezone });
     }

@@ -13,6 +13,9 @@ import type { CourierEvents } from './events.js';
 import { type FlowRow, flowRow, insertFlowRows } from './flow/enqueue.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { type TaskInfo, toTaskInfo } from './task-info.js';
+import { currentTracing, loadTracing } from './tracing.js';
+import { type EdgePolicy, type GraphNode, parentRefs } from './workflow/graph.js';
+import { insertGraph } from './workflow/insert.js';
 
 /** Options of one enqueue. Durations are seconds. */
 export interface EnqueueOptions {
@@ -77,6 +80,14 @@ export interface EnqueueOptions {
   throttle?: { key: string; seconds: number };
   /** Seconds; with `key`: one task per key per window of this length, whatever its state (instead of one live task per key). `enqueueTask` only. */
   keyWindow?: number;
+  /**
+   * Parent task ids: the task is `waiting` (never claimed) until every parent has
+   * finished, then `queued`; its handler reads the parents' results as
+   * `ctx.parents`. Give `{ id, onFailure }` to choose what a parent's failure or
+   * cancellation does to it: `'fail'` (default), `'run'` (run anyway) or `'skip'`
+   * (cancel it). Not together with `key`.
+   */
+  dependsOn?: Array<string | { id: string; onFailure?: EdgePolicy }>;
 }
 
 /**
@@ -101,6 +112,8 @@ export type EnqueueItems<T extends readonly unknown[]> = { [K in keyof T]: T[K] 
 
 /** Counts of one queue, the origin systems' status shape. */
 export interface QueueCounts {
+  /** Tasks whose parents have not all finished (`dependsOn`). */
+  waiting: number;
   queued: number;
   running: number;
   succeeded: number;
@@ -175,6 +188,8 @@ const callOptionsSchema = enqueueOptionsSchema.pick({ tx: true, keyMode: true })
 const itemOptionsSchema = enqueueOptionsSchema.omit({ tx: true, keyMode: true });
 
 interface Row {
+  /** W3C traceparent of the enqueuing context, when tracing is on. */
+  traceparent?: string | null;
   queue: string;
   name: string;
   payload: string;
@@ -224,11 +239,13 @@ export class TaskManager {
   async enqueueTask<P>(task: TaskDefinition<P, string, any>, payload: P, options?: EnqueueOptions): Promise<string>;
   async enqueueTask(name: string, payload?: unknown, options?: EnqueueOptions): Promise<string>;
   async enqueueTask(task: string | TaskDefinition<any, string, any>, payload?: unknown, options: EnqueueOptions = {}): Promise<string> {
+    if (currentTracing() === undefined) await loadTracing();
     const checked = isEmptyOptions(options) ? NO_OPTIONS : parse(enqueueOptionsSchema, options, 'enqueueTask');
     assertOneStart(checked, 'enqueueTask', '');
     if (checked.keyMode !== undefined && checked.key === undefined) throw new ValidationError('enqueueTask', 'keyMode', 'must be given only together with key');
     const row = this.#row(task, payload, checked, 'enqueueTask');
     const runner = this.#runner(checked.tx, 'enqueueTask');
+    if (checked.dependsOn) return (await this.#insertDependents([row], [{ label: 'options', parents: parentRefs(checked.dependsOn) }], runner, 'enqueueTask'))[0] as string;
     const [id] = await this.#guard.run(() => this.#insert([row], checked.keyMode ?? 'keep', runner));
     this.#deps.events?.emit('task:enqueued', { ids: [id as string] });
     return id as string;
@@ -240,6 +257,7 @@ export class TaskManager {
    */
   async enqueueMany<const T extends readonly EnqueueItem<any>[]>(items: T & EnqueueItems<T>, options: { tx?: unknown; keyMode?: 'keep' | 'replace' } = {}): Promise<string[]> {
     if (!Array.isArray(items)) throw new ValidationError('enqueueMany', 'items', 'must be an array');
+    if (currentTracing() === undefined) await loadTracing();
     const common = parse(callOptionsSchema, options ?? {}, 'enqueueMany');
     const rows = (items as readonly EnqueueItem[]).map((item, i) => {
       if (typeof item !== 'object' || item === null) throw new ValidationError('enqueueMany', `items.${i}`, 'must be { name, payload, options? }');
@@ -252,6 +270,8 @@ export class TaskManager {
     if (common.keyMode !== undefined && rows.every((r) => r.key === null)) throw new ValidationError('enqueueMany', 'keyMode', 'must be given only when some item has options.key');
     if (keyMode === 'replace') assertDistinctKeys(rows);
     const runner = this.#runner(common.tx, 'enqueueMany');
+    const nodes = (items as readonly EnqueueItem[]).map((item, i): GraphNode => ({ label: `items.${i}.options`, parents: parentRefs(item.options?.dependsOn ?? []) }));
+    if (nodes.some((n) => n.parents.length > 0)) return this.#insertDependents(rows, nodes, runner, 'enqueueMany');
     const ids = await this.#guard.run(() => this.#insert(rows, keyMode, runner));
     this.#deps.events?.emit('task:enqueued', { ids });
     return ids;
@@ -287,7 +307,7 @@ export class TaskManager {
       this.#deps.pool.query(
         `UPDATE ${this.#table}
             SET status = 'cancelled', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL
-          WHERE id = $1 AND status IN ('queued', 'running')`,
+          WHERE id = $1 AND status IN ('waiting', 'queued', 'running')`,
         [id],
       ),
     );
@@ -308,7 +328,7 @@ export class TaskManager {
       const { rows } = await this.#guard.run(() =>
         this.#deps.pool.query(
           `WITH r AS (
-             UPDATE ${this.#table} SET status = 'queued', attempts = 0, deferrals = 0, run_at = now(), finished_at = NULL, updated_at = now()
+             UPDATE ${this.#table} SET status = 'queued', attempts = 0, deferrals = 0, run_at = now(), finished_at = NULL, updated_at = now(), dependents = NULL
               WHERE id = $1 AND status IN ('failed', 'cancelled')
               RETURNING queue)
            SELECT pg_notify($2, queue) FROM r`,
@@ -440,6 +460,39 @@ export class TaskManager {
     if (!row.deleted) throw new StateError(`deleteTask: task ${checkedId} is ${row.status}; only finished or cancelled tasks can be deleted (cancel it first)`);
   }
 
+  /** Inserts tasks with parents in one transaction (workflow/insert.ts). */
+  async #insertDependents(rows: Row[], nodes: GraphNode[], runner: Queryable, where: string): Promise<string[]> {
+    const { ids } = await this.#guard.run(() => insertGraph(this.#deps.pool, runner, this.#names, { rows, nodes, where }));
+    this.#deps.events?.emit('task:enqueued', { ids });
+    return ids;
+  }
+
+  /**
+   * Validates one task for a workflow or batch: the row to insert, or a
+   * {@link ValidationError} naming `prefix` + field.
+   *
+   * @internal
+   */
+  prepareRow(task: string | TaskDefinition<any, string, any>, payload: unknown, options: unknown, where: string, prefix: string): Row {
+    const opts = options === undefined ? {} : parse(itemOptionsSchema, options, where, `${prefix}options`);
+    assertOneStart(opts, where, `${prefix}options.`);
+    return this.#row(task, payload, opts, where, prefix);
+  }
+
+  /**
+   * Runs `insert` with this manager's pool, the caller's transaction (`tx`, or the
+   * pool when undefined) and schema names, then emits `task:enqueued`.
+   *
+   * @internal
+   */
+  async insertWith<T extends { ids: string[] }>(tx: unknown, where: string, insert: (pool: pg.Pool, runner: Queryable, names: SqlNames) => Promise<T>): Promise<T> {
+    if (currentTracing() === undefined) await loadTracing();
+    const runner = this.#runner(tx, where);
+    const out = await this.#guard.run(() => insert(this.#deps.pool, runner, this.#names));
+    this.#deps.events?.emit('task:enqueued', { ids: out.ids });
+    return out;
+  }
+
   #runner(tx: unknown, where: string): Queryable {
     return tx === undefined ? this.#deps.pool : transactionQueryable(tx, where);
   }
@@ -465,6 +518,7 @@ export class TaskManager {
       backoff: options.backoff ?? null,
       maxDelay: options.maxDelay ?? null,
       flow,
+      traceparent: currentTracing()?.traceparent() ?? null,
     };
   }
 
@@ -481,10 +535,10 @@ export class TaskManager {
            WHERE tasks.status = 'queued'`
         : 'DO NOTHING';
     const { rows: inserted } = await runner.query<{ id: string; name: string; key: string | null }>(
-      `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, key, backoff, max_delay)
-       SELECT q, n, p, pr, mr, rd, t, coalesce(ra, now() + make_interval(secs => coalesce(d, 0))), k, b, md
-         FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::smallint[], $5::int[], $6::float8[], $7::float8[], $8::timestamptz[], $9::text[], $10::float8[], $11::text[], $12::float8[])
-           AS v(q, n, p, pr, mr, rd, t, ra, k, d, b, md)
+      `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, key, backoff, max_delay, traceparent)
+       SELECT q, n, p, pr, mr, rd, t, coalesce(ra, now() + make_interval(secs => coalesce(d, 0))), k, b, md, tp
+         FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::smallint[], $5::int[], $6::float8[], $7::float8[], $8::timestamptz[], $9::text[], $10::float8[], $11::text[], $12::float8[], $13::text[])
+           AS v(q, n, p, pr, mr, rd, t, ra, k, d, b, md, tp)
        ON CONFLICT (name, key) WHERE key IS NOT NULL AND status IN ('queued', 'running') ${onConflict}
        RETURNING id, name, key`,
       [
@@ -500,6 +554,7 @@ export class TaskManager {
         rows.map((r) => r.delay),
         rows.map((r) => r.backoff),
         rows.map((r) => r.maxDelay),
+        rows.map((r) => r.traceparent ?? null),
       ],
     );
     return this.#matchIds(rows, inserted, runner);
@@ -512,10 +567,10 @@ export class TaskManager {
   async #insertOne(row: Row): Promise<string> {
     const { rows } = await runPrepared<{ id: string }>(
       this.#deps.pool,
-      `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, backoff, max_delay)
-       VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, coalesce($8::timestamptz, now() + make_interval(secs => coalesce($9::float8, 0))), $10, $11)
+      `INSERT INTO ${this.#table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, backoff, max_delay, traceparent)
+       VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, coalesce($8::timestamptz, now() + make_interval(secs => coalesce($9::float8, 0))), $10, $11, $12)
        RETURNING id`,
-      [row.queue, row.name, row.payload, row.priority, row.maxRetries, row.retryDelay, row.timeout, row.runAt, row.delay, row.backoff, row.maxDelay],
+      [row.queue, row.name, row.payload, row.priority, row.maxRetries, row.retryDelay, row.timeout, row.runAt, row.delay, row.backoff, row.maxDelay, row.traceparent ?? null],
     );
     return String(rows[0]?.id);
   }
@@ -573,7 +628,7 @@ function withDerivedGroup<O extends { group?: string | undefined; groupTier?: st
 }
 
 function emptyCounts(): QueueCounts {
-  return { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, total: 0, last24h: 0, lastUpdated: null, oldestQueuedAt: null };
+  return { waiting: 0, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, total: 0, last24h: 0, lastUpdated: null, oldestQueuedAt: null };
 }
 
 function assertOneStart(options: { runAt?: unknown; delay?: unknown }, where: string, prefix: string): void {

@@ -4,6 +4,8 @@ import type { CourierEvents } from './events.js';
 
 /** Per-queue gauges read from the database. */
 export interface QueueMetrics {
+  /** Tasks whose parents have not all finished. */
+  waiting: number;
   queued: number;
   running: number;
   succeeded: number;
@@ -53,6 +55,7 @@ export function countEvents(events: CourierEvents): ProcessCounters {
 export async function collectMetrics(db: Queryable, names: SqlNames, counters: ProcessCounters): Promise<Metrics> {
   const { rows } = await db.query<{ queue: string } & Record<keyof QueueMetrics, number>>(
     `SELECT queue,
+            count(*) FILTER (WHERE status = 'waiting')::int AS waiting,
             count(*) FILTER (WHERE status = 'queued')::int AS queued,
             count(*) FILTER (WHERE status = 'running')::int AS running,
             count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
@@ -76,7 +79,7 @@ export function renderPrometheus(m: Metrics): string {
   };
   lines.push('# HELP pgcourier_tasks Tasks in the table by queue and status.', '# TYPE pgcourier_tasks gauge');
   for (const [queue, q] of Object.entries(m.queues)) {
-    for (const status of ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const) {
+    for (const status of ['waiting', 'queued', 'running', 'succeeded', 'failed', 'cancelled'] as const) {
       lines.push(`pgcourier_tasks{queue="${escapeLabel(queue)}",status="${status}"} ${q[status]}`);
     }
   }

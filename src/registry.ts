@@ -25,6 +25,20 @@ export interface TaskContext {
    * this attempt no longer owns the task (lease lost), `true` otherwise.
    */
   progress(current: number, total?: number): Promise<boolean>;
+  /**
+   * Results of the task's succeeded parents (`dependsOn`, workflow edges), keyed by
+   * the parent's step name in its workflow, else by its task id; `{}` without
+   * parents. Read from the database on first use, so tasks that never read it pay nothing.
+   *
+   * @example
+   * ```ts
+   * async handler(_payload, ctx) {
+   *   const totals = Object.values(await ctx.parents) as number[];
+   *   return totals.reduce((a, b) => a + b, 0);
+   * }
+   * ```
+   */
+  readonly parents: Promise<Record<string, unknown>>;
 }
 
 /** A task handler: its return value (JSON) becomes the task's `result`. */

@@ -53,13 +53,15 @@ const nodemailer = (urls: string[]) => urls.filter((u) => u.includes('/node_modu
 const kysely = (urls: string[]) => urls.filter((u) => u.includes('/node_modules/kysely/'));
 
 describe('entries of the built package', () => {
-  it("import('pgcourier') loads no messaging, HTTP, nodemailer or Kysely file", () => {
+  it("import('pgcourier') loads no messaging, HTTP, nodemailer, Kysely or OpenTelemetry file", () => {
     const urls = resolvedBy("const m = await import('pgcourier'); if (typeof m.createCourier !== 'function') process.exit(3);");
     expect(urls.some((u) => u.endsWith('/dist/index.js'))).toBe(true);
     expect(ours(urls, 'messages')).toEqual([]);
     expect(ours(urls, 'http')).toEqual([]);
     expect(nodemailer(urls)).toEqual([]);
     expect(kysely(urls)).toEqual([]);
+    // Loaded by a courier when installed, never by the import itself.
+    expect(urls.filter((u) => u.includes('/@opentelemetry/'))).toEqual([]);
   });
 
   it('pgcourier/messages and pgcourier/http load; messaging without SMTP leaves nodemailer alone', () => {
@@ -102,11 +104,13 @@ describe('entries of the built package', () => {
     for (const deps of [manifest.dependencies, manifest.peerDependencies]) for (const name of Object.keys(deps ?? {})) expect(name).not.toMatch(/^(drizzle-orm|knex|typeorm|sequelize|postgres|prisma|@prisma\/.*|@mikro-orm\/.*)$/);
   });
 
-  it('nodemailer is an optional peer dependency, not a dependency', () => {
+  it('nodemailer and @opentelemetry/api are optional peer dependencies, not dependencies', () => {
     const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, Record<string, unknown>>;
     expect(manifest.dependencies).not.toHaveProperty('nodemailer');
+    expect(manifest.dependencies).not.toHaveProperty('@opentelemetry/api');
     expect(manifest.peerDependencies).toHaveProperty('nodemailer');
-    expect(manifest.peerDependenciesMeta).toEqual({ nodemailer: { optional: true } });
+    expect(manifest.peerDependencies).toHaveProperty('@opentelemetry/api');
+    expect(manifest.peerDependenciesMeta).toEqual({ '@opentelemetry/api': { optional: true }, nodemailer: { optional: true } });
     expect(Object.keys(manifest.exports ?? {})).toEqual(['.', './testing', './messages', './http', './package.json']);
   });
 });

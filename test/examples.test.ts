@@ -17,6 +17,7 @@ describe('examples run as the README says', () => {
     ['order-receipt-trigger', /ran 1 task\(s\); receipts sent for orders \[1\]; tasks in the table: 1/],
     ['cron-report', /reports built: \d+/],
     ['cli-worker/run', /worker exited with 0/],
+    ['report-workflow', /summary email sent to ops@acme\.test: 3 of 4 client reports/],
   ] as const) {
     it(name, () => {
       const r = runExample(name);

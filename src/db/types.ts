@@ -1,5 +1,8 @@
-/** Status of a task: `queued → running → succeeded | failed | cancelled`. */
-export type TaskStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+/**
+ * Status of a task: `queued → running → succeeded | failed | cancelled`; a task
+ * with unfinished parents (`dependsOn`) is `waiting` first, never claimed.
+ */
+export type TaskStatus = 'waiting' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 /** One entry of a task's bounded error history. */
 export interface TaskErrorEntry {
@@ -69,6 +72,24 @@ export interface TaskRow {
   window_start: Date | null;
   /** Queue the task came from when it was dead-lettered (migration 014), or null. */
   dead_from: string | null;
+  /** Parent task ids (migration 015), or null. */
+  depends_on: string[] | null;
+  /** Per-parent policy on failure (null entries: 'fail'), or null when all are 'fail'. */
+  parent_policies: Array<string | null> | null;
+  /** Parents not finished yet. */
+  pending_parents: number;
+  /** Parents that failed or were cancelled on a 'run' edge. */
+  failed_parents: number;
+  /** Waiting dependents still to be told when this task finishes, or null. */
+  dependents: string[] | null;
+  /** Workflow or batch id, or null. */
+  workflow_id: string | null;
+  /** Step name in its workflow, or null. */
+  step: string | null;
+  /** Batch callback kind, or null. */
+  batch_callback: 'complete' | 'success' | 'failure' | null;
+  /** W3C traceparent of the enqueuing context (migration 016), or null. */
+  traceparent: string | null;
 }
 
 /** Every key of `T` named by `L`, or a type naming the keys `L` misses: a compile-time exhaustiveness check. */
@@ -108,6 +129,15 @@ const taskColumns = [
   'window_key',
   'window_start',
   'dead_from',
+  'depends_on',
+  'parent_policies',
+  'pending_parents',
+  'failed_parents',
+  'dependents',
+  'workflow_id',
+  'step',
+  'batch_callback',
+  'traceparent',
 ] as const;
 
 /** The columns of the `tasks` table, in {@link TaskRow}'s order; checked against the migrations by a test. */

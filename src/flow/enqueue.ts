@@ -29,6 +29,8 @@ export interface InsertRow {
   backoff: string | null;
   maxDelay: number | null;
   flow: FlowRow | null;
+  /** W3C traceparent of the enqueuing context, when tracing is on. */
+  traceparent?: string | null;
 }
 
 /**
@@ -108,8 +110,8 @@ export async function insertFlowRows(
     `WITH v AS (
        SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::smallint[], $5::int[], $6::float8[], $7::float8[],
                             $8::timestamptz[], $9::text[], $10::float8[], $11::text[], $12::float8[],
-                            $13::text[], $14::text[], $15::text[], $16::text[], $17::float8[], $18::text[], $19::float8[])
-         WITH ORDINALITY AS v(q, n, p, pr, mr, rd, t, ra, k, d, b, md, g, gt, s, dk, ds, wk, ws, ord)
+                            $13::text[], $14::text[], $15::text[], $16::text[], $17::float8[], $18::text[], $19::float8[], $22::text[])
+         WITH ORDINALITY AS v(q, n, p, pr, mr, rd, t, ra, k, d, b, md, g, gt, s, dk, ds, wk, ws, tp, ord)
      ), wanted AS (
        SELECT DISTINCT ON (q, kind, key) q, kind, key, tier FROM (
          SELECT q, 'group' AS kind, g AS key, gt AS tier, ord FROM v WHERE g IS NOT NULL
@@ -125,9 +127,9 @@ export async function insertFlowRows(
        RETURNING 1
      ), inserted AS (
        INSERT INTO ${names.tasks} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, key, backoff, max_delay,
-                                   group_key, group_tier, sequence_key, debounce_key, window_key, window_start)
+                                   group_key, group_tier, sequence_key, debounce_key, window_key, window_start, traceparent)
        SELECT q, n, p, pr, mr, rd, t, coalesce(ra, now() + make_interval(secs => coalesce(d, ds, 0))), k, b, md,
-              g, gt, s, dk, wk, CASE WHEN wk IS NOT NULL THEN to_timestamp(floor(extract(epoch FROM now()) / ws) * ws) END
+              g, gt, s, dk, wk, CASE WHEN wk IS NOT NULL THEN to_timestamp(floor(extract(epoch FROM now()) / ws) * ws) END, tp
          FROM v ORDER BY ord
        ${onConflict}
        RETURNING id, name, key
@@ -157,6 +159,7 @@ export async function insertFlowRows(
       col((r) => r.flow?.window?.seconds ?? null),
       names.channel,
       FLOWS_CHANGED,
+      col((r) => r.traceparent ?? null),
     ],
   );
   return out;

@@ -13,6 +13,7 @@ export type HttpCourier = Pick<
   | 'enqueueTask'
   | 'enqueueMany'
   | 'getTask'
+  | 'getWorkflow'
   | 'listTasks'
   | 'cancel'
   | 'retry'

@@ -16,6 +16,7 @@ import { redriveRoutes } from './routes/redrive.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
+import { workflowRoutes } from './routes/workflows.js';
 import { parseInput } from './validate.js';
 
 /** The dashboard's message views, when the messages plugin is installed. */
@@ -163,6 +164,7 @@ export function createHttpHandler(courier: HttpCourier, options: HttpOptions): C
     ...queueRoutes,
     ...redriveRoutes,
     ...scheduleRoutes,
+    ...workflowRoutes,
     ...extensions.flatMap((e) => e.routes),
     ...messageBrowse(courier),
     ...systemRoutes,

@@ -7,6 +7,8 @@ import type { CourierEvents } from '../events.js';
 import { acquireGrant } from '../limits/rate-limiter.js';
 import type { QueueLimitsCache } from '../maintenance/queue-settings.js';
 import type { TaskContext, TaskDefaults, TaskDefinition, TaskRegistry } from '../registry.js';
+import { currentTracing, type SpanOutcome, TraceparentReader, type Tracing } from '../tracing.js';
+import { loadParents } from '../workflow/parents.js';
 import type { Attempt } from './attempt.js';
 import { retryDelaySeconds } from './backoff.js';
 import type { ClaimedTask } from './claim.js';
@@ -42,13 +44,31 @@ export interface ExecutorDeps {
  */
 export class Executor {
   readonly #deps: ExecutorDeps;
+  #traceparents: TraceparentReader | undefined;
 
   constructor(deps: ExecutorDeps) {
     this.#deps = deps;
   }
 
   /** Runs one attempt to its settlement. Never throws. */
-  async run(attempt: Attempt): Promise<Settlement> {
+  run(attempt: Attempt): Promise<Settlement> {
+    const tracing = currentTracing();
+    return tracing?.active() ? this.#runTraced(attempt, tracing) : this.#run(attempt);
+  }
+
+  /** Runs the attempt in a consumer span linked to the span that enqueued the task. */
+  #runTraced(attempt: Attempt, tracing: Tracing): Promise<Settlement> {
+    const { task } = attempt;
+    this.#traceparents ??= new TraceparentReader(this.#deps.pool, this.#deps.names);
+    const reader = this.#traceparents;
+    return tracing.consume(task, () => reader.read(task.id), async (end) => {
+      const settlement = await this.#run(attempt);
+      end(spanOutcome(settlement));
+      return settlement;
+    });
+  }
+
+  async #run(attempt: Attempt): Promise<Settlement> {
     const { task } = attempt;
     try {
       const def = this.#deps.registry.get(task.name);
@@ -85,6 +105,19 @@ export class Executor {
   }
 }
 
+function spanOutcome(s: Settlement): SpanOutcome {
+  switch (s.kind) {
+    case 'succeeded':
+      return { kind: 'succeeded' };
+    case 'retry':
+      return { kind: 'retry', error: s.error, delay: s.delay };
+    case 'failed':
+      return { kind: 'failed', error: s.error };
+    default:
+      return { kind: 'other', detail: s.kind };
+  }
+}
+
 /** The handler's `ctx`: the signal and the child logger are made only when read. */
 class Context implements TaskContext {
   readonly taskId: string;
@@ -94,6 +127,7 @@ class Context implements TaskContext {
   readonly #run: Attempt;
   readonly #deps: ExecutorDeps;
   #logger: Logger | undefined;
+  #parents: Promise<Record<string, unknown>> | undefined;
 
   constructor(run: Attempt, deps: ExecutorDeps) {
     this.taskId = run.task.id;
@@ -111,6 +145,11 @@ class Context implements TaskContext {
   get logger(): Logger {
     this.#logger ??= this.#deps.logger.child({ taskId: this.taskId, task: this.name, queue: this.queue, attempt: this.attempt });
     return this.#logger;
+  }
+
+  get parents(): Promise<Record<string, unknown>> {
+    this.#parents ??= loadParents(this.#deps.pool, this.#deps.names, this.taskId);
+    return this.#parents;
   }
 
   progress(current: number, total?: number): Promise<boolean> {

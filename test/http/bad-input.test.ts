@@ -60,6 +60,7 @@ const cases: Record<string, Case[]> = {
     { method: 'POST', path: '/schedule-preview', body: { cron: '* * * * *', timezone: 'Mars/Olympus' }, status: 400, field: 'timezone' },
   ],
   getHistory: [{ method: 'GET', path: '/history?minutes=1441', status: 400, field: 'minutes' }],
+  getWorkflow: [{ method: 'GET', path: '/workflows/0', status: 400, field: 'id' }],
   cancelTask: [{ method: 'POST', path: '/tasks/-1/cancel', status: 400, field: 'id' }],
   retryTask: [
     { method: 'POST', path: '/tasks/1e3/retry', status: 400, field: 'id' },

@@ -136,6 +136,8 @@ describe('OpenAPI document (matches the handler)', () => {
     const four = await courier.enqueueTask('send_welcome', { userId: 4 }, { runAt: new Date(Date.now() + 3_600_000) });
     await courier.cancel(four);
     expect([one, two, three, four]).toEqual(['1', '2', '3', '4']);
+    // Workflow 1, empty: the getWorkflow example reads it.
+    await courier.pool.query(`INSERT INTO "${courier.schema}".workflows (kind, name) VALUES ('workflow', 'monthly-report')`);
 
     let sent = 0;
     const created: string[] = []; // Location headers of 201s: ids for reads without a static example
