@@ -81,6 +81,7 @@ export const twilioSchema = z
     whatsappFrom: nonEmpty('a WhatsApp sender (+E.164)').optional(),
     baseUrl: httpUrl('an http(s) URL').default('https://api.twilio.com'),
     statusCallback: httpUrl('the public http(s) URL of the Twilio status webhook').optional(),
+    webhookSigningKey: secret().optional(),
     timeout: seconds(30),
     rateLimit: rateSpecSchema.optional(),
     ambiguous: ambiguous.default('unknown'),
@@ -141,9 +142,17 @@ export const providersSchema = z
         margin: z.number('must be a number of seconds').min(0).max(10).default(0.2),
         configPause: seconds(60),
         maxWait: z.number('must be a number of seconds').min(0).max(60).default(5),
+        maxDeferral: z.number('must be a number of seconds').positive('must be a number of seconds > 0').max(30 * 86_400, 'must be at most 2592000 seconds (30 days)').default(86_400),
       })
       .strict()
-      .default({ margin: 0.2, configPause: 60, maxWait: 5 }),
+      .default({ margin: 0.2, configPause: 60, maxWait: 5, maxDeferral: 86_400 }),
+    deliveryRetries: z
+      .object({
+        max: z.int('must be an integer from 0 to 10').min(0).max(10).default(2),
+        delay: z.number('must be a number of seconds').positive().max(86_400).default(300),
+      })
+      .strict()
+      .default({ max: 2, delay: 300 }),
     sendTask: z
       .object({
         maxRetries: z.int('must be an integer >= 0').min(0).max(100).default(5),
@@ -174,6 +183,13 @@ export interface ProvidersConfig {
   rateLimits?: Record<string, RateSpec>;
   /** Provider gate tuning. */
   gates?: GateConfig;
+  /**
+   * New attempts for delivery failures a status webhook reports as transient
+   * (Twilio 30001, 30003, 30008; Meta 1, 2, 131000, 131016, 133004, 131057): at most
+   * `max` (default 2) linked messages, the first after `delay` seconds (default
+   * 300), each next one after twice as long.
+   */
+  deliveryRetries?: { max?: number; delay?: number };
   /** Retry settings of the `messages.send` task (default 5 retries, backoff from 10 s, 120 s per run). */
   sendTask?: { maxRetries?: number; retryDelay?: number; timeout?: number };
 }
@@ -239,6 +255,12 @@ export interface TwilioConfig {
   baseUrl?: string;
   /** Public URL of the status webhook; each message adds `?m=<id>`. */
   statusCallback?: string;
+  /**
+   * The SharedKey secret of a Twilio Webhooks Setting: webhooks that carry
+   * `X-Twilio-Webhooks-Signature-Settings` (a Webhooks Rule matched, e.g.
+   * `algorithm=HMAC_SHA256`) are checked with it instead of the auth token.
+   */
+  webhookSigningKey?: string;
   /** Request timeout in seconds (default 30). */
   timeout?: number;
   /** Send rate (default: the channel's). */
@@ -302,6 +324,12 @@ export interface GateConfig {
   configPause?: number;
   /** Seconds a send task may wait in-process for a rate-limit slot before deferring (default 5). */
   maxWait?: number;
+  /**
+   * Seconds a message may wait, from its creation, through deferrals (rate limits,
+   * paused providers, no provider in this process) before it fails with error
+   * `deferred` (default 86400, one day). Raise it for very large sends at low rates.
+   */
+  maxDeferral?: number;
 }
 
 // ---------------------------------------------------------------- inputs
@@ -312,8 +340,30 @@ const variablesSchema = z.record(
   'must be an object of variables',
 );
 
+const headerSchema = z.union(
+  [
+    z.object({ text: z.string().min(1).max(60) }).strict(),
+    z.object({ image: httpUrl('an http(s) URL') }).strict(),
+    z.object({ video: httpUrl('an http(s) URL') }).strict(),
+    z.object({ document: httpUrl('an http(s) URL'), filename: z.string().min(1).max(240).optional() }).strict(),
+  ],
+  'must be { text }, { image }, { video } or { document, filename? }',
+);
+const buttonSchema = z.union(
+  [
+    z.object({ type: z.literal('url'), text: z.string().min(1).max(2000) }).strict(),
+    z.object({ type: z.literal('quick_reply'), payload: z.string().min(1).max(256) }).strict(),
+    z.object({ type: z.literal('copy_code'), code: z.string().min(1).max(15) }).strict(),
+  ],
+  'must be { type: "url", text }, { type: "quick_reply", payload } or { type: "copy_code", code }',
+);
 const whatsappTemplateSchema = z
-  .object({ name: z.string().regex(/^[a-z0-9_]{1,512}$/, 'must be a template name (lower-case letters, digits, _)'), language: z.string().regex(/^[a-z]{2,3}(_[A-Z]{2})?$/, 'must be a language code such as en_US').optional() })
+  .object({
+    name: z.string().regex(/^[a-z0-9_]{1,512}$/, 'must be a template name (lower-case letters, digits, _)'),
+    language: z.string().regex(/^[a-z]{2,3}(_[A-Z]{2})?$/, 'must be a language code such as en_US').optional(),
+    header: headerSchema.optional(),
+    buttons: z.array(buttonSchema, 'must be an array of button parameters').max(10, 'must hold at most 10 buttons').optional(),
+  })
   .strict();
 const contentTemplateSchema = z.object({ contentSid: z.string().regex(/^HX[0-9a-fA-F]{32}$/, 'must be a content SID (HX…)') }).strict();
 const emailTemplateSchema = z
@@ -334,7 +384,15 @@ const dateSchema = z
 
 const channelSchema = z.string('must be a channel name').regex(/^[a-z][a-z0-9_]{0,31}$/, 'must be a channel name (lower-case letters, digits, _)');
 const providerNameSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'must be a provider name');
-const mediaSchema = z.array(httpUrl('an http(s) URL'), 'must be an array of URLs').max(10, 'must hold at most 10 URLs');
+const mediaItemSchema = z
+  .object({
+    url: httpUrl('an http(s) URL'),
+    contentType: z.string().regex(/^[a-z]+\/[a-z0-9.+-]+$/i, 'must be a MIME type such as application/pdf').optional(),
+    filename: z.string().min(1).max(240).optional(),
+  })
+  .strict();
+const mediaSchema = z.array(z.union([httpUrl('an http(s) URL'), mediaItemSchema], 'must be a URL or { url, contentType?, filename? }'), 'must be an array of media').max(10, 'must hold at most 10 items');
+const idempotencyKeySchema = z.string('must be a string').min(1, 'must be 1 to 256 characters').max(256, 'must be 1 to 256 characters');
 const prioritySchema = z.int('must be an integer from 1 to 10').min(1, 'must be an integer from 1 to 10').max(10, 'must be an integer from 1 to 10');
 
 /** Input of `send()`. */
@@ -353,6 +411,7 @@ export const sendInputSchema = z
     expiresAt: dateSchema.optional(),
     fallback: z.object({ template: z.union([whatsappTemplateSchema, contentTemplateSchema], 'must be { name, language? } or { contentSid }'), variables: variablesSchema.optional() }).strict().optional(),
     priority: prioritySchema.optional(),
+    idempotencyKey: idempotencyKeySchema.optional(),
   })
   .strict();
 
@@ -362,7 +421,10 @@ export const sendBulkInputSchema = z
     channel: channelSchema,
     recipients: z
       .array(
-        z.union([z.string().min(1).max(320), z.object({ to: z.string().min(1).max(320), variables: variablesSchema.optional() }).strict()], 'must be an address or { to, variables? }'),
+        z.union(
+          [z.string().min(1).max(320), z.object({ to: z.string().min(1).max(320), variables: variablesSchema.optional(), idempotencyKey: idempotencyKeySchema.optional() }).strict()],
+          'must be an address or { to, variables?, idempotencyKey? }',
+        ),
         'must be an array of recipients',
       )
       .min(1, 'must hold at least one recipient')

@@ -55,3 +55,8 @@ export function renderContent(src: ContentSource): { ok: true; content: Rendered
   if (content.text === null && content.html === null && content.template === null) return { ok: false, error: 'message has no content' };
   return { ok: true, content };
 }
+
+/** Email cannot carry a provider template (`{ name }` or `{ contentSid }`). */
+export function emailContentProblem(message: { template: unknown }): string | null {
+  return message.template ? 'email cannot use a WhatsApp or Twilio Content template; give body, html or an email template' : null;
+}

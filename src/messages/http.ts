@@ -128,7 +128,7 @@ async function forward(messages: Messages, ctx: RouteContext<unknown, unknown, u
   headers.delete('transfer-encoding');
   if (raw) headers.set('content-length', String(raw.byteLength));
   const forwarded = new Request(request.url, { method: request.method, headers, body: raw, signal: request.signal });
-  if (provider !== 'emailjs') return messages.webhooks[provider](forwarded);
+  if (provider !== 'emailjs') return messages.webhooks[provider](forwarded, { maxBytes: ctx.options.webhookBodyLimit });
   const forwardedFor = ctx.options.trustProxy ? request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() : undefined;
   const ip = clientAddresses.get(request) ?? forwardedFor;
   return messages.webhooks.emailjs(forwarded, ip ? { ip } : {});

@@ -9,7 +9,10 @@ import { defineTask } from '../registry.js';
 import { insertBulk, selectBatch, selectBatches } from './batches.js';
 import { builtinChannels, type ChannelDefinition } from './channels.js';
 import { emailjsTaskSchema, type ParsedProviders, type ProvidersConfig, providersSchema, sendBulkInputSchema, sendInputSchema } from './config.js';
+import { isProviderTemplate } from './content.js';
+import { chainCount, insertFollowUp } from './followups.js';
 import { Gates } from './gates.js';
+import { toMediaItems } from './media.js';
 import { type MessageNames, messageNames } from './names.js';
 import { metaProvider } from './providers/meta.js';
 import type { MessageProvider } from './providers/provider.js';
@@ -35,28 +38,36 @@ import { createSubmissionHandler, EMAILJS_TASK } from './submissions.js';
 import type {
   BatchProgress,
   Channel,
+  ContentTemplate,
+  MediaItem,
   MessageAttempt,
   MessageEvent,
   MessageInfo,
   MessageQueueStatus,
   MessageStatus,
+  MessageTemplate,
   SendBulkInput,
   SendMessageInput,
   SendOptions,
   StatusCounts,
+  WhatsAppTemplate,
 } from './types.js';
 import { MESSAGE_STATUSES } from './types.js';
 import { uuidOrNull } from './webhooks/body.js';
 import { emailjsEndpoint, type RequestInfo } from './webhooks/emailjs.js';
 import { metaWebhook } from './webhooks/meta.js';
-import { type ProviderStatusEvent, twilioWebhook } from './webhooks/twilio.js';
+import { type InboundEvent, type ProviderStatusEvent, twilioWebhook } from './webhooks/twilio.js';
 
 /** Web-standard webhook handlers, for any HTTP framework (`Request` in, `Response` out). */
 export interface MessageWebhooks {
-  /** Twilio status callbacks (`POST`, `X-Twilio-Signature`). */
-  twilio(request: Request): Promise<Response>;
-  /** Meta WhatsApp webhooks: `GET` = `hub.challenge` handshake, `POST` = events (`X-Hub-Signature-256`). */
-  meta(request: Request): Promise<Response>;
+  /**
+   * Twilio status callbacks and inbound messages (`POST`, `X-Twilio-Signature`;
+   * HMAC-SHA256 Webhooks Settings with `twilio.webhookSigningKey`). `maxBytes`
+   * caps the body (default 256 KiB, as `pgcourier/http`'s `webhookBodyLimit`).
+   */
+  twilio(request: Request, info?: { maxBytes?: number }): Promise<Response>;
+  /** Meta WhatsApp webhooks: `GET` = `hub.challenge` handshake, `POST` = statuses and inbound messages (`X-Hub-Signature-256`). */
+  meta(request: Request, info?: { maxBytes?: number }): Promise<Response>;
   /**
    * The EmailJS-compatible endpoint (`…/api/v1.0/email/send`, `…/send-form`) for
    * browser forms, and its Standard-Webhooks-signed server-to-server variant. Pass
@@ -142,6 +153,9 @@ export class Messages {
         get configPause() {
           return self.#config.gates.configPause;
         },
+        get maxDeferral() {
+          return self.#config.gates.maxDeferral;
+        },
         followUp: (db, parent) => this.#followUp(db, parent),
       }),
     });
@@ -160,22 +174,27 @@ export class Messages {
       }),
     });
     this.webhooks = {
-      twilio: (request) => {
+      twilio: (request, info = {}) => {
         this.#ensureTasks();
         return twilioWebhook(request, {
           authToken: this.#config.twilio?.authToken ?? null,
+          signingKey: this.#config.twilio?.webhookSigningKey ?? null,
           statusCallback: this.#config.twilio?.statusCallback ?? null,
           apply: (e) => this.#applyEvent(e),
+          inbound: (e) => this.#applyInbound(e),
           logger: host.logger,
+          ...(info.maxBytes ? { maxBytes: info.maxBytes } : {}),
         });
       },
-      meta: (request) => {
+      meta: (request, info = {}) => {
         this.#ensureTasks();
         return metaWebhook(request, {
           appSecret: this.#config.whatsapp?.appSecret ?? null,
           verifyToken: this.#config.whatsapp?.verifyToken ?? null,
           apply: (e) => this.#applyEvent(e),
+          inbound: (e) => this.#applyInbound(e),
           logger: host.logger,
+          ...(info.maxBytes ? { maxBytes: info.maxBytes } : {}),
         });
       },
       emailjs: (request, info = {}) => {
@@ -297,6 +316,8 @@ export class Messages {
     if (m.provider !== undefined && !channel.manual && !this.#provider(m.channel, m.provider)) {
       throw new ValidationError('messages.send', 'provider', `must be a provider configured for channel "${m.channel}"`);
     }
+    const mediaItems = toMediaItems(m.media);
+    if (!channel.manual) this.#checkContent('messages.send', m.channel, m.provider ?? null, m.template ?? null, m.body ?? (typeof m.template === 'string' ? m.template : null), mediaItems);
     const id = randomUUID();
     const row = {
       id,
@@ -308,27 +329,35 @@ export class Messages {
       html: m.html ?? null,
       template: m.template ?? null,
       variables: m.variables ?? null,
-      media: m.media ?? null,
+      media: mediaItems.length > 0 ? mediaItems.map((x) => x.url) : null,
+      mediaItems: m.media?.some((x) => typeof x !== 'string') ? mediaItems : null,
       fallback: m.fallback ?? null,
       provider: m.provider ?? null,
       batchId: null,
       taskId: null as string | null,
       parentId: null,
+      idempotencyKey: m.idempotencyKey ?? null,
       expiresAt: m.expiresAt ?? null,
     };
     if (channel.manual) {
-      await insertMessage(this.#runner(options.tx, 'messages.send') ?? this.#host.pool, this.#names, row);
-      return id;
+      return (await insertMessage(this.#runner(options.tx, 'messages.send') ?? this.#host.pool, this.#names, row)) ?? id;
     }
     this.#ensureTasks();
-    const write = async (db: Queryable) => {
-      row.taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask, ...(m.priority ? { priority: m.priority } : {}) });
-      await insertMessage(db, this.#names, row);
+    const enqueue = (db: Queryable) => this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask, ...(m.priority ? { priority: m.priority } : {}) });
+    const write = async (db: Queryable): Promise<string> => {
+      if (row.idempotencyKey === null) {
+        row.taskId = await enqueue(db);
+        await insertMessage(db, this.#names, row);
+        return id;
+      }
+      // The key first: a second caller waits here for the first to commit, then gets its id.
+      const existing = await insertMessage(db, this.#names, row);
+      if (existing) return existing;
+      await db.query(`UPDATE ${this.#names.messages} SET task_id = $2 WHERE id = $1`, [id, await enqueue(db)]);
+      return id;
     };
     const tx = this.#runner(options.tx, 'messages.send');
-    if (tx) await write(tx);
-    else await inTransaction(this.#host.pool, write);
-    return id;
+    return tx ? write(tx) : inTransaction(this.#host.pool, write);
   }
 
   /**
@@ -451,12 +480,19 @@ export class Messages {
     if (b.provider !== undefined && !this.#provider(b.channel, b.provider)) {
       throw new ValidationError('messages.sendBulk', 'provider', `must be a provider configured for channel "${b.channel}"`);
     }
+    this.#checkContent('messages.sendBulk', b.channel, b.provider ?? null, b.template, typeof b.template === 'string' ? b.template : null, []);
     const recipients: string[] = [];
     const vars: Array<string | null> = [];
+    const keys: Array<string | null> = [];
+    const seen = new Set<string>();
     for (const [i, r] of b.recipients.entries()) {
       const to = typeof r === 'string' ? r : r.to;
       recipients.push(this.#recipient(channel, to, 'messages.sendBulk', `recipients.${i}`));
       vars.push(typeof r === 'string' || !r.variables ? null : JSON.stringify(r.variables));
+      const key = typeof r === 'string' ? null : (r.idempotencyKey ?? null);
+      if (key !== null && seen.has(key)) throw new ValidationError('messages.sendBulk', `recipients.${i}.idempotencyKey`, 'must be unique within the batch');
+      if (key !== null) seen.add(key);
+      keys.push(key);
     }
     this.#ensureTasks();
     const batchId = randomUUID();
@@ -474,6 +510,7 @@ export class Messages {
       ids: recipients.map(() => randomUUID()),
       recipients,
       recipientVariables: vars,
+      idempotencyKeys: keys,
       task: { queue: MESSAGES_QUEUE, name: SEND_TASK, priority: b.priority ?? 5, ...this.#config.sendTask },
     });
     return batchId;
@@ -562,51 +599,67 @@ export class Messages {
   }
 
   /**
-   * Stops sending to a recipient on a channel (sends to it fail with `suppressed`).
+   * Stops sending to a recipient on a channel (sends to it fail with `suppressed`):
+   * from every sender, or from one sender only (`{ sender }`: a number, messaging
+   * service or address, as a STOP to that number would).
    *
    * @example
    * ```ts
    * await courier.messages.suppress('email', 'bounced@example.test', 'hard bounce');
+   * await courier.messages.suppress('sms', '+15551234567', 'asked us to stop', { sender: '+15550001111' });
    * ```
    */
-  async suppress(channel: Channel, recipient: string, reason = 'manual'): Promise<void> {
+  async suppress(channel: Channel, recipient: string, reason = 'manual', options: { sender?: string } = {}): Promise<void> {
     const def = this.#channel(channel, 'messages.suppress');
-    await insertSuppression(this.#host.pool, this.#names, { channel, recipient: this.#recipient(def, recipient, 'messages.suppress', 'recipient'), reason, code: null, messageId: null });
+    await insertSuppression(this.#host.pool, this.#names, {
+      channel,
+      recipient: this.#recipient(def, recipient, 'messages.suppress', 'recipient'),
+      sender: options.sender ?? '',
+      reason,
+      code: null,
+      messageId: null,
+    });
   }
 
   /**
-   * Lifts a suppression. Returns whether one existed.
+   * Lifts the suppressions of a recipient on a channel (all of them, or only the one
+   * for `{ sender }`). Returns whether one existed.
    *
    * @example
    * ```ts
    * await courier.messages.unsuppress('sms', '+15551234567');
    * ```
    */
-  async unsuppress(channel: Channel, recipient: string): Promise<boolean> {
+  async unsuppress(channel: Channel, recipient: string, options: { sender?: string } = {}): Promise<boolean> {
     const def = this.#channel(channel, 'messages.unsuppress');
-    const { rowCount } = await this.#host.pool.query(`DELETE FROM ${this.#names.suppressions} WHERE channel = $1 AND recipient = $2`, [
+    const { rowCount } = await this.#host.pool.query(`DELETE FROM ${this.#names.suppressions} WHERE channel = $1 AND recipient = $2 AND ($3::text IS NULL OR sender = $3)`, [
       channel,
       this.#recipient(def, recipient, 'messages.unsuppress', 'recipient'),
+      options.sender ?? null,
     ]);
     return (rowCount ?? 0) > 0;
   }
 
   /**
-   * The suppression of a recipient on a channel, or `null`.
+   * The suppression that stops sends to a recipient on a channel, or `null`: the one
+   * for every sender first, else (with `{ sender }`) that sender's, else (without)
+   * any sender's. `sender` is `null` for a suppression of every sender.
    *
    * @example
    * ```ts
    * const s = await courier.messages.suppression('email', 'ana@example.test'); // null when sends are allowed
    * ```
    */
-  async suppression(channel: Channel, recipient: string): Promise<{ reason: string; code: string | null; createdAt: Date } | null> {
+  async suppression(channel: Channel, recipient: string, options: { sender?: string } = {}): Promise<{ reason: string; code: string | null; sender: string | null; createdAt: Date } | null> {
     const def = this.#channel(channel, 'messages.suppression');
-    const { rows } = await this.#host.pool.query<{ reason: string; error_code: string | null; created_at: Date }>(
-      `SELECT reason, error_code, created_at FROM ${this.#names.suppressions} WHERE channel = $1 AND recipient = $2`,
-      [channel, this.#recipient(def, recipient, 'messages.suppression', 'recipient')],
+    const { rows } = await this.#host.pool.query<{ reason: string; error_code: string | null; sender: string; created_at: Date }>(
+      `SELECT reason, error_code, sender, created_at FROM ${this.#names.suppressions}
+        WHERE channel = $1 AND recipient = $2 AND (sender = '' OR $3::text IS NULL OR sender = $3)
+        ORDER BY sender = '' DESC, created_at LIMIT 1`,
+      [channel, this.#recipient(def, recipient, 'messages.suppression', 'recipient'), options.sender ?? null],
     );
     const r = rows[0];
-    return r ? { reason: r.reason, code: r.error_code, createdAt: r.created_at } : null;
+    return r ? { reason: r.reason, code: r.error_code, sender: r.sender === '' ? null : r.sender, createdAt: r.created_at } : null;
   }
 
   /**
@@ -741,6 +794,19 @@ export class Messages {
     return undefined;
   }
 
+  /** Refuses content the chosen provider cannot send (a template of another provider's kind, several WhatsApp media). */
+  #checkContent(where: string, channel: string, provider: string | null, template: unknown, text: string | null, mediaItems: MediaItem[]): void {
+    const p = this.#provider(channel, provider);
+    const providerTemplate = isProviderTemplate(template as MessageTemplate) ? (template as WhatsAppTemplate | ContentTemplate) : null;
+    if (!p) {
+      // No provider in this process (an enqueue-only web server): the kind still says which provider it needs.
+      if (providerTemplate && channel === 'email') throw new ValidationError(where, 'template', 'must not be a WhatsApp or Twilio Content template on email');
+      return;
+    }
+    const problem = p.validate?.({ channel, template: providerTemplate, text, media: mediaItems.map((x) => x.url), mediaItems });
+    if (problem) throw new ValidationError(where, providerTemplate ? 'template' : 'media', `is not sendable through provider "${p.name}": ${problem}`);
+  }
+
   #rate(provider: MessageProvider, channel: string): RateLimitSpec {
     return (provider.rateLimit ?? this.#config.rateLimits[channel] ?? this.#channels.get(channel)?.rateLimit ?? '10/s') as RateLimitSpec;
   }
@@ -773,7 +839,48 @@ export class Messages {
         await insertSuppression(db, this.#names, { channel: r.message.channel, recipient: r.message.recipient, reason: (clean.errorText ?? 'reported by provider').slice(0, 300), code: e.errorCode, messageId: r.message.id });
       }
       if (r.moved && isWindowCode(e.errorCode) && r.message.fallback) await this.#followUp(db, r.message);
+      if (r.moved && e.classified?.outcome === 'retry' && (r.message.status === 'failed' || r.message.status === 'undelivered')) await this.#deliveryRetry(db, r.message);
     });
+  }
+
+  /**
+   * Records an inbound message once; STOP suppresses the recipient for the senders
+   * it was sent to, START lifts those suppressions, HELP is recorded.
+   */
+  async #applyInbound(e: InboundEvent): Promise<void> {
+    await inTransaction(this.#host.pool, async (db) => {
+      const { rowCount } = await db.query(
+        `INSERT INTO ${this.#names.inbound} (channel, provider, provider_message_id, recipient, sender, body, keyword)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_message_id) DO NOTHING`,
+        [e.channel, e.provider, e.providerMessageId, e.recipient, e.senders[0] ?? '', e.body?.slice(0, 2000) ?? null, e.keyword],
+      );
+      if ((rowCount ?? 0) === 0) return;
+      if (e.keyword === 'stop') {
+        for (const sender of e.senders) {
+          await insertSuppression(db, this.#names, { channel: e.channel, recipient: e.recipient, sender, reason: 'the recipient replied STOP', code: 'inbound_stop', messageId: null });
+        }
+      } else if (e.keyword === 'start') {
+        await db.query(`DELETE FROM ${this.#names.suppressions} WHERE channel = $1 AND recipient = $2 AND sender = ANY($3::text[])`, [e.channel, e.recipient, e.senders]);
+      }
+    });
+    if (e.keyword) this.#host.logger.info({ channel: e.channel, provider: e.provider, keyword: e.keyword }, 'inbound keyword applied');
+  }
+
+  /**
+   * A new attempt, as a linked message (`relation: 'webhook_retry'`), for a delivery
+   * failure the provider reported as transient; at most `deliveryRetries.max` per
+   * original message, with doubling delays.
+   */
+  async #deliveryRetry(db: Queryable, parent: MessageRow): Promise<string | null> {
+    const { max, delay } = this.#config.deliveryRetries;
+    const done = await chainCount(db, this.#names, parent.id, 'webhook_retry');
+    if (done >= max) return null;
+    const id = randomUUID();
+    this.#ensureTasks();
+    const taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask, delay: delay * 2 ** done });
+    await insertFollowUp(db, this.#names, { id, parentId: parent.id, relation: 'webhook_retry', taskId });
+    this.#host.logger.info({ messageId: parent.id, retry: id }, 'transient delivery failure; a new attempt is scheduled');
+    return id;
   }
 
   /**
@@ -804,6 +911,7 @@ export class Messages {
       batchId: null,
       taskId,
       parentId: parent.id,
+      relation: 'window_fallback',
       expiresAt: parent.expires_at,
     });
     this.#host.logger.info({ messageId: parent.id, followUp: id }, 'WhatsApp window closed; template fallback enqueued');

@@ -12,6 +12,7 @@ import type { TaskContext } from '../registry.js';
 import type { ChannelDefinition } from './channels.js';
 import { renderContent } from './content.js';
 import type { Gates } from './gates.js';
+import { toMediaItems } from './media.js';
 import type { MessageNames } from './names.js';
 import { errorText, type MessageProvider, type OutgoingMessage, type SendResult } from './providers/provider.js';
 import { redact } from './redact.js';
@@ -35,6 +36,8 @@ export interface SenderDeps {
   rate(provider: MessageProvider, channel: string): RateLimitSpec;
   secrets(): string[];
   configPause: number;
+  /** Seconds a message may spend deferred, from its creation, before it fails (`gates.maxDeferral`). */
+  maxDeferral: number;
   /** Creates the follow-up of a message the provider refused for a closed 24-hour window. */
   followUp(db: Queryable, parent: MessageRow): Promise<string | null>;
 }
@@ -82,7 +85,11 @@ export function createSendHandler(deps: SenderDeps) {
       throw new PermanentError(`message ${id}: ${code}: ${text}`);
     };
     if (m.expires_at && m.expires_at.getTime() <= Date.now()) await fail('expired', 'not sent before its deadline (expiresAt)');
-    if (st.suppressed) await fail('suppressed', 'recipient is suppressed on this channel');
+    // Every deferral is bounded: a message that waited this long for a slot, a paused provider or a configured process fails.
+    if (m.created_at.getTime() + deps.maxDeferral * 1000 <= Date.now()) {
+      await fail('deferred', `not sent within gates.maxDeferral (${deps.maxDeferral}s): ${m.error_text ?? 'waited for a rate limit, a paused provider or a configured process'}`);
+    }
+    if (st.suppressedFor.includes('')) await fail('suppressed', 'recipient is suppressed on this channel');
     if (!channel) await fail('channel', `channel "${m.channel}" is not registered`);
     if (channel?.manual) await fail('channel', `channel "${m.channel}" is tracked, not sent`);
     if (!provider) {
@@ -112,8 +119,13 @@ export function createSendHandler(deps: SenderDeps) {
       from: m.sender,
       ...rendered.content,
       media: m.media ?? [],
+      mediaItems: m.media_items ?? toMediaItems(m.media),
       expiresAt: m.expires_at,
     };
+    const problem = provider.validate?.(out) ?? null;
+    if (problem) await fail('content', problem);
+    const sender = provider.sender?.(out) ?? out.from ?? provider.name;
+    if (st.suppressedFor.includes(sender)) await fail('suppressed', `recipient is suppressed for sender ${sender} on this channel`);
 
     // The provider gate: a pause first, then a slot under the send rate.
     const gateKey = provider.gateKey?.(out) ?? `${provider.name}:${m.channel}`;
@@ -126,6 +138,12 @@ export function createSendHandler(deps: SenderDeps) {
     if (!slot.granted) {
       await setStatus(deps.pool, names, id, 'pending', null);
       return retryAfter(slot.retryAfter, 'rate limit');
+    }
+    // Another process may have paused the provider (a 429) while this one waited for its slot.
+    const pausedMeanwhile = await deps.gates.pausedFor(gateKey);
+    if (pausedMeanwhile > 0) {
+      await setStatus(deps.pool, names, id, 'pending', null);
+      return retryAfter(jitter(pausedMeanwhile), 'provider paused');
     }
 
     const n = await openAttempt(deps.pool, names, { id, provider: provider.name, taskId: ctx.taskId, taskAttempt: ctx.attempt });
@@ -186,9 +204,10 @@ export function createSendHandler(deps: SenderDeps) {
       case 'permanent_recipient': {
         await inTransaction(deps.pool, async (db) => {
           await close('failed', db);
-          await insertSuppression(db, names, { channel: m.channel, recipient: m.recipient, reason: text.slice(0, 300), code, messageId: id });
+          const scope = result.suppress === 'pair' ? sender : '';
+          await insertSuppression(db, names, { channel: m.channel, recipient: m.recipient, sender: scope, reason: text.slice(0, 300), code, messageId: id });
         });
-        throw new PermanentError(`message ${id}: ${describe} (recipient suppressed)`);
+        throw new PermanentError(`message ${id}: ${describe} (recipient suppressed${result.suppress === 'pair' ? ` for ${sender}` : ''})`);
       }
       case 'permanent': {
         await inTransaction(deps.pool, async (db) => {

@@ -49,12 +49,35 @@ export interface EmailTemplate {
   html?: string;
 }
 
-/** A pre-approved WhatsApp template (Meta Cloud API); `variables` become its parameters. */
+/** A pre-approved WhatsApp template (Meta Cloud API); `variables` become its body parameters. */
 export interface WhatsAppTemplate {
   /** Template name as approved in WhatsApp Manager. */
   name: string;
   /** Language code (default `en_US`). */
   language?: string;
+  /** The header's parameter, for templates with a variable header: text, or a media URL. */
+  header?: WhatsAppTemplateHeader;
+  /** Parameters of the template's buttons, in button order (index 0, 1, …). */
+  buttons?: WhatsAppTemplateButton[];
+}
+
+/** A template header parameter: text, or the link of an image, video or document. */
+export type WhatsAppTemplateHeader = { text: string } | { image: string } | { video: string } | { document: string; filename?: string };
+
+/**
+ * A template button parameter: a dynamic URL suffix (`url`), a quick-reply payload
+ * (`quick_reply`) or a coupon code (`copy_code`).
+ */
+export type WhatsAppTemplateButton = { type: 'url'; text: string } | { type: 'quick_reply'; payload: string } | { type: 'copy_code'; code: string };
+
+/** A media attachment given with its content type (and a file name for documents). */
+export interface MediaItem {
+  /** Public http(s) URL of the file. */
+  url: string;
+  /** MIME type, e.g. `application/pdf`, `video/mp4`; decides the WhatsApp message type. Default: guessed from the URL's extension. */
+  contentType?: string;
+  /** File name shown for documents. */
+  filename?: string;
 }
 
 /** A Twilio Content API template (`ContentSid`); `variables` become `ContentVariables`. */
@@ -87,8 +110,11 @@ export interface SendMessageInput {
   template?: MessageTemplate;
   /** Values for the template's placeholders. */
   variables?: TemplateVariables;
-  /** Media URLs (MMS over Twilio, WhatsApp media); at most 10. */
-  media?: string[];
+  /**
+   * Media (MMS over Twilio: at most 10; WhatsApp: one per message): URLs, or
+   * `{ url, contentType, filename }` to say what each is.
+   */
+  media?: Array<string | MediaItem>;
   /** Provider to use (default: the channel's configured provider). */
   provider?: string;
   /** Give up (status `failed`, error `expired`) if not sent by then. */
@@ -100,6 +126,12 @@ export interface SendMessageInput {
   fallback?: { template: WhatsAppTemplate | ContentTemplate; variables?: TemplateVariables };
   /** Priority of the send task, 1 (highest) … 10 (default 5). */
   priority?: number;
+  /**
+   * The caller's key for this message (1–256 characters): a second `send()` with the
+   * same key creates nothing and returns the first message's id, so a caller that
+   * retries after a timeout does not send twice.
+   */
+  idempotencyKey?: string;
 }
 
 /** Options of `courier.messages.send()`. */
@@ -114,6 +146,8 @@ export interface BulkRecipient {
   to: string;
   /** Variables for this recipient, merged over the batch's shared `variables`. */
   variables?: TemplateVariables;
+  /** The caller's key for this recipient's message: a recipient whose key was already used (in any batch or send) gets no new message. */
+  idempotencyKey?: string;
 }
 
 /** Input of `courier.messages.sendBulk()`. */
@@ -174,6 +208,10 @@ export interface MessageInfo {
   taskId: string | null;
   /** Message this one follows up (e.g. a template fallback), or `null`. */
   parentId: string | null;
+  /** Why it follows its parent: `window_fallback`, `webhook_retry`, `failover`, `channel_fallback`, `resend`; or `null`. */
+  relation: string | null;
+  /** The caller's idempotency key, or `null`. */
+  idempotencyKey: string | null;
   /** Subject, when set. */
   subject: string | null;
   /** Deadline, or `null`. */

@@ -179,7 +179,7 @@ describe('webhooks end to end with messaging', () => {
     const post = (signature: string) =>
       fetch(url, { method: 'POST', body: new URLSearchParams(params).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature } });
     const forged = await post(twilioSign(url, { ...params, MessageStatus: 'read' }));
-    expect(forged.status).toBe(403);
+    expect(forged.status).toBe(401);
     expect(await statusOf(id)).not.toBe('delivered');
     const genuine = await post(twilioSign(url, params));
     expect(genuine.status).toBe(200);
@@ -188,7 +188,7 @@ describe('webhooks end to end with messaging', () => {
     expect(replay.status).toBe(200);
     const events = await courier.messages.events(id);
     expect(events.filter((e) => (e as { status?: string }).status === 'delivered')).toHaveLength(1);
-    expect((await fetch(url, { method: 'POST', body: 'MessageStatus=read' })).status).toBe(403);
+    expect((await fetch(url, { method: 'POST', body: 'MessageStatus=read' })).status).toBe(401);
   });
 
   it('Meta: verification handshake, genuine and forged status webhooks', async () => {
@@ -202,7 +202,7 @@ describe('webhooks end to end with messaging', () => {
       entry: [{ id: '1', changes: [{ field: 'messages', value: { statuses: [{ id: 'wamid.TEST1', status: 'read', timestamp: '1763895600', recipient_id: '15555550124', biz_opaque_callback_data: id }] } }] }],
     });
     const send = (signature: string) => fetch(`${server.url}${BASE}/webhooks/meta`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature } });
-    expect((await send(metaSign(body, 'not-the-app-secret'))).status).toBe(403);
+    expect((await send(metaSign(body, 'not-the-app-secret'))).status).toBe(401);
     expect(await statusOf(id)).not.toBe('read');
     const genuine = await send(metaSign(body));
     expect(genuine.status).toBe(200);

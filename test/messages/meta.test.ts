@@ -112,7 +112,7 @@ describe('Meta WhatsApp Cloud API', () => {
       const m = await waitForStatus(courier, id, ['sent']);
       const wamid = m.providerMessageId as string;
       const hook = (status: string) => statusWebhook(peer.phoneNumberId, { wamid, status, recipient: digits(to), opaque: id });
-      expect(await peer.postWebhook(hook('read'), { forge: true })).toBe(403);
+      expect(await peer.postWebhook(hook('read'), { forge: true })).toBe(401);
       expect((await courier.messages.get(id))?.status).toBe('sent');
       expect(await peer.postWebhook(hook('read'))).toBe(200);
       expect(await peer.postWebhook(hook('read'))).toBe(200);

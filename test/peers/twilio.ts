@@ -46,17 +46,30 @@ export interface TwilioPeer {
   lifecycle: (create: TwilioCreate) => LifecycleStep[];
   /** Send every callback twice. */
   duplicateCallbacks: boolean;
+  /** A Webhooks Setting that signs every webhook instead of the auth token (a Webhooks Rule matched). */
+  webhookSetting: { keySid: string; secret: string; algorithm: 'HMAC_SHA1' | 'HMAC_SHA256' } | null;
+  /** Posts an inbound message (a customer texting our number) to `url`, signed as Twilio signs it; returns our status and body. */
+  inbound(url: string, m: { from: string; to: string; body: string; messagingServiceSid?: string; optOutType?: string }): Promise<{ status: number; body: string }>;
   /** True when no status callback is scheduled or in flight. */
   settled(): boolean;
   close(): Promise<void>;
 }
 
-/** Twilio's signature, computed independently of the library's own implementation. */
-export function signTwilio(authToken: string, url: string, params: Record<string, string>): string {
+/** Twilio's signature, computed independently of the library's own implementation (HMAC-SHA1, or SHA-256 for a Webhooks Setting). */
+export function signTwilio(key: string, url: string, params: Record<string, string>, algorithm: 'sha1' | 'sha256' = 'sha1'): string {
   const data = Object.keys(params)
     .sort()
     .reduce((acc, k) => acc + k + params[k], url);
-  return createHmac('sha1', authToken).update(Buffer.from(data, 'utf-8')).digest('base64');
+  return createHmac(algorithm, key).update(Buffer.from(data, 'utf-8')).digest('base64');
+}
+
+/** Headers Twilio signs a webhook with: the auth token (SHA-1), or a Webhooks Setting's SharedKey with its settings header. */
+export function twilioSignatureHeaders(authToken: string, url: string, params: Record<string, string>, setting: { keySid: string; secret: string; algorithm: 'HMAC_SHA1' | 'HMAC_SHA256' } | null): Record<string, string> {
+  if (!setting) return { 'x-twilio-signature': signTwilio(authToken, url, params) };
+  return {
+    'x-twilio-signature': signTwilio(setting.secret, url, params, setting.algorithm === 'HMAC_SHA256' ? 'sha256' : 'sha1'),
+    'x-twilio-webhooks-signature-settings': `key=${setting.keySid},algorithm=${setting.algorithm}`,
+  };
 }
 
 /** Starts a Twilio-shaped peer. */
@@ -99,7 +112,7 @@ export async function startTwilioPeer(options: { accountSid?: string; authToken?
         method: 'POST',
         headers: {
           'content-type': 'application/x-www-form-urlencoded',
-          'x-twilio-signature': signTwilio(authToken, url, params),
+          ...twilioSignatureHeaders(authToken, url, params, peer.webhookSetting),
           'i-twilio-idempotency-token': token,
         },
         body: new URLSearchParams(params).toString(),
@@ -172,6 +185,31 @@ export async function startTwilioPeer(options: { accountSid?: string; authToken?
       { status: 'delivered', delay: 60 },
     ],
     duplicateCallbacks: false,
+    webhookSetting: null,
+    async inbound(url, m) {
+      const sid = `SM${randomBytes(16).toString('hex')}`;
+      const params: Record<string, string> = {
+        AccountSid: accountSid,
+        ApiVersion: '2010-04-01',
+        Body: m.body,
+        From: m.from,
+        MessageSid: sid,
+        NumMedia: '0',
+        NumSegments: '1',
+        SmsMessageSid: sid,
+        SmsSid: sid,
+        SmsStatus: 'received',
+        To: m.to,
+        ...(m.messagingServiceSid ? { MessagingServiceSid: m.messagingServiceSid } : {}),
+        ...(m.optOutType ? { OptOutType: m.optOutType } : {}),
+      };
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...twilioSignatureHeaders(authToken, url, params, peer.webhookSetting) },
+        body: new URLSearchParams(params).toString(),
+      });
+      return { status: res.status, body: await res.text() };
+    },
     settled: () => timers.size === 0 && inflight === 0,
     async close() {
       for (const t of timers) clearTimeout(t);

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RateLimitSpec } from '../../limits/rate-limiter.js';
-import type { AmbiguityPolicy, Channel, ContentTemplate, OutcomeClass, TemplateVariables, WhatsAppTemplate } from '../types.js';
+import type { AmbiguityPolicy, Channel, ContentTemplate, MediaItem, OutcomeClass, TemplateVariables, WhatsAppTemplate } from '../types.js';
 
 /** A message ready for a provider: content rendered, sender resolved. */
 export interface OutgoingMessage {
@@ -24,6 +24,8 @@ export interface OutgoingMessage {
   variables: TemplateVariables;
   /** Media URLs. */
   media: string[];
+  /** The same media with their content types and file names, when given. */
+  mediaItems: MediaItem[];
   /** Deadline, if any. */
   expiresAt: Date | null;
 }
@@ -55,6 +57,8 @@ export type SendResult =
       retryAfter?: number;
       /** For `rate_limited`: `false` when only this recipient is limited (the provider is not paused). */
       pauseGate?: boolean;
+      /** For `permanent_recipient`: `'pair'` suppresses the recipient for this sender only (default `'recipient'`: for every sender). */
+      suppress?: 'recipient' | 'pair';
     };
 
 /**
@@ -98,6 +102,18 @@ export interface MessageProvider {
    * (default: the provider's name and channel).
    */
   gateKey?(message: OutgoingMessage): string;
+  /**
+   * The sending identity the recipient sees (a number, a messaging service, an
+   * address), which scopes per-sender suppressions such as a STOP (default:
+   * `message.from`, else the provider's name).
+   */
+  sender?(message: OutgoingMessage): string;
+  /**
+   * Checks content this provider cannot send (a template of another provider's
+   * kind, several WhatsApp media): returns what is wrong, or `null`. Called by
+   * `send()` (a `ValidationError`) and again before each send (the message fails).
+   */
+  validate?(message: Pick<OutgoingMessage, 'channel' | 'template' | 'text' | 'media' | 'mediaItems'>): string | null;
   /** Sends one message; must not throw for provider errors (return a class instead). */
   send(message: OutgoingMessage, ctx: ProviderContext): Promise<SendResult>;
   /** Releases connections (SMTP pools); called by `courier.messages.close()`. */

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
+import { addressOf } from '../channels.js';
 import { classifyResend } from '../classify.js';
 import type { resendSchema } from '../config.js';
+import { emailContentProblem } from '../content.js';
 import { singleLine } from '../template.js';
 import { request } from './http.js';
 import type { MessageProvider, OutgoingMessage, ProviderContext, SendResult } from './provider.js';
@@ -22,6 +24,8 @@ export function resendProvider(config: z.output<typeof resendSchema>): MessagePr
     ambiguous: config.ambiguous,
     secrets: [config.apiKey],
     gateKey: () => `resend:${keyHash}`,
+    sender: (m) => addressOf(m.from ?? config.from),
+    validate: emailContentProblem,
     async send(message: OutgoingMessage, ctx: ProviderContext): Promise<SendResult> {
       const body: Record<string, unknown> = {
         from: message.from ?? config.from,

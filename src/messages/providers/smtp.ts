@@ -1,7 +1,9 @@
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import type { z } from 'zod';
+import { addressOf } from '../channels.js';
 import { classifySmtp, type SmtpErrorLike } from '../classify.js';
 import type { smtpSchema } from '../config.js';
+import { emailContentProblem } from '../content.js';
 import { singleLine } from '../template.js';
 import type { MessageProvider, OutgoingMessage, ProviderContext, SendResult } from './provider.js';
 
@@ -84,6 +86,8 @@ export function smtpProvider(config: z.output<typeof smtpSchema>): MessageProvid
     ambiguous: config.ambiguous,
     secrets: config.auth ? [config.auth.pass] : [],
     gateKey: () => `smtp:${config.host}:${config.auth?.user ?? ''}`,
+    sender: (m) => addressOf(m.from ?? config.from),
+    validate: emailContentProblem,
     async send(message: OutgoingMessage, ctx: ProviderContext): Promise<SendResult> {
       const from = message.from ?? config.from;
       const messageId = smtpMessageId(message.id, from);
