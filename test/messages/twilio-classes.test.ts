@@ -188,3 +188,124 @@ describe('template kind checked against the provider at send()', () => {
     }
   });
 });
+
+describe('webhook signatures', () => {
+  it('accepts callbacks signed with HMAC-SHA256 by a Webhooks Setting (X-Twilio-Webhooks-Signature-Settings), refuses forged ones with 401', async () => {
+    peer.webhookSetting = { keySid: 'KS00000000000000000000000000000001', secret: SIGNING_KEY, algorithm: 'HMAC_SHA256' };
+    try {
+      const id = await courier.messages.send({ channel: 'sms', to: number(), body: 'signed with sha256' });
+      expect((await waitForStatus(courier, id, ['delivered'])).status).toBe('delivered');
+      expect(peer.callbacks.filter((c) => c.url.includes(id)).map((c) => c.status)).toEqual([200]);
+      // The same algorithm with the wrong key, or the auth token under the settings header: refused.
+      peer.webhookSetting = { keySid: 'KS00000000000000000000000000000001', secret: 'not-the-shared-key', algorithm: 'HMAC_SHA256' };
+      const forged = await courier.messages.send({ channel: 'sms', to: number(), body: 'forged' });
+      await waitFor(async () => peer.callbacks.some((c) => c.url.includes(forged)), 5000, 'callback posted');
+      const hit = peer.callbacks.find((c) => c.url.includes(forged));
+      expect(hit?.status).toBe(401);
+      expect((await courier.messages.get(forged))?.status).toBe('sent');
+      const res = await fetch(`${web.url}/twilio?m=${forged}`, { method: 'POST', body: 'MessageStatus=read', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(await res.json()).toMatchObject({ type: 'urn:pgcourier:problem:unauthorized', status: 401 });
+    } finally {
+      peer.webhookSetting = null;
+    }
+  });
+});
+
+describe('inbound messages', () => {
+  it('STOP suppresses the recipient for the number it was sent to, HELP is recorded, START lifts the suppression', async () => {
+    const customer = number();
+    const url = `${web.url}/twilio`;
+    const stop = await peer.inbound(url, { from: customer, to: FROM, body: ' Stop ' });
+    expect(stop).toEqual({ status: 200, body: expect.stringContaining('<Response/>') });
+    expect(await courier.messages.suppression('sms', customer)).toMatchObject({ sender: FROM, code: 'inbound_stop' });
+    const blocked = await courier.messages.send({ channel: 'sms', to: customer, body: 'promo' });
+    expect((await waitForStatus(courier, blocked, ['failed', 'sent', 'delivered'])).error?.code).toBe('suppressed');
+    const other = await courier.messages.send({ channel: 'sms', to: customer, body: 'from the clinic line', from: '+15550006666' });
+    expect((await waitForStatus(courier, other, ['sent', 'delivered', 'failed'])).status).not.toBe('failed');
+    expect(creates(customer).map((c) => c.form.get('From'))).toEqual(['+15550006666']);
+
+    expect((await peer.inbound(url, { from: customer, to: FROM, body: 'help' })).status).toBe(200);
+    expect((await peer.inbound(url, { from: customer, to: FROM, body: 'UNSTOP' })).status).toBe(200);
+    expect(await courier.messages.suppression('sms', customer)).toBeNull();
+    const { rows } = await courier.pool.query<{ keyword: string | null; sender: string }>(
+      `SELECT keyword, sender FROM "${courier.schema}".inbound_messages WHERE recipient = $1 ORDER BY id`,
+      [customer],
+    );
+    expect(rows).toEqual([
+      { keyword: 'stop', sender: FROM },
+      { keyword: 'help', sender: FROM },
+      { keyword: 'start', sender: FROM },
+    ]);
+    const again = await courier.messages.send({ channel: 'sms', to: customer, body: 'welcome back' });
+    expect((await waitForStatus(courier, again, ['sent', 'delivered', 'failed'])).status).not.toBe('failed');
+  });
+
+  it("Twilio's OptOutType decides for words outside the default list; a forged inbound STOP changes nothing", async () => {
+    const customer = number();
+    await peer.inbound(`${web.url}/twilio`, { from: customer, to: FROM, body: 'arrêt', optOutType: 'STOP' });
+    expect(await courier.messages.suppression('sms', customer)).toMatchObject({ sender: FROM });
+    const victim = number();
+    const res = await fetch(`${web.url}/twilio`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'AAAA' },
+      body: new URLSearchParams({ MessageSid: 'SM1', SmsStatus: 'received', From: victim, To: FROM, Body: 'STOP' }).toString(),
+    });
+    expect(res.status).toBe(401);
+    expect(await courier.messages.suppression('sms', victim)).toBeNull();
+  });
+});
+
+describe('the provider pause is checked again after the rate-limit grant', () => {
+  it('a send waiting for its slot does not go out when another process paused the provider meanwhile', async () => {
+    const from = '+15550007777';
+    const key = gateKey(from);
+    // One send per 2 s on this sender: the second message waits in-process for its slot.
+    const c = await messagingCourier({
+      twilio: { accountSid: peer.accountSid, authToken: peer.authToken, from, baseUrl: peer.url, timeout: 5, rateLimit: { limit: 1, per: 2 } },
+      sendTask: fastRetries,
+      gates: { maxWait: 10 },
+    });
+    try {
+      const a = number();
+      const b = number();
+      const first = await c.messages.send({ channel: 'sms', to: a, body: 'first' });
+      await c.start({ pollInterval: 0.05, concurrency: 2 });
+      await waitForStatus(c, first, ['sent', 'delivered']);
+      const second = await c.messages.send({ channel: 'sms', to: b, body: 'second' });
+      const taskId = (await c.messages.get(second))?.taskId ?? null;
+      await waitFor(async () => (await taskRow(c, taskId))?.status === 'running', 5000, 'second send running');
+      // Another process got a 429 and paused the provider while this one waits.
+      await c.pool.query(`INSERT INTO "${c.schema}".provider_gates (key, paused_until, paused_at, reason) VALUES ($1, now() + interval '3 seconds', now(), 'rate limited elsewhere')`, [key]);
+      const pausedAt = Date.now();
+      const m = await waitForStatus(c, second, ['sent', 'delivered'], 20_000);
+      expect(m.status).not.toBe('failed');
+      const sent = creates(b)[0];
+      expect((sent?.request.at ?? 0) - pausedAt).toBeGreaterThanOrEqual(2500);
+    } finally {
+      await c.close({ grace: 1 });
+    }
+  });
+});
+
+describe('every deferral has a bound', () => {
+  it('messages deferred by a configuration pause fail with "deferred" after gates.maxDeferral, and the batch finishes', async () => {
+    const c = await messagingCourier({
+      twilio: { accountSid: peer.accountSid, authToken: 'definitely-the-wrong-token', from: '+15550008888', baseUrl: peer.url, timeout: 5 },
+      sendTask: fastRetries,
+      gates: { configPause: 0.5, maxDeferral: 2 },
+    });
+    try {
+      const batchId = await c.messages.sendBulk({ channel: 'sms', recipients: [number(), number()], template: 'Hi' });
+      await c.start({ pollInterval: 0.1 });
+      const final = await c.messages.batch(batchId).done({ timeout: 20 });
+      expect(final).toMatchObject({ total: 2, failed: 2, active: 0 });
+      const { rows } = await c.pool.query<{ error_code: string; error_text: string }>(`SELECT error_code, error_text FROM "${c.schema}".messages WHERE batch_id = $1`, [batchId]);
+      expect(rows.map((r) => r.error_code)).toEqual(['deferred', 'deferred']);
+      expect(rows[0]?.error_text).toMatch(/gates\.maxDeferral/);
+    } finally {
+      await c.close({ grace: 1 });
+    }
+  });
+});
