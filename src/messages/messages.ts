@@ -310,8 +310,8 @@ export class Messages {
     const m = parse(sendInputSchema, input, 'messages.send');
     const channel = this.#channel(m.channel, 'messages.send');
     const recipient = this.#recipient(channel, m.to, 'messages.send', 'to');
-    if (m.body === undefined && m.template === undefined && m.html === undefined && !channel.manual) {
-      throw new ValidationError('messages.send', 'body', 'is required (or give template)');
+    if (m.body === undefined && m.template === undefined && m.html === undefined && !m.media?.length && !channel.manual) {
+      throw new ValidationError('messages.send', 'body', 'is required (or give template, html or media)');
     }
     if (m.provider !== undefined && !channel.manual && !this.#provider(m.channel, m.provider)) {
       throw new ValidationError('messages.send', 'provider', `must be a provider configured for channel "${m.channel}"`);

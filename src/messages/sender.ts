@@ -110,6 +110,7 @@ export function createSendHandler(deps: SenderDeps) {
       subject: m.subject ?? st.batchSubject,
       template: (m.template ?? st.batchTemplate ?? null) as MessageTemplate | null,
       variables: { ...((st.batchVariables ?? {}) as TemplateVariables), ...(m.variables ?? {}) },
+      hasMedia: (m.media?.length ?? 0) > 0,
     });
     if (!rendered.ok) return fail('template', rendered.error);
     const out: OutgoingMessage = {
