@@ -119,9 +119,32 @@ export const emailjsSchema = z
       .strict()
       .optional(),
     autoReply: z
-      .object({ subject: nonEmpty(), text: nonEmpty(), html: nonEmpty().optional(), toField: nonEmpty().default('reply_to') })
+      .object({
+        subject: nonEmpty(),
+        text: nonEmpty(),
+        html: nonEmpty().optional(),
+        toField: nonEmpty().default('reply_to'),
+        allowedRecipients: z.array(z.string().regex(/^([^\s@]+@)?[^\s@]+\.[^\s@]+$|^@[^\s@]+\.[^\s@]+$/, 'must be addresses or @domain patterns'), 'must be an array of addresses or @domain patterns').default([]),
+        perRecipient: rateSpecSchema.default('2/h'),
+        total: rateSpecSchema.default('100/h'),
+      })
       .strict()
       .optional(),
+    captcha: z
+      .object({
+        provider: z.enum(['turnstile', 'hcaptcha', 'recaptcha'], 'must be "turnstile", "hcaptcha" or "recaptcha"'),
+        secret: secret(),
+        verifyUrl: httpUrl('an http(s) URL').optional(),
+        field: nonEmpty().optional(),
+        required: z.boolean('must be a boolean').default(true),
+        minScore: z.number('must be a number from 0 to 1').min(0).max(1).optional(),
+        hostnames: z.array(nonEmpty(), 'must be an array of host names').optional(),
+        timeout: seconds(5),
+      })
+      .strict()
+      .optional(),
+    honeypot: z.union([nonEmpty('a field name'), z.literal(false)], 'must be a field name or false').default('_honeypot'),
+    submissionLimit: rateSpecSchema.default('600/h'),
   })
   .strict();
 
@@ -309,8 +332,31 @@ export interface EmailJsConfig {
   maxBytes?: number;
   /** Email the team about each new submission. */
   notify?: { to: string | string[]; subject?: string };
-  /** Auto-reply to the submitter (address taken from `template_params[toField]`, default `reply_to`). */
-  autoReply?: { subject: string; text: string; html?: string; toField?: string };
+  /**
+   * Auto-reply to the submitter (address taken from `template_params[toField]`,
+   * default `reply_to`). Sent only for verified submissions (a passed CAPTCHA, a
+   * Standard Webhooks signature or the private key) or to `allowedRecipients`
+   * (addresses or `@domain` patterns); at most `perRecipient` per address (default
+   * `'2/h'`) and `total` overall (default `'100/h'`). Substituted values are cut to
+   * one line of at most 200 characters.
+   */
+  autoReply?: { subject: string; text: string; html?: string; toField?: string; allowedRecipients?: string[]; perRecipient?: RateSpec; total?: RateSpec };
+  /**
+   * Server-side CAPTCHA verification of browser posts (Turnstile, hCaptcha or
+   * reCAPTCHA `siteverify`): the token is read from `template_params[field]`
+   * (`cf-turnstile-response`, `h-captcha-response`, `g-recaptcha-response` by
+   * default). `required` (default true) refuses posts without a valid token (403);
+   * otherwise they are accepted as unverified (no auto-reply). `minScore` applies
+   * to reCAPTCHA v3 scores, `hostnames` to the solved page's host.
+   */
+  captcha?: { provider: 'turnstile' | 'hcaptcha' | 'recaptcha'; secret: string; verifyUrl?: string; field?: string; required?: boolean; minScore?: number; hostnames?: string[]; timeout?: number };
+  /**
+   * A hidden form field humans leave empty (default `_honeypot`; `false` turns the
+   * check off): a submission that fills it is answered `200 "OK"` and dropped.
+   */
+  honeypot?: string | false;
+  /** Submissions accepted overall, across all processes (default `'600/h'`); beyond it 429. */
+  submissionLimit?: RateSpec;
 }
 
 /** Provider gate tuning. */
@@ -461,6 +507,7 @@ export const emailjsTaskSchema = z
     submission: emailjsSubmissionSchema.omit({ accessToken: true }).strict(),
     dedupeKey: z.string().min(1).max(300),
     authMode: z.enum(['browser', 'signed', 'private_key']),
+    verified: z.boolean().default(false),
     origin: z.string().max(300).nullable(),
     ip: z.string().max(100).nullable(),
     receivedAt: z.iso.datetime({ offset: true }),

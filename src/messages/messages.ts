@@ -171,6 +171,7 @@ export class Messages {
         names: this.#names,
         config: () => this.#config.emailjs,
         send: (input, options) => this.send(input, options),
+        rateLimiter: (key, spec) => this.#host.rateLimiter(key, spec),
       }),
     });
     this.webhooks = {
@@ -813,7 +814,18 @@ export class Messages {
 
   #secrets(): string[] {
     const c = this.#config;
-    const list = [c.smtp?.auth?.pass, c.resend?.apiKey, c.twilio?.authToken, c.whatsapp?.accessToken, c.whatsapp?.appSecret, c.whatsapp?.verifyToken, c.emailjs?.privateKey, c.emailjs?.webhookSecret];
+    const list = [
+      c.smtp?.auth?.pass,
+      c.resend?.apiKey,
+      c.twilio?.authToken,
+      c.twilio?.webhookSigningKey,
+      c.whatsapp?.accessToken,
+      c.whatsapp?.appSecret,
+      c.whatsapp?.verifyToken,
+      c.emailjs?.privateKey,
+      c.emailjs?.webhookSecret,
+      c.emailjs?.captcha?.secret,
+    ];
     for (const p of [...this.#builtin.values(), ...this.#custom.values()]) list.push(...(p.secrets ?? []));
     return list.filter((s): s is string => typeof s === 'string' && s.length > 0);
   }

@@ -33,6 +33,7 @@ const PROBLEM_TITLES: Record<number, [string, string]> = {
   405: ['method-not-allowed', 'Method not allowed'],
   413: ['payload-too-large', 'Request body too large'],
   429: ['rate-limited', 'Too many requests'],
+  503: ['unavailable', 'Service unavailable'],
 };
 
 /**
