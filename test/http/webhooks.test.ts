@@ -233,6 +233,22 @@ describe('webhooks end to end with messaging', () => {
     expect(page.tasks).toHaveLength(1);
   });
 
+  it('provider webhook errors are problem+json: 401 for a bad signature, 404 unconfigured; the body cap is webhookBodyLimit', async () => {
+    const forged = await fetch(`${server.url}${BASE}/webhooks/twilio`, { method: 'POST', body: 'MessageSid=SM1&MessageStatus=read', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'AAAA' } });
+    expect(forged.status).toBe(401);
+    expect(forged.headers.get('content-type')).toBe('application/problem+json');
+    expect(await forged.json()).toMatchObject({ type: 'urn:pgcourier:problem:unauthorized', status: 401, detail: expect.stringMatching(/X-Twilio-Signature/) });
+    const meta = await fetch(`${server.url}${BASE}/webhooks/meta`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSign('{}', 'wrong') } });
+    expect([meta.status, meta.headers.get('content-type')]).toEqual([401, 'application/problem+json']);
+    // A genuine Meta webhook of 300 KiB passes a 512 KiB webhookBodyLimit: messaging applies the same cap, not a smaller one of its own.
+    const wide = createHttpHandler(courier, { basePath: BASE, auth: { token: TOKEN }, webhookBodyLimit: 512 * 1024 });
+    const big = JSON.stringify({ object: 'whatsapp_business_account', entry: [], pad: 'x'.repeat(300 * 1024) });
+    const ok = await call(wide, 'POST', `${BASE}/webhooks/meta`, { token: null, raw: big, headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSign(big) } });
+    expect(ok.status).toBe(200);
+    const tight = createHttpHandler(courier, { basePath: BASE, auth: { token: TOKEN }, webhookBodyLimit: 64 * 1024 });
+    await expectProblem(await call(tight, 'POST', `${BASE}/webhooks/meta`, { token: null, raw: big, headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSign(big) } }), 413);
+  });
+
   it('EmailJS browser-compatible path: CORS preflight and a post from an allowed origin', async () => {
     const preflight = await fetch(`${server.url}${BASE}/api/v1.0/email/send`, {
       method: 'OPTIONS',
