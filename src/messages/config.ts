@@ -64,6 +64,7 @@ export const resendSchema = z
     apiKey: secret(),
     from: nonEmpty('a sender address'),
     baseUrl: httpUrl('an http(s) URL').default('https://api.resend.com'),
+    webhookSecret: secret().optional(),
     timeout: seconds(30),
     rateLimit: rateSpecSchema.optional(),
     // Safe: every request carries an Idempotency-Key.
@@ -254,6 +255,8 @@ export interface ResendConfig {
   from: string;
   /** API base URL (default `https://api.resend.com`). */
   baseUrl?: string;
+  /** Signing secret (`whsec_…`) of the Resend webhook endpoint: delivery events are checked with it (Svix signatures). */
+  webhookSecret?: string;
   /** Request timeout in seconds (default 30). */
   timeout?: number;
   /** Send rate (default: the email channel's). */

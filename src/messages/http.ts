@@ -109,6 +109,7 @@ function messageRoutes(messages: Messages): Route[] {
 const providers = {
   twilio: 'Twilio status callbacks and inbound messages (form-encoded), checked by `X-Twilio-Signature` (HMAC-SHA1 with the auth token, or a Webhooks Setting\'s HMAC-SHA256 when `X-Twilio-Webhooks-Signature-Settings` is present). Inbound STOP / START / HELP are applied.',
   meta: 'WhatsApp Cloud API webhook: `GET` verification handshake, `POST` statuses and inbound messages checked by `X-Hub-Signature-256`.',
+  resend: 'Resend delivery events (delivered, bounced, complained, delivery_delayed, opened), checked by their Svix signature (`svix-id`, `svix-timestamp`, `svix-signature`).',
   emailjs: 'EmailJS-compatible form submission (JSON or multipart): browser posts from allowed origins (CAPTCHA-verified when configured), or Standard Webhooks signatures, or the private key.',
 } as const;
 
@@ -146,6 +147,7 @@ const replies: Record<string, Responses> = {
   twilio: { 200: { description: 'Accepted (or a duplicate, applied once): empty TwiML, as Twilio expects.', contentType: 'text/xml' }, ...common },
   metaVerify: { 200: { description: 'The `hub.challenge` value, echoed.', contentType: 'text/plain' }, 403: { description: '`hub.verify_token` does not match.' }, 404: common[404] },
   meta: { 200: { description: 'Accepted (or a duplicate, applied once): `EVENT_RECEIVED`.', contentType: 'text/plain' }, 400: { description: 'The body is not JSON.' }, ...common },
+  resend: { 200: { description: 'Accepted (or a duplicate, applied once): `OK`.', contentType: 'text/plain' }, 400: { description: 'The body is not JSON.' }, ...common },
   emailjs: {
     200: { description: 'Accepted, a duplicate, or dropped by the honeypot: `OK`, as EmailJS answers.', contentType: 'text/plain' },
     400: { description: 'Malformed body; `detail` names the parameter.' },
@@ -174,6 +176,7 @@ function webhookRoutes(messages: Messages): Route[] {
     webhook('twilioWebhook', 'twilio', '/webhooks/twilio', 'POST', 'Twilio status callback and inbound message', replies.twilio as Responses),
     webhook('metaWebhookVerify', 'meta', '/webhooks/meta', 'GET', 'WhatsApp webhook verification', replies.metaVerify as Responses),
     webhook('metaWebhook', 'meta', '/webhooks/meta', 'POST', 'WhatsApp status and message webhook', replies.meta as Responses),
+    webhook('resendWebhook', 'resend', '/webhooks/resend', 'POST', 'Resend delivery events', replies.resend as Responses),
     webhook('emailjsWebhook', 'emailjs', '/webhooks/emailjs', 'POST', 'EmailJS form submission', replies.emailjs as Responses),
     webhook('emailjsWebhookPreflight', 'emailjs', '/webhooks/emailjs', 'OPTIONS', 'CORS preflight of EmailJS submissions', replies.emailjsPreflight as Responses),
     webhook('emailjsSend', 'emailjs', '/api/v1.0/email/send', 'POST', 'EmailJS-compatible send (point `@emailjs/browser` `origin` here)', replies.emailjs as Responses),

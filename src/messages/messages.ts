@@ -8,8 +8,10 @@ import type { PluginHost } from '../plugins.js';
 import { defineTask } from '../registry.js';
 import { insertBulk, selectBatch, selectBatches } from './batches.js';
 import { builtinChannels, type ChannelDefinition } from './channels.js';
+import { classifySmtp } from './classify.js';
 import { emailjsTaskSchema, type ParsedProviders, type ProvidersConfig, providersSchema, sendBulkInputSchema, sendInputSchema } from './config.js';
 import { isProviderTemplate } from './content.js';
+import { parseDsn } from './dsn.js';
 import { chainCount, insertFollowUp } from './followups.js';
 import { Gates } from './gates.js';
 import { toMediaItems } from './media.js';
@@ -56,6 +58,7 @@ import { MESSAGE_STATUSES } from './types.js';
 import { uuidOrNull } from './webhooks/body.js';
 import { emailjsEndpoint, type RequestInfo } from './webhooks/emailjs.js';
 import { metaWebhook } from './webhooks/meta.js';
+import { resendWebhook } from './webhooks/resend.js';
 import { type InboundEvent, type ProviderStatusEvent, twilioWebhook } from './webhooks/twilio.js';
 
 /** Web-standard webhook handlers, for any HTTP framework (`Request` in, `Response` out). */
@@ -68,6 +71,8 @@ export interface MessageWebhooks {
   twilio(request: Request, info?: { maxBytes?: number }): Promise<Response>;
   /** Meta WhatsApp webhooks: `GET` = `hub.challenge` handshake, `POST` = statuses and inbound messages (`X-Hub-Signature-256`). */
   meta(request: Request, info?: { maxBytes?: number }): Promise<Response>;
+  /** Resend delivery events (`POST`, Svix-signed with `resend.webhookSecret`). */
+  resend(request: Request, info?: { maxBytes?: number }): Promise<Response>;
   /**
    * The EmailJS-compatible endpoint (`…/api/v1.0/email/send`, `…/send-form`) for
    * browser forms, and its Standard-Webhooks-signed server-to-server variant. Pass
@@ -122,7 +127,7 @@ export class Messages {
   readonly #sendTask;
   readonly #submissionTask;
 
-  /** Web-standard webhook handlers: `twilio`, `meta`, `emailjs`. */
+  /** Web-standard webhook handlers: `twilio`, `meta`, `resend`, `emailjs`. */
   readonly webhooks: MessageWebhooks;
 
   /** Built by the messages plugin; use `courier.messages`. */
@@ -194,6 +199,15 @@ export class Messages {
           verifyToken: this.#config.whatsapp?.verifyToken ?? null,
           apply: (e) => this.#applyEvent(e),
           inbound: (e) => this.#applyInbound(e),
+          logger: host.logger,
+          ...(info.maxBytes ? { maxBytes: info.maxBytes } : {}),
+        });
+      },
+      resend: (request, info = {}) => {
+        this.#ensureTasks();
+        return resendWebhook(request, {
+          secret: this.#config.resend?.webhookSecret ?? null,
+          apply: (e) => this.#applyEvent(e),
           logger: host.logger,
           ...(info.maxBytes ? { maxBytes: info.maxBytes } : {}),
         });
@@ -727,6 +741,45 @@ export class Messages {
   }
 
   /**
+   * Applies a bounce or delay report: a Delivery Status Notification (RFC 3464,
+   * `multipart/report; report-type=delivery-status`) as it arrived in the bounce
+   * mailbox (feed it from your inbound mail hook). The message is found by the
+   * returned `Message-ID` (`<message id@domain>`) or `X-Courier-Message-Id`;
+   * `failed` moves it to `undelivered` and, for a mailbox code (5.1.1, 5.2.1…),
+   * suppresses the recipient; `delivered` / `delayed` are recorded. Applying the same
+   * report twice changes nothing.
+   *
+   * @example
+   * ```ts
+   * const { messageId } = await courier.messages.applyDsn(rawBounceEmail);
+   * ```
+   */
+  async applyDsn(raw: string | Uint8Array): Promise<{ messageId: string | null; recipients: number }> {
+    const text = typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8');
+    const dsn = parseDsn(text);
+    if (!dsn) throw new ValidationError('messages.applyDsn', 'raw', 'must be a delivery status notification (multipart/report with a message/delivery-status part)');
+    if (!dsn.messageId) return { messageId: null, recipients: 0 };
+    for (const r of dsn.recipients) {
+      const status: MessageStatus = r.action === 'failed' ? 'undelivered' : r.action === 'delivered' ? 'delivered' : 'sent';
+      const reply = Number(/\b([245]\d\d)\b/.exec(r.diagnostic ?? '')?.[1] ?? (r.status?.startsWith('4') ? 450 : 550));
+      const response = `${reply} ${r.status ?? ''} ${(r.diagnostic ?? '').replace(/^[^;]*;\s*/, '')}`.trim();
+      await this.#applyEvent({
+        source: 'dsn',
+        provider: 'smtp',
+        eventKey: `${dsn.originalMessageId ?? dsn.messageId}:${r.recipient}:${r.action}`.slice(0, 500),
+        status,
+        errorCode: r.action === 'failed' || r.action === 'delayed' ? r.status : null,
+        errorText: r.action === 'failed' || r.action === 'delayed' ? response.slice(0, 500) : null,
+        payload: r,
+        messageId: dsn.messageId,
+        providerMessageId: dsn.originalMessageId,
+        classified: r.action === 'failed' ? classifySmtp({ responseCode: reply, response, command: 'RCPT TO' }) : null,
+      });
+    }
+    return { messageId: dsn.messageId, recipients: dsn.recipients.length };
+  }
+
+  /**
    * Lets providers release what they hold (`MessageProvider.close`).
    *
    * @example
@@ -817,6 +870,7 @@ export class Messages {
     const list = [
       c.smtp?.auth?.pass,
       c.resend?.apiKey,
+      c.resend?.webhookSecret,
       c.twilio?.authToken,
       c.twilio?.webhookSigningKey,
       c.whatsapp?.accessToken,
