@@ -458,7 +458,26 @@ export const sendInputSchema = z
     media: mediaSchema.optional(),
     provider: providerNameSchema.optional(),
     expiresAt: dateSchema.optional(),
-    fallback: z.object({ template: z.union([whatsappTemplateSchema, contentTemplateSchema], 'must be { name, language? } or { contentSid }'), variables: variablesSchema.optional() }).strict().optional(),
+    fallback: z
+      .union(
+        [
+          z.object({ template: z.union([whatsappTemplateSchema, contentTemplateSchema], 'must be { name, language? } or { contentSid }'), variables: variablesSchema.optional() }).strict(),
+          z
+            .object({
+              channel: channelSchema,
+              to: z.string().min(1).max(320).optional(),
+              body: z.string().max(1_000_000).optional(),
+              subject: z.string().max(998).optional(),
+              template: templateSchema.optional(),
+              variables: variablesSchema.optional(),
+              provider: providerNameSchema.optional(),
+            })
+            .strict()
+            .refine((f) => f.body !== undefined || f.template !== undefined, 'must have body or template'),
+        ],
+        'must be { template, variables? } (a WhatsApp template for a closed window) or { channel, to?, body | template, variables? } (another channel)',
+      )
+      .optional(),
     priority: prioritySchema.optional(),
     idempotencyKey: idempotencyKeySchema.optional(),
   })

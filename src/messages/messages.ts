@@ -40,6 +40,7 @@ import { createSubmissionHandler, EMAILJS_TASK } from './submissions.js';
 import type {
   BatchProgress,
   Channel,
+  ChannelFallback,
   ContentTemplate,
   MediaItem,
   MessageAttempt,
@@ -162,6 +163,7 @@ export class Messages {
           return self.#config.gates.maxDeferral;
         },
         followUp: (db, parent) => this.#followUp(db, parent),
+        fallBack: (db, parent) => this.#channelFallback(db, parent),
       }),
     });
     this.#submissionTask = defineTask({
@@ -332,6 +334,15 @@ export class Messages {
       throw new ValidationError('messages.send', 'provider', `must be a provider configured for channel "${m.channel}"`);
     }
     const mediaItems = toMediaItems(m.media);
+    let fallback: unknown = m.fallback ?? null;
+    if (m.fallback && 'channel' in m.fallback) {
+      const fb = m.fallback;
+      const other = this.#channel(fb.channel, 'messages.send');
+      if (other.manual || fb.channel === m.channel) throw new ValidationError('messages.send', 'fallback.channel', 'must be another sending channel');
+      if (fb.provider !== undefined && !this.#provider(fb.channel, fb.provider)) throw new ValidationError('messages.send', 'fallback.provider', `must be a provider configured for channel "${fb.channel}"`);
+      this.#checkContent('messages.send', fb.channel, fb.provider ?? null, fb.template ?? null, fb.body ?? (typeof fb.template === 'string' ? fb.template : null), []);
+      fallback = { ...fb, to: this.#recipient(other, fb.to ?? m.to, 'messages.send', 'fallback.to') };
+    }
     if (!channel.manual) this.#checkContent('messages.send', m.channel, m.provider ?? null, m.template ?? null, m.body ?? (typeof m.template === 'string' ? m.template : null), mediaItems);
     const id = randomUUID();
     const row = {
@@ -346,7 +357,7 @@ export class Messages {
       variables: m.variables ?? null,
       media: mediaItems.length > 0 ? mediaItems.map((x) => x.url) : null,
       mediaItems: m.media?.some((x) => typeof x !== 'string') ? mediaItems : null,
-      fallback: m.fallback ?? null,
+      fallback,
       provider: m.provider ?? null,
       batchId: null,
       taskId: null as string | null,
@@ -904,8 +915,10 @@ export class Messages {
       if (e.classified?.outcome === 'permanent_recipient') {
         await insertSuppression(db, this.#names, { channel: r.message.channel, recipient: r.message.recipient, reason: (clean.errorText ?? 'reported by provider').slice(0, 300), code: e.errorCode, messageId: r.message.id });
       }
-      if (r.moved && isWindowCode(e.errorCode) && r.message.fallback) await this.#followUp(db, r.message);
-      if (r.moved && e.classified?.outcome === 'retry' && (r.message.status === 'failed' || r.message.status === 'undelivered')) await this.#deliveryRetry(db, r.message);
+      if (!r.moved || (r.message.status !== 'failed' && r.message.status !== 'undelivered')) return;
+      if (isWindowCode(e.errorCode) && (await this.#followUp(db, r.message))) return;
+      if (e.classified?.outcome === 'retry' && (await this.#deliveryRetry(db, r.message))) return;
+      await this.#channelFallback(db, r.message);
     });
   }
 
@@ -933,6 +946,41 @@ export class Messages {
   }
 
   /**
+   * The cross-channel fallback of a message that failed for good: a new message on
+   * the fallback's channel (`relation: 'channel_fallback'`), once.
+   */
+  async #channelFallback(db: Queryable, parent: MessageRow): Promise<string | null> {
+    const fb = parent.fallback as (ChannelFallback & { to: string }) | null;
+    if (!fb?.channel) return null;
+    const exists = await db.query(`SELECT 1 FROM ${this.#names.messages} WHERE parent_id = $1 AND relation = 'channel_fallback' LIMIT 1`, [parent.id]);
+    if ((exists.rowCount ?? 0) > 0) return null;
+    const id = randomUUID();
+    this.#ensureTasks();
+    const taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask });
+    await insertMessage(db, this.#names, {
+      id,
+      channel: fb.channel,
+      recipient: fb.to,
+      sender: null,
+      subject: fb.subject ?? null,
+      body: fb.body ?? null,
+      html: null,
+      template: fb.template ?? null,
+      variables: fb.variables ?? null,
+      media: null,
+      fallback: null,
+      provider: fb.provider ?? null,
+      batchId: null,
+      taskId,
+      parentId: parent.id,
+      relation: 'channel_fallback',
+      expiresAt: parent.expires_at,
+    });
+    this.#host.logger.info({ messageId: parent.id, fallback: id, channel: fb.channel }, 'message failed; cross-channel fallback enqueued');
+    return id;
+  }
+
+  /**
    * A new attempt, as a linked message (`relation: 'webhook_retry'`), for a delivery
    * failure the provider reported as transient; at most `deliveryRetries.max` per
    * original message, with doubling delays.
@@ -954,8 +1002,8 @@ export class Messages {
    * window: a new message (parent = the refused one) and its task, once.
    */
   async #followUp(db: Queryable, parent: MessageRow): Promise<string | null> {
-    const fb = parent.fallback as { template?: unknown; variables?: Record<string, string | number | boolean | null> } | null;
-    if (!fb?.template) return null;
+    const fb = parent.fallback as { channel?: string; template?: unknown; variables?: Record<string, string | number | boolean | null> } | null;
+    if (!fb?.template || fb.channel) return null;
     const exists = await db.query(`SELECT 1 FROM ${this.#names.messages} WHERE parent_id = $1 LIMIT 1`, [parent.id]);
     if ((exists.rowCount ?? 0) > 0) return null;
     const id = randomUUID();

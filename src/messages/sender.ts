@@ -40,6 +40,8 @@ export interface SenderDeps {
   maxDeferral: number;
   /** Creates the follow-up of a message the provider refused for a closed 24-hour window. */
   followUp(db: Queryable, parent: MessageRow): Promise<string | null>;
+  /** Creates the cross-channel fallback of a message that failed for good, if it has one. */
+  fallBack(db: Queryable, parent: MessageRow): Promise<string | null>;
 }
 
 /** What a send task run returns (its task result). */
@@ -81,7 +83,10 @@ export function createSendHandler(deps: SenderDeps) {
     if (m.status !== 'queued' && m.status !== 'pending') return { messageId: id, status: m.status, note: 'already handled' };
 
     const fail = async (code: string, text: string): Promise<never> => {
-      await setStatus(deps.pool, names, id, 'failed', { code, text });
+      await inTransaction(deps.pool, async (db) => {
+        await setStatus(db, names, id, 'failed', { code, text });
+        await deps.fallBack(db, m);
+      });
       throw new PermanentError(`message ${id}: ${code}: ${text}`);
     };
     if (m.expires_at && m.expires_at.getTime() <= Date.now()) await fail('expired', 'not sent before its deadline (expiresAt)');
@@ -182,7 +187,10 @@ export function createSendHandler(deps: SenderDeps) {
     switch (result.outcome) {
       case 'retry': {
         if (last) {
-          await close('failed');
+          await inTransaction(deps.pool, async (db) => {
+            await close('failed', db);
+            await deps.fallBack(db, m);
+          });
           throw new PermanentError(`message ${id}: ${describe} (no retries left)`);
         }
         await close('pending');
@@ -207,13 +215,14 @@ export function createSendHandler(deps: SenderDeps) {
           await close('failed', db);
           const scope = result.suppress === 'pair' ? sender : '';
           await insertSuppression(db, names, { channel: m.channel, recipient: m.recipient, sender: scope, reason: text.slice(0, 300), code, messageId: id });
+          await deps.fallBack(db, m);
         });
         throw new PermanentError(`message ${id}: ${describe} (recipient suppressed${result.suppress === 'pair' ? ` for ${sender}` : ''})`);
       }
       case 'permanent': {
         await inTransaction(deps.pool, async (db) => {
           await close('failed', db);
-          if (m.fallback && isWindowCode(code)) await deps.followUp(db, m);
+          if (!(m.fallback && isWindowCode(code) && (await deps.followUp(db, m)))) await deps.fallBack(db, m);
         });
         throw new PermanentError(`message ${id}: ${describe}`);
       }

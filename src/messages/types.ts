@@ -120,10 +120,12 @@ export interface SendMessageInput {
   /** Give up (status `failed`, error `expired`) if not sent by then. */
   expiresAt?: Date | string | number;
   /**
-   * WhatsApp: content sent as a new message when the provider reports that the
-   * 24-hour customer-service window is closed (Meta 131047, Twilio 63016).
+   * WhatsApp `{ template, variables }`: sent as a new message when the provider
+   * reports that the 24-hour customer-service window is closed (Meta 131047, Twilio
+   * 63016). Or a {@link ChannelFallback} `{ channel, to?, body | template }`: sent
+   * on another channel when this message fails for good.
    */
-  fallback?: { template: WhatsAppTemplate | ContentTemplate; variables?: TemplateVariables };
+  fallback?: { template: WhatsAppTemplate | ContentTemplate; variables?: TemplateVariables } | ChannelFallback;
   /** Priority of the send task, 1 (highest) … 10 (default 5). */
   priority?: number;
   /**
@@ -132,6 +134,28 @@ export interface SendMessageInput {
    * retries after a timeout does not send twice.
    */
   idempotencyKey?: string;
+}
+
+/**
+ * Another channel to try when a message fails for good (refused, suppressed,
+ * undeliverable, not sent in time): a new linked message (`relation:
+ * 'channel_fallback'`), e.g. WhatsApp not reachable → SMS.
+ */
+export interface ChannelFallback {
+  /** Channel of the fallback message. */
+  channel: Channel;
+  /** Recipient on that channel (default: the same `to`, if valid there). */
+  to?: string;
+  /** Literal body. */
+  body?: string;
+  /** Subject (email). */
+  subject?: string;
+  /** Template, rendered with `variables`. */
+  template?: MessageTemplate;
+  /** Variables of the template. */
+  variables?: TemplateVariables;
+  /** Provider on that channel (default: the channel's). */
+  provider?: string;
 }
 
 /** Options of `courier.messages.send()`. */
