@@ -170,6 +170,10 @@ export const providersSchema = z
       })
       .strict()
       .default({ margin: 0.2, configPause: 60, maxWait: 5, maxDeferral: 86_400 }),
+    unsubscribe: z
+      .object({ url: httpUrl('the public http(s) URL of the unsubscribe endpoint'), secret: z.string('must be a secret of at least 16 characters').min(16, 'must be a secret of at least 16 characters').max(4096) })
+      .strict()
+      .optional(),
     deliveryRetries: z
       .object({
         max: z.int('must be an integer from 0 to 10').min(0).max(10).default(2),
@@ -207,6 +211,13 @@ export interface ProvidersConfig {
   rateLimits?: Record<string, RateSpec>;
   /** Provider gate tuning. */
   gates?: GateConfig;
+  /**
+   * One-click unsubscribe (RFC 8058) for email: `url` is the public URL of
+   * `pgcourier/http`'s `/unsubscribe` (e.g. `https://app.example/pgcourier/unsubscribe`),
+   * `secret` signs each recipient's link (HMAC-SHA256). Bulk emails, and sends with
+   * `unsubscribe: true`, then carry `List-Unsubscribe` and `List-Unsubscribe-Post`.
+   */
+  unsubscribe?: { url: string; secret: string };
   /**
    * New attempts for delivery failures a status webhook reports as transient
    * (Twilio 30001, 30003, 30008; Meta 1, 2, 131000, 131016, 133004, 131057): at most
@@ -441,6 +452,29 @@ const mediaItemSchema = z
   })
   .strict();
 const mediaSchema = z.array(z.union([httpUrl('an http(s) URL'), mediaItemSchema], 'must be a URL or { url, contentType?, filename? }'), 'must be an array of media').max(10, 'must hold at most 10 items');
+const emailListSchema = z.array(z.string().min(3).max(320).regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'must be email addresses'), 'must be an array of email addresses').max(50, 'must hold at most 50 addresses');
+const headerValue = z.string().max(998).refine((v) => !/[\r\n]/.test(v), 'must be a single line');
+const STRUCTURAL = /^(from|to|cc|bcc|subject|date|message-id|reply-to|sender|return-path|content-type|content-transfer-encoding|mime-version|list-unsubscribe|list-unsubscribe-post)$/i;
+const headersSchema = z
+  .record(
+    z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must have header names of letters, digits and -').refine((k) => !STRUCTURAL.test(k), 'must not set From, To, Subject, Message-ID or other structural headers'),
+    headerValue,
+    'must be an object of header values',
+  )
+  .refine((h) => Object.keys(h).length <= 30, 'must hold at most 30 headers');
+const attachmentsSchema = z
+  .array(
+    z
+      .object({
+        filename: z.string().min(1).max(240).refine((v) => !/[\r\n/\\]/.test(v), 'must be a file name'),
+        content: z.string().regex(/^[A-Za-z0-9+/=\s]*$/, 'must be base64'),
+        contentType: z.string().regex(/^[a-z]+\/[a-z0-9.+-]+$/i, 'must be a MIME type').optional(),
+      })
+      .strict(),
+    'must be an array of { filename, content, contentType? }',
+  )
+  .max(10, 'must hold at most 10 files')
+  .refine((a) => a.reduce((n, x) => n + x.content.length, 0) <= 14_000_000, 'must be at most 10 MB in all');
 const idempotencyKeySchema = z.string('must be a string').min(1, 'must be 1 to 256 characters').max(256, 'must be 1 to 256 characters');
 const prioritySchema = z.int('must be an integer from 1 to 10').min(1, 'must be an integer from 1 to 10').max(10, 'must be an integer from 1 to 10');
 
@@ -479,6 +513,12 @@ export const sendInputSchema = z
       )
       .optional(),
     priority: prioritySchema.optional(),
+    replyTo: z.string().min(3).max(320).regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'must be an email address').optional(),
+    cc: emailListSchema.optional(),
+    bcc: emailListSchema.optional(),
+    headers: headersSchema.optional(),
+    attachments: attachmentsSchema.optional(),
+    unsubscribe: z.boolean('must be a boolean').optional(),
     idempotencyKey: idempotencyKeySchema.optional(),
   })
   .strict();

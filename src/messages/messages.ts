@@ -30,6 +30,7 @@ import {
   insertMessage,
   insertSuppression,
   type MessageRow,
+  type StoredEmailOptions,
   selectAttempts,
   selectEvents,
   selectMessage,
@@ -56,6 +57,7 @@ import type {
   WhatsAppTemplate,
 } from './types.js';
 import { MESSAGE_STATUSES } from './types.js';
+import { unsubscribeEndpoint } from './unsubscribe.js';
 import { uuidOrNull } from './webhooks/body.js';
 import { emailjsEndpoint, type RequestInfo } from './webhooks/emailjs.js';
 import { metaWebhook } from './webhooks/meta.js';
@@ -74,6 +76,8 @@ export interface MessageWebhooks {
   meta(request: Request, info?: { maxBytes?: number }): Promise<Response>;
   /** Resend delivery events (`POST`, Svix-signed with `resend.webhookSecret`). */
   resend(request: Request, info?: { maxBytes?: number }): Promise<Response>;
+  /** One-click unsubscribe links (RFC 8058): `GET` shows a confirmation form, `POST` suppresses. */
+  unsubscribe(request: Request): Promise<Response>;
   /**
    * The EmailJS-compatible endpoint (`…/api/v1.0/email/send`, `…/send-form`) for
    * browser forms, and its Standard-Webhooks-signed server-to-server variant. Pass
@@ -164,6 +168,7 @@ export class Messages {
         },
         followUp: (db, parent) => this.#followUp(db, parent),
         fallBack: (db, parent) => this.#channelFallback(db, parent),
+        unsubscribe: () => this.#config.unsubscribe,
       }),
     });
     this.#submissionTask = defineTask({
@@ -214,6 +219,12 @@ export class Messages {
           ...(info.maxBytes ? { maxBytes: info.maxBytes } : {}),
         });
       },
+      unsubscribe: (request) =>
+        unsubscribeEndpoint(request, {
+          config: this.#config.unsubscribe,
+          suppress: (t) => insertSuppression(this.#host.pool, this.#names, { ...t, reason: 'unsubscribed by one-click link (RFC 8058)', code: 'list_unsubscribe', messageId: null }),
+          logger: host.logger,
+        }),
       emailjs: (request, info = {}) => {
         this.#ensureTasks();
         return emailjsEndpoint(request, info, {
@@ -363,6 +374,7 @@ export class Messages {
       taskId: null as string | null,
       parentId: null,
       idempotencyKey: m.idempotencyKey ?? null,
+      email: this.#emailOptions(m),
       expiresAt: m.expiresAt ?? null,
     };
     if (channel.manual) {
@@ -859,6 +871,21 @@ export class Messages {
     return undefined;
   }
 
+  /** The email options of a send (reply-to, copies, headers, attachments, unsubscribe), or `null`. */
+  #emailOptions(m: SendMessageInput): StoredEmailOptions | null {
+    const o: StoredEmailOptions = {};
+    if (m.replyTo !== undefined) o.replyTo = m.replyTo;
+    if (m.cc?.length) o.cc = m.cc;
+    if (m.bcc?.length) o.bcc = m.bcc;
+    if (m.headers && Object.keys(m.headers).length > 0) o.headers = m.headers;
+    if (m.attachments?.length) o.attachments = m.attachments;
+    if (m.unsubscribe !== undefined) o.unsubscribe = m.unsubscribe;
+    if (Object.keys(o).length === 0) return null;
+    if (m.channel !== 'email') throw new ValidationError('messages.send', Object.keys(o)[0] as string, 'is for email only');
+    if (m.unsubscribe && !this.#config.unsubscribe) throw new ValidationError('messages.send', 'unsubscribe', 'needs providers.unsubscribe ({ url, secret })');
+    return o;
+  }
+
   /** Refuses content the chosen provider cannot send (a template of another provider's kind, several WhatsApp media). */
   #checkContent(where: string, channel: string, provider: string | null, template: unknown, text: string | null, mediaItems: MediaItem[]): void {
     const p = this.#provider(channel, provider);
@@ -890,6 +917,7 @@ export class Messages {
       c.emailjs?.privateKey,
       c.emailjs?.webhookSecret,
       c.emailjs?.captcha?.secret,
+      c.unsubscribe?.secret,
     ];
     for (const p of [...this.#builtin.values(), ...this.#custom.values()]) list.push(...(p.secrets ?? []));
     return list.filter((s): s is string => typeof s === 'string' && s.length > 0);

@@ -34,6 +34,7 @@ export const messagesMigrations: readonly PluginMigration[] = [
   { version: 20, name: '020_messages', sql: () => readFile(join(migrationsDir, '020_messages.sql'), 'utf8') },
   { version: 21, name: '021_messages_scopes', sql: () => readFile(join(migrationsDir, '021_messages_scopes.sql'), 'utf8') },
   { version: 22, name: '022_submission_checks', sql: () => readFile(join(migrationsDir, '022_submission_checks.sql'), 'utf8') },
+  { version: 23, name: '023_email_options', sql: () => readFile(join(migrationsDir, '023_email_options.sql'), 'utf8') },
 ];
 
 /** The messages plugin type: `courier.messages` is a {@link Messages}. */

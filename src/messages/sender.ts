@@ -18,6 +18,7 @@ import { errorText, type MessageProvider, type OutgoingMessage, type SendResult 
 import { redact } from './redact.js';
 import { closeAttempt, closeOpenAttempts, insertSuppression, type MessageRow, openAttempt, selectSendState, setStatus } from './store.js';
 import type { MessageStatus, MessageTemplate, TemplateVariables } from './types.js';
+import { listUnsubscribeHeaders, type UnsubscribeSettings } from './unsubscribe.js';
 
 /** Name of the send task. */
 export const SEND_TASK = 'messages.send';
@@ -40,6 +41,8 @@ export interface SenderDeps {
   maxDeferral: number;
   /** Creates the follow-up of a message the provider refused for a closed 24-hour window. */
   followUp(db: Queryable, parent: MessageRow): Promise<string | null>;
+  /** One-click unsubscribe settings, if configured. */
+  unsubscribe(): UnsubscribeSettings | undefined;
   /** Creates the cross-channel fallback of a message that failed for good, if it has one. */
   fallBack(db: Queryable, parent: MessageRow): Promise<string | null>;
 }
@@ -127,11 +130,17 @@ export function createSendHandler(deps: SenderDeps) {
       media: m.media ?? [],
       mediaItems: m.media_items ?? toMediaItems(m.media),
       expiresAt: m.expires_at,
+      email: null,
     };
     const problem = provider.validate?.(out) ?? null;
     if (problem) await fail('content', problem);
     const sender = provider.sender?.(out) ?? out.from ?? provider.name;
     if (st.suppressedFor.includes(sender)) await fail('suppressed', `recipient is suppressed for sender ${sender} on this channel`);
+    if (m.channel === 'email') {
+      const { unsubscribe, headers, ...extras } = m.email ?? {};
+      const list = deps.unsubscribe() && (unsubscribe ?? m.batch_id !== null) ? listUnsubscribeHeaders(deps.unsubscribe() as UnsubscribeSettings, { channel: m.channel, recipient: m.recipient, sender }) : {};
+      out.email = { ...extras, headers: { ...headers, ...list } };
+    }
 
     // The provider gate: a pause first, then a slot under the send rate.
     const gateKey = provider.gateKey?.(out) ?? `${provider.name}:${m.channel}`;

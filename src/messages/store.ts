@@ -5,7 +5,7 @@
  */
 import type { Queryable } from '../db/pool.js';
 import type { MessageNames } from './names.js';
-import type { MediaItem, MessageAttempt, MessageEvent, MessageInfo, MessageStatus, OutcomeClass } from './types.js';
+import type { EmailAttachment, MediaItem, MessageAttempt, MessageEvent, MessageInfo, MessageStatus, OutcomeClass } from './types.js';
 
 /** A row of `messages`. */
 export interface MessageRow {
@@ -20,6 +20,7 @@ export interface MessageRow {
   variables: Record<string, string | number | boolean | null> | null;
   media: string[] | null;
   media_items: MediaItem[] | null;
+  email: StoredEmailOptions | null;
   fallback: unknown;
   relation: string | null;
   idempotency_key: string | null;
@@ -53,6 +54,7 @@ export interface NewMessage {
   variables: unknown;
   media: string[] | null;
   mediaItems?: MediaItem[] | null;
+  email?: StoredEmailOptions | null;
   fallback: unknown;
   provider: string | null;
   batchId: string | null;
@@ -62,6 +64,16 @@ export interface NewMessage {
   idempotencyKey?: string | null;
   expiresAt: Date | null;
   status?: MessageStatus;
+}
+
+/** Email options as stored on a message. */
+export interface StoredEmailOptions {
+  replyTo?: string;
+  cc?: string[];
+  bcc?: string[];
+  headers?: Record<string, string>;
+  attachments?: EmailAttachment[];
+  unsubscribe?: boolean;
 }
 
 const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
@@ -74,8 +86,8 @@ const json = (v: unknown) => (v === null || v === undefined ? null : JSON.string
 export async function insertMessage(db: Queryable, names: MessageNames, m: NewMessage): Promise<string | null> {
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO ${names.messages} (id, channel, recipient, sender, subject, body, html, template, variables, media, fallback,
-                                provider, batch_id, task_id, parent_id, expires_at, status, media_items, relation, idempotency_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::text[], $11::jsonb, $12, $13, $14, $15, $16, $17, $18::jsonb, $19, $20)
+                                provider, batch_id, task_id, parent_id, expires_at, status, media_items, relation, idempotency_key, email)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::text[], $11::jsonb, $12, $13, $14, $15, $16, $17, $18::jsonb, $19, $20, $21::jsonb)
      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING id`,
     [
@@ -99,6 +111,7 @@ export async function insertMessage(db: Queryable, names: MessageNames, m: NewMe
       json(m.mediaItems),
       m.relation ?? null,
       m.idempotencyKey ?? null,
+      json(m.email),
     ],
   );
   if (rows.length > 0 || !m.idempotencyKey) return null;

@@ -70,6 +70,16 @@ export type WhatsAppTemplateHeader = { text: string } | { image: string } | { vi
  */
 export type WhatsAppTemplateButton = { type: 'url'; text: string } | { type: 'quick_reply'; payload: string } | { type: 'copy_code'; code: string };
 
+/** An email attachment. */
+export interface EmailAttachment {
+  /** File name shown to the recipient. */
+  filename: string;
+  /** The file's bytes, base64-encoded. */
+  content: string;
+  /** MIME type (default: guessed from the file name by the provider). */
+  contentType?: string;
+}
+
 /** A media attachment given with its content type (and a file name for documents). */
 export interface MediaItem {
   /** Public http(s) URL of the file. */
@@ -128,6 +138,21 @@ export interface SendMessageInput {
   fallback?: { template: WhatsAppTemplate | ContentTemplate; variables?: TemplateVariables } | ChannelFallback;
   /** Priority of the send task, 1 (highest) … 10 (default 5). */
   priority?: number;
+  /** Email: `Reply-To` address. */
+  replyTo?: string;
+  /** Email: copy recipients (not tracked or suppressed separately). */
+  cc?: string[];
+  /** Email: blind copy recipients (not tracked or suppressed separately). */
+  bcc?: string[];
+  /** Email: extra headers (`X-…` and other non-structural names; no CR/LF in values). */
+  headers?: Record<string, string>;
+  /** Email: files, as base64 `content` (at most 10 files, 10 MB in all). */
+  attachments?: EmailAttachment[];
+  /**
+   * Email: add `List-Unsubscribe` and one-click `List-Unsubscribe-Post` (RFC 8058)
+   * with a signed URL (needs `providers.unsubscribe`). Bulk emails get them by default.
+   */
+  unsubscribe?: boolean;
   /**
    * The caller's key for this message (1–256 characters): a second `send()` with the
    * same key creates nothing and returns the first message's id, so a caller that

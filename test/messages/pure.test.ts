@@ -171,7 +171,7 @@ describe('batch progress', () => {
 });
 
 describe('providers (request shapes)', () => {
-  const msg = { id: '0b7c2f3e-6a51-4c1e-9d2a-1f0e8c9b7a65', channel: 'sms', to: '+15551234567', from: null, subject: null, text: 'Hi', html: null, template: null, variables: {}, media: [], mediaItems: [], expiresAt: null };
+  const msg = { id: '0b7c2f3e-6a51-4c1e-9d2a-1f0e8c9b7a65', channel: 'sms', to: '+15551234567', from: null, subject: null, text: 'Hi', html: null, template: null, variables: {}, media: [], mediaItems: [], expiresAt: null, email: null };
   it('Twilio form: To, From, Body, MediaUrl repeated, StatusCallback with our id, ValidityPeriod from expiresAt', () => {
     const cfg = { accountSid: 'AC1234567890', authToken: 't', from: '+15550001111', baseUrl: 'https://api.twilio.com', statusCallback: 'https://app.test/hooks/twilio', timeout: 30, ambiguous: 'unknown' as const };
     const form = twilioForm(cfg, { ...msg, media: ['https://x.test/a.png', 'https://x.test/b.png'], expiresAt: new Date(Date.now() + 600_500) });

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RateLimitSpec } from '../../limits/rate-limiter.js';
-import type { AmbiguityPolicy, Channel, ContentTemplate, MediaItem, OutcomeClass, TemplateVariables, WhatsAppTemplate } from '../types.js';
+import type { AmbiguityPolicy, Channel, ContentTemplate, EmailAttachment, MediaItem, OutcomeClass, TemplateVariables, WhatsAppTemplate } from '../types.js';
 
 /** A message ready for a provider: content rendered, sender resolved. */
 export interface OutgoingMessage {
@@ -28,6 +28,22 @@ export interface OutgoingMessage {
   mediaItems: MediaItem[];
   /** Deadline, if any. */
   expiresAt: Date | null;
+  /** Email options (reply-to, copies, headers — `List-Unsubscribe` included —, attachments); `null` on other channels. */
+  email: EmailExtras | null;
+}
+
+/** Email options of an outgoing message. */
+export interface EmailExtras {
+  /** `Reply-To` address. */
+  replyTo?: string;
+  /** Copy recipients. */
+  cc?: string[];
+  /** Blind copy recipients. */
+  bcc?: string[];
+  /** Extra headers, `List-Unsubscribe` and `List-Unsubscribe-Post` included when they apply. */
+  headers: Record<string, string>;
+  /** Files, base64. */
+  attachments?: EmailAttachment[];
 }
 
 /** What a provider's `send` receives besides the message. */

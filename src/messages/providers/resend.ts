@@ -31,9 +31,15 @@ export function resendProvider(config: z.output<typeof resendSchema>): MessagePr
         from: message.from ?? config.from,
         to: [message.to],
         subject: singleLine(message.subject ?? ''),
-        headers: { 'X-Courier-Message-Id': message.id },
+        headers: { ...message.email?.headers, 'X-Courier-Message-Id': message.id },
         tags: [{ name: 'message_id', value: message.id.replaceAll(/[^A-Za-z0-9_-]/g, '_') }],
       };
+      if (message.email?.replyTo) body.reply_to = message.email.replyTo;
+      if (message.email?.cc?.length) body.cc = message.email.cc;
+      if (message.email?.bcc?.length) body.bcc = message.email.bcc;
+      if (message.email?.attachments?.length) {
+        body.attachments = message.email.attachments.map((a) => ({ filename: a.filename, content: a.content.replace(/\s+/g, ''), ...(a.contentType ? { content_type: a.contentType } : {}) }));
+      }
       if (message.html !== null) body.html = message.html;
       if (message.text !== null) body.text = message.text;
       const result = await request(

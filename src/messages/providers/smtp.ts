@@ -103,7 +103,13 @@ export function smtpProvider(config: z.output<typeof smtpSchema>): MessageProvid
           text: message.text ?? undefined,
           html: message.html ?? undefined,
           messageId,
-          headers: { 'X-Courier-Message-Id': message.id },
+          headers: { ...message.email?.headers, 'X-Courier-Message-Id': message.id },
+          ...(message.email?.replyTo ? { replyTo: message.email.replyTo } : {}),
+          ...(message.email?.cc?.length ? { cc: message.email.cc } : {}),
+          ...(message.email?.bcc?.length ? { bcc: message.email.bcc } : {}),
+          ...(message.email?.attachments?.length
+            ? { attachments: message.email.attachments.map((a) => ({ filename: a.filename, content: a.content, encoding: 'base64', ...(a.contentType ? { contentType: a.contentType } : {}) })) }
+            : {}),
           signal: ctx.signal,
         } as SMTPTransport.MailOptions)) as SMTPTransport.SentMessageInfo & { rejectedErrors?: SmtpErrorLike[] };
         const rejected = info.rejected.map((a) => String(typeof a === 'string' ? a : (a as { address?: string }).address).toLowerCase());
