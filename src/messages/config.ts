@@ -4,6 +4,7 @@
  * wrong token never reaches an error message or a log.
  */
 import { z } from 'zod';
+import { isTimeZone } from './quiet.js';
 
 const nonEmpty = (what = 'a non-empty string') => z.string(`must be ${what}`).min(1, `must be ${what}`).max(4096, 'must be at most 4096 characters');
 const secret = () => z.string('must be a non-empty string (a secret)').min(1, 'must be a non-empty string (a secret)').max(4096, 'must be at most 4096 characters');
@@ -475,6 +476,9 @@ const attachmentsSchema = z
   )
   .max(10, 'must hold at most 10 files')
   .refine((a) => a.reduce((n, x) => n + x.content.length, 0) <= 14_000_000, 'must be at most 10 MB in all');
+const hhmm = z.string('must be HH:MM').regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour)');
+const timeZoneSchema = z.string('must be an IANA time zone').refine((tz) => isTimeZone(tz), 'must be an IANA time zone such as America/New_York');
+const quietHoursSchema = z.object({ start: hhmm, end: hhmm, timeZone: timeZoneSchema.optional() }).strict();
 const idempotencyKeySchema = z.string('must be a string').min(1, 'must be 1 to 256 characters').max(256, 'must be 1 to 256 characters');
 const prioritySchema = z.int('must be an integer from 1 to 10').min(1, 'must be an integer from 1 to 10').max(10, 'must be an integer from 1 to 10');
 
@@ -519,6 +523,8 @@ export const sendInputSchema = z
     headers: headersSchema.optional(),
     attachments: attachmentsSchema.optional(),
     unsubscribe: z.boolean('must be a boolean').optional(),
+    sendAt: dateSchema.optional(),
+    quietHours: quietHoursSchema.optional(),
     idempotencyKey: idempotencyKeySchema.optional(),
   })
   .strict();
@@ -530,8 +536,11 @@ export const sendBulkInputSchema = z
     recipients: z
       .array(
         z.union(
-          [z.string().min(1).max(320), z.object({ to: z.string().min(1).max(320), variables: variablesSchema.optional(), idempotencyKey: idempotencyKeySchema.optional() }).strict()],
-          'must be an address or { to, variables?, idempotencyKey? }',
+          [
+            z.string().min(1).max(320),
+            z.object({ to: z.string().min(1).max(320), variables: variablesSchema.optional(), idempotencyKey: idempotencyKeySchema.optional(), timeZone: timeZoneSchema.optional() }).strict(),
+          ],
+          'must be an address or { to, variables?, idempotencyKey?, timeZone? }',
         ),
         'must be an array of recipients',
       )
@@ -545,6 +554,8 @@ export const sendBulkInputSchema = z
     expiresAt: dateSchema.optional(),
     name: z.string().max(200, 'must be at most 200 characters').optional(),
     priority: prioritySchema.optional(),
+    sendAt: dateSchema.optional(),
+    quietHours: quietHoursSchema.optional(),
   })
   .strict();
 

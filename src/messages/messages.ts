@@ -375,13 +375,16 @@ export class Messages {
       parentId: null,
       idempotencyKey: m.idempotencyKey ?? null,
       email: this.#emailOptions(m),
+      sendAt: m.sendAt ?? null,
+      quietHours: m.quietHours ?? null,
       expiresAt: m.expiresAt ?? null,
     };
     if (channel.manual) {
       return (await insertMessage(this.#runner(options.tx, 'messages.send') ?? this.#host.pool, this.#names, row)) ?? id;
     }
     this.#ensureTasks();
-    const enqueue = (db: Queryable) => this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask, ...(m.priority ? { priority: m.priority } : {}) });
+    const enqueue = (db: Queryable) =>
+      this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask, ...(m.priority ? { priority: m.priority } : {}), ...(m.sendAt ? { runAt: m.sendAt } : {}) });
     const write = async (db: Queryable): Promise<string> => {
       if (row.idempotencyKey === null) {
         row.taskId = await enqueue(db);
@@ -522,6 +525,7 @@ export class Messages {
     const recipients: string[] = [];
     const vars: Array<string | null> = [];
     const keys: Array<string | null> = [];
+    const quiet: Array<string | null> = [];
     const seen = new Set<string>();
     for (const [i, r] of b.recipients.entries()) {
       const to = typeof r === 'string' ? r : r.to;
@@ -531,6 +535,8 @@ export class Messages {
       if (key !== null && seen.has(key)) throw new ValidationError('messages.sendBulk', `recipients.${i}.idempotencyKey`, 'must be unique within the batch');
       if (key !== null) seen.add(key);
       keys.push(key);
+      const zone = typeof r === 'string' ? undefined : r.timeZone;
+      quiet.push(b.quietHours ? JSON.stringify({ ...b.quietHours, ...(zone ? { timeZone: zone } : {}) }) : null);
     }
     this.#ensureTasks();
     const batchId = randomUUID();
@@ -549,6 +555,8 @@ export class Messages {
       recipients,
       recipientVariables: vars,
       idempotencyKeys: keys,
+      sendAt: b.sendAt ?? null,
+      quietHours: quiet,
       task: { queue: MESSAGES_QUEUE, name: SEND_TASK, priority: b.priority ?? 5, ...this.#config.sendTask },
     });
     return batchId;

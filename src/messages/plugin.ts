@@ -35,6 +35,7 @@ export const messagesMigrations: readonly PluginMigration[] = [
   { version: 21, name: '021_messages_scopes', sql: () => readFile(join(migrationsDir, '021_messages_scopes.sql'), 'utf8') },
   { version: 22, name: '022_submission_checks', sql: () => readFile(join(migrationsDir, '022_submission_checks.sql'), 'utf8') },
   { version: 23, name: '023_email_options', sql: () => readFile(join(migrationsDir, '023_email_options.sql'), 'utf8') },
+  { version: 24, name: '024_schedule', sql: () => readFile(join(migrationsDir, '024_schedule.sql'), 'utf8') },
 ];
 
 /** The messages plugin type: `courier.messages` is a {@link Messages}. */

@@ -15,6 +15,7 @@ import type { Gates } from './gates.js';
 import { toMediaItems } from './media.js';
 import type { MessageNames } from './names.js';
 import { errorText, type MessageProvider, type OutgoingMessage, type SendResult } from './providers/provider.js';
+import { quietWait } from './quiet.js';
 import { redact } from './redact.js';
 import { closeAttempt, closeOpenAttempts, insertSuppression, type MessageRow, openAttempt, selectSendState, setStatus } from './store.js';
 import type { MessageStatus, MessageTemplate, TemplateVariables } from './types.js';
@@ -94,10 +95,15 @@ export function createSendHandler(deps: SenderDeps) {
     };
     if (m.expires_at && m.expires_at.getTime() <= Date.now()) await fail('expired', 'not sent before its deadline (expiresAt)');
     // Every deferral is bounded: a message that waited this long for a slot, a paused provider or a configured process fails.
-    if (m.created_at.getTime() + deps.maxDeferral * 1000 <= Date.now()) {
+    if ((m.send_at ?? m.created_at).getTime() + deps.maxDeferral * 1000 <= Date.now()) {
       await fail('deferred', `not sent within gates.maxDeferral (${deps.maxDeferral}s): ${m.error_text ?? 'waited for a rate limit, a paused provider or a configured process'}`);
     }
     if (st.suppressedFor.includes('')) await fail('suppressed', 'recipient is suppressed on this channel');
+    const quiet = m.quiet_hours ? quietWait(m.quiet_hours) : 0;
+    if (quiet > 0) {
+      await setStatus(deps.pool, names, id, 'pending', null);
+      return retryAfter(quiet + Math.random() * 60, 'quiet hours');
+    }
     if (!channel) await fail('channel', `channel "${m.channel}" is not registered`);
     if (channel?.manual) await fail('channel', `channel "${m.channel}" is tracked, not sent`);
     if (!provider) {

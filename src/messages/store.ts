@@ -5,6 +5,7 @@
  */
 import type { Queryable } from '../db/pool.js';
 import type { MessageNames } from './names.js';
+import type { QuietHours } from './quiet.js';
 import type { EmailAttachment, MediaItem, MessageAttempt, MessageEvent, MessageInfo, MessageStatus, OutcomeClass } from './types.js';
 
 /** A row of `messages`. */
@@ -21,6 +22,8 @@ export interface MessageRow {
   media: string[] | null;
   media_items: MediaItem[] | null;
   email: StoredEmailOptions | null;
+  send_at: Date | null;
+  quiet_hours: QuietHours | null;
   fallback: unknown;
   relation: string | null;
   idempotency_key: string | null;
@@ -55,6 +58,8 @@ export interface NewMessage {
   media: string[] | null;
   mediaItems?: MediaItem[] | null;
   email?: StoredEmailOptions | null;
+  sendAt?: Date | null;
+  quietHours?: QuietHours | null;
   fallback: unknown;
   provider: string | null;
   batchId: string | null;
@@ -86,8 +91,8 @@ const json = (v: unknown) => (v === null || v === undefined ? null : JSON.string
 export async function insertMessage(db: Queryable, names: MessageNames, m: NewMessage): Promise<string | null> {
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO ${names.messages} (id, channel, recipient, sender, subject, body, html, template, variables, media, fallback,
-                                provider, batch_id, task_id, parent_id, expires_at, status, media_items, relation, idempotency_key, email)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::text[], $11::jsonb, $12, $13, $14, $15, $16, $17, $18::jsonb, $19, $20, $21::jsonb)
+                                provider, batch_id, task_id, parent_id, expires_at, status, media_items, relation, idempotency_key, email, send_at, quiet_hours)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::text[], $11::jsonb, $12, $13, $14, $15, $16, $17, $18::jsonb, $19, $20, $21::jsonb, $22, $23::jsonb)
      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING id`,
     [
@@ -112,6 +117,8 @@ export async function insertMessage(db: Queryable, names: MessageNames, m: NewMe
       m.relation ?? null,
       m.idempotencyKey ?? null,
       json(m.email),
+      m.sendAt ?? null,
+      json(m.quietHours),
     ],
   );
   if (rows.length > 0 || !m.idempotencyKey) return null;

@@ -1,3 +1,7 @@
+import type { QuietHours } from './quiet.js';
+
+export type { QuietHours } from './quiet.js';
+
 /** Channels pgcourier knows out of the box. `voice` and `in_person` are tracked, not sent. */
 export type BuiltinChannel = 'email' | 'sms' | 'whatsapp' | 'voice' | 'in_person';
 
@@ -153,6 +157,10 @@ export interface SendMessageInput {
    * with a signed URL (needs `providers.unsubscribe`). Bulk emails get them by default.
    */
   unsubscribe?: boolean;
+  /** Send at this time, not before (a Date, ISO-8601 string or epoch milliseconds). */
+  sendAt?: Date | string | number;
+  /** Do not send inside this daily window (local time in `quietHours.timeZone`); wait for its end. */
+  quietHours?: QuietHours;
   /**
    * The caller's key for this message (1–256 characters): a second `send()` with the
    * same key creates nothing and returns the first message's id, so a caller that
@@ -197,6 +205,8 @@ export interface BulkRecipient {
   variables?: TemplateVariables;
   /** The caller's key for this recipient's message: a recipient whose key was already used (in any batch or send) gets no new message. */
   idempotencyKey?: string;
+  /** This recipient's IANA time zone, for the batch's `quietHours` (default: the window's own). */
+  timeZone?: string;
 }
 
 /** Input of `courier.messages.sendBulk()`. */
@@ -221,6 +231,10 @@ export interface SendBulkInput {
   name?: string;
   /** Priority of the send tasks (default 5). */
   priority?: number;
+  /** Send at this time, not before. */
+  sendAt?: Date | string | number;
+  /** Quiet hours, in each recipient's `timeZone` (else the window's own `timeZone`, else UTC). */
+  quietHours?: QuietHours;
 }
 
 /** An error recorded on a message. */
