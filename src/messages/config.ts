@@ -168,9 +168,17 @@ export const providersSchema = z
         configPause: seconds(60),
         maxWait: z.number('must be a number of seconds').min(0).max(60).default(5),
         maxDeferral: z.number('must be a number of seconds').positive('must be a number of seconds > 0').max(30 * 86_400, 'must be at most 2592000 seconds (30 days)').default(86_400),
+        failoverAfter: z.number('must be a number of seconds').min(0).max(86_400).default(30),
       })
       .strict()
-      .default({ margin: 0.2, configPause: 60, maxWait: 5, maxDeferral: 86_400 }),
+      .default({ margin: 0.2, configPause: 60, maxWait: 5, maxDeferral: 86_400, failoverAfter: 30 }),
+    failover: z
+      .record(
+        z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'must have channel names'),
+        z.array(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'must be provider names'), 'must be an array of provider names').min(1).max(5),
+        'must map channels to provider names',
+      )
+      .optional(),
     unsubscribe: z
       .object({ url: httpUrl('the public http(s) URL of the unsubscribe endpoint'), secret: z.string('must be a secret of at least 16 characters').min(16, 'must be a secret of at least 16 characters').max(4096) })
       .strict()
@@ -212,6 +220,13 @@ export interface ProvidersConfig {
   rateLimits?: Record<string, RateSpec>;
   /** Provider gate tuning. */
   gates?: GateConfig;
+  /**
+   * Provider failover per channel, in order of preference, e.g. `{ email: ['smtp',
+   * 'resend'] }`: while a provider is paused longer than `gates.failoverAfter`, its
+   * messages go through the next open one (each request is a ledger entry naming
+   * its provider).
+   */
+  failover?: Record<string, string[]>;
   /**
    * One-click unsubscribe (RFC 8058) for email: `url` is the public URL of
    * `pgcourier/http`'s `/unsubscribe` (e.g. `https://app.example/pgcourier/unsubscribe`),
@@ -391,6 +406,8 @@ export interface GateConfig {
    * `deferred` (default 86400, one day). Raise it for very large sends at low rates.
    */
   maxDeferral?: number;
+  /** Seconds a provider must be paused (a configuration error, a long rate limit) before its messages go through the channel's `failover` providers (default 30). */
+  failoverAfter?: number;
 }
 
 // ---------------------------------------------------------------- inputs

@@ -169,6 +169,10 @@ export class Messages {
         followUp: (db, parent) => this.#followUp(db, parent),
         fallBack: (db, parent) => this.#channelFallback(db, parent),
         unsubscribe: () => this.#config.unsubscribe,
+        failover: (channel) => this.#config.failover?.[channel],
+        get failoverAfter() {
+          return self.#config.gates.failoverAfter;
+        },
       }),
     });
     this.#submissionTask = defineTask({

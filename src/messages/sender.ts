@@ -42,6 +42,10 @@ export interface SenderDeps {
   maxDeferral: number;
   /** Creates the follow-up of a message the provider refused for a closed 24-hour window. */
   followUp(db: Queryable, parent: MessageRow): Promise<string | null>;
+  /** Providers to fail over to, in order, per channel (`providers.failover`). */
+  failover(channel: string): string[] | undefined;
+  /** Seconds a provider must stay paused before its messages fail over. */
+  failoverAfter: number;
   /** One-click unsubscribe settings, if configured. */
   unsubscribe(): UnsubscribeSettings | undefined;
   /** Creates the cross-channel fallback of a message that failed for good, if it has one. */
@@ -138,6 +142,22 @@ export function createSendHandler(deps: SenderDeps) {
       expiresAt: m.expires_at,
       email: null,
     };
+    // Failover: the provider has been paused longer than gates.failoverAfter; take the next open one.
+    const keyOf = (p: MessageProvider) => p.gateKey?.(out) ?? `${p.name}:${m.channel}`;
+    const alternative = async (current: MessageProvider): Promise<MessageProvider | null> => {
+      for (const name of deps.failover(m.channel) ?? []) {
+        const p = deps.provider(m.channel, name);
+        if (p && p !== current && (await deps.gates.pausedFor(keyOf(p))) <= 0) return p;
+      }
+      return null;
+    };
+    if (deps.failover(m.channel) && (await deps.gates.pausedFor(keyOf(provider))) > deps.failoverAfter) {
+      const next = await alternative(provider);
+      if (next) {
+        log.info({ from: provider.name, to: next.name }, 'provider paused; failing over');
+        provider = next;
+      }
+    }
     const problem = provider.validate?.(out) ?? null;
     if (problem) await fail('content', problem);
     const sender = provider.sender?.(out) ?? out.from ?? provider.name;
@@ -216,14 +236,16 @@ export function createSendHandler(deps: SenderDeps) {
         if (result.pauseGate !== false) await deps.gates.pause(gateKey, wait, `rate limited: ${describe}`);
         await close('pending');
         log.info({ provider: provider.name, code, retryAfter: wait }, 'provider rate limit; deferring');
-        return retryAfter(jitter(wait), 'provider rate limit');
+        const soon = result.pauseGate !== false && wait > deps.failoverAfter && (await alternative(provider));
+        return retryAfter(soon ? jitter(0.5) : jitter(wait), soon ? 'provider rate limit: failing over' : 'provider rate limit');
       }
       case 'config': {
         const pause = Math.max(deps.configPause, result.retryAfter ?? 0);
         const fresh = await deps.gates.pause(gateKey, pause, `configuration: ${describe}`);
         if (fresh) log.error({ provider: provider.name, gate: gateKey, code, error: text, pausedFor: pause }, `provider ${provider.name} refused our configuration (credentials, sender or account); paused for ${pause}s`);
         await close('pending');
-        return retryAfter(jitter(pause), 'provider paused: configuration error');
+        const soon = pause > deps.failoverAfter && (await alternative(provider));
+        return retryAfter(soon ? jitter(0.5) : jitter(pause), soon ? 'provider paused: failing over' : 'provider paused: configuration error');
       }
       case 'permanent_recipient': {
         await inTransaction(deps.pool, async (db) => {

@@ -6,6 +6,8 @@ import type { MessagingCourier } from '../../src/messages/index.js';
 import { waitFor } from '../helpers/db.js';
 import { serveWeb } from '../peers/http.js';
 import { type MetaPeer, startMetaPeer } from '../peers/meta.js';
+import { startResendPeer } from '../peers/resend.js';
+import { startSmtpPeer } from '../peers/smtp.js';
 import { startTwilioPeer, type TwilioPeer } from '../peers/twilio.js';
 import { fastRetries, messagingCourier, waitForStatus } from './helpers.js';
 
@@ -76,5 +78,38 @@ describe('cross-channel fallback', () => {
     await expect(courier.messages.send({ channel: 'whatsapp', to, body: 'x', fallback: { channel: 'email', body: 'x' } })).rejects.toThrow(/fallback\.to/);
     await expect(courier.messages.send({ channel: 'whatsapp', to, body: 'x', fallback: { channel: 'whatsapp', body: 'x' } })).rejects.toThrow(ValidationError);
     await expect(courier.messages.send({ channel: 'whatsapp', to, body: 'x', fallback: { channel: 'sms', template: { name: 'order_shipped' } } })).rejects.toThrow(/Content template/);
+  });
+});
+
+describe('provider failover', () => {
+  it('while SMTP refuses our credentials (paused), email fails over to Resend; the ledger names both providers', async () => {
+    const smtp = await startSmtpPeer({ users: { courier: 'right-password' } });
+    const resend = await startResendPeer();
+    const c = await messagingCourier({
+      smtp: { host: '127.0.0.1', port: smtp.port, auth: { user: 'courier', pass: 'wrong-password' }, from: 'Acme <noreply@acme.test>', tls: { ca: smtp.cert.cert }, timeout: 5 },
+      resend: { apiKey: resend.apiKey, from: 'Acme <noreply@acme.test>', baseUrl: resend.url, timeout: 5 },
+      failover: { email: ['smtp', 'resend'] },
+      gates: { failoverAfter: 5 },
+      rateLimits: { email: '50/s' },
+      sendTask: fastRetries,
+    });
+    try {
+      await c.start({ pollInterval: 0.05, concurrency: 2 });
+      const first = await c.messages.send({ channel: 'email', to: 'ana@example.test', subject: 'Hi', body: 'one' });
+      const m = await waitForStatus(c, first, ['sent', 'failed'], 15_000);
+      expect(m).toMatchObject({ status: 'sent', provider: 'resend' });
+      expect((await c.messages.attempts(first)).map((a) => [a.provider, a.outcome])).toEqual([
+        ['smtp', 'config'],
+        ['resend', 'ok'],
+      ]);
+      // While SMTP stays paused, later emails go straight to Resend.
+      const second = await c.messages.send({ channel: 'email', to: 'bo@example.test', subject: 'Hi', body: 'two' });
+      expect(await waitForStatus(c, second, ['sent', 'failed'], 15_000)).toMatchObject({ status: 'sent', provider: 'resend' });
+      expect((await c.messages.attempts(second)).map((a) => a.provider)).toEqual(['resend']);
+      expect(smtp.received).toHaveLength(0);
+    } finally {
+      await c.close({ grace: 1 });
+      await Promise.all([smtp.close(), resend.close()]);
+    }
   });
 });
