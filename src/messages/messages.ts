@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { parse } from '../config.js';
 import { type Queryable, queryableOf } from '../db/pool.js';
-import { ValidationError } from '../errors.js';
+import { NotFoundError, StateError, ValidationError } from '../errors.js';
 import type { RateLimitSpec } from '../limits/rate-limiter.js';
 import type { PluginHost } from '../plugins.js';
 import { defineTask } from '../registry.js';
@@ -773,6 +773,70 @@ export class Messages {
       [olderThan],
     );
     return { messages, batches: batches ?? 0 };
+  }
+
+  /**
+   * Asks the provider about a message whose outcome is `unknown` (a request that
+   * may have arrived): when the provider has it, the message becomes `sent` with
+   * the provider's id (its webhooks then apply as usual); when the provider has no
+   * such message, it stays `unknown` and {@link Messages.resend} may send it again.
+   * `unsupported` when the provider cannot look messages up (Twilio can, by recipient,
+   * sender and time).
+   *
+   * @example
+   * ```ts
+   * const r = await courier.messages.reconcile(id);
+   * if (r.outcome === 'not_found') await courier.messages.resend(id);
+   * ```
+   */
+  async reconcile(id: string): Promise<{ outcome: 'found' | 'not_found' | 'unsupported'; providerMessageId?: string }> {
+    const uuid = uuidOrNull(id);
+    const row = uuid ? await selectMessage(this.#host.pool, this.#names, uuid) : null;
+    if (!row || !uuid) throw new NotFoundError(`message ${id} does not exist`);
+    if (row.status !== 'unknown') throw new StateError(`message ${id} is ${row.status}; only unknown messages are reconciled`);
+    const provider = row.provider ? this.#provider(row.channel, row.provider) : undefined;
+    const attempts = await selectAttempts(this.#host.pool, this.#names, uuid);
+    const last = attempts.at(-1);
+    if (!provider?.lookup || !last) return { outcome: 'unsupported' };
+    const found = await provider.lookup({ id: uuid, channel: row.channel, to: row.recipient, from: row.sender, startedAt: last.startedAt }, {});
+    if (found === null) return { outcome: 'unsupported' };
+    if (!found.found) {
+      await insertManualEvent(this.#host.pool, this.#names, uuid, null, `reconcile: ${provider.name} has no such message`, false);
+      return { outcome: 'not_found' };
+    }
+    await inTransaction(this.#host.pool, async (db) => {
+      await db.query(
+        `UPDATE ${this.#names.messages} SET status = 'sent', provider_message_id = $2, error_code = NULL, error_text = NULL, sent_at = coalesce(sent_at, now()), updated_at = now()
+          WHERE id = $1 AND status = 'unknown'`,
+        [uuid, found.providerMessageId],
+      );
+      await insertManualEvent(db, this.#names, uuid, 'sent', `reconcile: ${provider.name} has it as ${found.providerMessageId}`, true);
+    });
+    return { outcome: 'found', providerMessageId: found.providerMessageId };
+  }
+
+  /**
+   * Sends a message again, explicitly, as a new linked message (`relation:
+   * 'resend'`, same content and recipient): for an `unknown` message the provider
+   * does not have, or a `failed` / `undelivered` one. Returns the new message's id.
+   *
+   * @example
+   * ```ts
+   * const again = await courier.messages.resend(id);
+   * ```
+   */
+  async resend(id: string): Promise<string> {
+    const uuid = uuidOrNull(id);
+    const row = uuid ? await selectMessage(this.#host.pool, this.#names, uuid) : null;
+    if (!row || !uuid) throw new NotFoundError(`message ${id} does not exist`);
+    if (!['unknown', 'failed', 'undelivered'].includes(row.status)) throw new StateError(`message ${id} is ${row.status}; only unknown, failed or undelivered messages are resent`);
+    const next = randomUUID();
+    this.#ensureTasks();
+    await inTransaction(this.#host.pool, async (db) => {
+      const taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: next }, { tx: db, ...this.#config.sendTask });
+      await insertFollowUp(db, this.#names, { id: next, parentId: uuid, relation: 'resend', taskId });
+    });
+    return next;
   }
 
   /**

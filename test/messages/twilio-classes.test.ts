@@ -309,3 +309,31 @@ describe('every deferral has a bound', () => {
     }
   });
 });
+
+describe('unknown messages: reconcile with the provider, or resend explicitly', () => {
+  it('a request Twilio accepted but whose reply was lost is found by reconcile() and becomes sent', async () => {
+    const to = number();
+    peer.acceptThenDrop.add(to);
+    const id = await courier.messages.send({ channel: 'sms', to, body: 'maybe sent' });
+    expect((await waitForStatus(courier, id, ['unknown', 'sent'])).status).toBe('unknown');
+    const created = creates(to)[0];
+    expect(await courier.messages.reconcile(id)).toEqual({ outcome: 'found', providerMessageId: created?.sid });
+    expect(await courier.messages.get(id)).toMatchObject({ status: 'sent', providerMessageId: created?.sid, error: null });
+    expect(creates(to)).toHaveLength(1);
+    await expect(courier.messages.reconcile(id)).rejects.toThrow(/only unknown/);
+  });
+
+  it('a request that never reached Twilio is not found; resend() sends it again as a linked message', async () => {
+    const to = number();
+    peer.script({ match: (c) => c.to === to, action: { drop: true } });
+    const id = await courier.messages.send({ channel: 'sms', to, body: 'lost on the way' });
+    expect((await waitForStatus(courier, id, ['unknown', 'sent'])).status).toBe('unknown');
+    expect(await courier.messages.reconcile(id)).toEqual({ outcome: 'not_found' });
+    expect((await courier.messages.get(id))?.status).toBe('unknown');
+    const again = await courier.messages.resend(id);
+    const m = await waitForStatus(courier, again, ['delivered', 'failed']);
+    expect(m).toMatchObject({ status: 'delivered', parentId: id, relation: 'resend' });
+    expect(creates(to).map((c) => c.form.get('Body'))).toEqual(['lost on the way', 'lost on the way']);
+    await expect(courier.messages.resend(again)).rejects.toThrow(/only unknown, failed or undelivered/);
+  });
+});

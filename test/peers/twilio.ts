@@ -41,6 +41,8 @@ export interface TwilioPeer {
   optedOut: Set<string>;
   /** Numbers Twilio calls invalid: 400 / 21211. */
   invalid: Set<string>;
+  /** Numbers whose create is accepted (the message exists) but whose reply is lost: the connection drops. */
+  acceptThenDrop: Set<string>;
   script(rule: PeerRule<TwilioCreate>): void;
   /** Status callbacks sent after each accepted create (default: sent, then delivered). */
   lifecycle: (create: TwilioCreate) => LifecycleStep[];
@@ -123,10 +125,20 @@ export async function startTwilioPeer(options: { accountSid?: string; authToken?
   };
 
   const server = await startRecordingServer((req, res) => {
-    const m = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(req.path);
-    if (req.method !== 'POST' || !m) return json(res, 404, { code: 20404, message: 'The requested resource was not found', status: 404 });
+    const [path, query] = req.path.split('?') as [string, string | undefined];
+    const m = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(path);
+    if (!m || (req.method !== 'POST' && req.method !== 'GET')) return json(res, 404, { code: 20404, message: 'The requested resource was not found', status: 404 });
     if (req.headers.authorization !== expectedAuth || m[1] !== accountSid) {
       return json(res, 401, { code: 20003, message: 'Authentication Error - invalid username', more_info: 'https://www.twilio.com/docs/errors/20003', status: 401 });
+    }
+    if (req.method === 'GET') {
+      // Message list, filtered as Twilio filters it: To, and DateSent> (a day).
+      const q = new URLSearchParams(query ?? '');
+      const since = q.get('DateSent>') ? Date.parse(`${q.get('DateSent>')}T00:00:00Z`) : 0;
+      const messages = creates
+        .filter((c) => c.sid && (!q.get('To') || c.to === q.get('To')) && c.request.at >= since)
+        .map((c) => ({ sid: c.sid, to: c.to, from: c.form.get('From'), body: c.form.get('Body'), direction: 'outbound-api', status: 'sent', date_created: new Date(c.request.at).toUTCString() }));
+      return json(res, 200, { messages, page: 0, page_size: Number(q.get('PageSize') ?? 50) });
     }
     const form = new URLSearchParams(req.raw.toString('utf8'));
     const to = form.get('To') ?? '';
@@ -144,6 +156,10 @@ export async function startTwilioPeer(options: { accountSid?: string; authToken?
     if (!form.get('From') && !form.get('MessagingServiceSid')) return json(res, 400, { code: 21603, message: "A 'From' phone number is required.", status: 400 });
     if (!form.get('Body') && !form.get('MediaUrl') && !form.get('ContentSid')) return json(res, 400, { code: 21602, message: 'Message body is required.', status: 400 });
     create.sid = `${form.getAll('MediaUrl').length > 0 ? 'MM' : 'SM'}${randomBytes(16).toString('hex')}`;
+    if (peer.acceptThenDrop.has(number)) {
+      res.socket?.destroy();
+      return;
+    }
     json(res, 201, {
       sid: create.sid,
       account_sid: accountSid,
@@ -179,6 +195,7 @@ export async function startTwilioPeer(options: { accountSid?: string; authToken?
     callbacks,
     optedOut: new Set(),
     invalid: new Set(),
+    acceptThenDrop: new Set(),
     script: (rule) => script.add(rule),
     lifecycle: () => [
       { status: 'sent', delay: 20 },

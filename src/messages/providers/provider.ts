@@ -132,6 +132,13 @@ export interface MessageProvider {
   validate?(message: Pick<OutgoingMessage, 'channel' | 'template' | 'text' | 'media' | 'mediaItems'>): string | null;
   /** Sends one message; must not throw for provider errors (return a class instead). */
   send(message: OutgoingMessage, ctx: ProviderContext): Promise<SendResult>;
+  /**
+   * Looks a message up at the provider after an ambiguous request (status
+   * `unknown`): `found` with the provider's id when it was accepted, `found: false`
+   * when the provider has no such message, `null` when it cannot tell. Used by
+   * `courier.messages.reconcile()`.
+   */
+  lookup?(message: { id: string; channel: Channel; to: string; from: string | null; startedAt: Date }, ctx: { signal?: AbortSignal }): Promise<{ found: true; providerMessageId: string } | { found: false } | null>;
   /** Releases connections (SMTP pools); called by `courier.messages.close()`. */
   close?(): Promise<void> | void;
 }

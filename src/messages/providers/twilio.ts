@@ -67,6 +67,17 @@ export function twilioProvider(config: TwilioSettings): MessageProvider {
       if (message.template && 'name' in message.template) return 'a WhatsApp Cloud API template ({ name, language }) cannot go through Twilio; use a Content template ({ contentSid })';
       return message.channel === 'whatsapp' ? whatsappMediaProblem(message) : null;
     },
+    async lookup(m, ctx) {
+      // Messages to this number sent from our sender since the attempt started (Twilio's list filters by To and DateSent).
+      const q = new URLSearchParams({ To: twilioAddress(m.channel, m.to), 'DateSent>': m.startedAt.toISOString().slice(0, 10), PageSize: '50' });
+      const result = await request(`${url}?${q}`, { method: 'GET', headers: { authorization: auth, accept: 'application/json' } }, { timeout: config.timeout, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+      if (result.kind !== 'reply' || result.reply.status !== 200) return null;
+      const list = ((result.reply.json ?? {}) as { messages?: Array<{ sid?: string; from?: string; date_created?: string; direction?: string }> }).messages ?? [];
+      const from = twilioAddress(m.channel, twilioSender(config, m));
+      const since = m.startedAt.getTime() - 5000;
+      const hit = list.find((x) => x.direction?.startsWith('outbound') && (x.from === from || from.startsWith('MG')) && Date.parse(x.date_created ?? '') >= since && typeof x.sid === 'string');
+      return hit?.sid ? { found: true, providerMessageId: hit.sid } : { found: false };
+    },
     async send(message: OutgoingMessage, ctx: ProviderContext): Promise<SendResult> {
       const result = await request(
         url,
