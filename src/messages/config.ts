@@ -172,6 +172,7 @@ export const providersSchema = z
       })
       .strict()
       .default({ margin: 0.2, configPause: 60, maxWait: 5, maxDeferral: 86_400, failoverAfter: 30 }),
+    windowFromInbound: z.boolean('must be a boolean').default(false),
     failover: z
       .record(
         z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'must have channel names'),
@@ -220,6 +221,15 @@ export interface ProvidersConfig {
   rateLimits?: Record<string, RateSpec>;
   /** Provider gate tuning. */
   gates?: GateConfig;
+  /**
+   * WhatsApp's 24-hour customer-service window from recorded inbound messages (set it
+   * when customers' messages reach the Meta or Twilio webhook): a WhatsApp message
+   * with a template `fallback` goes out as that template at once when the recipient
+   * has not written in the last 24 hours, and as the session message when they have
+   * (default false: the session message is tried and the provider's 131047 / 63016
+   * brings the template).
+   */
+  windowFromInbound?: boolean;
   /**
    * Provider failover per channel, in order of preference, e.g. `{ email: ['smtp',
    * 'resend'] }`: while a provider is paused longer than `gates.failoverAfter`, its

@@ -170,6 +170,9 @@ export class Messages {
         fallBack: (db, parent) => this.#channelFallback(db, parent),
         unsubscribe: () => this.#config.unsubscribe,
         failover: (channel) => this.#config.failover?.[channel],
+        get windowFromInbound() {
+          return self.#config.windowFromInbound;
+        },
         get failoverAfter() {
           return self.#config.gates.failoverAfter;
         },

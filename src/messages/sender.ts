@@ -12,6 +12,7 @@ import type { TaskContext } from '../registry.js';
 import type { ChannelDefinition } from './channels.js';
 import { renderContent } from './content.js';
 import type { Gates } from './gates.js';
+import { WHATSAPP_WINDOW } from './inbound.js';
 import { toMediaItems } from './media.js';
 import type { MessageNames } from './names.js';
 import { errorText, type MessageProvider, type OutgoingMessage, type SendResult } from './providers/provider.js';
@@ -42,6 +43,8 @@ export interface SenderDeps {
   maxDeferral: number;
   /** Creates the follow-up of a message the provider refused for a closed 24-hour window. */
   followUp(db: Queryable, parent: MessageRow): Promise<string | null>;
+  /** Whether WhatsApp windows are known from recorded inbound messages (`providers.windowFromInbound`). */
+  windowFromInbound: boolean;
   /** Providers to fail over to, in order, per channel (`providers.failover`). */
   failover(channel: string): string[] | undefined;
   /** Seconds a provider must stay paused before its messages fail over. */
@@ -121,14 +124,17 @@ export function createSendHandler(deps: SenderDeps) {
     }
     provider = provider as MessageProvider;
 
+    // The 24-hour window closed (no inbound message from the recipient in a day): send the template now.
+    const windowTemplate = m.channel === 'whatsapp' && deps.windowFromInbound ? (m.fallback as { channel?: string; template?: unknown; variables?: TemplateVariables } | null) : null;
+    const useTemplate = !!windowTemplate?.template && !windowTemplate.channel && !(await windowOpen(deps.pool, names, m.recipient));
     const rendered = renderContent({
       channel: m.channel,
-      body: m.body,
+      body: useTemplate ? null : m.body,
       html: m.html,
       subject: m.subject ?? st.batchSubject,
-      template: (m.template ?? st.batchTemplate ?? null) as MessageTemplate | null,
-      variables: { ...((st.batchVariables ?? {}) as TemplateVariables), ...(m.variables ?? {}) },
-      hasMedia: (m.media?.length ?? 0) > 0,
+      template: (useTemplate ? windowTemplate?.template : (m.template ?? st.batchTemplate ?? null)) as MessageTemplate | null,
+      variables: useTemplate ? (windowTemplate?.variables ?? {}) : { ...((st.batchVariables ?? {}) as TemplateVariables), ...(m.variables ?? {}) },
+      hasMedia: !useTemplate && (m.media?.length ?? 0) > 0,
     });
     if (!rendered.ok) return fail('template', rendered.error);
     const out: OutgoingMessage = {
@@ -137,8 +143,8 @@ export function createSendHandler(deps: SenderDeps) {
       to: m.recipient,
       from: m.sender,
       ...rendered.content,
-      media: m.media ?? [],
-      mediaItems: m.media_items ?? toMediaItems(m.media),
+      media: useTemplate ? [] : (m.media ?? []),
+      mediaItems: useTemplate ? [] : (m.media_items ?? toMediaItems(m.media)),
       expiresAt: m.expires_at,
       email: null,
     };
@@ -274,6 +280,15 @@ export function createSendHandler(deps: SenderDeps) {
       }
     }
   };
+}
+
+/** Whether the recipient wrote to us on WhatsApp in the last 24 hours (the customer-service window is open). */
+async function windowOpen(db: Queryable, names: MessageNames, recipient: string): Promise<boolean> {
+  const { rows } = await db.query(`SELECT 1 FROM ${names.inbound} WHERE channel = 'whatsapp' AND recipient = $1 AND received_at > now() - make_interval(secs => $2) LIMIT 1`, [
+    recipient,
+    WHATSAPP_WINDOW,
+  ]);
+  return rows.length > 0;
 }
 
 /** Codes that say "WhatsApp's 24-hour window is closed; send a template instead". */

@@ -29,6 +29,7 @@ beforeAll(async () => {
     twilio: { accountSid: twilio.accountSid, authToken: twilio.authToken, from: '+15550001111', baseUrl: twilio.url, statusCallback: `${web.url}/twilio`, timeout: 5 },
     rateLimits: { sms: '50/s', whatsapp: '50/s' },
     sendTask: fastRetries,
+    windowFromInbound: true,
   });
   await courier.start({ pollInterval: 0.1, concurrency: 4 });
 });
@@ -78,6 +79,21 @@ describe('cross-channel fallback', () => {
     await expect(courier.messages.send({ channel: 'whatsapp', to, body: 'x', fallback: { channel: 'email', body: 'x' } })).rejects.toThrow(/fallback\.to/);
     await expect(courier.messages.send({ channel: 'whatsapp', to, body: 'x', fallback: { channel: 'whatsapp', body: 'x' } })).rejects.toThrow(ValidationError);
     await expect(courier.messages.send({ channel: 'whatsapp', to, body: 'x', fallback: { channel: 'sms', template: { name: 'order_shipped' } } })).rejects.toThrow(/Content template/);
+  });
+});
+
+describe('the 24-hour WhatsApp window from inbound messages', () => {
+  it('no message from the customer in a day: the template goes at once; after they write, the session message does', async () => {
+    const to = number();
+    meta.lifecycle = () => [{ status: 'read', delay: 20 }];
+    const input = { channel: 'whatsapp', to, body: 'Your table is ready', fallback: { template: { name: 'order_shipped', language: 'en_US' }, variables: { 1: 'Ana', 2: '#9' } } } as const;
+    const closed = await courier.messages.send(input);
+    await waitForStatus(courier, closed, ['read', 'sent', 'delivered', 'failed']);
+    expect(meta.sends.filter((s) => s.to === to.slice(1)).map((s) => s.body.type)).toEqual(['template']);
+    expect(await meta.postInbound(to.slice(1), 'Is my table ready?')).toBe(200);
+    const open = await courier.messages.send(input);
+    await waitForStatus(courier, open, ['read', 'sent', 'delivered', 'failed']);
+    expect(meta.sends.filter((s) => s.to === to.slice(1)).map((s) => s.body.type)).toEqual(['template', 'text']);
   });
 });
 

@@ -61,7 +61,7 @@ export async function metaWebhook(request: Request, deps: MetaWebhookDeps): Prom
     deps.logger.warn({ webhook: 'meta' }, 'rejected a Meta webhook with a missing or invalid signature');
     return problem(401, 'missing or invalid X-Hub-Signature-256');
   }
-  let body: { object?: string; entry?: Array<{ changes?: Array<{ field?: string; value?: { statuses?: MetaStatus[]; messages?: MetaInbound[]; metadata?: { phone_number_id?: string } } }> }> };
+  let body: { object?: string; entry?: Array<{ changes?: Array<{ field?: string; value?: { statuses?: MetaStatus[]; messages?: MetaInbound[]; errors?: MetaStatus['errors']; metadata?: { phone_number_id?: string } } }> }> };
   try {
     body = JSON.parse(Buffer.from(raw).toString('utf8'));
   } catch {
@@ -70,6 +70,9 @@ export async function metaWebhook(request: Request, deps: MetaWebhookDeps): Prom
   for (const entry of body.entry ?? []) {
     for (const change of entry.changes ?? []) {
       const phoneNumberId = change.value?.metadata?.phone_number_id;
+      for (const err of change.value?.errors ?? []) {
+        deps.logger.warn({ webhook: 'meta', code: err.code, title: err.title, details: err.error_data?.details }, 'WhatsApp reported an error for the business account');
+      }
       for (const msg of change.value?.messages ?? []) {
         const recipient = msg.from ? normalizePhone(`+${msg.from}`) : null;
         if (!msg.id || !recipient || !phoneNumberId) continue;
