@@ -9,7 +9,8 @@
 // three bulk batches with a progress bar each. Along the way some sends are rate
 // limited (429 + Retry-After), some recipients are permanently invalid, and some
 // delivery webhooks arrive out of order. It ends with a per-status table read from
-// Postgres, checked against the batches' own counts.
+// Postgres, checked against the batches' own counts, then shows a customer texting
+// STOP, an email bouncing (a DSN) and a WhatsApp message falling back to SMS.
 import { createCourier } from '../src/index.js';
 import { type MessagingCourier, messages } from '../src/messages/index.js';
 import { serveWeb } from '../test/peers/http.js';
@@ -157,14 +158,92 @@ async function main(): Promise<void> {
     console.log(`late or duplicate webhooks recorded but not applied (status never moves back): ${f?.ignored}`);
     console.log(`recipients suppressed (invalid number, unknown mailbox, not on WhatsApp): ${f?.suppressed}`);
     console.log(`batch progress matches the table: ${consistent ? 'yes' : 'NO'}`);
+    const after = await afterTheCampaign(courier, { twilio, meta, smtp, hooks: web.url, customers: { sms: sms[1] as Person, email: email[1] as Person } });
     console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    if (!consistent) process.exitCode = 1;
+    if (!consistent || !after) process.exitCode = 1;
   } finally {
     await courier.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
     await courier.close({ grace: 0 });
     await Promise.all([twilio.close(), smtp.close(), meta.close(), web.close()]);
     await stopPostgres();
   }
+}
+
+type Person = { name: string; phone: string; email: string };
+
+/**
+ * After the campaign: a customer texts STOP, an email bounces (a DSN comes back to
+ * the bounce mailbox), and a WhatsApp message to a number not on WhatsApp falls back
+ * to SMS. Returns whether each ended as it should.
+ */
+async function afterTheCampaign(
+  courier: MessagingCourier,
+  ctx: { twilio: Awaited<ReturnType<typeof startTwilioPeer>>; meta: Awaited<ReturnType<typeof startMetaPeer>>; smtp: Awaited<ReturnType<typeof startSmtpPeer>>; hooks: string; customers: Record<'sms' | 'email', Person> },
+): Promise<boolean> {
+  const { twilio, meta, smtp, customers } = ctx;
+  const until = async (id: string, statuses: string[]) => {
+    for (let i = 0; i < 200; i++) {
+      const m = await courier.messages.get(id);
+      if (m && statuses.includes(m.status)) return m;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`message ${id} did not reach ${statuses.join('|')}`);
+  };
+  await courier.start({ concurrency: 4, pollInterval: 0.1 });
+  console.log('\nafter the campaign');
+
+  // 1. An inbound STOP (Twilio's inbound webhook, signed) suppresses that customer for our number.
+  await twilio.inbound(`${ctx.hooks}/hooks/twilio`, { from: customers.sms.phone, to: '+15550001111', body: 'STOP' });
+  const blocked = await courier.messages.send({ channel: 'sms', to: customers.sms.phone, body: 'Last chance: 20% off ends tonight' });
+  const stopOk = (await until(blocked, ['failed', 'sent', 'delivered'])).error?.code === 'suppressed';
+  console.log(`  ${customers.sms.phone} replied STOP: the next SMS to them was ${stopOk ? 'not sent (suppressed for +15550001111)' : 'SENT (wrong)'}`);
+
+  // 2. A bounce: the receiving server accepted the email, then returned a DSN (RFC 3464).
+  const mail = smtp.received.find((m) => m.rcptTo.includes(customers.email.email));
+  const headers = (mail?.raw.toString('utf8') ?? '').split('\r\n\r\n')[0] ?? '';
+  const dsn = [
+    'From: MAILER-DAEMON@mx.example.test',
+    'Subject: Undelivered Mail Returned to Sender',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/report; report-type=delivery-status; boundary="dsn-boundary"',
+    '',
+    '--dsn-boundary',
+    'Content-Type: message/delivery-status',
+    '',
+    'Reporting-MTA: dns; mx.example.test',
+    '',
+    `Final-Recipient: rfc822; ${customers.email.email}`,
+    'Action: failed',
+    'Status: 5.1.1',
+    'Diagnostic-Code: smtp; 550 5.1.1 The email account that you tried to reach does not exist',
+    '',
+    '--dsn-boundary',
+    'Content-Type: text/rfc822-headers',
+    '',
+    headers,
+    '',
+    '--dsn-boundary--',
+    '',
+  ].join('\r\n');
+  const { messageId: bounced } = await courier.messages.applyDsn(dsn);
+  const bounceOk = !!bounced && (await courier.messages.get(bounced))?.status === 'undelivered' && (await courier.messages.suppression('email', customers.email.email))?.code === '5.1.1';
+  console.log(`  ${customers.email.email} bounced (DSN 5.1.1): ${bounceOk ? 'undelivered, and suppressed' : 'NOT applied (wrong)'}`);
+
+  // 3. A fallback: WhatsApp says the number is not on WhatsApp (131026 by webhook); the SMS goes instead.
+  const wa = '+15559999999';
+  meta.lifecycle = (s) => (s.to === wa.slice(1) ? [{ status: 'failed', delay: 20, errorCode: 131026 }] : [{ status: 'read', delay: 20 }]);
+  const first = await courier.messages.send({ channel: 'whatsapp', to: wa, body: 'Your order #1042 shipped', fallback: { channel: 'sms', body: 'Your order #1042 shipped' } });
+  await until(first, ['failed']);
+  let fallbackId: string | undefined;
+  for (let i = 0; i < 200 && !fallbackId; i++) {
+    fallbackId = (await courier.pool.query<{ id: string }>(`SELECT id FROM "${courier.schema}".messages WHERE parent_id = $1`, [first])).rows[0]?.id;
+    if (!fallbackId) await new Promise((r) => setTimeout(r, 50));
+  }
+  const fb = fallbackId ? await until(fallbackId, ['sent', 'delivered', 'failed']) : null;
+  const fallbackOk = !!fb && fb.channel === 'sms' && fb.relation === 'channel_fallback' && fb.status !== 'failed';
+  console.log(`  ${wa} is not on WhatsApp (131026): ${fallbackOk ? `fell back to SMS (${fb?.status}), linked to the WhatsApp message` : 'NO fallback (wrong)'}`);
+  await courier.stop({ grace: 5 });
+  return stopOk && bounceOk && fallbackOk;
 }
 
 function bar(fraction: number): string {

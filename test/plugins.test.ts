@@ -29,8 +29,8 @@ describe('plugin migrations', () => {
     }
     const withMessages = createCourier({ connectionString: databaseUrl(), schema, plugins: [messages()] });
     try {
-      expect(await withMessages.migrate()).toEqual([20]);
-      expect(await tables(schema)).toEqual(expect.arrayContaining(['messages', 'message_batches', 'message_attempts', 'message_events', 'suppressions', 'provider_gates', 'submissions']));
+      expect(await withMessages.migrate()).toEqual([20, 21, 22, 23, 24]);
+      expect(await tables(schema)).toEqual(expect.arrayContaining(['messages', 'message_batches', 'message_attempts', 'message_events', 'suppressions', 'provider_gates', 'submissions', 'inbound_messages']));
       expect(await withMessages.migrate()).toEqual([]);
       expect((await withMessages.doctor()).find((c) => c.name === 'schema')?.level).toBe('ok');
     } finally {

@@ -24,37 +24,49 @@ export interface BulkRows {
   recipients: string[];
   /** Per-recipient variables as JSON text (or null). */
   recipientVariables: Array<string | null>;
+  /** Per-recipient idempotency keys (or null). */
+  idempotencyKeys: Array<string | null>;
+  /** When the batch may start (null: now). */
+  sendAt: Date | null;
+  /** Per-recipient quiet hours as JSON text (or null). */
+  quietHours: Array<string | null>;
   task: { queue: string; name: string; priority: number; maxRetries: number; retryDelay: number; timeout: number | null };
 }
 
 /**
  * Inserts a batch, its messages and one send task per message in a single
- * statement. Recipients already suppressed on the channel are stored as `failed`
- * (error `suppressed`) and get no task. Returns how many tasks were created.
+ * statement. Recipients already suppressed on the channel (for every sender) are
+ * stored as `failed` (error `suppressed`) and get no task; recipients whose
+ * idempotency key is already used are left out. Returns how many messages and
+ * tasks were created.
  */
 export async function insertBulk(db: Queryable, names: MessageNames, b: BulkRows): Promise<{ messages: number; tasks: number }> {
   const { rows } = await db.query<{ messages: number; tasks: number }>(
-    `WITH batch AS (
+    `WITH input AS (
+       SELECT v.id, v.recipient, v.vars, v.key, v.quiet, v.ord,
+              EXISTS (SELECT 1 FROM ${names.suppressions} x WHERE x.channel = $2 AND x.recipient = v.recipient AND x.sender = '') AS suppressed
+         FROM unnest($10::uuid[], $11::text[], $12::jsonb[], $19::text[], $21::jsonb[]) WITH ORDINALITY AS v(id, recipient, vars, key, quiet, ord)
+        WHERE v.key IS NULL OR NOT EXISTS (SELECT 1 FROM ${names.messages} d WHERE d.idempotency_key = v.key)),
+     batch AS (
        INSERT INTO ${names.batches} (id, channel, provider, name, template, variables, subject, total)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, cardinality($10::uuid[]))
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, (SELECT count(*) FROM input))
        RETURNING id),
-     input AS (
-       SELECT v.id, v.recipient, v.vars, v.ord,
-              EXISTS (SELECT 1 FROM ${names.suppressions} x WHERE x.channel = $2 AND x.recipient = v.recipient) AS suppressed
-         FROM unnest($10::uuid[], $11::text[], $12::jsonb[]) WITH ORDINALITY AS v(id, recipient, vars, ord)),
      tasks AS (
-       INSERT INTO ${names.tasks} (queue, name, payload, priority, max_retries, retry_delay, timeout)
-       SELECT $13, $14, jsonb_build_object('messageId', i.id), $15, $16, $17, $18
+       INSERT INTO ${names.tasks} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at)
+       SELECT $13, $14, jsonb_build_object('messageId', i.id), $15, $16, $17, $18, coalesce($20::timestamptz, now())
          FROM input i WHERE NOT i.suppressed ORDER BY i.ord
        RETURNING id, (payload->>'messageId')::uuid AS message_id),
      messages AS (
        INSERT INTO ${names.messages} (id, channel, recipient, sender, variables, provider, batch_id, task_id, expires_at,
-                                  status, error_code, error_text)
+                                  status, error_code, error_text, idempotency_key, send_at, quiet_hours)
        SELECT i.id, $2, i.recipient, $8, i.vars, $3, (SELECT id FROM batch), t.id, $9,
               CASE WHEN i.suppressed THEN 'failed' ELSE 'queued' END,
               CASE WHEN i.suppressed THEN 'suppressed' END,
-              CASE WHEN i.suppressed THEN 'recipient is suppressed on this channel' END
+              CASE WHEN i.suppressed THEN 'recipient is suppressed on this channel' END,
+              i.key, $20::timestamptz, i.quiet
          FROM input i LEFT JOIN tasks t ON t.message_id = i.id
+       -- A concurrent send took the key meanwhile: its task finds no message and ends.
+       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING 1)
      SELECT (SELECT count(*)::int FROM messages) AS messages, (SELECT count(*)::int FROM tasks) AS tasks`,
     [
@@ -76,6 +88,9 @@ export async function insertBulk(db: Queryable, names: MessageNames, b: BulkRows
       b.task.maxRetries,
       b.task.retryDelay,
       b.task.timeout,
+      b.idempotencyKeys,
+      b.sendAt,
+      b.quietHours,
     ],
   );
   return rows[0] ?? { messages: 0, tasks: 0 };

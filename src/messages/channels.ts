@@ -60,3 +60,8 @@ export function builtinChannels(): ChannelDefinition[] {
     { name: 'in_person', manual: true, normalize: free },
   ];
 }
+
+/** The address part of `"Name <a@b>"` (or the text itself), lower-cased. */
+export function addressOf(from: string): string {
+  return (/<([^>]+)>/.exec(from)?.[1] ?? from).trim().toLowerCase();
+}

@@ -17,6 +17,8 @@ export interface Classified {
   retryAfter?: number;
   /** For `rate_limited`: false when the limit concerns only this recipient (pause nothing else). */
   pauseGate?: boolean;
+  /** For `permanent_recipient`: `pair` when only this sender may not reach the recipient (default `recipient`: no sender may). */
+  suppress?: 'recipient' | 'pair';
 }
 
 /**
@@ -35,11 +37,21 @@ export function parseRetryAfter(value: string | null | undefined, now: number = 
 
 // ---------------------------------------------------------------- Twilio
 
-/** Twilio codes whose recipient can never be reached on this channel (suppressed). */
-export const TWILIO_RECIPIENT_CODES = new Set([21211, 21610, 21612, 21614, 21635, 30004, 30005, 30006, 63014]);
-const TWILIO_CONFIG_CODES = new Set([20003, 20404, 21408, 21606, 21659, 21608, 30002, 30034, 21212, 21606, 63007]);
-const TWILIO_PERMANENT_CODES = new Set([21602, 21603, 21604, 21617, 21620, 21619, 30007, 63013, 63021, 63016, 21656]);
-const TWILIO_RETRY_CODES = new Set([30001, 30003, 30008, 30010]);
+/** Twilio codes whose recipient can never be reached on this channel, from any sender (suppressed). */
+export const TWILIO_RECIPIENT_CODES = new Set([21211, 21614, 21635, 30005, 30006]);
+/** Twilio codes about this recipient and this sender only (the pair is suppressed: STOP, a block). */
+export const TWILIO_PAIR_CODES = new Set([21610, 30004, 63014]);
+// Our account, credentials or sender are wrong: every message through this gate would fail alike.
+const TWILIO_CONFIG_CODES = new Set([20003, 20404, 21212, 21603, 21606, 21659, 30002, 30034, 63007]);
+// This message (or its To/From pair, or its region) cannot go: fail it, pause nothing, suppress nobody.
+const TWILIO_PERMANENT_CODES = new Set([21408, 21602, 21604, 21608, 21612, 21617, 21619, 21620, 21656, 30007, 30010, 63013, 63016, 63021]);
+// Capacity: the sender's queue is full (21611, more than 10 hours of messages) or a daily cap is reached (63038).
+const TWILIO_CAPACITY_CODES = new Map([
+  [21611, 3600],
+  [63017, 600],
+  [63038, 6 * 3600],
+]);
+const TWILIO_RETRY_CODES = new Set([30001, 30003, 30008]);
 
 /** Twilio codes that mean "the 24-hour WhatsApp window is closed; send a template". */
 export const TWILIO_WINDOW_CODES = new Set([63016]);
@@ -57,7 +69,10 @@ export function classifyTwilio(input: { status: number; code?: number | null; me
     return { outcome: 'rate_limited', code: codeText, message: text, retryAfter: hinted ?? (code === 63018 ? 10 : 1) };
   }
   if (code !== null) {
+    const capacity = TWILIO_CAPACITY_CODES.get(code);
+    if (capacity !== undefined) return { outcome: 'rate_limited', code: codeText, message: text, retryAfter: hinted ?? capacity };
     if (TWILIO_RECIPIENT_CODES.has(code)) return { outcome: 'permanent_recipient', code: codeText, message: text };
+    if (TWILIO_PAIR_CODES.has(code)) return { outcome: 'permanent_recipient', code: codeText, message: text, suppress: 'pair' };
     if (TWILIO_CONFIG_CODES.has(code)) return { outcome: 'config', code: codeText, message: text };
     if (TWILIO_PERMANENT_CODES.has(code)) return { outcome: 'permanent', code: codeText, message: text };
     if (TWILIO_RETRY_CODES.has(code)) return { outcome: 'retry', code: codeText, message: text };
@@ -72,9 +87,11 @@ export function classifyTwilio(input: { status: number; code?: number | null; me
 
 // ---------------------------------------------------------------- Meta WhatsApp Cloud API
 
-const META_CONFIG_CODES = new Set([0, 3, 10, 190, 368, 131031, 131042, 133010, 132015, 132016, 131045]);
+const META_CONFIG_CODES = new Set([0, 3, 10, 190, 368, 131031, 131042, 133010, 131045]);
 const META_RETRY_CODES = new Set([1, 2, 131000, 131016, 133004, 131057]);
 const META_RECIPIENT_CODES = new Set([131026, 131021]);
+// 131050: the user stopped marketing messages from this business number.
+const META_PAIR_CODES = new Set([131050]);
 /** Meta codes that mean "the 24-hour window is closed; send a template". */
 export const META_WINDOW_CODES = new Set([131047]);
 
@@ -98,6 +115,7 @@ export function classifyMeta(input: { status: number; code?: number | null; mess
     if (META_CONFIG_CODES.has(code)) return { outcome: 'config', code: codeText, message: text };
     if (META_RETRY_CODES.has(code)) return { outcome: 'retry', code: codeText, message: text };
     if (META_RECIPIENT_CODES.has(code)) return { outcome: 'permanent_recipient', code: codeText, message: text };
+    if (META_PAIR_CODES.has(code)) return { outcome: 'permanent_recipient', code: codeText, message: text, suppress: 'pair' };
     if (code === 100 || (code >= 131000 && code < 134000)) return { outcome: 'permanent', code: codeText, message: text };
   }
   if (input.status === 429) return { outcome: 'rate_limited', code: codeText, message: text, retryAfter: hinted ?? 1 };
@@ -167,12 +185,42 @@ export function enhancedCode(response: string | undefined): string | null {
   return m ? `${m[1]}.${m[2]}.${m[3]}` : null;
 }
 
+/** The SMTP command a reply answered: the stage of the transaction. */
+export type SmtpStage = 'connect' | 'auth' | 'mail' | 'rcpt' | 'data';
+
+/** The stage of a nodemailer error, from its `command` (`MAIL FROM`, `RCPT TO`, `DATA`…). */
+export function smtpStage(command: string | undefined): SmtpStage {
+  const c = (command ?? '').toUpperCase();
+  if (c.startsWith('MAIL')) return 'mail';
+  if (c.startsWith('RCPT')) return 'rcpt';
+  if (c === 'DATA' || c === 'BDAT' || c === 'MESSAGE') return 'data';
+  if (c.startsWith('AUTH')) return 'auth';
+  return 'connect';
+}
+
+// RFC 3463 subject.detail codes that say "this mailbox" is bad: bad destination mailbox
+// (X.1.1), system (X.1.2), syntax (X.1.3), moved (X.1.6), no mail accepted (X.1.10, RFC 7505),
+// mailbox disabled (X.2.1).
+const RECIPIENT_DETAILS = new Set(['1.1', '1.2', '1.3', '1.6', '1.10', '2.1']);
+// X.1.7 bad sender's mailbox syntax, X.1.8 bad sender's system address (RFC 3463).
+const SENDER_DETAILS = new Set(['1.7', '1.8']);
+
 /**
- * Classifies a nodemailer error. Reply codes decide: 4xx retry, 5xx permanent,
- * 5.1.x on RCPT permanent_recipient, quota replies (5.4.5, "limit exceeded")
- * rate_limited, authentication and TLS failures config. A connection lost after
- * the server accepted DATA (`stage.afterData`: it said 354 and the body went out)
- * is ambiguous; lost before that, it is a plain retry.
+ * Classifies a nodemailer error by the SMTP stage (`MAIL`, `RCPT`, `DATA`) and the
+ * RFC 3463 enhanced code:
+ * - authentication and TLS failures: `config`;
+ * - quota replies (X.4.5, or a limit named in the text): `rate_limited`;
+ * - 4xx: `retry`;
+ * - X.1.7 / X.1.8 (our sender address) and X.7.x security or policy (relay denied,
+ *   IP blocklisted, DMARC) at any stage, and any 5xx to `MAIL FROM`: `config`
+ *   (never the recipient's fault); except 5.7.1 to `DATA`, which refuses this one
+ *   message's content: `permanent`;
+ * - 5xx to `RCPT TO` with a mailbox code (X.1.1, X.1.2, X.1.3, X.1.6, X.1.10, X.2.1),
+ *   or 550/551/553 without an enhanced code: `permanent_recipient` (suppressed);
+ * - other 5xx: `permanent`.
+ *
+ * A connection lost after the server accepted DATA (`stage.afterData`: it said 354
+ * and the body went out) is ambiguous; lost before that, it is a plain retry.
  */
 export function classifySmtp(err: SmtpErrorLike, stage: { afterData?: boolean } = {}): Classified {
   const reply = err.responseCode;
@@ -180,9 +228,11 @@ export function classifySmtp(err: SmtpErrorLike, stage: { afterData?: boolean } 
   const text = (err.response || err.message || 'SMTP error').slice(0, 500);
   const code = reply ? `${reply}${enhanced ? ` ${enhanced}` : ''}` : (err.code ?? null);
   const command = (err.command ?? '').toUpperCase();
+  const at = smtpStage(err.command);
+  const detail = enhanced ? enhanced.slice(enhanced.indexOf('.') + 1) : null;
   if (reply) {
     if (reply === 535 || reply === 530 || reply === 534 || (reply === 454 && /auth|login/i.test(text))) return { outcome: 'config', code, message: text };
-    if (enhanced === '5.4.5' || enhanced === '4.4.5' || (enhanced?.startsWith('5.7.') && QUOTA_TEXT.test(text))) {
+    if (detail === '4.5' || (detail?.startsWith('7.') && QUOTA_TEXT.test(text))) {
       return { outcome: 'rate_limited', code, message: text, retryAfter: 3600 };
     }
     if (reply >= 400 && reply < 500) {
@@ -191,9 +241,11 @@ export function classifySmtp(err: SmtpErrorLike, stage: { afterData?: boolean } 
     }
     if (reply === 503) return { outcome: 'retry', code, message: text };
     if (reply >= 500) {
-      const onRecipient = command.startsWith('RCPT') || enhanced?.startsWith('5.1.') === true;
-      if (onRecipient && (reply === 550 || reply === 551 || reply === 553 || enhanced?.startsWith('5.1.'))) {
-        return { outcome: 'permanent_recipient', code, message: text };
+      if (detail && SENDER_DETAILS.has(detail)) return { outcome: 'config', code, message: text };
+      if (detail?.startsWith('7.')) return { outcome: at === 'data' && detail === '7.1' ? 'permanent' : 'config', code, message: text };
+      if (at === 'mail') return { outcome: 'config', code, message: text };
+      if (at === 'rcpt') {
+        if (detail ? RECIPIENT_DETAILS.has(detail) : reply === 550 || reply === 551 || reply === 553) return { outcome: 'permanent_recipient', code, message: text };
       }
       return { outcome: 'permanent', code, message: text };
     }

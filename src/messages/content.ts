@@ -9,6 +9,8 @@ export interface ContentSource {
   subject: string | null;
   template: MessageTemplate | null;
   variables: TemplateVariables;
+  /** Whether the message carries media (a media-only message has no text). */
+  hasMedia?: boolean;
 }
 
 /** Rendered content, ready for a provider. */
@@ -52,6 +54,11 @@ export function renderContent(src: ContentSource): { ok: true; content: Rendered
     content = { subject: render(e.subject ?? src.subject), text: render(e.text), html: render(e.html, true), template: null, variables: vars };
   }
   if (missing.size > 0) return { ok: false, error: `template variables missing: ${[...missing].join(', ')}` };
-  if (content.text === null && content.html === null && content.template === null) return { ok: false, error: 'message has no content' };
+  if (content.text === null && content.html === null && content.template === null && !src.hasMedia) return { ok: false, error: 'message has no content' };
   return { ok: true, content };
+}
+
+/** Email cannot carry a provider template (`{ name }` or `{ contentSid }`). */
+export function emailContentProblem(message: { template: unknown }): string | null {
+  return message.template ? 'email cannot use a WhatsApp or Twilio Content template; give body, html or an email template' : null;
 }

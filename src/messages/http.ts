@@ -107,9 +107,11 @@ function messageRoutes(messages: Messages): Route[] {
 }
 
 const providers = {
-  twilio: 'Twilio status callback (form-encoded), checked by `X-Twilio-Signature`.',
-  meta: 'WhatsApp Cloud API webhook: `GET` verification handshake, `POST` events checked by `X-Hub-Signature-256`.',
-  emailjs: 'EmailJS-compatible form submission (JSON or multipart); browser posts or Standard Webhooks signatures.',
+  twilio: 'Twilio status callbacks and inbound messages (form-encoded), checked by `X-Twilio-Signature` (HMAC-SHA1 with the auth token, or a Webhooks Setting\'s HMAC-SHA256 when `X-Twilio-Webhooks-Signature-Settings` is present). Inbound STOP / START / HELP are applied.',
+  meta: 'WhatsApp Cloud API webhook: `GET` verification handshake, `POST` statuses and inbound messages checked by `X-Hub-Signature-256`.',
+  unsubscribe: 'One-click unsubscribe (RFC 8058) from the signed `List-Unsubscribe` URL of an email: `GET` shows a confirmation form (link scanners unsubscribe nobody), `POST` (`List-Unsubscribe=One-Click`) suppresses the recipient for that sender.',
+  resend: 'Resend delivery events (delivered, bounced, complained, delivery_delayed, opened), checked by their Svix signature (`svix-id`, `svix-timestamp`, `svix-signature`).',
+  emailjs: 'EmailJS-compatible form submission (JSON or multipart): browser posts from allowed origins (CAPTCHA-verified when configured), or Standard Webhooks signatures, or the private key.',
 } as const;
 
 type Provider = keyof typeof providers;
@@ -128,15 +130,42 @@ async function forward(messages: Messages, ctx: RouteContext<unknown, unknown, u
   headers.delete('transfer-encoding');
   if (raw) headers.set('content-length', String(raw.byteLength));
   const forwarded = new Request(request.url, { method: request.method, headers, body: raw, signal: request.signal });
-  if (provider !== 'emailjs') return messages.webhooks[provider](forwarded);
+  if (provider === 'unsubscribe') return messages.webhooks.unsubscribe(forwarded);
+  if (provider !== 'emailjs') return messages.webhooks[provider](forwarded, { maxBytes: ctx.options.webhookBodyLimit });
   const forwardedFor = ctx.options.trustProxy ? request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() : undefined;
   const ip = clientAddresses.get(request) ?? forwardedFor;
   return messages.webhooks.emailjs(forwarded, ip ? { ip } : {});
 }
 
-/** Provider webhooks, handed to messaging's web-standard handlers. */
+type Responses = Route['responses'];
+
+const common = {
+  401: { description: 'Missing, forged or expired signature.' },
+  404: { description: 'Messaging is not configured for this provider.' },
+  413: { description: 'Body larger than `webhookBodyLimit` (EmailJS: `emailjs.maxBytes`).' },
+} satisfies Responses;
+
+const replies: Record<string, Responses> = {
+  twilio: { 200: { description: 'Accepted (or a duplicate, applied once): empty TwiML, as Twilio expects.', contentType: 'text/xml' }, ...common },
+  metaVerify: { 200: { description: 'The `hub.challenge` value, echoed.', contentType: 'text/plain' }, 403: { description: '`hub.verify_token` does not match.' }, 404: common[404] },
+  meta: { 200: { description: 'Accepted (or a duplicate, applied once): `EVENT_RECEIVED`.', contentType: 'text/plain' }, 400: { description: 'The body is not JSON.' }, ...common },
+  resend: { 200: { description: 'Accepted (or a duplicate, applied once): `OK`.', contentType: 'text/plain' }, 400: { description: 'The body is not JSON.' }, ...common },
+  unsubscribeGet: { 200: { description: 'A confirmation form.', contentType: 'text/html' }, 403: { description: 'The link\'s signature does not match.' }, 404: { description: 'Unsubscribe links are not configured.' } },
+  unsubscribePost: { 200: { description: 'Unsubscribed (also when already).', contentType: 'text/html' }, 403: { description: 'The link\'s signature does not match.' }, 404: { description: 'Unsubscribe links are not configured.' } },
+  emailjs: {
+    200: { description: 'Accepted, a duplicate, or dropped by the honeypot: `OK`, as EmailJS answers.', contentType: 'text/plain' },
+    400: { description: 'Malformed body; `detail` names the parameter.' },
+    ...common,
+    403: { description: 'Unknown public key, Origin not allowed, private key missing, or CAPTCHA not solved.' },
+    429: { description: 'Per-IP or global submission limit reached; `Retry-After` says when to try again.' },
+    503: { description: 'The CAPTCHA service could not be reached; `Retry-After` says when to try again.' },
+  },
+  emailjsPreflight: { 204: { description: 'CORS preflight accepted for an allowed Origin.' }, 403: { description: 'Origin not allowed.' }, 404: common[404] },
+};
+
+/** Provider webhooks, handed to messaging's web-standard handlers. Errors are `application/problem+json`. */
 function webhookRoutes(messages: Messages): Route[] {
-  const webhook = (operationId: string, provider: Provider, path: string, method: Method, summary: string): Route => ({
+  const webhook = (operationId: string, provider: Provider, path: string, method: Method, summary: string, responses: Responses): Route => ({
     operationId,
     method,
     path,
@@ -144,25 +173,22 @@ function webhookRoutes(messages: Messages): Route[] {
     summary,
     description: providers[provider],
     access: 'webhook',
-    responses: {
-      200: { description: 'Accepted (or a duplicate, applied once); the provider\'s expected reply.', contentType: 'text/plain' },
-      401: { description: 'Missing, forged or expired signature.' },
-      403: { description: 'Refused (e.g. unknown EmailJS public key, wrong verify token).' },
-      404: { description: 'Messaging is not configured for this provider.' },
-      413: { description: 'Body larger than `webhookBodyLimit`.' },
-    },
+    responses,
     handle: (ctx) => forward(messages, ctx, provider),
   });
   return [
-    webhook('twilioWebhook', 'twilio', '/webhooks/twilio', 'POST', 'Twilio status callback'),
-    webhook('metaWebhookVerify', 'meta', '/webhooks/meta', 'GET', 'WhatsApp webhook verification'),
-    webhook('metaWebhook', 'meta', '/webhooks/meta', 'POST', 'WhatsApp status and message webhook'),
-    webhook('emailjsWebhook', 'emailjs', '/webhooks/emailjs', 'POST', 'EmailJS form submission'),
-    webhook('emailjsWebhookPreflight', 'emailjs', '/webhooks/emailjs', 'OPTIONS', 'CORS preflight of EmailJS submissions'),
-    webhook('emailjsSend', 'emailjs', '/api/v1.0/email/send', 'POST', 'EmailJS-compatible send (point `@emailjs/browser` `origin` here)'),
-    webhook('emailjsSendPreflight', 'emailjs', '/api/v1.0/email/send', 'OPTIONS', 'CORS preflight of EmailJS-compatible sends'),
-    webhook('emailjsSendForm', 'emailjs', '/api/v1.0/email/send-form', 'POST', 'EmailJS-compatible multipart form send'),
-    webhook('emailjsSendFormPreflight', 'emailjs', '/api/v1.0/email/send-form', 'OPTIONS', 'CORS preflight of EmailJS-compatible form sends'),
+    webhook('twilioWebhook', 'twilio', '/webhooks/twilio', 'POST', 'Twilio status callback and inbound message', replies.twilio as Responses),
+    webhook('metaWebhookVerify', 'meta', '/webhooks/meta', 'GET', 'WhatsApp webhook verification', replies.metaVerify as Responses),
+    webhook('metaWebhook', 'meta', '/webhooks/meta', 'POST', 'WhatsApp status and message webhook', replies.meta as Responses),
+    webhook('unsubscribeConfirm', 'unsubscribe', '/unsubscribe', 'GET', 'Unsubscribe confirmation page', replies.unsubscribeGet as Responses),
+    webhook('unsubscribeOneClick', 'unsubscribe', '/unsubscribe', 'POST', 'One-click unsubscribe (RFC 8058)', replies.unsubscribePost as Responses),
+    webhook('resendWebhook', 'resend', '/webhooks/resend', 'POST', 'Resend delivery events', replies.resend as Responses),
+    webhook('emailjsWebhook', 'emailjs', '/webhooks/emailjs', 'POST', 'EmailJS form submission', replies.emailjs as Responses),
+    webhook('emailjsWebhookPreflight', 'emailjs', '/webhooks/emailjs', 'OPTIONS', 'CORS preflight of EmailJS submissions', replies.emailjsPreflight as Responses),
+    webhook('emailjsSend', 'emailjs', '/api/v1.0/email/send', 'POST', 'EmailJS-compatible send (point `@emailjs/browser` `origin` here)', replies.emailjs as Responses),
+    webhook('emailjsSendPreflight', 'emailjs', '/api/v1.0/email/send', 'OPTIONS', 'CORS preflight of EmailJS-compatible sends', replies.emailjsPreflight as Responses),
+    webhook('emailjsSendForm', 'emailjs', '/api/v1.0/email/send-form', 'POST', 'EmailJS-compatible multipart form send', replies.emailjs as Responses),
+    webhook('emailjsSendFormPreflight', 'emailjs', '/api/v1.0/email/send-form', 'OPTIONS', 'CORS preflight of EmailJS-compatible form sends', replies.emailjsPreflight as Responses),
   ];
 }
 

@@ -20,7 +20,7 @@ export type { BatchHandle, MessageWebhooks } from './messages.js';
 export { Messages } from './messages.js';
 export type { MessagesOptions, MessagesPlugin, MessagingCourier } from './plugin.js';
 export { messages } from './plugin.js';
-export type { MessageProvider, OutgoingMessage, ProviderContext, SendResult } from './providers/provider.js';
+export type { EmailExtras, MessageProvider, OutgoingMessage, ProviderContext, SendResult } from './providers/provider.js';
 export type { StandardWebhookCheck } from './signatures.js';
 export { metaSignature, standardWebhookSignature, twilioSignature, verifyMetaSignature, verifyStandardWebhook, verifyTwilioSignature } from './signatures.js';
 export type {
@@ -29,8 +29,11 @@ export type {
   BuiltinChannel,
   BulkRecipient,
   Channel,
+  ChannelFallback,
   ContentTemplate,
+  EmailAttachment,
   EmailTemplate,
+  MediaItem,
   MessageAttempt,
   MessageError,
   MessageEvent,
@@ -39,11 +42,14 @@ export type {
   MessageStatus,
   MessageTemplate,
   OutcomeClass,
+  QuietHours,
   SendBulkInput,
   SendMessageInput,
   SendOptions,
   StatusCounts,
   TemplateVariables,
   WhatsAppTemplate,
+  WhatsAppTemplateButton,
+  WhatsAppTemplateHeader,
 } from './types.js';
 export type { RequestInfo } from './webhooks/emailjs.js';

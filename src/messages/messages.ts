@@ -2,14 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { parse } from '../config.js';
 import { type Queryable, queryableOf } from '../db/pool.js';
-import { ValidationError } from '../errors.js';
+import { NotFoundError, StateError, ValidationError } from '../errors.js';
 import type { RateLimitSpec } from '../limits/rate-limiter.js';
 import type { PluginHost } from '../plugins.js';
 import { defineTask } from '../registry.js';
 import { insertBulk, selectBatch, selectBatches } from './batches.js';
 import { builtinChannels, type ChannelDefinition } from './channels.js';
+import { classifySmtp } from './classify.js';
 import { emailjsTaskSchema, type ParsedProviders, type ProvidersConfig, providersSchema, sendBulkInputSchema, sendInputSchema } from './config.js';
+import { isProviderTemplate } from './content.js';
+import { parseDsn } from './dsn.js';
+import { chainCount, insertFollowUp } from './followups.js';
 import { Gates } from './gates.js';
+import { toMediaItems } from './media.js';
 import { type MessageNames, messageNames } from './names.js';
 import { metaProvider } from './providers/meta.js';
 import type { MessageProvider } from './providers/provider.js';
@@ -25,6 +30,7 @@ import {
   insertMessage,
   insertSuppression,
   type MessageRow,
+  type StoredEmailOptions,
   selectAttempts,
   selectEvents,
   selectMessage,
@@ -35,28 +41,43 @@ import { createSubmissionHandler, EMAILJS_TASK } from './submissions.js';
 import type {
   BatchProgress,
   Channel,
+  ChannelFallback,
+  ContentTemplate,
+  MediaItem,
   MessageAttempt,
   MessageEvent,
   MessageInfo,
   MessageQueueStatus,
   MessageStatus,
+  MessageTemplate,
   SendBulkInput,
   SendMessageInput,
   SendOptions,
   StatusCounts,
+  WhatsAppTemplate,
 } from './types.js';
 import { MESSAGE_STATUSES } from './types.js';
+import { unsubscribeEndpoint } from './unsubscribe.js';
 import { uuidOrNull } from './webhooks/body.js';
 import { emailjsEndpoint, type RequestInfo } from './webhooks/emailjs.js';
 import { metaWebhook } from './webhooks/meta.js';
-import { type ProviderStatusEvent, twilioWebhook } from './webhooks/twilio.js';
+import { resendWebhook } from './webhooks/resend.js';
+import { type InboundEvent, type ProviderStatusEvent, twilioWebhook } from './webhooks/twilio.js';
 
 /** Web-standard webhook handlers, for any HTTP framework (`Request` in, `Response` out). */
 export interface MessageWebhooks {
-  /** Twilio status callbacks (`POST`, `X-Twilio-Signature`). */
-  twilio(request: Request): Promise<Response>;
-  /** Meta WhatsApp webhooks: `GET` = `hub.challenge` handshake, `POST` = events (`X-Hub-Signature-256`). */
-  meta(request: Request): Promise<Response>;
+  /**
+   * Twilio status callbacks and inbound messages (`POST`, `X-Twilio-Signature`;
+   * HMAC-SHA256 Webhooks Settings with `twilio.webhookSigningKey`). `maxBytes`
+   * caps the body (default 256 KiB, as `pgcourier/http`'s `webhookBodyLimit`).
+   */
+  twilio(request: Request, info?: { maxBytes?: number }): Promise<Response>;
+  /** Meta WhatsApp webhooks: `GET` = `hub.challenge` handshake, `POST` = statuses and inbound messages (`X-Hub-Signature-256`). */
+  meta(request: Request, info?: { maxBytes?: number }): Promise<Response>;
+  /** Resend delivery events (`POST`, Svix-signed with `resend.webhookSecret`). */
+  resend(request: Request, info?: { maxBytes?: number }): Promise<Response>;
+  /** One-click unsubscribe links (RFC 8058): `GET` shows a confirmation form, `POST` suppresses. */
+  unsubscribe(request: Request): Promise<Response>;
   /**
    * The EmailJS-compatible endpoint (`…/api/v1.0/email/send`, `…/send-form`) for
    * browser forms, and its Standard-Webhooks-signed server-to-server variant. Pass
@@ -111,7 +132,7 @@ export class Messages {
   readonly #sendTask;
   readonly #submissionTask;
 
-  /** Web-standard webhook handlers: `twilio`, `meta`, `emailjs`. */
+  /** Web-standard webhook handlers: `twilio`, `meta`, `resend`, `emailjs`. */
   readonly webhooks: MessageWebhooks;
 
   /** Built by the messages plugin; use `courier.messages`. */
@@ -142,7 +163,19 @@ export class Messages {
         get configPause() {
           return self.#config.gates.configPause;
         },
+        get maxDeferral() {
+          return self.#config.gates.maxDeferral;
+        },
         followUp: (db, parent) => this.#followUp(db, parent),
+        fallBack: (db, parent) => this.#channelFallback(db, parent),
+        unsubscribe: () => this.#config.unsubscribe,
+        failover: (channel) => this.#config.failover?.[channel],
+        get windowFromInbound() {
+          return self.#config.windowFromInbound;
+        },
+        get failoverAfter() {
+          return self.#config.gates.failoverAfter;
+        },
       }),
     });
     this.#submissionTask = defineTask({
@@ -157,27 +190,48 @@ export class Messages {
         names: this.#names,
         config: () => this.#config.emailjs,
         send: (input, options) => this.send(input, options),
+        rateLimiter: (key, spec) => this.#host.rateLimiter(key, spec),
       }),
     });
     this.webhooks = {
-      twilio: (request) => {
+      twilio: (request, info = {}) => {
         this.#ensureTasks();
         return twilioWebhook(request, {
           authToken: this.#config.twilio?.authToken ?? null,
+          signingKey: this.#config.twilio?.webhookSigningKey ?? null,
           statusCallback: this.#config.twilio?.statusCallback ?? null,
           apply: (e) => this.#applyEvent(e),
+          inbound: (e) => this.#applyInbound(e),
           logger: host.logger,
+          ...(info.maxBytes ? { maxBytes: info.maxBytes } : {}),
         });
       },
-      meta: (request) => {
+      meta: (request, info = {}) => {
         this.#ensureTasks();
         return metaWebhook(request, {
           appSecret: this.#config.whatsapp?.appSecret ?? null,
           verifyToken: this.#config.whatsapp?.verifyToken ?? null,
           apply: (e) => this.#applyEvent(e),
+          inbound: (e) => this.#applyInbound(e),
           logger: host.logger,
+          ...(info.maxBytes ? { maxBytes: info.maxBytes } : {}),
         });
       },
+      resend: (request, info = {}) => {
+        this.#ensureTasks();
+        return resendWebhook(request, {
+          secret: this.#config.resend?.webhookSecret ?? null,
+          apply: (e) => this.#applyEvent(e),
+          logger: host.logger,
+          ...(info.maxBytes ? { maxBytes: info.maxBytes } : {}),
+        });
+      },
+      unsubscribe: (request) =>
+        unsubscribeEndpoint(request, {
+          config: this.#config.unsubscribe,
+          suppress: (t) => insertSuppression(this.#host.pool, this.#names, { ...t, reason: 'unsubscribed by one-click link (RFC 8058)', code: 'list_unsubscribe', messageId: null }),
+          logger: host.logger,
+        }),
       emailjs: (request, info = {}) => {
         this.#ensureTasks();
         return emailjsEndpoint(request, info, {
@@ -291,12 +345,23 @@ export class Messages {
     const m = parse(sendInputSchema, input, 'messages.send');
     const channel = this.#channel(m.channel, 'messages.send');
     const recipient = this.#recipient(channel, m.to, 'messages.send', 'to');
-    if (m.body === undefined && m.template === undefined && m.html === undefined && !channel.manual) {
-      throw new ValidationError('messages.send', 'body', 'is required (or give template)');
+    if (m.body === undefined && m.template === undefined && m.html === undefined && !m.media?.length && !channel.manual) {
+      throw new ValidationError('messages.send', 'body', 'is required (or give template, html or media)');
     }
     if (m.provider !== undefined && !channel.manual && !this.#provider(m.channel, m.provider)) {
       throw new ValidationError('messages.send', 'provider', `must be a provider configured for channel "${m.channel}"`);
     }
+    const mediaItems = toMediaItems(m.media);
+    let fallback: unknown = m.fallback ?? null;
+    if (m.fallback && 'channel' in m.fallback) {
+      const fb = m.fallback;
+      const other = this.#channel(fb.channel, 'messages.send');
+      if (other.manual || fb.channel === m.channel) throw new ValidationError('messages.send', 'fallback.channel', 'must be another sending channel');
+      if (fb.provider !== undefined && !this.#provider(fb.channel, fb.provider)) throw new ValidationError('messages.send', 'fallback.provider', `must be a provider configured for channel "${fb.channel}"`);
+      this.#checkContent('messages.send', fb.channel, fb.provider ?? null, fb.template ?? null, fb.body ?? (typeof fb.template === 'string' ? fb.template : null), []);
+      fallback = { ...fb, to: this.#recipient(other, fb.to ?? m.to, 'messages.send', 'fallback.to') };
+    }
+    if (!channel.manual) this.#checkContent('messages.send', m.channel, m.provider ?? null, m.template ?? null, m.body ?? (typeof m.template === 'string' ? m.template : null), mediaItems);
     const id = randomUUID();
     const row = {
       id,
@@ -308,27 +373,39 @@ export class Messages {
       html: m.html ?? null,
       template: m.template ?? null,
       variables: m.variables ?? null,
-      media: m.media ?? null,
-      fallback: m.fallback ?? null,
+      media: mediaItems.length > 0 ? mediaItems.map((x) => x.url) : null,
+      mediaItems: m.media?.some((x) => typeof x !== 'string') ? mediaItems : null,
+      fallback,
       provider: m.provider ?? null,
       batchId: null,
       taskId: null as string | null,
       parentId: null,
+      idempotencyKey: m.idempotencyKey ?? null,
+      email: this.#emailOptions(m),
+      sendAt: m.sendAt ?? null,
+      quietHours: m.quietHours ?? null,
       expiresAt: m.expiresAt ?? null,
     };
     if (channel.manual) {
-      await insertMessage(this.#runner(options.tx, 'messages.send') ?? this.#host.pool, this.#names, row);
-      return id;
+      return (await insertMessage(this.#runner(options.tx, 'messages.send') ?? this.#host.pool, this.#names, row)) ?? id;
     }
     this.#ensureTasks();
-    const write = async (db: Queryable) => {
-      row.taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask, ...(m.priority ? { priority: m.priority } : {}) });
-      await insertMessage(db, this.#names, row);
+    const enqueue = (db: Queryable) =>
+      this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask, ...(m.priority ? { priority: m.priority } : {}), ...(m.sendAt ? { runAt: m.sendAt } : {}) });
+    const write = async (db: Queryable): Promise<string> => {
+      if (row.idempotencyKey === null) {
+        row.taskId = await enqueue(db);
+        await insertMessage(db, this.#names, row);
+        return id;
+      }
+      // The key first: a second caller waits here for the first to commit, then gets its id.
+      const existing = await insertMessage(db, this.#names, row);
+      if (existing) return existing;
+      await db.query(`UPDATE ${this.#names.messages} SET task_id = $2 WHERE id = $1`, [id, await enqueue(db)]);
+      return id;
     };
     const tx = this.#runner(options.tx, 'messages.send');
-    if (tx) await write(tx);
-    else await inTransaction(this.#host.pool, write);
-    return id;
+    return tx ? write(tx) : inTransaction(this.#host.pool, write);
   }
 
   /**
@@ -451,12 +528,22 @@ export class Messages {
     if (b.provider !== undefined && !this.#provider(b.channel, b.provider)) {
       throw new ValidationError('messages.sendBulk', 'provider', `must be a provider configured for channel "${b.channel}"`);
     }
+    this.#checkContent('messages.sendBulk', b.channel, b.provider ?? null, b.template, typeof b.template === 'string' ? b.template : null, []);
     const recipients: string[] = [];
     const vars: Array<string | null> = [];
+    const keys: Array<string | null> = [];
+    const quiet: Array<string | null> = [];
+    const seen = new Set<string>();
     for (const [i, r] of b.recipients.entries()) {
       const to = typeof r === 'string' ? r : r.to;
       recipients.push(this.#recipient(channel, to, 'messages.sendBulk', `recipients.${i}`));
       vars.push(typeof r === 'string' || !r.variables ? null : JSON.stringify(r.variables));
+      const key = typeof r === 'string' ? null : (r.idempotencyKey ?? null);
+      if (key !== null && seen.has(key)) throw new ValidationError('messages.sendBulk', `recipients.${i}.idempotencyKey`, 'must be unique within the batch');
+      if (key !== null) seen.add(key);
+      keys.push(key);
+      const zone = typeof r === 'string' ? undefined : r.timeZone;
+      quiet.push(b.quietHours ? JSON.stringify({ ...b.quietHours, ...(zone ? { timeZone: zone } : {}) }) : null);
     }
     this.#ensureTasks();
     const batchId = randomUUID();
@@ -474,6 +561,9 @@ export class Messages {
       ids: recipients.map(() => randomUUID()),
       recipients,
       recipientVariables: vars,
+      idempotencyKeys: keys,
+      sendAt: b.sendAt ?? null,
+      quietHours: quiet,
       task: { queue: MESSAGES_QUEUE, name: SEND_TASK, priority: b.priority ?? 5, ...this.#config.sendTask },
     });
     return batchId;
@@ -562,51 +652,67 @@ export class Messages {
   }
 
   /**
-   * Stops sending to a recipient on a channel (sends to it fail with `suppressed`).
+   * Stops sending to a recipient on a channel (sends to it fail with `suppressed`):
+   * from every sender, or from one sender only (`{ sender }`: a number, messaging
+   * service or address, as a STOP to that number would).
    *
    * @example
    * ```ts
    * await courier.messages.suppress('email', 'bounced@example.test', 'hard bounce');
+   * await courier.messages.suppress('sms', '+15551234567', 'asked us to stop', { sender: '+15550001111' });
    * ```
    */
-  async suppress(channel: Channel, recipient: string, reason = 'manual'): Promise<void> {
+  async suppress(channel: Channel, recipient: string, reason = 'manual', options: { sender?: string } = {}): Promise<void> {
     const def = this.#channel(channel, 'messages.suppress');
-    await insertSuppression(this.#host.pool, this.#names, { channel, recipient: this.#recipient(def, recipient, 'messages.suppress', 'recipient'), reason, code: null, messageId: null });
+    await insertSuppression(this.#host.pool, this.#names, {
+      channel,
+      recipient: this.#recipient(def, recipient, 'messages.suppress', 'recipient'),
+      sender: options.sender ?? '',
+      reason,
+      code: null,
+      messageId: null,
+    });
   }
 
   /**
-   * Lifts a suppression. Returns whether one existed.
+   * Lifts the suppressions of a recipient on a channel (all of them, or only the one
+   * for `{ sender }`). Returns whether one existed.
    *
    * @example
    * ```ts
    * await courier.messages.unsuppress('sms', '+15551234567');
    * ```
    */
-  async unsuppress(channel: Channel, recipient: string): Promise<boolean> {
+  async unsuppress(channel: Channel, recipient: string, options: { sender?: string } = {}): Promise<boolean> {
     const def = this.#channel(channel, 'messages.unsuppress');
-    const { rowCount } = await this.#host.pool.query(`DELETE FROM ${this.#names.suppressions} WHERE channel = $1 AND recipient = $2`, [
+    const { rowCount } = await this.#host.pool.query(`DELETE FROM ${this.#names.suppressions} WHERE channel = $1 AND recipient = $2 AND ($3::text IS NULL OR sender = $3)`, [
       channel,
       this.#recipient(def, recipient, 'messages.unsuppress', 'recipient'),
+      options.sender ?? null,
     ]);
     return (rowCount ?? 0) > 0;
   }
 
   /**
-   * The suppression of a recipient on a channel, or `null`.
+   * The suppression that stops sends to a recipient on a channel, or `null`: the one
+   * for every sender first, else (with `{ sender }`) that sender's, else (without)
+   * any sender's. `sender` is `null` for a suppression of every sender.
    *
    * @example
    * ```ts
    * const s = await courier.messages.suppression('email', 'ana@example.test'); // null when sends are allowed
    * ```
    */
-  async suppression(channel: Channel, recipient: string): Promise<{ reason: string; code: string | null; createdAt: Date } | null> {
+  async suppression(channel: Channel, recipient: string, options: { sender?: string } = {}): Promise<{ reason: string; code: string | null; sender: string | null; createdAt: Date } | null> {
     const def = this.#channel(channel, 'messages.suppression');
-    const { rows } = await this.#host.pool.query<{ reason: string; error_code: string | null; created_at: Date }>(
-      `SELECT reason, error_code, created_at FROM ${this.#names.suppressions} WHERE channel = $1 AND recipient = $2`,
-      [channel, this.#recipient(def, recipient, 'messages.suppression', 'recipient')],
+    const { rows } = await this.#host.pool.query<{ reason: string; error_code: string | null; sender: string; created_at: Date }>(
+      `SELECT reason, error_code, sender, created_at FROM ${this.#names.suppressions}
+        WHERE channel = $1 AND recipient = $2 AND (sender = '' OR $3::text IS NULL OR sender = $3)
+        ORDER BY sender = '' DESC, created_at LIMIT 1`,
+      [channel, this.#recipient(def, recipient, 'messages.suppression', 'recipient'), options.sender ?? null],
     );
     const r = rows[0];
-    return r ? { reason: r.reason, code: r.error_code, createdAt: r.created_at } : null;
+    return r ? { reason: r.reason, code: r.error_code, sender: r.sender === '' ? null : r.sender, createdAt: r.created_at } : null;
   }
 
   /**
@@ -670,6 +776,109 @@ export class Messages {
       [olderThan],
     );
     return { messages, batches: batches ?? 0 };
+  }
+
+  /**
+   * Asks the provider about a message whose outcome is `unknown` (a request that
+   * may have arrived): when the provider has it, the message becomes `sent` with
+   * the provider's id (its webhooks then apply as usual); when the provider has no
+   * such message, it stays `unknown` and {@link Messages.resend} may send it again.
+   * `unsupported` when the provider cannot look messages up (Twilio can, by recipient,
+   * sender and time).
+   *
+   * @example
+   * ```ts
+   * const r = await courier.messages.reconcile(id);
+   * if (r.outcome === 'not_found') await courier.messages.resend(id);
+   * ```
+   */
+  async reconcile(id: string): Promise<{ outcome: 'found' | 'not_found' | 'unsupported'; providerMessageId?: string }> {
+    const uuid = uuidOrNull(id);
+    const row = uuid ? await selectMessage(this.#host.pool, this.#names, uuid) : null;
+    if (!row || !uuid) throw new NotFoundError(`message ${id} does not exist`);
+    if (row.status !== 'unknown') throw new StateError(`message ${id} is ${row.status}; only unknown messages are reconciled`);
+    const provider = row.provider ? this.#provider(row.channel, row.provider) : undefined;
+    const attempts = await selectAttempts(this.#host.pool, this.#names, uuid);
+    const last = attempts.at(-1);
+    if (!provider?.lookup || !last) return { outcome: 'unsupported' };
+    const found = await provider.lookup({ id: uuid, channel: row.channel, to: row.recipient, from: row.sender, startedAt: last.startedAt }, {});
+    if (found === null) return { outcome: 'unsupported' };
+    if (!found.found) {
+      await insertManualEvent(this.#host.pool, this.#names, uuid, null, `reconcile: ${provider.name} has no such message`, false);
+      return { outcome: 'not_found' };
+    }
+    await inTransaction(this.#host.pool, async (db) => {
+      await db.query(
+        `UPDATE ${this.#names.messages} SET status = 'sent', provider_message_id = $2, error_code = NULL, error_text = NULL, sent_at = coalesce(sent_at, now()), updated_at = now()
+          WHERE id = $1 AND status = 'unknown'`,
+        [uuid, found.providerMessageId],
+      );
+      await insertManualEvent(db, this.#names, uuid, 'sent', `reconcile: ${provider.name} has it as ${found.providerMessageId}`, true);
+    });
+    return { outcome: 'found', providerMessageId: found.providerMessageId };
+  }
+
+  /**
+   * Sends a message again, explicitly, as a new linked message (`relation:
+   * 'resend'`, same content and recipient): for an `unknown` message the provider
+   * does not have, or a `failed` / `undelivered` one. Returns the new message's id.
+   *
+   * @example
+   * ```ts
+   * const again = await courier.messages.resend(id);
+   * ```
+   */
+  async resend(id: string): Promise<string> {
+    const uuid = uuidOrNull(id);
+    const row = uuid ? await selectMessage(this.#host.pool, this.#names, uuid) : null;
+    if (!row || !uuid) throw new NotFoundError(`message ${id} does not exist`);
+    if (!['unknown', 'failed', 'undelivered'].includes(row.status)) throw new StateError(`message ${id} is ${row.status}; only unknown, failed or undelivered messages are resent`);
+    const next = randomUUID();
+    this.#ensureTasks();
+    await inTransaction(this.#host.pool, async (db) => {
+      const taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: next }, { tx: db, ...this.#config.sendTask });
+      await insertFollowUp(db, this.#names, { id: next, parentId: uuid, relation: 'resend', taskId });
+    });
+    return next;
+  }
+
+  /**
+   * Applies a bounce or delay report: a Delivery Status Notification (RFC 3464,
+   * `multipart/report; report-type=delivery-status`) as it arrived in the bounce
+   * mailbox (feed it from your inbound mail hook). The message is found by the
+   * returned `Message-ID` (`<message id@domain>`) or `X-Courier-Message-Id`;
+   * `failed` moves it to `undelivered` and, for a mailbox code (5.1.1, 5.2.1…),
+   * suppresses the recipient; `delivered` / `delayed` are recorded. Applying the same
+   * report twice changes nothing.
+   *
+   * @example
+   * ```ts
+   * const { messageId } = await courier.messages.applyDsn(rawBounceEmail);
+   * ```
+   */
+  async applyDsn(raw: string | Uint8Array): Promise<{ messageId: string | null; recipients: number }> {
+    const text = typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8');
+    const dsn = parseDsn(text);
+    if (!dsn) throw new ValidationError('messages.applyDsn', 'raw', 'must be a delivery status notification (multipart/report with a message/delivery-status part)');
+    if (!dsn.messageId) return { messageId: null, recipients: 0 };
+    for (const r of dsn.recipients) {
+      const status: MessageStatus = r.action === 'failed' ? 'undelivered' : r.action === 'delivered' ? 'delivered' : 'sent';
+      const reply = Number(/\b([245]\d\d)\b/.exec(r.diagnostic ?? '')?.[1] ?? (r.status?.startsWith('4') ? 450 : 550));
+      const response = `${reply} ${r.status ?? ''} ${(r.diagnostic ?? '').replace(/^[^;]*;\s*/, '')}`.trim();
+      await this.#applyEvent({
+        source: 'dsn',
+        provider: 'smtp',
+        eventKey: `${dsn.originalMessageId ?? dsn.messageId}:${r.recipient}:${r.action}`.slice(0, 500),
+        status,
+        errorCode: r.action === 'failed' || r.action === 'delayed' ? r.status : null,
+        errorText: r.action === 'failed' || r.action === 'delayed' ? response.slice(0, 500) : null,
+        payload: r,
+        messageId: dsn.messageId,
+        providerMessageId: dsn.originalMessageId,
+        classified: r.action === 'failed' ? classifySmtp({ responseCode: reply, response, command: 'RCPT TO' }) : null,
+      });
+    }
+    return { messageId: dsn.messageId, recipients: dsn.recipients.length };
   }
 
   /**
@@ -741,13 +950,54 @@ export class Messages {
     return undefined;
   }
 
+  /** The email options of a send (reply-to, copies, headers, attachments, unsubscribe), or `null`. */
+  #emailOptions(m: SendMessageInput): StoredEmailOptions | null {
+    const o: StoredEmailOptions = {};
+    if (m.replyTo !== undefined) o.replyTo = m.replyTo;
+    if (m.cc?.length) o.cc = m.cc;
+    if (m.bcc?.length) o.bcc = m.bcc;
+    if (m.headers && Object.keys(m.headers).length > 0) o.headers = m.headers;
+    if (m.attachments?.length) o.attachments = m.attachments;
+    if (m.unsubscribe !== undefined) o.unsubscribe = m.unsubscribe;
+    if (Object.keys(o).length === 0) return null;
+    if (m.channel !== 'email') throw new ValidationError('messages.send', Object.keys(o)[0] as string, 'is for email only');
+    if (m.unsubscribe && !this.#config.unsubscribe) throw new ValidationError('messages.send', 'unsubscribe', 'needs providers.unsubscribe ({ url, secret })');
+    return o;
+  }
+
+  /** Refuses content the chosen provider cannot send (a template of another provider's kind, several WhatsApp media). */
+  #checkContent(where: string, channel: string, provider: string | null, template: unknown, text: string | null, mediaItems: MediaItem[]): void {
+    const p = this.#provider(channel, provider);
+    const providerTemplate = isProviderTemplate(template as MessageTemplate) ? (template as WhatsAppTemplate | ContentTemplate) : null;
+    if (!p) {
+      // No provider in this process (an enqueue-only web server): the kind still says which provider it needs.
+      if (providerTemplate && channel === 'email') throw new ValidationError(where, 'template', 'must not be a WhatsApp or Twilio Content template on email');
+      return;
+    }
+    const problem = p.validate?.({ channel, template: providerTemplate, text, media: mediaItems.map((x) => x.url), mediaItems });
+    if (problem) throw new ValidationError(where, providerTemplate ? 'template' : 'media', `is not sendable through provider "${p.name}": ${problem}`);
+  }
+
   #rate(provider: MessageProvider, channel: string): RateLimitSpec {
     return (provider.rateLimit ?? this.#config.rateLimits[channel] ?? this.#channels.get(channel)?.rateLimit ?? '10/s') as RateLimitSpec;
   }
 
   #secrets(): string[] {
     const c = this.#config;
-    const list = [c.smtp?.auth?.pass, c.resend?.apiKey, c.twilio?.authToken, c.whatsapp?.accessToken, c.whatsapp?.appSecret, c.whatsapp?.verifyToken, c.emailjs?.privateKey, c.emailjs?.webhookSecret];
+    const list = [
+      c.smtp?.auth?.pass,
+      c.resend?.apiKey,
+      c.resend?.webhookSecret,
+      c.twilio?.authToken,
+      c.twilio?.webhookSigningKey,
+      c.whatsapp?.accessToken,
+      c.whatsapp?.appSecret,
+      c.whatsapp?.verifyToken,
+      c.emailjs?.privateKey,
+      c.emailjs?.webhookSecret,
+      c.emailjs?.captcha?.secret,
+      c.unsubscribe?.secret,
+    ];
     for (const p of [...this.#builtin.values(), ...this.#custom.values()]) list.push(...(p.secrets ?? []));
     return list.filter((s): s is string => typeof s === 'string' && s.length > 0);
   }
@@ -772,8 +1022,86 @@ export class Messages {
       if (e.classified?.outcome === 'permanent_recipient') {
         await insertSuppression(db, this.#names, { channel: r.message.channel, recipient: r.message.recipient, reason: (clean.errorText ?? 'reported by provider').slice(0, 300), code: e.errorCode, messageId: r.message.id });
       }
-      if (r.moved && isWindowCode(e.errorCode) && r.message.fallback) await this.#followUp(db, r.message);
+      if (!r.moved || (r.message.status !== 'failed' && r.message.status !== 'undelivered')) return;
+      if (isWindowCode(e.errorCode) && (await this.#followUp(db, r.message))) return;
+      if (e.classified?.outcome === 'retry' && (await this.#deliveryRetry(db, r.message))) return;
+      await this.#channelFallback(db, r.message);
     });
+  }
+
+  /**
+   * Records an inbound message once; STOP suppresses the recipient for the senders
+   * it was sent to, START lifts those suppressions, HELP is recorded.
+   */
+  async #applyInbound(e: InboundEvent): Promise<void> {
+    await inTransaction(this.#host.pool, async (db) => {
+      const { rowCount } = await db.query(
+        `INSERT INTO ${this.#names.inbound} (channel, provider, provider_message_id, recipient, sender, body, keyword)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_message_id) DO NOTHING`,
+        [e.channel, e.provider, e.providerMessageId, e.recipient, e.senders[0] ?? '', e.body?.slice(0, 2000) ?? null, e.keyword],
+      );
+      if ((rowCount ?? 0) === 0) return;
+      if (e.keyword === 'stop') {
+        for (const sender of e.senders) {
+          await insertSuppression(db, this.#names, { channel: e.channel, recipient: e.recipient, sender, reason: 'the recipient replied STOP', code: 'inbound_stop', messageId: null });
+        }
+      } else if (e.keyword === 'start') {
+        await db.query(`DELETE FROM ${this.#names.suppressions} WHERE channel = $1 AND recipient = $2 AND sender = ANY($3::text[])`, [e.channel, e.recipient, e.senders]);
+      }
+    });
+    if (e.keyword) this.#host.logger.info({ channel: e.channel, provider: e.provider, keyword: e.keyword }, 'inbound keyword applied');
+  }
+
+  /**
+   * The cross-channel fallback of a message that failed for good: a new message on
+   * the fallback's channel (`relation: 'channel_fallback'`), once.
+   */
+  async #channelFallback(db: Queryable, parent: MessageRow): Promise<string | null> {
+    const fb = parent.fallback as (ChannelFallback & { to: string }) | null;
+    if (!fb?.channel) return null;
+    const exists = await db.query(`SELECT 1 FROM ${this.#names.messages} WHERE parent_id = $1 AND relation = 'channel_fallback' LIMIT 1`, [parent.id]);
+    if ((exists.rowCount ?? 0) > 0) return null;
+    const id = randomUUID();
+    this.#ensureTasks();
+    const taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask });
+    await insertMessage(db, this.#names, {
+      id,
+      channel: fb.channel,
+      recipient: fb.to,
+      sender: null,
+      subject: fb.subject ?? null,
+      body: fb.body ?? null,
+      html: null,
+      template: fb.template ?? null,
+      variables: fb.variables ?? null,
+      media: null,
+      fallback: null,
+      provider: fb.provider ?? null,
+      batchId: null,
+      taskId,
+      parentId: parent.id,
+      relation: 'channel_fallback',
+      expiresAt: parent.expires_at,
+    });
+    this.#host.logger.info({ messageId: parent.id, fallback: id, channel: fb.channel }, 'message failed; cross-channel fallback enqueued');
+    return id;
+  }
+
+  /**
+   * A new attempt, as a linked message (`relation: 'webhook_retry'`), for a delivery
+   * failure the provider reported as transient; at most `deliveryRetries.max` per
+   * original message, with doubling delays.
+   */
+  async #deliveryRetry(db: Queryable, parent: MessageRow): Promise<string | null> {
+    const { max, delay } = this.#config.deliveryRetries;
+    const done = await chainCount(db, this.#names, parent.id, 'webhook_retry');
+    if (done >= max) return null;
+    const id = randomUUID();
+    this.#ensureTasks();
+    const taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask, delay: delay * 2 ** done });
+    await insertFollowUp(db, this.#names, { id, parentId: parent.id, relation: 'webhook_retry', taskId });
+    this.#host.logger.info({ messageId: parent.id, retry: id }, 'transient delivery failure; a new attempt is scheduled');
+    return id;
   }
 
   /**
@@ -781,8 +1109,8 @@ export class Messages {
    * window: a new message (parent = the refused one) and its task, once.
    */
   async #followUp(db: Queryable, parent: MessageRow): Promise<string | null> {
-    const fb = parent.fallback as { template?: unknown; variables?: Record<string, string | number | boolean | null> } | null;
-    if (!fb?.template) return null;
+    const fb = parent.fallback as { channel?: string; template?: unknown; variables?: Record<string, string | number | boolean | null> } | null;
+    if (!fb?.template || fb.channel) return null;
     const exists = await db.query(`SELECT 1 FROM ${this.#names.messages} WHERE parent_id = $1 LIMIT 1`, [parent.id]);
     if ((exists.rowCount ?? 0) > 0) return null;
     const id = randomUUID();
@@ -804,6 +1132,7 @@ export class Messages {
       batchId: null,
       taskId,
       parentId: parent.id,
+      relation: 'window_fallback',
       expiresAt: parent.expires_at,
     });
     this.#host.logger.info({ messageId: parent.id, followUp: id }, 'WhatsApp window closed; template fallback enqueued');

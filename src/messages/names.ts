@@ -13,6 +13,7 @@ export interface MessageNames {
   readonly suppressions: string;
   readonly gates: string;
   readonly submissions: string;
+  readonly inbound: string;
   /** The `message_status_rank(status)` function. */
   readonly statusRank: string;
   /** The core's task table (send tasks are joined for their retry budget). */
@@ -29,6 +30,7 @@ export function messageNames(names: SqlNames): MessageNames {
     suppressions: names.table('suppressions'),
     gates: names.table('provider_gates'),
     submissions: names.table('submissions'),
+    inbound: names.table('inbound_messages'),
     statusRank: names.table('message_status_rank'),
     tasks: names.tasks,
   });

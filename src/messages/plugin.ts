@@ -26,11 +26,17 @@ type _ProvidersConfigMatch = Check<SameFields<ProvidersConfig, z.input<typeof pr
 const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations', 'messages');
 
 /**
- * Messaging's migrations. Version 20 is the `020_messages` file that earlier
- * releases applied with the core, so databases migrated before the plugin
- * existed find it recorded and apply nothing.
+ * Messaging's migrations (versions 20–29). Version 20 is the `020_messages` file
+ * that earlier releases applied with the core, so databases migrated before the
+ * plugin existed find it recorded and apply nothing.
  */
-export const messagesMigrations: readonly PluginMigration[] = [{ version: 20, name: '020_messages', sql: () => readFile(join(migrationsDir, '020_messages.sql'), 'utf8') }];
+export const messagesMigrations: readonly PluginMigration[] = [
+  { version: 20, name: '020_messages', sql: () => readFile(join(migrationsDir, '020_messages.sql'), 'utf8') },
+  { version: 21, name: '021_messages_scopes', sql: () => readFile(join(migrationsDir, '021_messages_scopes.sql'), 'utf8') },
+  { version: 22, name: '022_submission_checks', sql: () => readFile(join(migrationsDir, '022_submission_checks.sql'), 'utf8') },
+  { version: 23, name: '023_email_options', sql: () => readFile(join(migrationsDir, '023_email_options.sql'), 'utf8') },
+  { version: 24, name: '024_schedule', sql: () => readFile(join(migrationsDir, '024_schedule.sql'), 'utf8') },
+];
 
 /** The messages plugin type: `courier.messages` is a {@link Messages}. */
 export type MessagesPlugin = CourierPlugin<'messages', Messages>;

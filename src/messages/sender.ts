@@ -12,11 +12,15 @@ import type { TaskContext } from '../registry.js';
 import type { ChannelDefinition } from './channels.js';
 import { renderContent } from './content.js';
 import type { Gates } from './gates.js';
+import { WHATSAPP_WINDOW } from './inbound.js';
+import { toMediaItems } from './media.js';
 import type { MessageNames } from './names.js';
 import { errorText, type MessageProvider, type OutgoingMessage, type SendResult } from './providers/provider.js';
+import { quietWait } from './quiet.js';
 import { redact } from './redact.js';
 import { closeAttempt, closeOpenAttempts, insertSuppression, type MessageRow, openAttempt, selectSendState, setStatus } from './store.js';
 import type { MessageStatus, MessageTemplate, TemplateVariables } from './types.js';
+import { listUnsubscribeHeaders, type UnsubscribeSettings } from './unsubscribe.js';
 
 /** Name of the send task. */
 export const SEND_TASK = 'messages.send';
@@ -35,8 +39,20 @@ export interface SenderDeps {
   rate(provider: MessageProvider, channel: string): RateLimitSpec;
   secrets(): string[];
   configPause: number;
+  /** Seconds a message may spend deferred, from its creation, before it fails (`gates.maxDeferral`). */
+  maxDeferral: number;
   /** Creates the follow-up of a message the provider refused for a closed 24-hour window. */
   followUp(db: Queryable, parent: MessageRow): Promise<string | null>;
+  /** Whether WhatsApp windows are known from recorded inbound messages (`providers.windowFromInbound`). */
+  windowFromInbound: boolean;
+  /** Providers to fail over to, in order, per channel (`providers.failover`). */
+  failover(channel: string): string[] | undefined;
+  /** Seconds a provider must stay paused before its messages fail over. */
+  failoverAfter: number;
+  /** One-click unsubscribe settings, if configured. */
+  unsubscribe(): UnsubscribeSettings | undefined;
+  /** Creates the cross-channel fallback of a message that failed for good, if it has one. */
+  fallBack(db: Queryable, parent: MessageRow): Promise<string | null>;
 }
 
 /** What a send task run returns (its task result). */
@@ -78,11 +94,23 @@ export function createSendHandler(deps: SenderDeps) {
     if (m.status !== 'queued' && m.status !== 'pending') return { messageId: id, status: m.status, note: 'already handled' };
 
     const fail = async (code: string, text: string): Promise<never> => {
-      await setStatus(deps.pool, names, id, 'failed', { code, text });
+      await inTransaction(deps.pool, async (db) => {
+        await setStatus(db, names, id, 'failed', { code, text });
+        await deps.fallBack(db, m);
+      });
       throw new PermanentError(`message ${id}: ${code}: ${text}`);
     };
     if (m.expires_at && m.expires_at.getTime() <= Date.now()) await fail('expired', 'not sent before its deadline (expiresAt)');
-    if (st.suppressed) await fail('suppressed', 'recipient is suppressed on this channel');
+    // Every deferral is bounded: a message that waited this long for a slot, a paused provider or a configured process fails.
+    if ((m.send_at ?? m.created_at).getTime() + deps.maxDeferral * 1000 <= Date.now()) {
+      await fail('deferred', `not sent within gates.maxDeferral (${deps.maxDeferral}s): ${m.error_text ?? 'waited for a rate limit, a paused provider or a configured process'}`);
+    }
+    if (st.suppressedFor.includes('')) await fail('suppressed', 'recipient is suppressed on this channel');
+    const quiet = m.quiet_hours ? quietWait(m.quiet_hours) : 0;
+    if (quiet > 0) {
+      await setStatus(deps.pool, names, id, 'pending', null);
+      return retryAfter(quiet + Math.random() * 60, 'quiet hours');
+    }
     if (!channel) await fail('channel', `channel "${m.channel}" is not registered`);
     if (channel?.manual) await fail('channel', `channel "${m.channel}" is tracked, not sent`);
     if (!provider) {
@@ -96,13 +124,17 @@ export function createSendHandler(deps: SenderDeps) {
     }
     provider = provider as MessageProvider;
 
+    // The 24-hour window closed (no inbound message from the recipient in a day): send the template now.
+    const windowTemplate = m.channel === 'whatsapp' && deps.windowFromInbound ? (m.fallback as { channel?: string; template?: unknown; variables?: TemplateVariables } | null) : null;
+    const useTemplate = !!windowTemplate?.template && !windowTemplate.channel && !(await windowOpen(deps.pool, names, m.recipient));
     const rendered = renderContent({
       channel: m.channel,
-      body: m.body,
+      body: useTemplate ? null : m.body,
       html: m.html,
       subject: m.subject ?? st.batchSubject,
-      template: (m.template ?? st.batchTemplate ?? null) as MessageTemplate | null,
-      variables: { ...((st.batchVariables ?? {}) as TemplateVariables), ...(m.variables ?? {}) },
+      template: (useTemplate ? windowTemplate?.template : (m.template ?? st.batchTemplate ?? null)) as MessageTemplate | null,
+      variables: useTemplate ? (windowTemplate?.variables ?? {}) : { ...((st.batchVariables ?? {}) as TemplateVariables), ...(m.variables ?? {}) },
+      hasMedia: !useTemplate && (m.media?.length ?? 0) > 0,
     });
     if (!rendered.ok) return fail('template', rendered.error);
     const out: OutgoingMessage = {
@@ -111,9 +143,36 @@ export function createSendHandler(deps: SenderDeps) {
       to: m.recipient,
       from: m.sender,
       ...rendered.content,
-      media: m.media ?? [],
+      media: useTemplate ? [] : (m.media ?? []),
+      mediaItems: useTemplate ? [] : (m.media_items ?? toMediaItems(m.media)),
       expiresAt: m.expires_at,
+      email: null,
     };
+    // Failover: the provider has been paused longer than gates.failoverAfter; take the next open one.
+    const keyOf = (p: MessageProvider) => p.gateKey?.(out) ?? `${p.name}:${m.channel}`;
+    const alternative = async (current: MessageProvider): Promise<MessageProvider | null> => {
+      for (const name of deps.failover(m.channel) ?? []) {
+        const p = deps.provider(m.channel, name);
+        if (p && p !== current && (await deps.gates.pausedFor(keyOf(p))) <= 0) return p;
+      }
+      return null;
+    };
+    if (deps.failover(m.channel) && (await deps.gates.pausedFor(keyOf(provider))) > deps.failoverAfter) {
+      const next = await alternative(provider);
+      if (next) {
+        log.info({ from: provider.name, to: next.name }, 'provider paused; failing over');
+        provider = next;
+      }
+    }
+    const problem = provider.validate?.(out) ?? null;
+    if (problem) await fail('content', problem);
+    const sender = provider.sender?.(out) ?? out.from ?? provider.name;
+    if (st.suppressedFor.includes(sender)) await fail('suppressed', `recipient is suppressed for sender ${sender} on this channel`);
+    if (m.channel === 'email') {
+      const { unsubscribe, headers, ...extras } = m.email ?? {};
+      const list = deps.unsubscribe() && (unsubscribe ?? m.batch_id !== null) ? listUnsubscribeHeaders(deps.unsubscribe() as UnsubscribeSettings, { channel: m.channel, recipient: m.recipient, sender }) : {};
+      out.email = { ...extras, headers: { ...headers, ...list } };
+    }
 
     // The provider gate: a pause first, then a slot under the send rate.
     const gateKey = provider.gateKey?.(out) ?? `${provider.name}:${m.channel}`;
@@ -126,6 +185,12 @@ export function createSendHandler(deps: SenderDeps) {
     if (!slot.granted) {
       await setStatus(deps.pool, names, id, 'pending', null);
       return retryAfter(slot.retryAfter, 'rate limit');
+    }
+    // Another process may have paused the provider (a 429) while this one waited for its slot.
+    const pausedMeanwhile = await deps.gates.pausedFor(gateKey);
+    if (pausedMeanwhile > 0) {
+      await setStatus(deps.pool, names, id, 'pending', null);
+      return retryAfter(jitter(pausedMeanwhile), 'provider paused');
     }
 
     const n = await openAttempt(deps.pool, names, { id, provider: provider.name, taskId: ctx.taskId, taskAttempt: ctx.attempt });
@@ -163,7 +228,10 @@ export function createSendHandler(deps: SenderDeps) {
     switch (result.outcome) {
       case 'retry': {
         if (last) {
-          await close('failed');
+          await inTransaction(deps.pool, async (db) => {
+            await close('failed', db);
+            await deps.fallBack(db, m);
+          });
           throw new PermanentError(`message ${id}: ${describe} (no retries left)`);
         }
         await close('pending');
@@ -174,26 +242,30 @@ export function createSendHandler(deps: SenderDeps) {
         if (result.pauseGate !== false) await deps.gates.pause(gateKey, wait, `rate limited: ${describe}`);
         await close('pending');
         log.info({ provider: provider.name, code, retryAfter: wait }, 'provider rate limit; deferring');
-        return retryAfter(jitter(wait), 'provider rate limit');
+        const soon = result.pauseGate !== false && wait > deps.failoverAfter && (await alternative(provider));
+        return retryAfter(soon ? jitter(0.5) : jitter(wait), soon ? 'provider rate limit: failing over' : 'provider rate limit');
       }
       case 'config': {
         const pause = Math.max(deps.configPause, result.retryAfter ?? 0);
         const fresh = await deps.gates.pause(gateKey, pause, `configuration: ${describe}`);
         if (fresh) log.error({ provider: provider.name, gate: gateKey, code, error: text, pausedFor: pause }, `provider ${provider.name} refused our configuration (credentials, sender or account); paused for ${pause}s`);
         await close('pending');
-        return retryAfter(jitter(pause), 'provider paused: configuration error');
+        const soon = pause > deps.failoverAfter && (await alternative(provider));
+        return retryAfter(soon ? jitter(0.5) : jitter(pause), soon ? 'provider paused: failing over' : 'provider paused: configuration error');
       }
       case 'permanent_recipient': {
         await inTransaction(deps.pool, async (db) => {
           await close('failed', db);
-          await insertSuppression(db, names, { channel: m.channel, recipient: m.recipient, reason: text.slice(0, 300), code, messageId: id });
+          const scope = result.suppress === 'pair' ? sender : '';
+          await insertSuppression(db, names, { channel: m.channel, recipient: m.recipient, sender: scope, reason: text.slice(0, 300), code, messageId: id });
+          await deps.fallBack(db, m);
         });
-        throw new PermanentError(`message ${id}: ${describe} (recipient suppressed)`);
+        throw new PermanentError(`message ${id}: ${describe} (recipient suppressed${result.suppress === 'pair' ? ` for ${sender}` : ''})`);
       }
       case 'permanent': {
         await inTransaction(deps.pool, async (db) => {
           await close('failed', db);
-          if (m.fallback && isWindowCode(code)) await deps.followUp(db, m);
+          if (!(m.fallback && isWindowCode(code) && (await deps.followUp(db, m)))) await deps.fallBack(db, m);
         });
         throw new PermanentError(`message ${id}: ${describe}`);
       }
@@ -208,6 +280,15 @@ export function createSendHandler(deps: SenderDeps) {
       }
     }
   };
+}
+
+/** Whether the recipient wrote to us on WhatsApp in the last 24 hours (the customer-service window is open). */
+async function windowOpen(db: Queryable, names: MessageNames, recipient: string): Promise<boolean> {
+  const { rows } = await db.query(`SELECT 1 FROM ${names.inbound} WHERE channel = 'whatsapp' AND recipient = $1 AND received_at > now() - make_interval(secs => $2) LIMIT 1`, [
+    recipient,
+    WHATSAPP_WINDOW,
+  ]);
+  return rows.length > 0;
 }
 
 /** Codes that say "WhatsApp's 24-hour window is closed; send a template instead". */

@@ -17,7 +17,7 @@ export function safeEqual(a: string, b: string): boolean {
  * twilioSignature('test-auth-token', 'https://hooks.example.test/twilio/status?m=msg_42', params);
  * ```
  */
-export function twilioSignature(authToken: string, url: string, params: Iterable<[string, string]>): string {
+export function twilioSignature(authToken: string, url: string, params: Iterable<[string, string]>, algorithm: 'sha1' | 'sha256' = 'sha1'): string {
   const byKey = new Map<string, string[]>();
   for (const [k, v] of params) {
     const list = byKey.get(k) ?? [];
@@ -28,7 +28,26 @@ export function twilioSignature(authToken: string, url: string, params: Iterable
   for (const key of [...byKey.keys()].sort()) {
     for (const value of (byKey.get(key) as string[]).sort()) data += key + value;
   }
-  return createHmac('sha1', authToken).update(data, 'utf8').digest('base64');
+  return createHmac(algorithm, authToken).update(data, 'utf8').digest('base64');
+}
+
+/**
+ * Reads `X-Twilio-Webhooks-Signature-Settings` (`key=…,algorithm=HMAC_SHA256`), sent
+ * when a Twilio Webhooks Rule matched and the request is signed with the Setting's
+ * SharedKey instead of the auth token. Returns `null` without the header, and
+ * `'unsupported'` for an algorithm other than HMAC_SHA1 / HMAC_SHA256.
+ */
+export function twilioSignatureSettings(header: string | null): { key: string | null; algorithm: 'sha1' | 'sha256' } | 'unsupported' | null {
+  if (header === null) return null;
+  const fields = new Map(
+    header.split(',').map((part) => {
+      const i = part.indexOf('=');
+      return [part.slice(0, i).trim().toLowerCase(), part.slice(i + 1).trim()] as const;
+    }),
+  );
+  const algorithm = (fields.get('algorithm') ?? 'HMAC_SHA1').toUpperCase();
+  if (algorithm !== 'HMAC_SHA1' && algorithm !== 'HMAC_SHA256') return 'unsupported';
+  return { key: fields.get('key') || null, algorithm: algorithm === 'HMAC_SHA256' ? 'sha256' : 'sha1' };
 }
 
 /**
@@ -48,12 +67,12 @@ export function twilioUrlVariants(url: string): string[] {
   return [...out];
 }
 
-/** Checks an `X-Twilio-Signature` header against each candidate URL. */
-export function verifyTwilioSignature(authToken: string, urls: string[], params: Array<[string, string]>, header: string | null): boolean {
+/** Checks an `X-Twilio-Signature` header against each candidate URL (HMAC-SHA1 unless `algorithm` says otherwise). */
+export function verifyTwilioSignature(authToken: string, urls: string[], params: Array<[string, string]>, header: string | null, algorithm: 'sha1' | 'sha256' = 'sha1'): boolean {
   if (!header) return false;
   for (const url of urls) {
     for (const variant of twilioUrlVariants(url)) {
-      if (safeEqual(twilioSignature(authToken, variant, params), header)) return true;
+      if (safeEqual(twilioSignature(authToken, variant, params, algorithm), header)) return true;
     }
   }
   return false;

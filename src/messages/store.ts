@@ -5,7 +5,8 @@
  */
 import type { Queryable } from '../db/pool.js';
 import type { MessageNames } from './names.js';
-import type { MessageAttempt, MessageEvent, MessageInfo, MessageStatus, OutcomeClass } from './types.js';
+import type { QuietHours } from './quiet.js';
+import type { EmailAttachment, MediaItem, MessageAttempt, MessageEvent, MessageInfo, MessageStatus, OutcomeClass } from './types.js';
 
 /** A row of `messages`. */
 export interface MessageRow {
@@ -19,7 +20,13 @@ export interface MessageRow {
   template: unknown;
   variables: Record<string, string | number | boolean | null> | null;
   media: string[] | null;
+  media_items: MediaItem[] | null;
+  email: StoredEmailOptions | null;
+  send_at: Date | null;
+  quiet_hours: QuietHours | null;
   fallback: unknown;
+  relation: string | null;
+  idempotency_key: string | null;
   status: MessageStatus;
   provider: string | null;
   provider_message_id: string | null;
@@ -49,23 +56,45 @@ export interface NewMessage {
   template: unknown;
   variables: unknown;
   media: string[] | null;
+  mediaItems?: MediaItem[] | null;
+  email?: StoredEmailOptions | null;
+  sendAt?: Date | null;
+  quietHours?: QuietHours | null;
   fallback: unknown;
   provider: string | null;
   batchId: string | null;
   taskId: string | null;
   parentId: string | null;
+  relation?: string | null;
+  idempotencyKey?: string | null;
   expiresAt: Date | null;
   status?: MessageStatus;
 }
 
+/** Email options as stored on a message. */
+export interface StoredEmailOptions {
+  replyTo?: string;
+  cc?: string[];
+  bcc?: string[];
+  headers?: Record<string, string>;
+  attachments?: EmailAttachment[];
+  unsubscribe?: boolean;
+}
+
 const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 
-/** Inserts one message. */
-export async function insertMessage(db: Queryable, names: MessageNames, m: NewMessage): Promise<void> {
-  await db.query(
+/**
+ * Inserts one message. With an idempotency key already used, inserts nothing and
+ * returns the existing message's id (waiting for a concurrent insert of the same
+ * key to commit or roll back); otherwise returns `null`.
+ */
+export async function insertMessage(db: Queryable, names: MessageNames, m: NewMessage): Promise<string | null> {
+  const { rows } = await db.query<{ id: string }>(
     `INSERT INTO ${names.messages} (id, channel, recipient, sender, subject, body, html, template, variables, media, fallback,
-                                provider, batch_id, task_id, parent_id, expires_at, status)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::text[], $11::jsonb, $12, $13, $14, $15, $16, $17)`,
+                                provider, batch_id, task_id, parent_id, expires_at, status, media_items, relation, idempotency_key, email, send_at, quiet_hours)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::text[], $11::jsonb, $12, $13, $14, $15, $16, $17, $18::jsonb, $19, $20, $21::jsonb, $22, $23::jsonb)
+     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+     RETURNING id`,
     [
       m.id,
       m.channel,
@@ -84,8 +113,17 @@ export async function insertMessage(db: Queryable, names: MessageNames, m: NewMe
       m.parentId,
       m.expiresAt,
       m.status ?? 'queued',
+      json(m.mediaItems),
+      m.relation ?? null,
+      m.idempotencyKey ?? null,
+      json(m.email),
+      m.sendAt ?? null,
+      json(m.quietHours),
     ],
   );
+  if (rows.length > 0 || !m.idempotencyKey) return null;
+  const existing = await db.query<{ id: string }>(`SELECT id FROM ${names.messages} WHERE idempotency_key = $1`, [m.idempotencyKey]);
+  return existing.rows[0]?.id ?? null;
 }
 
 /** Turns a row into the public shape. */
@@ -103,6 +141,8 @@ export function toMessageInfo(r: MessageRow): MessageInfo {
     batchId: r.batch_id,
     taskId: r.task_id === null ? null : String(r.task_id),
     parentId: r.parent_id,
+    relation: r.relation,
+    idempotencyKey: r.idempotency_key,
     subject: r.subject,
     expiresAt: r.expires_at,
     createdAt: r.created_at,
@@ -126,7 +166,8 @@ export interface SendState {
   batchSubject: string | null;
   /** Ledger entries a previous attempt left open: the process died mid-request. */
   openAttempts: number;
-  suppressed: boolean;
+  /** Senders the recipient is suppressed for on this channel (`''`: every sender). */
+  suppressedFor: string[];
   /** Counted (non-deferred) attempts of the task, this one included, and its retry budget. */
   counted: number | null;
   maxRetries: number | null;
@@ -134,10 +175,10 @@ export interface SendState {
 
 /** Loads a message with its batch content, open ledger entries, suppression and the task's retry budget. */
 export async function selectSendState(db: Queryable, names: MessageNames, id: string, taskId: string): Promise<SendState | null> {
-  const { rows } = await db.query<MessageRow & { batch_template: unknown; batch_variables: unknown; batch_subject: string | null; open_attempts: number; suppressed: boolean; counted: number | null; max_retries_: number | null }>(
+  const { rows } = await db.query<MessageRow & { batch_template: unknown; batch_variables: unknown; batch_subject: string | null; open_attempts: number; suppressed_for: string[]; counted: number | null; max_retries_: number | null }>(
     `SELECT m.*, b.template AS batch_template, b.variables AS batch_variables, b.subject AS batch_subject,
             (SELECT count(*)::int FROM ${names.attempts} a WHERE a.message_id = m.id AND a.finished_at IS NULL) AS open_attempts,
-            EXISTS (SELECT 1 FROM ${names.suppressions} x WHERE x.channel = m.channel AND x.recipient = m.recipient) AS suppressed,
+            ARRAY(SELECT x.sender FROM ${names.suppressions} x WHERE x.channel = m.channel AND x.recipient = m.recipient) AS suppressed_for,
             (SELECT t.attempts - t.deferrals FROM ${names.tasks} t WHERE t.id = $2::bigint) AS counted,
             (SELECT t.max_retries FROM ${names.tasks} t WHERE t.id = $2::bigint) AS max_retries_
        FROM ${names.messages} m LEFT JOIN ${names.batches} b ON b.id = m.batch_id
@@ -146,8 +187,8 @@ export async function selectSendState(db: Queryable, names: MessageNames, id: st
   );
   const r = rows[0];
   if (!r) return null;
-  const { batch_template, batch_variables, batch_subject, open_attempts, suppressed, counted, max_retries_, ...message } = r;
-  return { message, batchTemplate: batch_template, batchVariables: batch_variables, batchSubject: batch_subject, openAttempts: open_attempts, suppressed, counted, maxRetries: max_retries_ };
+  const { batch_template, batch_variables, batch_subject, open_attempts, suppressed_for, counted, max_retries_, ...message } = r;
+  return { message, batchTemplate: batch_template, batchVariables: batch_variables, batchSubject: batch_subject, openAttempts: open_attempts, suppressedFor: suppressed_for, counted, maxRetries: max_retries_ };
 }
 
 /**
@@ -241,12 +282,15 @@ export async function setStatus(db: Queryable, names: MessageNames, id: string, 
   return rows[0]?.status ?? null;
 }
 
-/** Adds a suppression; a recipient already suppressed keeps its first reason. */
-export async function insertSuppression(db: Queryable, names: MessageNames, x: { channel: string; recipient: string; reason: string; code: string | null; messageId: string | null }): Promise<void> {
+/**
+ * Adds a suppression for every sender (`sender` omitted or `''`) or for one sender;
+ * a suppression already there keeps its first reason.
+ */
+export async function insertSuppression(db: Queryable, names: MessageNames, x: { channel: string; recipient: string; sender?: string; reason: string; code: string | null; messageId: string | null }): Promise<void> {
   await db.query(
-    `INSERT INTO ${names.suppressions} (channel, recipient, reason, error_code, message_id) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (channel, recipient) DO NOTHING`,
-    [x.channel, x.recipient, x.reason, x.code, x.messageId],
+    `INSERT INTO ${names.suppressions} (channel, recipient, sender, reason, error_code, message_id) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (channel, recipient, sender) DO NOTHING`,
+    [x.channel, x.recipient, x.sender ?? '', x.reason, x.code, x.messageId],
   );
 }
 

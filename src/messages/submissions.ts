@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { z } from 'zod';
 import type { Queryable } from '../db/pool.js';
+import type { RateLimiter, RateLimitSpec } from '../limits/rate-limiter.js';
 import { normalizeEmail } from './channels.js';
 import type { emailjsSchema } from './config.js';
 import type { MessageNames } from './names.js';
@@ -27,6 +28,8 @@ export interface SubmissionResult {
   notified: string[];
   /** The auto-reply message, if one was sent. */
   replyMessageId: string | null;
+  /** Why no auto-reply was sent, when auto-replies are configured. */
+  replyNote?: string;
 }
 
 /** What the task needs. */
@@ -35,6 +38,18 @@ export interface SubmissionDeps {
   names: MessageNames;
   config(): z.output<typeof emailjsSchema> | undefined;
   send(input: SendMessageInput, options: SendOptions): Promise<string>;
+  rateLimiter(key: string, spec: RateLimitSpec): RateLimiter;
+}
+
+/** Whether `address` is on the auto-reply allow-list (exact addresses or `@domain` patterns). */
+export function replyAllowed(address: string, allowed: readonly string[]): boolean {
+  const a = address.toLowerCase();
+  return allowed.some((p) => (p.startsWith('@') ? a.endsWith(p.toLowerCase()) : a === p.toLowerCase()));
+}
+
+/** A submitted value as it may appear in an auto-reply: one line, at most 200 characters. */
+function replyValue(v: string | number | boolean | null): string | number | boolean | null {
+  return typeof v === 'string' ? singleLine(v).slice(0, 200) : v;
 }
 
 /** The notification email's text and HTML: one line (or row) per field, values escaped in HTML. */
@@ -73,13 +88,30 @@ export function createSubmissionHandler(deps: SubmissionDeps) {
         }
       }
       let replyMessageId: string | null = null;
-      const replyTo = cfg?.autoReply ? p.submission.template_params[cfg.autoReply.toField] : undefined;
-      if (cfg?.autoReply && typeof replyTo === 'string' && normalizeEmail(replyTo)) {
-        const { subject, text, html } = cfg.autoReply;
-        replyMessageId = await deps.send({ channel: 'email', to: replyTo, template: { subject, text, ...(html ? { html } : {}) }, variables: vars }, { tx: db });
+      let replyNote: string | null = null;
+      const reply = cfg?.autoReply;
+      const rawTo = reply ? p.submission.template_params[reply.toField] : undefined;
+      const replyTo = typeof rawTo === 'string' ? normalizeEmail(rawTo) : null;
+      if (reply && !replyTo) replyNote = `no valid address in ${reply.toField}`;
+      else if (reply && replyTo) {
+        // Never a relay: only verified submissions, or addresses the operator allows, within caps.
+        if (!p.verified && !replyAllowed(replyTo, reply.allowedRecipients)) replyNote = 'not verified and not an allowed recipient';
+        else if (!(await deps.rateLimiter(`emailjs:reply:${replyTo}`, reply.perRecipient as RateLimitSpec).acquire()).granted) replyNote = 'per-recipient auto-reply cap reached';
+        else if (!(await deps.rateLimiter('emailjs:reply:all', reply.total as RateLimitSpec).acquire()).granted) replyNote = 'auto-reply cap reached';
+        else {
+          const safe = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, replyValue(v)])) as TemplateVariables;
+          const { subject, text, html } = reply;
+          replyMessageId = await deps.send({ channel: 'email', to: replyTo, template: { subject, text, ...(html ? { html } : {}) }, variables: safe }, { tx: db });
+        }
       }
-      await db.query(`UPDATE ${deps.names.submissions} SET notify_message_id = $2, reply_message_id = $3 WHERE id = $1`, [id, notified[0] ?? null, replyMessageId]);
-      return { submissionId: id, duplicate: false, notified, replyMessageId };
+      await db.query(`UPDATE ${deps.names.submissions} SET notify_message_id = $2, reply_message_id = $3, verified = $4, reply_note = $5 WHERE id = $1`, [
+        id,
+        notified[0] ?? null,
+        replyMessageId,
+        p.verified,
+        replyNote,
+      ]);
+      return { submissionId: id, duplicate: false, notified, replyMessageId, ...(replyNote ? { replyNote } : {}) };
     });
   };
 }

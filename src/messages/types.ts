@@ -1,3 +1,7 @@
+import type { QuietHours } from './quiet.js';
+
+export type { QuietHours } from './quiet.js';
+
 /** Channels pgcourier knows out of the box. `voice` and `in_person` are tracked, not sent. */
 export type BuiltinChannel = 'email' | 'sms' | 'whatsapp' | 'voice' | 'in_person';
 
@@ -49,12 +53,45 @@ export interface EmailTemplate {
   html?: string;
 }
 
-/** A pre-approved WhatsApp template (Meta Cloud API); `variables` become its parameters. */
+/** A pre-approved WhatsApp template (Meta Cloud API); `variables` become its body parameters. */
 export interface WhatsAppTemplate {
   /** Template name as approved in WhatsApp Manager. */
   name: string;
   /** Language code (default `en_US`). */
   language?: string;
+  /** The header's parameter, for templates with a variable header: text, or a media URL. */
+  header?: WhatsAppTemplateHeader;
+  /** Parameters of the template's buttons, in button order (index 0, 1, …). */
+  buttons?: WhatsAppTemplateButton[];
+}
+
+/** A template header parameter: text, or the link of an image, video or document. */
+export type WhatsAppTemplateHeader = { text: string } | { image: string } | { video: string } | { document: string; filename?: string };
+
+/**
+ * A template button parameter: a dynamic URL suffix (`url`), a quick-reply payload
+ * (`quick_reply`) or a coupon code (`copy_code`).
+ */
+export type WhatsAppTemplateButton = { type: 'url'; text: string } | { type: 'quick_reply'; payload: string } | { type: 'copy_code'; code: string };
+
+/** An email attachment. */
+export interface EmailAttachment {
+  /** File name shown to the recipient. */
+  filename: string;
+  /** The file's bytes, base64-encoded. */
+  content: string;
+  /** MIME type (default: guessed from the file name by the provider). */
+  contentType?: string;
+}
+
+/** A media attachment given with its content type (and a file name for documents). */
+export interface MediaItem {
+  /** Public http(s) URL of the file. */
+  url: string;
+  /** MIME type, e.g. `application/pdf`, `video/mp4`; decides the WhatsApp message type. Default: guessed from the URL's extension. */
+  contentType?: string;
+  /** File name shown for documents. */
+  filename?: string;
 }
 
 /** A Twilio Content API template (`ContentSid`); `variables` become `ContentVariables`. */
@@ -87,19 +124,71 @@ export interface SendMessageInput {
   template?: MessageTemplate;
   /** Values for the template's placeholders. */
   variables?: TemplateVariables;
-  /** Media URLs (MMS over Twilio, WhatsApp media); at most 10. */
-  media?: string[];
+  /**
+   * Media (MMS over Twilio: at most 10; WhatsApp: one per message): URLs, or
+   * `{ url, contentType, filename }` to say what each is.
+   */
+  media?: Array<string | MediaItem>;
   /** Provider to use (default: the channel's configured provider). */
   provider?: string;
   /** Give up (status `failed`, error `expired`) if not sent by then. */
   expiresAt?: Date | string | number;
   /**
-   * WhatsApp: content sent as a new message when the provider reports that the
-   * 24-hour customer-service window is closed (Meta 131047, Twilio 63016).
+   * WhatsApp `{ template, variables }`: sent as a new message when the provider
+   * reports that the 24-hour customer-service window is closed (Meta 131047, Twilio
+   * 63016). Or a {@link ChannelFallback} `{ channel, to?, body | template }`: sent
+   * on another channel when this message fails for good.
    */
-  fallback?: { template: WhatsAppTemplate | ContentTemplate; variables?: TemplateVariables };
+  fallback?: { template: WhatsAppTemplate | ContentTemplate; variables?: TemplateVariables } | ChannelFallback;
   /** Priority of the send task, 1 (highest) … 10 (default 5). */
   priority?: number;
+  /** Email: `Reply-To` address. */
+  replyTo?: string;
+  /** Email: copy recipients (not tracked or suppressed separately). */
+  cc?: string[];
+  /** Email: blind copy recipients (not tracked or suppressed separately). */
+  bcc?: string[];
+  /** Email: extra headers (`X-…` and other non-structural names; no CR/LF in values). */
+  headers?: Record<string, string>;
+  /** Email: files, as base64 `content` (at most 10 files, 10 MB in all). */
+  attachments?: EmailAttachment[];
+  /**
+   * Email: add `List-Unsubscribe` and one-click `List-Unsubscribe-Post` (RFC 8058)
+   * with a signed URL (needs `providers.unsubscribe`). Bulk emails get them by default.
+   */
+  unsubscribe?: boolean;
+  /** Send at this time, not before (a Date, ISO-8601 string or epoch milliseconds). */
+  sendAt?: Date | string | number;
+  /** Do not send inside this daily window (local time in `quietHours.timeZone`); wait for its end. */
+  quietHours?: QuietHours;
+  /**
+   * The caller's key for this message (1–256 characters): a second `send()` with the
+   * same key creates nothing and returns the first message's id, so a caller that
+   * retries after a timeout does not send twice.
+   */
+  idempotencyKey?: string;
+}
+
+/**
+ * Another channel to try when a message fails for good (refused, suppressed,
+ * undeliverable, not sent in time): a new linked message (`relation:
+ * 'channel_fallback'`), e.g. WhatsApp not reachable → SMS.
+ */
+export interface ChannelFallback {
+  /** Channel of the fallback message. */
+  channel: Channel;
+  /** Recipient on that channel (default: the same `to`, if valid there). */
+  to?: string;
+  /** Literal body. */
+  body?: string;
+  /** Subject (email). */
+  subject?: string;
+  /** Template, rendered with `variables`. */
+  template?: MessageTemplate;
+  /** Variables of the template. */
+  variables?: TemplateVariables;
+  /** Provider on that channel (default: the channel's). */
+  provider?: string;
 }
 
 /** Options of `courier.messages.send()`. */
@@ -114,6 +203,10 @@ export interface BulkRecipient {
   to: string;
   /** Variables for this recipient, merged over the batch's shared `variables`. */
   variables?: TemplateVariables;
+  /** The caller's key for this recipient's message: a recipient whose key was already used (in any batch or send) gets no new message. */
+  idempotencyKey?: string;
+  /** This recipient's IANA time zone, for the batch's `quietHours` (default: the window's own). */
+  timeZone?: string;
 }
 
 /** Input of `courier.messages.sendBulk()`. */
@@ -138,6 +231,10 @@ export interface SendBulkInput {
   name?: string;
   /** Priority of the send tasks (default 5). */
   priority?: number;
+  /** Send at this time, not before. */
+  sendAt?: Date | string | number;
+  /** Quiet hours, in each recipient's `timeZone` (else the window's own `timeZone`, else UTC). */
+  quietHours?: QuietHours;
 }
 
 /** An error recorded on a message. */
@@ -174,6 +271,10 @@ export interface MessageInfo {
   taskId: string | null;
   /** Message this one follows up (e.g. a template fallback), or `null`. */
   parentId: string | null;
+  /** Why it follows its parent: `window_fallback`, `webhook_retry`, `failover`, `channel_fallback`, `resend`; or `null`. */
+  relation: string | null;
+  /** The caller's idempotency key, or `null`. */
+  idempotencyKey: string | null;
   /** Subject, when set. */
   subject: string | null;
   /** Deadline, or `null`. */

@@ -179,7 +179,7 @@ describe('webhooks end to end with messaging', () => {
     const post = (signature: string) =>
       fetch(url, { method: 'POST', body: new URLSearchParams(params).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature } });
     const forged = await post(twilioSign(url, { ...params, MessageStatus: 'read' }));
-    expect(forged.status).toBe(403);
+    expect(forged.status).toBe(401);
     expect(await statusOf(id)).not.toBe('delivered');
     const genuine = await post(twilioSign(url, params));
     expect(genuine.status).toBe(200);
@@ -188,7 +188,7 @@ describe('webhooks end to end with messaging', () => {
     expect(replay.status).toBe(200);
     const events = await courier.messages.events(id);
     expect(events.filter((e) => (e as { status?: string }).status === 'delivered')).toHaveLength(1);
-    expect((await fetch(url, { method: 'POST', body: 'MessageStatus=read' })).status).toBe(403);
+    expect((await fetch(url, { method: 'POST', body: 'MessageStatus=read' })).status).toBe(401);
   });
 
   it('Meta: verification handshake, genuine and forged status webhooks', async () => {
@@ -202,7 +202,7 @@ describe('webhooks end to end with messaging', () => {
       entry: [{ id: '1', changes: [{ field: 'messages', value: { statuses: [{ id: 'wamid.TEST1', status: 'read', timestamp: '1763895600', recipient_id: '15555550124', biz_opaque_callback_data: id }] } }] }],
     });
     const send = (signature: string) => fetch(`${server.url}${BASE}/webhooks/meta`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature } });
-    expect((await send(metaSign(body, 'not-the-app-secret'))).status).toBe(403);
+    expect((await send(metaSign(body, 'not-the-app-secret'))).status).toBe(401);
     expect(await statusOf(id)).not.toBe('read');
     const genuine = await send(metaSign(body));
     expect(genuine.status).toBe(200);
@@ -231,6 +231,22 @@ describe('webhooks end to end with messaging', () => {
     expect((await post('sub_0001', now, standardSign('sub_0001', now, body))).status).toBe(200);
     const page = await courier.listTasks({ name: 'process_emailjs_submission' });
     expect(page.tasks).toHaveLength(1);
+  });
+
+  it('provider webhook errors are problem+json: 401 for a bad signature, 404 unconfigured; the body cap is webhookBodyLimit', async () => {
+    const forged = await fetch(`${server.url}${BASE}/webhooks/twilio`, { method: 'POST', body: 'MessageSid=SM1&MessageStatus=read', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'AAAA' } });
+    expect(forged.status).toBe(401);
+    expect(forged.headers.get('content-type')).toBe('application/problem+json');
+    expect(await forged.json()).toMatchObject({ type: 'urn:pgcourier:problem:unauthorized', status: 401, detail: expect.stringMatching(/X-Twilio-Signature/) });
+    const meta = await fetch(`${server.url}${BASE}/webhooks/meta`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSign('{}', 'wrong') } });
+    expect([meta.status, meta.headers.get('content-type')]).toEqual([401, 'application/problem+json']);
+    // A genuine Meta webhook of 300 KiB passes a 512 KiB webhookBodyLimit: messaging applies the same cap, not a smaller one of its own.
+    const wide = createHttpHandler(courier, { basePath: BASE, auth: { token: TOKEN }, webhookBodyLimit: 512 * 1024 });
+    const big = JSON.stringify({ object: 'whatsapp_business_account', entry: [], pad: 'x'.repeat(300 * 1024) });
+    const ok = await call(wide, 'POST', `${BASE}/webhooks/meta`, { token: null, raw: big, headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSign(big) } });
+    expect(ok.status).toBe(200);
+    const tight = createHttpHandler(courier, { basePath: BASE, auth: { token: TOKEN }, webhookBodyLimit: 64 * 1024 });
+    await expectProblem(await call(tight, 'POST', `${BASE}/webhooks/meta`, { token: null, raw: big, headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSign(big) } }), 413);
   });
 
   it('EmailJS browser-compatible path: CORS preflight and a post from an allowed origin', async () => {

@@ -23,9 +23,12 @@ describe('classifyTwilio (by error code first)', () => {
     [400, 21610, 'permanent_recipient'],
     [400, 21211, 'permanent_recipient'],
     [400, 21614, 'permanent_recipient'],
-    [400, 21408, 'config'],
     [401, 20003, 'config'],
-    [400, 21608, 'config'],
+    [400, 21606, 'config'],
+    // One recipient, one region or one To/From pair: fail the message, pause nothing, suppress nobody (issue 14, defects 2 and 4).
+    [400, 21608, 'permanent'],
+    [400, 21408, 'permanent'],
+    [400, 21612, 'permanent'],
     [400, 21602, 'permanent'],
     [400, 21617, 'permanent'],
     [500, 20500, 'ambiguous'],
@@ -46,6 +49,17 @@ describe('classifyTwilio (by error code first)', () => {
   it('a code outranks the HTTP status', () => {
     expect(c(500, 21610).outcome).toBe('permanent_recipient');
   });
+  it('STOP (21610) and a block (30004, 63014) suppress the pair, not the recipient for every sender', () => {
+    expect(c(400, 21610)).toMatchObject({ outcome: 'permanent_recipient', suppress: 'pair' });
+    expect(c(0, 30004)).toMatchObject({ outcome: 'permanent_recipient', suppress: 'pair' });
+    expect(c(400, 21211).suppress).toBeUndefined();
+  });
+  it('capacity errors are long pauses, not failures: 21611 (sender queue full), 63038 (daily limit), 63017', () => {
+    expect(c(400, 21611)).toMatchObject({ outcome: 'rate_limited', retryAfter: 3600 });
+    expect(c(400, 63038)).toMatchObject({ outcome: 'rate_limited', retryAfter: 6 * 3600 });
+    expect(c(400, 63017)).toMatchObject({ outcome: 'rate_limited' });
+    expect(c(400, 63017).pauseGate).not.toBe(false);
+  });
 });
 
 describe('classifyMeta (by error.code, never by HTTP status alone)', () => {
@@ -55,7 +69,8 @@ describe('classifyMeta (by error.code, never by HTTP status alone)', () => {
     [403, 368, 'config'],
     [403, 200, 'config'],
     [400, 131031, 'config'],
-    [400, 132015, 'config'],
+    [400, 132015, 'permanent'],
+    [400, 132016, 'permanent'],
     [400, 131026, 'permanent_recipient'],
     [400, 131047, 'permanent'],
     [400, 132001, 'permanent'],
@@ -74,6 +89,10 @@ describe('classifyMeta (by error.code, never by HTTP status alone)', () => {
     expect(c(400, 131056)).toMatchObject({ outcome: 'rate_limited', retryAfter: 6, pauseGate: false });
     expect(c(400, 80007)).toMatchObject({ outcome: 'rate_limited', retryAfter: 3600 });
     expect(c(400, 4)).toMatchObject({ outcome: 'rate_limited', retryAfter: 60 });
+  });
+  it('131050 (user stopped marketing from this business) suppresses the pair', () => {
+    expect(c(400, 131050)).toMatchObject({ outcome: 'permanent_recipient', suppress: 'pair' });
+    expect(c(400, 131026).suppress).toBeUndefined();
   });
   it('the same code classifies the same whatever HTTP status Meta chose', () => {
     expect(c(400, 130429).outcome).toBe(c(429, 130429).outcome);
@@ -117,6 +136,18 @@ describe('classifySmtp', () => {
     [{ code: 'EENVELOPE', responseCode: 550, command: 'RCPT TO', response: '550 5.1.1 No such user' }, 'permanent_recipient'],
     [{ code: 'EENVELOPE', responseCode: 553, command: 'RCPT TO', response: '553 mailbox name not allowed' }, 'permanent_recipient'],
     [{ code: 'EMESSAGE', responseCode: 554, command: 'DATA', response: '554 5.7.1 Rejected as spam' }, 'permanent'],
+    // Sender and policy problems are never the recipient's fault (issue 14, defect 1).
+    [{ code: 'EENVELOPE', responseCode: 553, command: 'MAIL FROM', response: '553 5.1.8 Sender address rejected: Domain not found' }, 'config'],
+    [{ code: 'EENVELOPE', responseCode: 550, command: 'MAIL FROM', response: '550 5.1.7 Invalid sender address syntax' }, 'config'],
+    [{ code: 'EENVELOPE', responseCode: 550, command: 'MAIL FROM', response: '550 Sender rejected' }, 'config'],
+    [{ code: 'EENVELOPE', responseCode: 550, command: 'RCPT TO', response: '550 5.7.1 Relaying denied' }, 'config'],
+    [{ code: 'EENVELOPE', responseCode: 550, command: 'RCPT TO', response: '550 5.7.606 Access denied, banned sending IP [203.0.113.5]' }, 'config'],
+    [{ code: 'EENVELOPE', responseCode: 550, command: 'RCPT TO', response: '550 5.1.8 Bad sender system address' }, 'config'],
+    [{ code: 'EMESSAGE', responseCode: 550, command: 'DATA', response: '550 5.7.26 Unauthenticated email is not accepted (DMARC)' }, 'config'],
+    [{ code: 'EENVELOPE', responseCode: 550, command: 'RCPT TO', response: '550 5.1.10 Recipient address has null MX' }, 'permanent_recipient'],
+    [{ code: 'EENVELOPE', responseCode: 550, command: 'RCPT TO', response: '550 5.2.1 Mailbox disabled' }, 'permanent_recipient'],
+    [{ code: 'EENVELOPE', responseCode: 552, command: 'RCPT TO', response: '552 5.2.2 Mailbox full' }, 'permanent'],
+    [{ code: 'EENVELOPE', responseCode: 550, command: 'RCPT TO', response: '550 5.3.0 Other mail system problem' }, 'permanent'],
     [{ code: 'EMESSAGE', responseCode: 552, command: 'DATA', response: '552 5.3.4 Message too big' }, 'permanent'],
     [{ code: 'EAUTH', responseCode: 535, command: 'AUTH PLAIN', response: '535 5.7.8 Authentication failed' }, 'config'],
     [{ code: 'ETLS', command: 'CONN', message: 'STARTTLS failed' }, 'config'],

@@ -23,6 +23,7 @@ beforeAll(async () => {
       whatsapp: { phoneNumberId: peer.phoneNumberId, accessToken: peer.accessToken, appSecret: peer.appSecret, verifyToken: VERIFY, baseUrl: peer.url, apiVersion: 'v24.0', timeout: 5 },
       rateLimits: { whatsapp: '50/s' },
       sendTask: fastRetries,
+      deliveryRetries: { max: 1, delay: 0.2 },
     },
     { logger: log.logger },
   );
@@ -112,7 +113,7 @@ describe('Meta WhatsApp Cloud API', () => {
       const m = await waitForStatus(courier, id, ['sent']);
       const wamid = m.providerMessageId as string;
       const hook = (status: string) => statusWebhook(peer.phoneNumberId, { wamid, status, recipient: digits(to), opaque: id });
-      expect(await peer.postWebhook(hook('read'), { forge: true })).toBe(403);
+      expect(await peer.postWebhook(hook('read'), { forge: true })).toBe(401);
       expect((await courier.messages.get(id))?.status).toBe('sent');
       expect(await peer.postWebhook(hook('read'))).toBe(200);
       expect(await peer.postWebhook(hook('read'))).toBe(200);
@@ -175,6 +176,83 @@ describe('Meta WhatsApp Cloud API', () => {
     // The webhook event is applied once: one follow-up only.
     const { rows } = await courier.pool.query(`SELECT count(*)::int AS n FROM "${courier.schema}".messages WHERE parent_id = $1`, [id]);
     expect(rows[0].n).toBe(1);
+  });
+
+  it('a paused (132015) or disabled (132016) template fails that message only: nothing is paused or suppressed', async () => {
+    peer.templates.set('spring_sale:en_US', 0);
+    peer.templateStates.set('spring_sale:en_US', 132015);
+    const recipients = [number(), number()];
+    const batchId = await courier.messages.sendBulk({ channel: 'whatsapp', recipients, template: { name: 'spring_sale', language: 'en_US' } });
+    const final = await courier.messages.batch(batchId).done({ timeout: 20 });
+    expect(final).toMatchObject({ failed: 2, active: 0 });
+    expect(await courier.messages.pausedProviders()).toEqual([]);
+    for (const to of recipients) expect(await courier.messages.suppression('whatsapp', to)).toBeNull();
+    const { rows } = await courier.pool.query<{ error_code: string }>(`SELECT error_code FROM "${courier.schema}".messages WHERE batch_id = $1`, [batchId]);
+    expect(rows.map((r) => r.error_code)).toEqual(['132015', '132015']);
+    // Other messages keep flowing.
+    const id = await courier.messages.send({ channel: 'whatsapp', to: number(), body: 'still here' });
+    expect((await waitForStatus(courier, id, ['sent', 'delivered', 'read', 'failed'])).status).not.toBe('failed');
+  });
+
+  it('media go out typed by content type: a PDF as a document with its file name, a video as video', async () => {
+    const pdfTo = number();
+    const pdf = await courier.messages.send({ channel: 'whatsapp', to: pdfTo, body: 'Your invoice', media: [{ url: 'https://cdn.example.test/dl?id=42', contentType: 'application/pdf', filename: 'invoice-42.pdf' }] });
+    await waitForStatus(courier, pdf, ['sent', 'delivered', 'read']);
+    expect(peer.sends.find((x) => x.to === digits(pdfTo))?.body).toMatchObject({ type: 'document', document: { link: 'https://cdn.example.test/dl?id=42', caption: 'Your invoice', filename: 'invoice-42.pdf' } });
+    const videoTo = number();
+    const video = await courier.messages.send({ channel: 'whatsapp', to: videoTo, media: ['https://cdn.example.test/tour.mp4'] });
+    await waitForStatus(courier, video, ['sent', 'delivered', 'read']);
+    expect(peer.sends.find((x) => x.to === digits(videoTo))?.body).toMatchObject({ type: 'video', video: { link: 'https://cdn.example.test/tour.mp4' } });
+    await expect(courier.messages.send({ channel: 'whatsapp', to: number(), body: 'listen', media: [{ url: 'https://cdn.example.test/v.ogg', contentType: 'audio/ogg' }] })).rejects.toThrow(/audio takes no caption/);
+  });
+
+  it('templates with a media header and buttons are accepted by the Cloud API shape', async () => {
+    peer.templates.set('invoice_ready:en_US', 1);
+    peer.templateHeaders.set('invoice_ready:en_US', 'document');
+    const to = number();
+    const id = await courier.messages.send({
+      channel: 'whatsapp',
+      to,
+      template: { name: 'invoice_ready', language: 'en_US', header: { document: 'https://cdn.example.test/inv.pdf', filename: 'inv.pdf' }, buttons: [{ type: 'url', text: 'inv-42' }] },
+      variables: { 1: 'Ana' },
+    });
+    expect((await waitForStatus(courier, id, ['sent', 'delivered', 'read', 'failed'])).status).not.toBe('failed');
+    const missing = await courier.messages.send({ channel: 'whatsapp', to: number(), template: { name: 'invoice_ready', language: 'en_US' }, variables: { 1: 'Ana' } });
+    expect((await waitForStatus(courier, missing, ['failed', 'sent'])).error?.code).toBe('132012');
+    await expect(courier.messages.send({ channel: 'whatsapp', to: number(), template: { contentSid: `HX${'d'.repeat(32)}` } })).rejects.toThrow(/Content template/);
+  });
+
+  it('131016 (service unavailable) by webhook gets one new linked attempt', async () => {
+    const to = number();
+    let failures = 0;
+    peer.lifecycle = (s) => (s.to === digits(to) && failures++ === 0 ? [{ status: 'failed', delay: 10, errorCode: 131016 }] : [{ status: 'read', delay: 20 }]);
+    try {
+      const id = await courier.messages.send({ channel: 'whatsapp', to, body: 'retry me' });
+      await waitForStatus(courier, id, ['failed']);
+      const retry = await waitFor(async () => {
+        const { rows } = await courier.pool.query<{ id: string }>(`SELECT id FROM "${courier.schema}".messages WHERE parent_id = $1 AND relation = 'webhook_retry'`, [id]);
+        return rows[0]?.id;
+      });
+      expect((await waitForStatus(courier, retry, ['read'])).parentId).toBe(id);
+      expect(peer.sends.filter((x) => x.to === digits(to)).map((x) => x.body.text?.body)).toEqual(['retry me', 'retry me']);
+    } finally {
+      peer.lifecycle = () => [
+        { status: 'sent', delay: 20 },
+        { status: 'delivered', delay: 50 },
+        { status: 'read', delay: 80 },
+      ];
+    }
+  });
+
+  it('an inbound STOP suppresses the recipient for this business number; START lifts it', async () => {
+    const to = number();
+    expect(await peer.postInbound(digits(to), 'STOP')).toBe(200);
+    expect(await courier.messages.suppression('whatsapp', to)).toMatchObject({ sender: peer.phoneNumberId, code: 'inbound_stop' });
+    const blocked = await courier.messages.send({ channel: 'whatsapp', to, body: 'promo' });
+    expect((await waitForStatus(courier, blocked, ['failed', 'sent'])).error?.code).toBe('suppressed');
+    expect(peer.sends.filter((x) => x.to === digits(to))).toHaveLength(0);
+    expect(await peer.postInbound(digits(to), 'start')).toBe(200);
+    expect(await courier.messages.suppression('whatsapp', to)).toBeNull();
   });
 
   it('secrets never appear in logs', () => {

@@ -6,6 +6,7 @@ import { toProgress } from '../../src/messages/batches.js';
 import { normalizeEmail, normalizePhone } from '../../src/messages/channels.js';
 import { renderContent } from '../../src/messages/content.js';
 import { widenRate } from '../../src/messages/gates.js';
+import { whatsappMediaProblem } from '../../src/messages/media.js';
 import { metaBody } from '../../src/messages/providers/meta.js';
 import { addressDomain, smtpMessageId } from '../../src/messages/providers/smtp.js';
 import { twilioForm } from '../../src/messages/providers/twilio.js';
@@ -170,7 +171,7 @@ describe('batch progress', () => {
 });
 
 describe('providers (request shapes)', () => {
-  const msg = { id: '0b7c2f3e-6a51-4c1e-9d2a-1f0e8c9b7a65', channel: 'sms', to: '+15551234567', from: null, subject: null, text: 'Hi', html: null, template: null, variables: {}, media: [], expiresAt: null };
+  const msg = { id: '0b7c2f3e-6a51-4c1e-9d2a-1f0e8c9b7a65', channel: 'sms', to: '+15551234567', from: null, subject: null, text: 'Hi', html: null, template: null, variables: {}, media: [], mediaItems: [], expiresAt: null, email: null };
   it('Twilio form: To, From, Body, MediaUrl repeated, StatusCallback with our id, ValidityPeriod from expiresAt', () => {
     const cfg = { accountSid: 'AC1234567890', authToken: 't', from: '+15550001111', baseUrl: 'https://api.twilio.com', statusCallback: 'https://app.test/hooks/twilio', timeout: 30, ambiguous: 'unknown' as const };
     const form = twilioForm(cfg, { ...msg, media: ['https://x.test/a.png', 'https://x.test/b.png'], expiresAt: new Date(Date.now() + 600_500) });
@@ -191,6 +192,35 @@ describe('providers (request shapes)', () => {
     expect(t.template).toEqual({ name: 'order_shipped', language: { code: 'en_US' }, components: [{ type: 'body', parameters: [{ type: 'text', text: 'Ana' }, { type: 'text', text: '#1042' }] }] });
     const named = metaBody({ ...msg, channel: 'whatsapp', template: { name: 'x' }, variables: { name: 'Ana' } });
     expect((named.template as any).components[0].parameters).toEqual([{ type: 'text', parameter_name: 'name', text: 'Ana' }]);
+  });
+  it('Meta media: the message type follows the content type (document, video, audio, image), with caption and file name', () => {
+    const wa = { ...msg, channel: 'whatsapp' };
+    const one = (item: { url: string; contentType?: string; filename?: string }, text: string | null = 'See attached') => metaBody({ ...wa, text, media: [item.url], mediaItems: [item] });
+    expect(one({ url: 'https://cdn.test/files/invoice-42.pdf' })).toMatchObject({ type: 'document', document: { link: 'https://cdn.test/files/invoice-42.pdf', caption: 'See attached', filename: 'invoice-42.pdf' } });
+    expect(one({ url: 'https://cdn.test/x?id=9', contentType: 'application/pdf', filename: 'Invoice.pdf' })).toMatchObject({ type: 'document', document: { filename: 'Invoice.pdf' } });
+    expect(one({ url: 'https://cdn.test/clip.mp4' })).toMatchObject({ type: 'video', video: { link: 'https://cdn.test/clip.mp4', caption: 'See attached' } });
+    expect(one({ url: 'https://cdn.test/voice', contentType: 'audio/ogg' }, null)).toEqual({
+      messaging_product: 'whatsapp', recipient_type: 'individual', to: '15551234567', biz_opaque_callback_data: msg.id, type: 'audio', audio: { link: 'https://cdn.test/voice' },
+    });
+    expect(one({ url: 'https://cdn.test/a.png' })).toMatchObject({ type: 'image', image: { link: 'https://cdn.test/a.png', caption: 'See attached' } });
+    expect(whatsappMediaProblem({ text: null, mediaItems: [{ url: 'https://a.test/1.png' }, { url: 'https://a.test/2.png' }] })).toMatch(/one media file per message/);
+    expect(whatsappMediaProblem({ text: 'hi', mediaItems: [{ url: 'https://a.test/v.mp3' }] })).toMatch(/audio takes no caption/);
+  });
+  it('Meta template components: header media, body parameters and buttons in order', () => {
+    const t = metaBody({
+      ...msg,
+      channel: 'whatsapp',
+      text: null,
+      template: { name: 'invoice_ready', language: 'en_US', header: { document: 'https://cdn.test/inv.pdf', filename: 'inv.pdf' }, buttons: [{ type: 'url', text: 'inv-42' }, { type: 'quick_reply', payload: 'PAID' }, { type: 'copy_code', code: 'SAVE10' }] },
+      variables: { 1: 'Ana' },
+    });
+    expect((t.template as any).components).toEqual([
+      { type: 'header', parameters: [{ type: 'document', document: { link: 'https://cdn.test/inv.pdf', filename: 'inv.pdf' } }] },
+      { type: 'body', parameters: [{ type: 'text', text: 'Ana' }] },
+      { type: 'button', sub_type: 'url', index: '0', parameters: [{ type: 'text', text: 'inv-42' }] },
+      { type: 'button', sub_type: 'quick_reply', index: '1', parameters: [{ type: 'payload', payload: 'PAID' }] },
+      { type: 'button', sub_type: 'copy_code', index: '2', parameters: [{ type: 'coupon_code', coupon_code: 'SAVE10' }] },
+    ]);
   });
   it('SMTP Message-ID is deterministic per message', () => {
     expect(addressDomain('Acme <noreply@Acme.test>')).toBe('acme.test');

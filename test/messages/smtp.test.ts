@@ -189,3 +189,56 @@ describe('SMTP configuration errors', () => {
     expect(log.text()).not.toContain(wrong);
   });
 });
+
+describe('SMTP errors classified by stage and RFC 3463 code (never the recipient for a sender or policy problem)', () => {
+  let peer: SmtpPeer;
+  let courier: MessagingCourier;
+
+  beforeAll(async () => {
+    peer = await startSmtpPeer({ users: { courier: PASS } });
+    courier = await messagingCourier({
+      smtp: { host: '127.0.0.1', port: peer.port, auth: { user: 'courier', pass: PASS }, from: 'Acme <noreply@acme.test>', tls: { ca: peer.cert.cert }, timeout: 5 },
+      sendTask: fastRetries,
+      gates: { configPause: 0.5 },
+    });
+    await courier.start({ pollInterval: 0.1, concurrency: 2 });
+  });
+  afterAll(async () => {
+    await courier.close({ grace: 1 });
+    await peer.close();
+  });
+
+  it('553 5.1.8 at MAIL FROM (our sender domain) pauses the sender and suppresses nobody; the bulk goes out once it is fixed', async () => {
+    peer.script({ stage: 'MAIL', code: 553, text: '5.1.8 <noreply@acme.test>: Sender address rejected: Domain not found', times: 2 });
+    const recipients = ['one@example.test', 'two@example.test'];
+    const batchId = await courier.messages.sendBulk({ channel: 'email', recipients, template: 'Hi', subject: 'News' });
+    const final = await courier.messages.batch(batchId).done({ timeout: 20 });
+    expect(final).toMatchObject({ completed: 2, failed: 0 });
+    for (const to of recipients) expect(await courier.messages.suppression('email', to)).toBeNull();
+    const { rows } = await courier.pool.query<{ outcome: string; error_code: string }>(
+      `SELECT a.outcome, a.error_code FROM "${courier.schema}".message_attempts a JOIN "${courier.schema}".messages m ON m.id = a.message_id WHERE m.batch_id = $1 AND a.outcome <> 'ok'`,
+      [batchId],
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    expect(rows.every((r) => r.outcome === 'config' && r.error_code === '553 5.1.8')).toBe(true);
+  });
+
+  it('550 5.7.1 relay denied and 550 5.7.606 IP blocklisted at RCPT are policy: nobody is suppressed', async () => {
+    peer.script({ stage: 'RCPT', match: /^relay@/, code: 550, text: '5.7.1 Relaying denied' });
+    peer.script({ stage: 'RCPT', match: /^blocked@/, code: 550, text: '5.7.606 Access denied, banned sending IP [127.0.0.1]' });
+    for (const to of ['relay@example.test', 'blocked@example.test']) {
+      const id = await courier.messages.send({ channel: 'email', to, subject: 'x', body: 'y' });
+      const m = await waitForStatus(courier, id, ['sent', 'failed'], 20_000);
+      expect(m.status).toBe('sent');
+      expect((await courier.messages.attempts(id)).map((a) => a.outcome)).toEqual(['config', 'ok']);
+      expect(await courier.messages.suppression('email', to)).toBeNull();
+    }
+  });
+
+  it('550 5.2.1 (mailbox disabled) at RCPT is about the recipient: suppressed', async () => {
+    peer.script({ stage: 'RCPT', match: /^disabled@/, code: 550, text: '5.2.1 Mailbox disabled, not accepting messages' });
+    const id = await courier.messages.send({ channel: 'email', to: 'disabled@example.test', subject: 'x', body: 'y' });
+    expect((await waitForStatus(courier, id, ['failed', 'sent'])).error?.code).toBe('550 5.2.1');
+    expect(await courier.messages.suppression('email', 'disabled@example.test')).toMatchObject({ code: '550 5.2.1', sender: null });
+  });
+});

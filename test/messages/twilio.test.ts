@@ -138,13 +138,13 @@ describe('Twilio Programmable Messaging', () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilio('not-the-token', url, params) },
         body: new URLSearchParams(params).toString(),
       });
-      expect(forged.status).toBe(403);
+      expect(forged.status).toBe(401);
       const tampered = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilio(peer.authToken, url, { ...params, MessageStatus: 'sent' }) },
         body: new URLSearchParams(params).toString(),
       });
-      expect(tampered.status).toBe(403);
+      expect(tampered.status).toBe(401);
       expect((await courier.messages.get(id))?.status).toBe('delivered');
       // The genuine one is accepted.
       const genuine = await fetch(url, {

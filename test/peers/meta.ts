@@ -35,6 +35,12 @@ export interface MetaPeer {
   webhooks: Array<{ body: string; status: number; at: number }>;
   /** Approved templates: name → number of body parameters. */
   templates: Map<string, number>;
+  /** Templates with a variable header: name:language → the header parameter's type (`image`, `document`, `video`, `text`). */
+  templateHeaders: Map<string, string>;
+  /** Templates that are paused (132015) or disabled (132016): name:language → code. */
+  templateStates: Map<string, number>;
+  /** Posts an inbound customer message (text) as Meta would, signed; returns our status. */
+  postInbound(from: string, text: string): Promise<number>;
   /** Recipients whose customer-service window is closed (free-form → failed 131047). */
   closedWindows: Set<string>;
   lifecycle: (send: MetaSend) => MetaStep[];
@@ -135,9 +141,20 @@ export async function startMetaPeer(options: { phoneNumberId?: string; accessTok
     if (body.messaging_product !== 'whatsapp' || !/^\d{6,15}$/.test(send.to) || !body.type || !body[body.type]) {
       return json(res, 400, graphError(100, 'Invalid parameter'));
     }
+    if (['image', 'video', 'audio', 'document'].includes(body.type) && !/^https?:\/\//.test(String(body[body.type]?.link ?? ''))) {
+      return json(res, 400, graphError(100, `Param ${body.type}['link'] is not a valid URL`));
+    }
+    if (body.type === 'audio' && body.audio?.caption !== undefined) return json(res, 400, graphError(100, 'Param audio[caption] is not supported'));
     if (body.type === 'template') {
-      const count = peer.templates.get(`${body.template?.name}:${body.template?.language?.code}`);
+      const tkey = `${body.template?.name}:${body.template?.language?.code}`;
+      const count = peer.templates.get(tkey);
       if (count === undefined) return json(res, 404, graphError(132001, 'Template name does not exist in the translation'));
+      const state = peer.templateStates.get(tkey);
+      if (state === 132015) return json(res, 400, graphError(132015, 'Template is paused due to low quality'));
+      if (state === 132016) return json(res, 400, graphError(132016, 'Template has been paused too many times and is now permanently disabled'));
+      const headerType = peer.templateHeaders.get(tkey);
+      const header = body.template?.components?.find((c: any) => c.type === 'header')?.parameters?.[0];
+      if (headerType !== undefined && header?.type !== headerType) return json(res, 400, graphError(132012, 'Parameter format does not match format in the created template'));
       const params = body.template?.components?.find((c: any) => c.type === 'body')?.parameters ?? [];
       if (params.length !== count) return json(res, 400, graphError(132000, 'Number of parameters does not match the expected number of params'));
     }
@@ -168,6 +185,28 @@ export async function startMetaPeer(options: { phoneNumberId?: string; accessTok
     webhookUrl: null,
     webhooks: [],
     templates: new Map([['order_shipped:en_US', 2]]),
+    templateHeaders: new Map(),
+    templateStates: new Map(),
+    postInbound: (from, text) =>
+      postWebhook({
+        object: 'whatsapp_business_account',
+        entry: [
+          {
+            id: '1029384756',
+            changes: [
+              {
+                field: 'messages',
+                value: {
+                  messaging_product: 'whatsapp',
+                  metadata: { display_phone_number: '15550001111', phone_number_id: phoneNumberId },
+                  contacts: [{ profile: { name: 'Customer' }, wa_id: from }],
+                  messages: [{ from, id: `wamid.${randomBytes(18).toString('base64url')}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }],
+                },
+              },
+            ],
+          },
+        ],
+      }),
     closedWindows: new Set(),
     lifecycle: () => [
       { status: 'sent', delay: 20 },

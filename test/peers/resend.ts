@@ -1,7 +1,7 @@
 // A local peer shaped like Resend's POST /emails: Bearer auth, validation, an
 // idempotency store keyed by (api key, Idempotency-Key) that replays the first
 // reply (409 on a different body), ratelimit-* headers, scripted failures.
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { json, type PeerRequest, type PeerRule, perform, Script, startRecordingServer } from './http.js';
 
 /** A send request as the peer parsed it. */
@@ -20,7 +20,18 @@ export interface ResendPeer {
   /** Emails actually created (replays excluded). */
   created: Array<{ id: string; body: Record<string, any> }>;
   script(rule: PeerRule<ResendSend>): void;
+  /** Where delivery webhooks go (our endpoint), and the endpoint's signing secret. */
+  webhookUrl: string | null;
+  webhookSecret: string;
+  /** Posts a delivery event for a created email, signed as Svix signs Resend's webhooks; returns our status. */
+  emit(emailId: string, type: string, data?: Record<string, unknown>, options?: { forge?: boolean; timestamp?: number }): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Svix's signature, written out independently: v1,base64(HMAC-SHA256(base64-decoded secret, id.timestamp.body)). */
+export function signSvix(secret: string, id: string, timestamp: number, body: string): string {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
 }
 
 /** Starts a Resend-shaped peer. */
@@ -60,13 +71,34 @@ export async function startResendPeer(options: { apiKey?: string } = {}): Promis
     json(res, 200, { id }, limits);
   });
 
-  return {
+  const peer: ResendPeer = {
     url: server.url,
     apiKey,
     requests: server.requests,
     sends,
     created,
     script: (rule) => script.add(rule),
+    webhookUrl: null,
+    webhookSecret: 'whsec_cmVzZW5kLXdlYmhvb2stc2lnbmluZy1rZXktMDAwMQ==',
+    async emit(emailId, type, data = {}, options = {}) {
+      if (!peer.webhookUrl) return 0;
+      const original = created.find((c) => c.id === emailId)?.body ?? {};
+      const body = JSON.stringify({
+        type,
+        created_at: new Date().toISOString(),
+        data: { email_id: emailId, from: original.from, to: original.to, subject: original.subject, created_at: new Date().toISOString(), tags: Object.fromEntries((original.tags ?? []).map((t: { name: string; value: string }) => [t.name, t.value])), ...data },
+      });
+      const id = `msg_${randomUUID().replaceAll('-', '')}`;
+      const ts = options.timestamp ?? Math.floor(Date.now() / 1000);
+      const res = await fetch(peer.webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'svix-id': id, 'svix-timestamp': String(ts), 'svix-signature': signSvix(options.forge ? 'whsec_Zm9yZ2Vk' : peer.webhookSecret, id, ts, body) },
+        body,
+      });
+      await res.text();
+      return res.status;
+    },
     close: server.close,
   };
+  return peer;
 }

@@ -41,22 +41,37 @@ export interface TwilioPeer {
   optedOut: Set<string>;
   /** Numbers Twilio calls invalid: 400 / 21211. */
   invalid: Set<string>;
+  /** Numbers whose create is accepted (the message exists) but whose reply is lost: the connection drops. */
+  acceptThenDrop: Set<string>;
   script(rule: PeerRule<TwilioCreate>): void;
   /** Status callbacks sent after each accepted create (default: sent, then delivered). */
   lifecycle: (create: TwilioCreate) => LifecycleStep[];
   /** Send every callback twice. */
   duplicateCallbacks: boolean;
+  /** A Webhooks Setting that signs every webhook instead of the auth token (a Webhooks Rule matched). */
+  webhookSetting: { keySid: string; secret: string; algorithm: 'HMAC_SHA1' | 'HMAC_SHA256' } | null;
+  /** Posts an inbound message (a customer texting our number) to `url`, signed as Twilio signs it; returns our status and body. */
+  inbound(url: string, m: { from: string; to: string; body: string; messagingServiceSid?: string; optOutType?: string }): Promise<{ status: number; body: string }>;
   /** True when no status callback is scheduled or in flight. */
   settled(): boolean;
   close(): Promise<void>;
 }
 
-/** Twilio's signature, computed independently of the library's own implementation. */
-export function signTwilio(authToken: string, url: string, params: Record<string, string>): string {
+/** Twilio's signature, computed independently of the library's own implementation (HMAC-SHA1, or SHA-256 for a Webhooks Setting). */
+export function signTwilio(key: string, url: string, params: Record<string, string>, algorithm: 'sha1' | 'sha256' = 'sha1'): string {
   const data = Object.keys(params)
     .sort()
     .reduce((acc, k) => acc + k + params[k], url);
-  return createHmac('sha1', authToken).update(Buffer.from(data, 'utf-8')).digest('base64');
+  return createHmac(algorithm, key).update(Buffer.from(data, 'utf-8')).digest('base64');
+}
+
+/** Headers Twilio signs a webhook with: the auth token (SHA-1), or a Webhooks Setting's SharedKey with its settings header. */
+export function twilioSignatureHeaders(authToken: string, url: string, params: Record<string, string>, setting: { keySid: string; secret: string; algorithm: 'HMAC_SHA1' | 'HMAC_SHA256' } | null): Record<string, string> {
+  if (!setting) return { 'x-twilio-signature': signTwilio(authToken, url, params) };
+  return {
+    'x-twilio-signature': signTwilio(setting.secret, url, params, setting.algorithm === 'HMAC_SHA256' ? 'sha256' : 'sha1'),
+    'x-twilio-webhooks-signature-settings': `key=${setting.keySid},algorithm=${setting.algorithm}`,
+  };
 }
 
 /** Starts a Twilio-shaped peer. */
@@ -99,7 +114,7 @@ export async function startTwilioPeer(options: { accountSid?: string; authToken?
         method: 'POST',
         headers: {
           'content-type': 'application/x-www-form-urlencoded',
-          'x-twilio-signature': signTwilio(authToken, url, params),
+          ...twilioSignatureHeaders(authToken, url, params, peer.webhookSetting),
           'i-twilio-idempotency-token': token,
         },
         body: new URLSearchParams(params).toString(),
@@ -110,10 +125,20 @@ export async function startTwilioPeer(options: { accountSid?: string; authToken?
   };
 
   const server = await startRecordingServer((req, res) => {
-    const m = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(req.path);
-    if (req.method !== 'POST' || !m) return json(res, 404, { code: 20404, message: 'The requested resource was not found', status: 404 });
+    const [path, query] = req.path.split('?') as [string, string | undefined];
+    const m = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(path);
+    if (!m || (req.method !== 'POST' && req.method !== 'GET')) return json(res, 404, { code: 20404, message: 'The requested resource was not found', status: 404 });
     if (req.headers.authorization !== expectedAuth || m[1] !== accountSid) {
       return json(res, 401, { code: 20003, message: 'Authentication Error - invalid username', more_info: 'https://www.twilio.com/docs/errors/20003', status: 401 });
+    }
+    if (req.method === 'GET') {
+      // Message list, filtered as Twilio filters it: To, and DateSent> (a day).
+      const q = new URLSearchParams(query ?? '');
+      const since = q.get('DateSent>') ? Date.parse(`${q.get('DateSent>')}T00:00:00Z`) : 0;
+      const messages = creates
+        .filter((c) => c.sid && (!q.get('To') || c.to === q.get('To')) && c.request.at >= since)
+        .map((c) => ({ sid: c.sid, to: c.to, from: c.form.get('From'), body: c.form.get('Body'), direction: 'outbound-api', status: 'sent', date_created: new Date(c.request.at).toUTCString() }));
+      return json(res, 200, { messages, page: 0, page_size: Number(q.get('PageSize') ?? 50) });
     }
     const form = new URLSearchParams(req.raw.toString('utf8'));
     const to = form.get('To') ?? '';
@@ -131,6 +156,10 @@ export async function startTwilioPeer(options: { accountSid?: string; authToken?
     if (!form.get('From') && !form.get('MessagingServiceSid')) return json(res, 400, { code: 21603, message: "A 'From' phone number is required.", status: 400 });
     if (!form.get('Body') && !form.get('MediaUrl') && !form.get('ContentSid')) return json(res, 400, { code: 21602, message: 'Message body is required.', status: 400 });
     create.sid = `${form.getAll('MediaUrl').length > 0 ? 'MM' : 'SM'}${randomBytes(16).toString('hex')}`;
+    if (peer.acceptThenDrop.has(number)) {
+      res.socket?.destroy();
+      return;
+    }
     json(res, 201, {
       sid: create.sid,
       account_sid: accountSid,
@@ -166,12 +195,38 @@ export async function startTwilioPeer(options: { accountSid?: string; authToken?
     callbacks,
     optedOut: new Set(),
     invalid: new Set(),
+    acceptThenDrop: new Set(),
     script: (rule) => script.add(rule),
     lifecycle: () => [
       { status: 'sent', delay: 20 },
       { status: 'delivered', delay: 60 },
     ],
     duplicateCallbacks: false,
+    webhookSetting: null,
+    async inbound(url, m) {
+      const sid = `SM${randomBytes(16).toString('hex')}`;
+      const params: Record<string, string> = {
+        AccountSid: accountSid,
+        ApiVersion: '2010-04-01',
+        Body: m.body,
+        From: m.from,
+        MessageSid: sid,
+        NumMedia: '0',
+        NumSegments: '1',
+        SmsMessageSid: sid,
+        SmsSid: sid,
+        SmsStatus: 'received',
+        To: m.to,
+        ...(m.messagingServiceSid ? { MessagingServiceSid: m.messagingServiceSid } : {}),
+        ...(m.optOutType ? { OptOutType: m.optOutType } : {}),
+      };
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...twilioSignatureHeaders(authToken, url, params, peer.webhookSetting) },
+        body: new URLSearchParams(params).toString(),
+      });
+      return { status: res.status, body: await res.text() };
+    },
     settled: () => timers.size === 0 && inflight === 0,
     async close() {
       for (const t of timers) clearTimeout(t);

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RateLimitSpec } from '../../limits/rate-limiter.js';
-import type { AmbiguityPolicy, Channel, ContentTemplate, OutcomeClass, TemplateVariables, WhatsAppTemplate } from '../types.js';
+import type { AmbiguityPolicy, Channel, ContentTemplate, EmailAttachment, MediaItem, OutcomeClass, TemplateVariables, WhatsAppTemplate } from '../types.js';
 
 /** A message ready for a provider: content rendered, sender resolved. */
 export interface OutgoingMessage {
@@ -24,8 +24,26 @@ export interface OutgoingMessage {
   variables: TemplateVariables;
   /** Media URLs. */
   media: string[];
+  /** The same media with their content types and file names, when given. */
+  mediaItems: MediaItem[];
   /** Deadline, if any. */
   expiresAt: Date | null;
+  /** Email options (reply-to, copies, headers — `List-Unsubscribe` included —, attachments); `null` on other channels. */
+  email: EmailExtras | null;
+}
+
+/** Email options of an outgoing message. */
+export interface EmailExtras {
+  /** `Reply-To` address. */
+  replyTo?: string;
+  /** Copy recipients. */
+  cc?: string[];
+  /** Blind copy recipients. */
+  bcc?: string[];
+  /** Extra headers, `List-Unsubscribe` and `List-Unsubscribe-Post` included when they apply. */
+  headers: Record<string, string>;
+  /** Files, base64. */
+  attachments?: EmailAttachment[];
 }
 
 /** What a provider's `send` receives besides the message. */
@@ -55,6 +73,8 @@ export type SendResult =
       retryAfter?: number;
       /** For `rate_limited`: `false` when only this recipient is limited (the provider is not paused). */
       pauseGate?: boolean;
+      /** For `permanent_recipient`: `'pair'` suppresses the recipient for this sender only (default `'recipient'`: for every sender). */
+      suppress?: 'recipient' | 'pair';
     };
 
 /**
@@ -98,8 +118,27 @@ export interface MessageProvider {
    * (default: the provider's name and channel).
    */
   gateKey?(message: OutgoingMessage): string;
+  /**
+   * The sending identity the recipient sees (a number, a messaging service, an
+   * address), which scopes per-sender suppressions such as a STOP (default:
+   * `message.from`, else the provider's name).
+   */
+  sender?(message: OutgoingMessage): string;
+  /**
+   * Checks content this provider cannot send (a template of another provider's
+   * kind, several WhatsApp media): returns what is wrong, or `null`. Called by
+   * `send()` (a `ValidationError`) and again before each send (the message fails).
+   */
+  validate?(message: Pick<OutgoingMessage, 'channel' | 'template' | 'text' | 'media' | 'mediaItems'>): string | null;
   /** Sends one message; must not throw for provider errors (return a class instead). */
   send(message: OutgoingMessage, ctx: ProviderContext): Promise<SendResult>;
+  /**
+   * Looks a message up at the provider after an ambiguous request (status
+   * `unknown`): `found` with the provider's id when it was accepted, `found: false`
+   * when the provider has no such message, `null` when it cannot tell. Used by
+   * `courier.messages.reconcile()`.
+   */
+  lookup?(message: { id: string; channel: Channel; to: string; from: string | null; startedAt: Date }, ctx: { signal?: AbortSignal }): Promise<{ found: true; providerMessageId: string } | { found: false } | null>;
   /** Releases connections (SMTP pools); called by `courier.messages.close()`. */
   close?(): Promise<void> | void;
 }

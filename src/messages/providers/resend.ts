@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
+import { addressOf } from '../channels.js';
 import { classifyResend } from '../classify.js';
 import type { resendSchema } from '../config.js';
+import { emailContentProblem } from '../content.js';
 import { singleLine } from '../template.js';
 import { request } from './http.js';
 import type { MessageProvider, OutgoingMessage, ProviderContext, SendResult } from './provider.js';
@@ -22,14 +24,22 @@ export function resendProvider(config: z.output<typeof resendSchema>): MessagePr
     ambiguous: config.ambiguous,
     secrets: [config.apiKey],
     gateKey: () => `resend:${keyHash}`,
+    sender: (m) => addressOf(m.from ?? config.from),
+    validate: emailContentProblem,
     async send(message: OutgoingMessage, ctx: ProviderContext): Promise<SendResult> {
       const body: Record<string, unknown> = {
         from: message.from ?? config.from,
         to: [message.to],
         subject: singleLine(message.subject ?? ''),
-        headers: { 'X-Courier-Message-Id': message.id },
+        headers: { ...message.email?.headers, 'X-Courier-Message-Id': message.id },
         tags: [{ name: 'message_id', value: message.id.replaceAll(/[^A-Za-z0-9_-]/g, '_') }],
       };
+      if (message.email?.replyTo) body.reply_to = message.email.replyTo;
+      if (message.email?.cc?.length) body.cc = message.email.cc;
+      if (message.email?.bcc?.length) body.bcc = message.email.bcc;
+      if (message.email?.attachments?.length) {
+        body.attachments = message.email.attachments.map((a) => ({ filename: a.filename, content: a.content.replace(/\s+/g, ''), ...(a.contentType ? { content_type: a.contentType } : {}) }));
+      }
       if (message.html !== null) body.html = message.html;
       if (message.text !== null) body.text = message.text;
       const result = await request(

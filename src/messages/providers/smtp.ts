@@ -1,7 +1,9 @@
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import type { z } from 'zod';
+import { addressOf } from '../channels.js';
 import { classifySmtp, type SmtpErrorLike } from '../classify.js';
 import type { smtpSchema } from '../config.js';
+import { emailContentProblem } from '../content.js';
 import { singleLine } from '../template.js';
 import type { MessageProvider, OutgoingMessage, ProviderContext, SendResult } from './provider.js';
 
@@ -84,6 +86,8 @@ export function smtpProvider(config: z.output<typeof smtpSchema>): MessageProvid
     ambiguous: config.ambiguous,
     secrets: config.auth ? [config.auth.pass] : [],
     gateKey: () => `smtp:${config.host}:${config.auth?.user ?? ''}`,
+    sender: (m) => addressOf(m.from ?? config.from),
+    validate: emailContentProblem,
     async send(message: OutgoingMessage, ctx: ProviderContext): Promise<SendResult> {
       const from = message.from ?? config.from;
       const messageId = smtpMessageId(message.id, from);
@@ -99,7 +103,13 @@ export function smtpProvider(config: z.output<typeof smtpSchema>): MessageProvid
           text: message.text ?? undefined,
           html: message.html ?? undefined,
           messageId,
-          headers: { 'X-Courier-Message-Id': message.id },
+          headers: { ...message.email?.headers, 'X-Courier-Message-Id': message.id },
+          ...(message.email?.replyTo ? { replyTo: message.email.replyTo } : {}),
+          ...(message.email?.cc?.length ? { cc: message.email.cc } : {}),
+          ...(message.email?.bcc?.length ? { bcc: message.email.bcc } : {}),
+          ...(message.email?.attachments?.length
+            ? { attachments: message.email.attachments.map((a) => ({ filename: a.filename, content: a.content, encoding: 'base64', ...(a.contentType ? { contentType: a.contentType } : {}) })) }
+            : {}),
           signal: ctx.signal,
         } as SMTPTransport.MailOptions)) as SMTPTransport.SentMessageInfo & { rejectedErrors?: SmtpErrorLike[] };
         const rejected = info.rejected.map((a) => String(typeof a === 'string' ? a : (a as { address?: string }).address).toLowerCase());

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { classifyTwilio } from '../classify.js';
 import type { twilioSchema } from '../config.js';
+import { whatsappMediaProblem } from '../media.js';
 import { request } from './http.js';
 import type { MessageProvider, OutgoingMessage, ProviderContext, SendResult } from './provider.js';
 
@@ -10,6 +11,11 @@ type TwilioSettings = z.output<typeof twilioSchema>;
 export function twilioAddress(channel: string, address: string): string {
   if (channel !== 'whatsapp' || address.startsWith('whatsapp:')) return address;
   return `whatsapp:${address}`;
+}
+
+/** The sender of a message over Twilio: its `from`, the configured number, or the messaging service. */
+export function twilioSender(config: TwilioSettings, m: Pick<OutgoingMessage, 'channel' | 'from'>): string {
+  return m.from ?? (m.channel === 'whatsapp' ? (config.whatsappFrom ?? config.from) : config.from) ?? config.messagingServiceSid ?? '';
 }
 
 /** The status callback URL of one message: the configured URL with `m=<message id>` added. */
@@ -55,7 +61,23 @@ export function twilioProvider(config: TwilioSettings): MessageProvider {
     rateLimit: config.rateLimit,
     ambiguous: config.ambiguous,
     secrets: [config.authToken, auth.slice(6)],
-    gateKey: (m) => `twilio:${m.channel}:${config.accountSid}:${m.from ?? (m.channel === 'whatsapp' ? (config.whatsappFrom ?? config.from) : config.from) ?? config.messagingServiceSid}`,
+    gateKey: (m) => `twilio:${m.channel}:${config.accountSid}:${twilioSender(config, m)}`,
+    sender: (m) => twilioSender(config, m),
+    validate(message) {
+      if (message.template && 'name' in message.template) return 'a WhatsApp Cloud API template ({ name, language }) cannot go through Twilio; use a Content template ({ contentSid })';
+      return message.channel === 'whatsapp' ? whatsappMediaProblem(message) : null;
+    },
+    async lookup(m, ctx) {
+      // Messages to this number sent from our sender since the attempt started (Twilio's list filters by To and DateSent).
+      const q = new URLSearchParams({ To: twilioAddress(m.channel, m.to), 'DateSent>': m.startedAt.toISOString().slice(0, 10), PageSize: '50' });
+      const result = await request(`${url}?${q}`, { method: 'GET', headers: { authorization: auth, accept: 'application/json' } }, { timeout: config.timeout, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+      if (result.kind !== 'reply' || result.reply.status !== 200) return null;
+      const list = ((result.reply.json ?? {}) as { messages?: Array<{ sid?: string; from?: string; date_created?: string; direction?: string }> }).messages ?? [];
+      const from = twilioAddress(m.channel, twilioSender(config, m));
+      const since = m.startedAt.getTime() - 5000;
+      const hit = list.find((x) => x.direction?.startsWith('outbound') && (x.from === from || from.startsWith('MG')) && Date.parse(x.date_created ?? '') >= since && typeof x.sid === 'string');
+      return hit?.sid ? { found: true, providerMessageId: hit.sid } : { found: false };
+    },
     async send(message: OutgoingMessage, ctx: ProviderContext): Promise<SendResult> {
       const result = await request(
         url,
@@ -72,7 +94,7 @@ export function twilioProvider(config: TwilioSettings): MessageProvider {
       const data = (json ?? {}) as { sid?: string; code?: number; message?: string };
       if (status >= 200 && status < 300 && typeof data.sid === 'string') return { outcome: 'ok', providerMessageId: data.sid };
       const c = classifyTwilio({ status, code: typeof data.code === 'number' ? data.code : null, message: data.message ?? null, retryAfter: headers.get('retry-after') });
-      return { outcome: c.outcome, code: c.code, message: c.message, retryAfter: c.retryAfter };
+      return { outcome: c.outcome, code: c.code, message: c.message, retryAfter: c.retryAfter, suppress: c.suppress };
     },
   };
 }

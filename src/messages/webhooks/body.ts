@@ -25,6 +25,33 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
   return out;
 }
 
+const PROBLEM_TITLES: Record<number, [string, string]> = {
+  400: ['validation', 'Invalid request'],
+  401: ['unauthorized', 'Authentication required'],
+  403: ['forbidden', 'Forbidden'],
+  404: ['not-found', 'Not found'],
+  405: ['method-not-allowed', 'Method not allowed'],
+  413: ['payload-too-large', 'Request body too large'],
+  429: ['rate-limited', 'Too many requests'],
+  503: ['unavailable', 'Service unavailable'],
+};
+
+/**
+ * An RFC 9457 `application/problem+json` error reply, shaped like every other
+ * error of `pgcourier/http` (`type: urn:pgcourier:problem:<kind>`). Never carries
+ * a value from the request.
+ */
+export function problem(status: keyof typeof PROBLEM_TITLES & number, detail: string, headers: Record<string, string> = {}): Response {
+  const [kind, title] = PROBLEM_TITLES[status] ?? ['internal', 'Error'];
+  return new Response(JSON.stringify({ type: `urn:pgcourier:problem:${kind}`, title, status, detail }), {
+    status,
+    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers },
+  });
+}
+
+/** Default body cap of the provider webhooks: the same as `pgcourier/http`'s `webhookBodyLimit`. */
+export const WEBHOOK_BODY_LIMIT = 256 * 1024;
+
 /** A plain-text response. */
 export function text(status: number, body: string, headers: Record<string, string> = {}): Response {
   return new Response(body, { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } });
