@@ -262,12 +262,27 @@ export async function getTaskRow(db: Queryable, names: SqlNames, id: string): Pr
 }
 
 /** Everything about one task: {@link TaskInfo}, its attempts as a timeline, its retry policy and who runs it now. */
-export interface TaskDetail extends TaskInfo {
+export interface TaskDetail extends TaskInfo, TaskLinks {
   attemptTimeline: TaskAttempt[];
   retryPolicy: { maxRetries: number; retryDelay: number; backoff: string | null; maxDelay: number | null; timeout: number | null };
   updatedAt: Date;
   /** The worker running it now (`null` unless running). */
   worker: string | null;
+}
+
+/** Where a task belongs: its workflow or batch and step, and the queue it was dead-lettered from. */
+export interface TaskLinks {
+  /** Workflow or batch id, or `null`. */
+  workflowId: string | null;
+  /** Step name in its workflow, or `null`. */
+  step: string | null;
+  /** Queue it came from when dead-lettered (`redrive` moves it back there), or `null`. */
+  deadFrom: string | null;
+}
+
+/** The {@link TaskLinks} of a row. */
+export function taskLinks(row: TaskRow): TaskLinks {
+  return { workflowId: row.workflow_id === null ? null : String(row.workflow_id), step: row.step, deadFrom: row.dead_from };
 }
 
 /** The {@link TaskDetail} of a row. */
@@ -278,6 +293,7 @@ export function taskDetail(row: TaskRow): TaskDetail {
     retryPolicy: { maxRetries: row.max_retries, retryDelay: row.retry_delay, backoff: row.backoff, maxDelay: row.max_delay, timeout: row.timeout },
     updatedAt: row.updated_at,
     worker: row.status === 'running' ? row.locked_by : null,
+    ...taskLinks(row),
   };
 }
 

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { parse, queueNameSchema, taskNameSchema } from '../config.js';
 import type { SqlNames } from '../db/names.js';
+import type { Queryable } from '../db/pool.js';
 import { ConflictError } from '../errors.js';
 
 /**
@@ -36,6 +37,26 @@ export const redriveFilterSchema = z
   }, 'must be an object')
   .strict();
 
+/** Dead-lettered tasks a filter matches: $1 ids, $2 dead-letter queue, $3 origin queue, $4 name. */
+const MATCHES = `dead_from IS NOT NULL AND status = 'failed'
+            AND ($1::bigint[] IS NULL OR id = ANY($1::bigint[]))
+            AND ($2::text IS NULL OR queue = $2)
+            AND ($3::text IS NULL OR dead_from = $3)
+            AND ($4::text IS NULL OR name = $4)`;
+
+function filterParams(filter: RedriveFilter): [string[] | null, string | null, string | null, string | null, number] {
+  const f = parse(redriveFilterSchema, filter ?? {}, 'redrive');
+  const ids = f.id !== undefined ? [f.id, ...(f.ids ?? [])] : (f.ids ?? null);
+  return [ids, f.deadLetter ?? null, f.queue ?? null, f.name ?? null, f.limit ?? 10_000];
+}
+
+/** How many dead-lettered tasks {@link redrive} would move with this filter now (at most its `limit`). */
+export async function countRedrivable(db: Queryable, names: SqlNames, filter: RedriveFilter = {}): Promise<number> {
+  const params = filterParams(filter);
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${names.tasks} WHERE ${MATCHES} LIMIT $5) AS m`, params);
+  return rows[0]?.n ?? 0;
+}
+
 /**
  * Moves dead-lettered tasks (failed for good, then moved to their queue's
  * `deadLetter` queue) back to the queue they came from, to run again now with
@@ -43,17 +64,12 @@ export const redriveFilterSchema = z
  * how many moved and wakes the queues' workers.
  */
 export async function redrive(pool: pg.Pool, names: SqlNames, filter: RedriveFilter = {}): Promise<number> {
-  const f = parse(redriveFilterSchema, filter ?? {}, 'redrive');
-  const ids = f.id !== undefined ? [f.id, ...(f.ids ?? [])] : (f.ids ?? null);
+  const params = filterParams(filter);
   try {
     const { rows } = await pool.query<{ n: string }>(
       `WITH picked AS (
          SELECT id FROM ${names.tasks}
-          WHERE dead_from IS NOT NULL AND status = 'failed'
-            AND ($1::bigint[] IS NULL OR id = ANY($1::bigint[]))
-            AND ($2::text IS NULL OR queue = $2)
-            AND ($3::text IS NULL OR dead_from = $3)
-            AND ($4::text IS NULL OR name = $4)
+          WHERE ${MATCHES}
           ORDER BY id
           LIMIT $5
           FOR UPDATE SKIP LOCKED
@@ -67,7 +83,7 @@ export async function redrive(pool: pg.Pool, names: SqlNames, filter: RedriveFil
          SELECT pg_notify($6, q.queue) FROM (SELECT DISTINCT queue FROM moved) AS q
        )
        SELECT (SELECT count(*) FROM moved) AS n, (SELECT count(*) FROM woke) AS w`,
-      [ids, f.deadLetter ?? null, f.queue ?? null, f.name ?? null, f.limit ?? 10_000, names.channel],
+      [...params, names.channel],
     );
     return Number(rows[0]?.n ?? 0);
   } catch (err) {

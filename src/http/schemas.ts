@@ -148,17 +148,41 @@ export const bulkActionBody = z
     description: 'An action on the listed `ids`, or on every task `filter` matches (the same fields as `GET /tasks`); exactly one of the two. With `dryRun`, only counts.',
   });
 
+/** A rate as sent: `"100/m"` or `{ limit, per }` (seconds), or `null` to remove it. */
+function rateBody(message: string) {
+  return z
+    .union([z.string().regex(/^[0-9]+\/[smh]$/, message), z.object({ limit: z.int(), per: z.number() }).strict()], message)
+    .nullable()
+    .optional();
+}
+
+const groupCap = z.int('must be an integer >= 1').min(1, 'must be an integer >= 1').max(100_000, 'must be at most 100000');
+
 /** `PATCH`-like update of a queue: `POST /queues/{queue}`. */
 export const configureQueueBody = z
   .object({
     concurrency: z.int('must be an integer >= 1 or null').min(1, 'must be an integer >= 1 or null').max(100_000, 'must be at most 100000').nullable().optional(),
-    rateLimit: z
-      .union([z.string().regex(/^[0-9]+\/[smh]$/), z.object({ limit: z.int(), per: z.number() }).strict()], 'must be a rate such as "5/s", "100/m", "1000/h", { limit, per }, or null')
+    rateLimit: rateBody('must be a rate such as "5/s", "100/m", "1000/h", { limit, per }, or null'),
+    groupConcurrency: z
+      .union(
+        [
+          groupCap,
+          z.object({ default: groupCap.optional(), tiers: z.record(z.string().min(1).max(100), groupCap, 'must map tier names to integers >= 1') }, 'must be an integer >= 1, { default?, tiers }, or null').strict(),
+        ],
+        'must be an integer >= 1, { default?, tiers: { tier: n } }, or null',
+      )
       .nullable()
-      .optional(),
+      .optional()
+      .describe('Most running at once per group (enqueue option `group`): one cap, or `{ default?, tiers }` by the enqueue option `groupTier`.'),
+    groupRateLimit: rateBody('must be a rate per group such as "5/s", "100/m", "1000/h", { limit, per }, or null').describe('Start rate per group.'),
+    fair: z.boolean('must be true, false or null').nullable().optional().describe('Rotate claims among groups with due work (default true).'),
+    deadLetter: queueNameSchema.nullable().optional().describe('Queue that receives tasks that fail for good (another queue than this one).'),
   })
   .strict()
-  .register(requestComponents, { id: 'ConfigureQueueRequest', description: 'Cluster-wide limits of a queue; `null` removes a limit, an absent field keeps it.' });
+  .register(requestComponents, {
+    id: 'ConfigureQueueRequest',
+    description: 'A queue\'s limits and flow control, as `courier.configureQueue()`; `null` removes a setting, an absent field keeps it.',
+  });
 
 /** `POST /schedule-preview`. */
 export const schedulePreviewBody = z
@@ -272,6 +296,12 @@ const taskFields = {
   finishedAt: at.nullable(),
 };
 
+const taskLinkFields = {
+  workflowId: z.string().nullable().describe('Workflow or batch the task belongs to (`GET /workflows/{id}`), or `null`.'),
+  step: z.string().nullable().describe('Step name in its workflow, or `null`.'),
+  deadFrom: z.string().nullable().describe('Queue the task came from when it was dead-lettered (`POST /redrive` moves it back), or `null`.'),
+};
+
 /** A task as `getTask()` returns it, dates as ISO-8601 strings. */
 export const taskSchema = z
   .looseObject({ ...taskFields, payload: z.unknown(), result: z.unknown() })
@@ -288,7 +318,7 @@ export const enqueuedSchema = z.object({ id: z.string() }).register(responseComp
 export const enqueuedManySchema = z.object({ ids: z.array(z.string()) }).register(responseComponents, { id: 'EnqueuedMany', description: 'Ids in input order.' });
 /** `GET /tasks` response. */
 export const taskPageSchema = z
-  .object({ tasks: z.array(taskSchema), nextCursor: z.string().nullable() })
+  .object({ tasks: z.array(taskSchema.extend(taskLinkFields)), nextCursor: z.string().nullable() })
   .register(responseComponents, { id: 'TaskPage', description: 'Newest first; pass `nextCursor` as `cursor` for the next page.' });
 
 /** `GET /task-types` response. */
@@ -334,6 +364,13 @@ export const queueSettingsSchema = z
     paused: z.boolean(),
     concurrency: z.int().nullable().describe('Most running at once, cluster-wide; `null` for no limit.'),
     rateLimit: z.object({ limit: z.int(), per: z.number() }).nullable().describe('At most `limit` starts per `per` seconds; `null` for none.'),
+    groupConcurrency: z
+      .object({ default: z.int().nullable(), tiers: z.record(z.string(), z.int()) })
+      .nullable()
+      .describe('Most running at once per group: `default` for a group whose tier has no cap of its own (`null`: none), `tiers` by tier; `null` for no caps.'),
+    groupRateLimit: z.object({ limit: z.int(), per: z.number() }).nullable().describe('Start rate per group; `null` for none.'),
+    fair: z.boolean().nullable().describe('Whether claims rotate among groups; `null` means yes (the default).'),
+    deadLetter: z.string().nullable().describe('Queue that receives tasks that fail for good; `null` for none.'),
     updatedAt: at,
   })
   .register(responseComponents, { id: 'QueueSettings', description: 'A queue\'s shared settings, including whether it is paused.' });
@@ -503,6 +540,7 @@ export const taskDetailSchema = z
     }),
     updatedAt: at,
     worker: z.string().nullable().describe('The worker running it now.'),
+    ...taskLinkFields,
   })
   .register(responseComponents, { id: 'TaskDetail', description: 'A task with its payload, result, attempts as a timeline, and retry policy.' });
 

@@ -54,6 +54,12 @@ const cases: Record<string, Case[]> = {
     { method: 'POST', path: '/queues/email', body: { concurrency: '5' }, status: 400, field: 'concurrency' },
     { method: 'POST', path: '/queues/email', body: { rateLimit: 'fast' }, status: 400, field: 'rateLimit' },
     { method: 'POST', path: '/queues/no-such-queue', body: { concurrency: 1 }, status: 404, field: 'queue' },
+    { method: 'POST', path: '/queues/email', body: { groupConcurrency: 0 }, status: 400, field: 'groupConcurrency' },
+    { method: 'POST', path: '/queues/email', body: { groupConcurrency: { tiers: { gold: 'many' } } }, status: 400, field: 'groupConcurrency' },
+    { method: 'POST', path: '/queues/email', body: { groupRateLimit: '5 per second' }, status: 400, field: 'groupRateLimit' },
+    { method: 'POST', path: '/queues/email', body: { fair: 'yes' }, status: 400, field: 'fair' },
+    { method: 'POST', path: '/queues/email', body: { deadLetter: 'a b' }, status: 400, field: 'deadLetter' },
+    { method: 'POST', path: '/queues/email', body: { deadLetter: 'email' }, status: 400, field: 'deadLetter' },
   ],
   previewSchedule: [
     { method: 'POST', path: '/schedule-preview', body: { cron: 'every day' }, status: 400, field: 'cron' },
@@ -79,6 +85,7 @@ const cases: Record<string, Case[]> = {
   redrive: [
     { method: 'POST', path: '/redrive', body: { ids: 'all' }, status: 400, field: 'ids' },
     { method: 'POST', path: '/redrive', body: { deadLetter: 'email.dead', everything: true }, status: 400, field: 'everything' },
+    { method: 'POST', path: '/redrive', body: { deadLetter: 'email.dead', dryRun: 'yes' }, status: 400, field: 'dryRun' },
   ],
   listSchedules: [{ method: 'GET', path: '/schedules?limit=1', status: 400, field: 'limit' }],
   createSchedule: [
@@ -186,5 +193,19 @@ describe('wrong types and odd requests', () => {
   it('accepts createdBefore and createdAfter in epoch milliseconds', async () => {
     const res = await call(api, 'GET', `${BASE}/tasks?createdBefore=${Date.now() + 60_000}&createdAfter=${Date.now() - 60_000}`);
     expect(res.status).toBe(200);
+  });
+});
+
+describe('queue settings over HTTP', () => {
+  it('says what was expected for each flow-control field', async () => {
+    const detail = async (body: unknown, field: string) => (await expectProblem(await call(api, 'POST', `${BASE}/queues/email`, { body }), 400, field)).detail;
+    expect(await detail({ groupConcurrency: 0 }, 'groupConcurrency')).toBe('"groupConcurrency" must be an integer >= 1');
+    expect(await detail({ groupConcurrency: 'two' }, 'groupConcurrency')).toBe('"groupConcurrency" must be an integer >= 1, { default?, tiers: { tier: n } }, or null');
+    expect(await detail({ groupRateLimit: '5 per second' }, 'groupRateLimit')).toMatch(/^"groupRateLimit" must be a rate per group such as "5\/s"/);
+    expect(await detail({ rateLimit: 'fast' }, 'rateLimit')).toMatch(/^"rateLimit" must be a rate such as "5\/s"/);
+    expect(await detail({ fair: 'yes' }, 'fair')).toBe('"fair" must be true, false or null');
+    expect(await detail({ deadLetter: 'email' }, 'deadLetter')).toMatch(/^"deadLetter" must name another queue/);
+    // Nothing was written by the refused requests.
+    expect((await courier.listQueues()).find((q) => q.name === 'email')?.deadLetter ?? null).toBeNull();
   });
 });

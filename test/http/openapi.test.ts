@@ -186,6 +186,7 @@ describe('OpenAPI document (matches the handler)', () => {
       expect(documented.has(probe), probe).toBe(true);
     }
     for (const alias of ['/api/tasks/enqueue/', '/api/tasks/status/{id}/', '/api/tasks/list/', '/api/tasks/queue-status/']) expect(documented.has(alias), alias).toBe(true);
+    for (const flow of ['/workflows/{id}', '/redrive']) expect(documented.has(flow), flow).toBe(true);
     for (const hook of ['/webhooks/twilio', '/webhooks/meta', '/webhooks/emailjs', '/api/v1.0/email/send']) expect(documented.has(hook), hook).toBe(true);
   });
 });
@@ -252,6 +253,8 @@ describe('OpenAPI document (the dashboard\'s endpoints, with data)', () => {
       const writes: [string, string, string, unknown][] = [
         ['/tasks/actions', 'post', '/tasks/actions', { action: 'retry', ids: [failed], dryRun: true }],
         ['/queues/{queue}', 'post', '/queues/email', { concurrency: 4 }],
+        ['/queues/{queue}', 'post', '/queues/reports', { groupConcurrency: { default: 2, tiers: { gold: 5 } }, groupRateLimit: '10/s', fair: false, deadLetter: 'reports.dead' }],
+        ['/redrive', 'post', '/redrive', { deadLetter: 'reports.dead', dryRun: true }],
         ['/queues/{queue}/pause', 'post', '/queues/email/pause', undefined],
         ['/queues/{queue}/resume', 'post', '/queues/email/resume', undefined],
         ['/schedules/{name}/pause', 'post', '/schedules/doc-schedule/pause', undefined],

@@ -1,7 +1,7 @@
 /**
  * The dashboard's client script, run in the browser (no dependencies). A hash
- * router (`#/`, `#/tasks?…`, `#/tasks/ID`, `#/workers`, `#/schedules`,
- * `#/messages`) shows one view at a time and refreshes it with the token kept
+ * router (`#/`, `#/tasks?…`, `#/tasks/ID`, `#/workflows/ID`, `#/workers`,
+ * `#/schedules`, `#/messages`) shows one view at a time and refreshes it with the token kept
  * in sessionStorage (or the host's cookie). Everything is rendered with
  * `textContent` (task errors and payloads are untrusted text).
  *
@@ -27,6 +27,10 @@ interface TaskSummary {
   key: string | null;
   progress: { current: number; total: number | null } | null;
   errors: { attempt: number; message: string }[];
+  /** Lists and the detail only (not the overview's summaries). */
+  workflowId?: string | null;
+  step?: string | null;
+  deadFrom?: string | null;
 }
 
 /** One attempt of `GET /tasks/{id}`. */
@@ -66,6 +70,35 @@ interface QueueSettings {
   paused: boolean;
   concurrency: number | null;
   rateLimit: { limit: number; per: number } | null;
+  groupConcurrency: { default: number | null; tiers: Record<string, number> } | null;
+  groupRateLimit: { limit: number; per: number } | null;
+  fair: boolean | null;
+  deadLetter: string | null;
+}
+
+/** One step of `GET /workflows/{id}`. */
+interface WorkflowStep {
+  taskId: string;
+  step: string | null;
+  name: string;
+  status: string;
+  dependsOn: string[];
+  pendingParents: number;
+  attempts: number;
+  lastError: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** `GET /workflows/{id}`. */
+interface Workflow {
+  id: string;
+  kind: 'workflow' | 'batch';
+  name: string | null;
+  status: string;
+  progress: Record<string, number>;
+  createdAt: string;
+  steps: WorkflowStep[];
 }
 
 interface Schedule {
@@ -161,6 +194,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
   const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
   const FINISHED = ['succeeded', 'failed', 'cancelled'];
   const COLORS: Record<string, string> = {
+    waiting: 'var(--cancelled)',
     queued: 'var(--queued)',
     delayed: 'var(--age)',
     retrying: 'var(--running)',
@@ -351,6 +385,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     const parts = path.split('/').filter(Boolean);
     if (parts[0] === 'tasks' && parts[1]) return { view: 'task', id: parts[1], params };
     if (parts[0] === 'tasks') return { view: 'tasks', params };
+    if (parts[0] === 'workflows' && parts[1]) return { view: 'workflow', id: parts[1], params };
     if (parts[0] === 'workers' || parts[0] === 'schedules') return { view: parts[0], params };
     if (parts[0] === 'messages') return { view: 'messages', id: parts[1], params };
     if (parts[0] === 'batches') return { view: 'messages', batch: parts[1], params };
@@ -359,7 +394,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
 
   function showView(view: string): void {
     for (const panel of doc.querySelectorAll<HTMLElement>('[data-view-panel]')) panel.hidden = panel.getAttribute('data-view-panel') !== view;
-    const tab = view === 'task' ? 'tasks' : view;
+    const tab = view === 'task' || view === 'workflow' ? 'tasks' : view;
     for (const a of doc.querySelectorAll<HTMLElement>('nav.tabs a')) {
       if (a.getAttribute('data-view') === tab) a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');
@@ -428,11 +463,26 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     return svg;
   }
 
+  function rateText(r: { limit: number; per: number } | null | undefined): string {
+    if (!r) return '';
+    return `${r.limit}/${r.per === 1 ? 's' : r.per === 60 ? 'm' : r.per === 3600 ? 'h' : `${r.per}s`}`;
+  }
+
+  /** `2, gold=10` for `{ default: 2, tiers: { gold: 10 } }`: the limits dialog's syntax. */
+  function groupCapText(g: QueueSettings['groupConcurrency'] | undefined): string {
+    if (!g) return '';
+    return [g.default === null ? null : String(g.default), ...Object.entries(g.tiers).map(([t, n]) => `${t}=${n}`)].filter(Boolean).join(', ');
+  }
+
   function limitsText(q: QueueSettings | undefined): string {
     if (!q) return 'none';
     const parts: string[] = [];
     if (q.concurrency !== null && q.concurrency !== undefined) parts.push(`${q.concurrency} at once`);
-    if (q.rateLimit) parts.push(`${q.rateLimit.limit}/${q.rateLimit.per === 1 ? 's' : q.rateLimit.per === 60 ? 'm' : q.rateLimit.per === 3600 ? 'h' : `${q.rateLimit.per}s`}`);
+    if (q.rateLimit) parts.push(rateText(q.rateLimit));
+    if (q.groupConcurrency) parts.push(`${groupCapText(q.groupConcurrency)} per group`);
+    if (q.groupRateLimit) parts.push(`${rateText(q.groupRateLimit)} per group`);
+    if (q.fair === false) parts.push('not fair');
+    if (q.deadLetter) parts.push(`dead letters → ${q.deadLetter}`);
     return parts.length ? parts.join(' · ') : 'none';
   }
 
@@ -440,10 +490,12 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     const dialog = $<HTMLDialogElement>('limits');
     $('limits-title').textContent = `Limits of queue ${name}`;
     const conc = $<HTMLInputElement>('l-concurrency');
-    const rate = $<HTMLInputElement>('l-rate');
     conc.value = q?.concurrency ? String(q.concurrency) : '';
-    rate.value = q?.rateLimit ? limitsText({ ...q, concurrency: null }) : '';
-    if (rate.value === 'none') rate.value = '';
+    $<HTMLInputElement>('l-rate').value = rateText(q?.rateLimit);
+    $<HTMLInputElement>('l-group-concurrency').value = groupCapText(q?.groupConcurrency);
+    $<HTMLInputElement>('l-group-rate').value = rateText(q?.groupRateLimit);
+    $<HTMLSelectElement>('l-fair').value = q?.fair === false ? 'false' : 'true';
+    $<HTMLInputElement>('l-dead-letter').value = q?.deadLetter ?? '';
     $('l-error').textContent = '';
     dialog.setAttribute('data-queue', name);
     dialog.showModal();
@@ -464,7 +516,36 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
       $('l-error').textContent = 'Rate limit must look like 5/s, 100/m or 1000/h, or be empty';
       return;
     }
-    api(`/queues/${encodeURIComponent(name)}`, 'POST', { concurrency: concText === '' ? null : Number(concText), rateLimit: rateText === '' ? null : rateText }).then(
+    const groupText = $<HTMLInputElement>('l-group-concurrency').value.trim();
+    const groupRateText = $<HTMLInputElement>('l-group-rate').value.trim();
+    const deadLetter = $<HTMLInputElement>('l-dead-letter').value.trim();
+    let groupConcurrency: number | { default?: number; tiers: Record<string, number> } | null = null;
+    if (groupText !== '') {
+      const tiers: Record<string, number> = {};
+      let cap: number | undefined;
+      for (const part of groupText.split(',').map((p) => p.trim())) {
+        const m = /^(?:([A-Za-z0-9_.:-]{1,100})=)?([1-9][0-9]*)$/.exec(part);
+        if (!m) {
+          $('l-error').textContent = 'Group concurrency must look like 5, or 5, gold=20, silver=10 (a cap, then caps per tier), or be empty';
+          return;
+        }
+        if (m[1]) tiers[m[1]] = Number(m[2]);
+        else cap = Number(m[2]);
+      }
+      groupConcurrency = Object.keys(tiers).length ? (cap === undefined ? { tiers } : { default: cap, tiers }) : (cap ?? null);
+    }
+    if (groupRateText !== '' && !/^[0-9]+\/[smh]$/.test(groupRateText)) {
+      $('l-error').textContent = 'Group rate limit must look like 5/s, 100/m or 1000/h, or be empty';
+      return;
+    }
+    api(`/queues/${encodeURIComponent(name)}`, 'POST', {
+      concurrency: concText === '' ? null : Number(concText),
+      rateLimit: rateText === '' ? null : rateText,
+      groupConcurrency,
+      groupRateLimit: groupRateText === '' ? null : groupRateText,
+      fair: $<HTMLSelectElement>('l-fair').value === 'false' ? false : null,
+      deadLetter: deadLetter === '' ? null : deadLetter,
+    }).then(
       () => {
         dialog.close();
         toast(`Saved the limits of ${name}`);
@@ -767,7 +848,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     return el('tr', { 'data-task': t.id, 'data-testid': 'task-row' }, [
       el('td', null, [box]),
       el('td', null, [taskLink(t), ' ', el('span', { className: 'id', text: `#${t.id}` })]),
-      el('td', { text: t.queue }),
+      el('td', null, [t.queue, t.deadFrom ? el('span', { className: 'muted', 'data-testid': 'dead-from', text: ` from ${t.deadFrom}` }) : null]),
       el('td', null, [badge(state)]),
       el('td', { text: `${t.attempts}/${t.maxRetries + 1}` }),
       el('td', { text: String(t.priority) }),
@@ -795,8 +876,16 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     list.set('sort', params.get('sort') || 'newest');
     list.set('limit', '50');
     if (pageCursor) list.set('cursor', pageCursor);
-    const [counts, page] = await Promise.all([api<TaskCounts>(`/tasks/counts?${filter}`), api<{ tasks: TaskSummary[]; nextCursor: string | null }>(`/tasks?${list}`)]);
+    const [counts, page, queues] = await Promise.all([
+      api<TaskCounts>(`/tasks/counts?${filter}`),
+      api<{ tasks: TaskSummary[]; nextCursor: string | null }>(`/tasks?${list}`),
+      api<{ queues: QueueSettings[] }>('/queues'),
+    ]);
     if (!counts || !page) return;
+    const queue = params.get('queue') ?? '';
+    const redriveAll = $('redrive-all');
+    redriveAll.hidden = !queue || !(queues?.queues ?? []).some((q) => q.deadLetter === queue);
+    redriveAll.setAttribute('data-queue', queue);
     fillSelect($<HTMLSelectElement>('f-queue'), counts.queues, params.get('queue') ?? '');
     fillSelect($<HTMLSelectElement>('f-name'), counts.names, params.get('name') ?? '');
     renderChips(counts, params);
@@ -869,6 +958,26 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     updateBulk();
   });
 
+  /** Moves dead-lettered tasks back after a confirmation that states how many (a dry run counts them). */
+  async function redriveTasks(filter: Record<string, unknown>, what: string): Promise<void> {
+    const dry = await api<{ matching: number }>('/redrive', 'POST', { ...filter, dryRun: true });
+    const n = dry?.matching ?? 0;
+    if (n === 0) {
+      toast(`No dead-lettered task ${what} to redrive`);
+      return;
+    }
+    if (!(await confirmDialog(`Redrive ${num(n)} dead-lettered task${n === 1 ? '' : 's'} ${what} back to ${n === 1 ? 'the queue it' : 'the queues they'} came from?`))) return;
+    const res = await api<{ moved: number }>('/redrive', 'POST', filter);
+    toast(`${num(res?.moved ?? 0)} task${res?.moved === 1 ? '' : 's'} redriven`);
+    load();
+  }
+
+  $('redrive-all').addEventListener('click', () => {
+    const queue = $('redrive-all').getAttribute('data-queue') || '';
+    const name = route().params.get('name');
+    redriveTasks({ deadLetter: queue, ...(name ? { name } : {}) }, `in ${queue}${name ? ` named ${name}` : ''}`).catch((err: ApiError) => failed(err));
+  });
+
   const VERB: Record<string, [string, string]> = { retry: ['Retry', 'retried'], promote: ['Run now', 'made due'], cancel: ['Cancel', 'cancelled'], delete: ['Delete', 'deleted'] };
 
   async function bulk(action: string): Promise<void> {
@@ -923,7 +1032,14 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     const actions = el('span', { className: 'actions' });
     const path = `/tasks/${t.id}`;
     if (!FINISHED.includes(t.status)) actions.appendChild(button('Cancel', 'danger', `${path}/cancel`, 'detail-cancel'));
-    if (t.status === 'failed' || t.status === 'cancelled') actions.appendChild(button('Retry', '', `${path}/retry`, 'detail-retry'));
+    if (t.status === 'failed' && t.deadFrom) {
+      const redrive = el('button', { type: 'button', text: `Redrive to ${t.deadFrom}`, 'data-testid': 'detail-redrive' }) as HTMLButtonElement;
+      redrive.addEventListener('click', () => {
+        redriveTasks({ id: t.id }, `(task ${t.id})`).catch((err: ApiError) => failed(err));
+      });
+      actions.appendChild(redrive);
+    }
+    if (t.status === 'failed' || t.status === 'cancelled') actions.appendChild(button('Retry', t.deadFrom ? 'secondary' : '', `${path}/retry`, 'detail-retry'));
     if (delayed) actions.appendChild(button('Run now', 'secondary', `${path}/promote`, 'detail-promote'));
     if (FINISHED.includes(t.status)) {
       const del = el('button', { type: 'button', className: 'danger', text: 'Delete', 'data-testid': 'detail-delete' }) as HTMLButtonElement;
@@ -953,6 +1069,10 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     box.appendChild(
       el('dl', { className: 'facts' }, [
         fact('Queue', el('a', { href: `#/tasks?queue=${encodeURIComponent(t.queue)}`, text: t.queue })),
+        t.deadFrom ? fact('Dead-lettered from', el('a', { href: `#/tasks?queue=${encodeURIComponent(t.deadFrom)}`, 'data-testid': 'detail-dead-from', text: t.deadFrom })) : null,
+        t.workflowId
+          ? fact('Workflow', el('a', { href: `#/workflows/${encodeURIComponent(t.workflowId)}`, 'data-testid': 'workflow-link', text: `#${t.workflowId}${t.step ? ` · step ${t.step}` : ''}` }))
+          : null,
         fact('Priority', String(t.priority)),
         fact('Key', t.key ? el('code', { text: t.key }) : '–'),
         fact('Attempts', `${t.attempts} of ${rp.maxRetries + 1}`),
@@ -1000,6 +1120,121 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
       }
       throw err;
     }
+  }
+
+  // ---------------------------------------------------------------- workflow
+
+  /** Column of each step: 0 for a step without parents in the workflow, else one past its deepest parent. */
+  function depths(steps: WorkflowStep[]): Map<string, number> {
+    const byId = new Map(steps.map((s) => [s.taskId, s]));
+    const depth = new Map<string, number>();
+    const of = (id: string): number => {
+      const known = depth.get(id);
+      if (known !== undefined) return known;
+      depth.set(id, 0); // a cycle cannot be enqueued; this only guards the recursion
+      const parents = (byId.get(id)?.dependsOn ?? []).filter((p) => byId.has(p));
+      const d = parents.length ? 1 + Math.max(...parents.map(of)) : 0;
+      depth.set(id, d);
+      return d;
+    };
+    for (const s of steps) of(s.taskId);
+    return depth;
+  }
+
+  function clip(text: string, n: number): string {
+    return text.length > n ? `${text.slice(0, n - 1)}…` : text;
+  }
+
+  /** The workflow as a graph: steps as boxes coloured by state, in columns by depth; edges from parent to child. */
+  function workflowGraph(w: Workflow): Element {
+    const W = 180;
+    const H = 48;
+    const GX = 56;
+    const GY = 14;
+    const PAD = 8;
+    const depth = depths(w.steps);
+    const columns: WorkflowStep[][] = [];
+    for (const s of w.steps) (columns[depth.get(s.taskId) ?? 0] ??= []).push(s);
+    const at = new Map<string, { x: number; y: number }>();
+    columns.forEach((col, c) => {
+      col.forEach((s, r) => {
+        at.set(s.taskId, { x: PAD + c * (W + GX), y: PAD + r * (H + GY) });
+      });
+    });
+    const width = PAD * 2 + Math.max(1, columns.length) * (W + GX) - GX;
+    const height = PAD * 2 + Math.max(1, ...columns.map((c) => c.length)) * (H + GY) - GY;
+    const svg = svgEl('svg', { viewBox: `0 0 ${width} ${height}`, width: String(width), height: String(height), class: 'wf-graph', role: 'img', 'aria-label': `Steps of ${w.kind} ${w.name ?? w.id} and their dependencies` });
+    for (const s of w.steps) {
+      const to = at.get(s.taskId);
+      for (const p of s.dependsOn) {
+        const from = at.get(p);
+        if (!from || !to) continue;
+        const x1 = from.x + W;
+        const y1 = from.y + H / 2;
+        const x2 = to.x;
+        const y2 = to.y + H / 2;
+        const mid = (x1 + x2) / 2;
+        svg.appendChild(svgEl('path', { d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`, class: 'wf-edge', 'data-testid': 'wf-edge', 'data-from': p, 'data-to': s.taskId }));
+      }
+    }
+    for (const s of w.steps) {
+      const { x, y } = at.get(s.taskId) ?? { x: 0, y: 0 };
+      const node = svgEl('a', { href: `#/tasks/${s.taskId}`, class: `wf-node s-${s.status}`, 'data-testid': 'wf-step', 'data-task': s.taskId, 'data-status': s.status });
+      const title = svgEl('title', {});
+      title.textContent = `${s.step ?? s.name} (task ${s.taskId}): ${s.status}${s.lastError ? ` — ${s.lastError}` : ''}`;
+      const label = svgEl('text', { x: String(x + 10), y: String(y + 20), class: 'wf-label' });
+      label.textContent = clip(s.step ?? s.name, 24);
+      const state = svgEl('text', { x: String(x + 10), y: String(y + 38), class: 'wf-state' });
+      state.textContent = `${s.status}${s.status === 'waiting' && s.pendingParents ? ` for ${s.pendingParents}` : ''}${s.attempts > 1 ? ` · ${s.attempts} tries` : ''}`;
+      node.append(title, svgEl('rect', { x: String(x), y: String(y), width: String(W), height: String(H), rx: '7' }), label, state);
+      svg.appendChild(node);
+    }
+    return svg;
+  }
+
+  async function loadWorkflow(r: Route): Promise<void> {
+    const box = $('workflow-detail');
+    let w: Workflow | null;
+    try {
+      w = await api<Workflow>(`/workflows/${encodeURIComponent(r.id ?? '')}`);
+    } catch (err) {
+      const e = err as ApiError;
+      if (e.status !== 404 && e.status !== 400) throw err;
+      clear(box);
+      box.appendChild(el('p', { className: 'empty', text: `No workflow ${r.id}: ${e.message}` }));
+      return;
+    }
+    if (!w) return;
+    clear(box);
+    box.appendChild(
+      el('div', { className: 'row detail-head' }, [
+        el('h2', { text: w.name ?? `${w.kind} ${w.id}` }),
+        el('span', { className: 'id', text: `${w.kind} #${w.id}` }),
+        el('span', { 'data-testid': 'workflow-status' }, [badge(w.status)]),
+      ]),
+    );
+    const counts = Object.entries(w.progress).filter(([k, n]) => k !== 'total' && n > 0);
+    box.appendChild(el('p', { className: 'muted', text: `${num(w.progress.total ?? w.steps.length)} tasks${counts.map(([k, n]) => ` · ${num(n)} ${k}`).join('')} · created ${stamp(w.createdAt)}` }));
+    box.appendChild(el('div', { className: 'scroll' }, [workflowGraph(w)]));
+    box.appendChild(el('h3', { text: `Steps (${w.steps.length})` }));
+    const rows = w.steps.map((s) =>
+      el('tr', { 'data-testid': 'wf-row', 'data-task': s.taskId }, [
+        el('td', null, [el('a', { href: `#/tasks/${s.taskId}`, className: 'name', text: s.step ?? s.name }), ' ', el('span', { className: 'id', text: `#${s.taskId}` })]),
+        el('td', { text: s.name }),
+        el('td', null, [badge(s.status)]),
+        el('td', { text: s.dependsOn.length ? s.dependsOn.map((p) => `#${p}`).join(', ') : '–' }),
+        el('td', { text: String(s.attempts) }),
+        el('td', { className: 'error-cell', text: s.lastError ?? '' }),
+      ]),
+    );
+    box.appendChild(
+      el('div', { className: 'scroll' }, [
+        el('table', { className: 'tasks' }, [
+          el('thead', null, [el('tr', null, ['Step', 'Task', 'Status', 'After', 'Tries', 'Last error'].map((h) => el('th', { text: h })))]),
+          el('tbody', null, rows),
+        ]),
+      ]),
+    );
   }
 
   // ----------------------------------------------------------------- workers
@@ -1314,13 +1549,14 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     if (r.view === 'overview') return loadOverview();
     if (r.view === 'tasks') return loadTasks(r);
     if (r.view === 'task') return loadTask(r);
+    if (r.view === 'workflow') return loadWorkflow(r);
     if (r.view === 'workers') return loadWorkers();
     if (r.view === 'schedules') return loadSchedules();
     if (r.view === 'messages') return loadMessages(r);
   }
 
   /** Views that refresh on their own; the task list waits for the operator (a selection must not move). */
-  const LIVE = new Set(['overview', 'task', 'workers', 'schedules', 'messages']);
+  const LIVE = new Set(['overview', 'task', 'workflow', 'workers', 'schedules', 'messages']);
 
   function load(): void {
     clearTimeout(timer);

@@ -107,6 +107,7 @@ export function renderPage(p: { basePath: string; title: string; refresh: number
         <button type="button" class="secondary" data-bulk="promote" data-testid="bulk-promote" disabled>Run now</button>
         <button type="button" class="danger" data-bulk="cancel" data-testid="bulk-cancel" disabled>Cancel</button>
         <button type="button" class="danger" data-bulk="delete" data-testid="bulk-delete" disabled>Delete</button>
+        <button type="button" class="secondary" id="redrive-all" data-testid="redrive-all" hidden>Redrive all</button>
       </span>
     </div>
     <div class="scroll"><table class="tasks">
@@ -119,6 +120,10 @@ export function renderPage(p: { basePath: string; title: string; refresh: number
 <div id="view-task" data-view-panel="task" hidden>
   <p><a href="#/tasks" id="back-to-list">← Tasks</a></p>
   <section class="panel" id="task-detail" aria-live="polite"></section>
+</div>
+<div id="view-workflow" data-view-panel="workflow" hidden>
+  <p><a href="#/tasks">← Tasks</a></p>
+  <section class="panel" id="workflow-detail" aria-live="polite"></section>
 </div>
 <div id="view-workers" data-view-panel="workers" hidden>
   <section class="panel">
@@ -182,6 +187,10 @@ export function renderPage(p: { basePath: string; title: string; refresh: number
     <h2 id="limits-title">Queue limits</h2>
     <label>Concurrency (cluster-wide, empty for none) <input name="concurrency" id="l-concurrency" inputmode="numeric" pattern="[0-9]*" autocomplete="off"></label>
     <label>Rate limit (e.g. 100/m, empty for none) <input name="rate" id="l-rate" autocomplete="off"></label>
+    <label>Group concurrency (per group, e.g. 5 or 5, gold=20; empty for none) <input name="groupConcurrency" id="l-group-concurrency" autocomplete="off"></label>
+    <label>Group rate limit (per group, e.g. 10/s; empty for none) <input name="groupRate" id="l-group-rate" autocomplete="off"></label>
+    <label>Fair (rotate claims among groups) <select name="fair" id="l-fair"><option value="true">yes (default)</option><option value="false">no</option></select></label>
+    <label>Dead-letter queue (receives tasks that fail for good; empty for none) <input name="deadLetter" id="l-dead-letter" autocomplete="off"></label>
     <div class="error" id="l-error" role="alert"></div>
     <div class="row"><button type="submit" id="l-save">Save</button><button type="button" class="secondary" id="l-cancel">Cancel</button></div>
   </form>

@@ -26,7 +26,7 @@ main{padding:20px 24px;max-width:1400px;margin:0 auto}
 .card{background:var(--panel);border:1px solid var(--line);border-radius:10px;padding:12px 14px;border-top:3px solid var(--c,var(--line))}
 .card .label{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.5px}
 .card .value{font-size:26px;font-weight:650;font-variant-numeric:tabular-nums;margin-top:2px}
-.s-queued{--c:var(--queued)}.s-running{--c:var(--running)}.s-succeeded{--c:var(--succeeded)}.s-failed{--c:var(--failed)}.s-cancelled{--c:var(--cancelled)}.s-age{--c:var(--age)}
+.s-waiting{--c:var(--cancelled)}.s-queued{--c:var(--queued)}.s-running{--c:var(--running)}.s-succeeded{--c:var(--succeeded)}.s-failed{--c:var(--failed)}.s-cancelled{--c:var(--cancelled)}.s-age{--c:var(--age)}
 .grid{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:16px}
 .wide{grid-column:1/-1}
 .panel{background:var(--panel);border:1px solid var(--line);border-radius:10px;padding:14px 16px;min-width:0}
@@ -44,6 +44,12 @@ th:first-child,td:first-child{text-align:left;font-weight:600}
 tr:last-child td{border-bottom:0}
 td.empty,p.empty{color:var(--muted);text-align:center;font-weight:400;padding:14px 0;margin:0}
 .scroll{overflow-x:auto}
+.wf-graph{display:block;margin:8px 0 4px;font-size:12px}
+.wf-node rect{fill:color-mix(in srgb,var(--c,var(--muted)) 16%,var(--panel));stroke:var(--c,var(--muted));stroke-width:1.5}
+.wf-node:focus rect,.wf-node:hover rect{stroke-width:3}
+.wf-label{fill:var(--text);font-weight:600}
+.wf-state{fill:var(--muted)}
+.wf-edge{fill:none;stroke:var(--muted);stroke-width:1.5}
 td button{padding:3px 10px}
 .badge{display:inline-block;font-size:11px;padding:1px 7px;border-radius:10px;background:color-mix(in srgb,var(--c) 16%,transparent);color:var(--c);font-weight:600}
 .list .item{padding:8px 0;border-bottom:1px solid var(--line)}

@@ -21,7 +21,17 @@ async function assertQueue(courier: HttpCourier, queue: string): Promise<void> {
   if (!rows[0]?.found) throw new HttpProblem('not-found', `queue "${queue}" does not exist (no task, setting or registered task uses it)`, { field: 'queue' });
 }
 
-const example = { name: 'email', paused: false, concurrency: 5, rateLimit: { limit: 100, per: 60 }, updatedAt: '2025-01-01T12:00:00.000Z' };
+const example = {
+  name: 'email',
+  paused: false,
+  concurrency: 5,
+  rateLimit: { limit: 100, per: 60 },
+  groupConcurrency: { default: 2, tiers: { gold: 10 } },
+  groupRateLimit: null,
+  fair: null,
+  deadLetter: 'email.dead',
+  updatedAt: '2025-01-01T12:00:00.000Z',
+};
 
 /** Queue settings: list, configure, pause, resume. */
 export const queueRoutes: Route[] = [
@@ -43,8 +53,9 @@ export const queueRoutes: Route[] = [
     method: 'POST',
     path: '/queues/{queue}',
     tag: 'queues',
-    summary: 'Set a queue\'s limits',
-    description: 'Cluster-wide `concurrency` and `rateLimit` (`"100/m"`), as `courier.configureQueue()`; `null` removes a limit. The queue must exist.',
+    summary: 'Set a queue\'s limits and flow control',
+    description:
+      'Cluster-wide `concurrency` and `rateLimit` (`"100/m"`), per-group `groupConcurrency` and `groupRateLimit`, `fair` and `deadLetter`, as `courier.configureQueue()`; `null` removes a setting, an absent field keeps it. The queue must exist.',
     access: 'bearer',
     params: queueParams,
     body: configureQueueBody,
@@ -52,7 +63,7 @@ export const queueRoutes: Route[] = [
       200: { description: 'The queue\'s settings.', schema: queueSettingsSchema, example },
       404: { description: 'No such queue.' },
     },
-    example: { params: { queue: 'email' }, body: { concurrency: 5, rateLimit: '100/m' } },
+    example: { params: { queue: 'email' }, body: { concurrency: 5, rateLimit: '100/m', groupConcurrency: { default: 2, tiers: { gold: 10 } }, deadLetter: 'email.dead' } },
     async handle({ courier, params, body }) {
       await assertQueue(courier, params.queue);
       return { status: 200, body: await courier.configureQueue(params.queue, body as QueueOptions) };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type TaskInfo, toTaskInfo } from '../../task-info.js';
-import { type BulkSelection, bulkTaskAction, countTasks, getTaskRow, listTaskPage, SUB_STATES, type TaskFilter, taskDetail, taskStatuses } from '../../task-list.js';
+import { type BulkSelection, bulkTaskAction, countTasks, getTaskRow, listTaskPage, SUB_STATES, type TaskFilter, taskDetail, taskLinks, taskStatuses } from '../../task-list.js';
 import type { HttpCourier } from '../courier-api.js';
 import { HttpProblem } from '../problem.js';
 import { defineRoute, type Route } from '../route.js';
@@ -50,6 +50,9 @@ const exampleDetail = {
   retryPolicy: { maxRetries: 3, retryDelay: 60, backoff: null, maxDelay: null, timeout: null },
   updatedAt: '2025-01-01T12:00:00.310Z',
   worker: null,
+  workflowId: null,
+  step: null,
+  deadFrom: null,
 };
 
 /** 400 unless `status` is a status of the table or a sub-state of `queued`. */
@@ -133,13 +136,13 @@ export const taskRoutes: Route[] = [
       'Filtered by queue, task name, status (or `delayed`/`retrying`), enqueue time and text in the key or last error; sorted `newest` (default), `oldest` or `priority` (claim order); keyset pagination through `cursor`, so a deep page costs what the first does.',
     access: 'bearer',
     query: listTasksQuery,
-    responses: { 200: { description: 'One page of tasks.', schema: taskPageSchema, example: { tasks: [exampleTask], nextCursor: null } } },
+    responses: { 200: { description: 'One page of tasks.', schema: taskPageSchema, example: { tasks: [{ ...exampleTask, workflowId: null, step: null, deadFrom: null }], nextCursor: null } } },
     example: { query: { queue: 'email', status: 'succeeded', limit: '20' } },
     async handle({ courier, query }) {
       const { q, limit, ...rest } = query;
       await checkStatus(courier, rest.status);
       const page = await listTaskPage(courier.pool, courier.names, { ...rest, search: q, limit: limit ?? 50 });
-      return { status: 200, body: { tasks: page.rows.map(toTaskInfo), nextCursor: page.nextCursor } };
+      return { status: 200, body: { tasks: page.rows.map((row) => ({ ...toTaskInfo(row), ...taskLinks(row) })), nextCursor: page.nextCursor } };
     },
   }),
   defineRoute({
@@ -209,7 +212,7 @@ export const taskRoutes: Route[] = [
     path: '/tasks/{id}',
     tag: 'tasks',
     summary: 'Get a task',
-    description: 'Status, payload, result, progress, every attempt as a timeline (start, end, duration, worker, error and stack), timestamps, key, priority and retry policy.',
+    description: 'Status, payload, result, progress, every attempt as a timeline (start, end, duration, worker, error and stack), timestamps, key, priority and retry policy; its workflow or batch and step, and the queue it was dead-lettered from.',
     access: 'bearer',
     params: idParams,
     responses: { 200: { description: 'The task.', schema: taskDetailSchema, example: exampleDetail }, 404: { description: 'No task with this id.' } },
