@@ -131,6 +131,12 @@ describe.skipIf(!available)('dashboard: workflows, dead letters and flow control
     expect(await x(tasks.extract)).toBeLessThan(await x(tasks.transform));
     expect(await x(tasks.load)).toBeLessThan(await x(tasks.publish));
 
+    if (process.env.DASHBOARD_FLOW_SHOT) await page.screenshot({ path: process.env.DASHBOARD_FLOW_SHOT, fullPage: true });
+    // On a phone the graph scrolls inside its panel; the page does not widen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await page.setViewportSize({ width: 1360, height: 1000 });
+
     // A step's box links to its task.
     await page.locator(`[data-testid="wf-step"][data-task="${tasks.load}"]`).click();
     await page.locator('#task-detail h2', { hasText: /^wf_load$/ }).waitFor({ timeout: 30_000 });

@@ -1124,7 +1124,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
 
   // ---------------------------------------------------------------- workflow
 
-  /** Column of each step: 0 for a step without parents in the workflow, else one past its deepest parent. */
+  /** Column of each step: one past its deepest parent (0 without parents in the workflow), then moved right up to its nearest child. */
   function depths(steps: WorkflowStep[]): Map<string, number> {
     const byId = new Map(steps.map((s) => [s.taskId, s]));
     const depth = new Map<string, number>();
@@ -1138,6 +1138,13 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
       return d;
     };
     for (const s of steps) of(s.taskId);
+    // Then as late as its children allow, so that a parent sits next to them and no edge runs behind a box.
+    const children = new Map<string, string[]>();
+    for (const s of steps) for (const p of s.dependsOn) if (byId.has(p)) children.set(p, [...(children.get(p) ?? []), s.taskId]);
+    for (const s of [...steps].sort((a, b) => (depth.get(b.taskId) ?? 0) - (depth.get(a.taskId) ?? 0))) {
+      const kids = children.get(s.taskId);
+      if (kids?.length) depth.set(s.taskId, Math.min(...kids.map((k) => depth.get(k) ?? 0)) - 1);
+    }
     return depth;
   }
 
