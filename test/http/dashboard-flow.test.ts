@@ -143,6 +143,29 @@ describe.skipIf(!available)('dashboard: workflows, dead letters and flow control
     expect(await page.locator('#task-detail .last-error').textContent()).toMatch(/parent task \d+ failed/);
   });
 
+  it('opens a batch from one of its members, with its callback drawn after every member', async () => {
+    const batch = await courier.batch(
+      [
+        { name: 'wf_extract', payload: {} },
+        { name: 'wf_extract', payload: {} },
+      ],
+      { onComplete: { task: 'wf_publish', payload: {} } },
+    );
+    await waitFor(async () => (await courier.getWorkflow(batch.id))?.status === 'succeeded', 60_000, 'the batch and its callback to succeed');
+    await page.goto(`${server.url}${BASE}/#/tasks/${batch.taskIds[1]}`);
+    // Only the hash changes, so the previous test's task may still be on screen: wait for this one's link.
+    const link = page.locator('#task-detail [data-testid="workflow-link"]', { hasText: new RegExp(`^#${batch.id}$`) });
+    await link.waitFor({ timeout: 30_000 });
+    await link.click();
+    await page.locator('#workflow-detail .id', { hasText: `batch #${batch.id}` }).waitFor({ timeout: 30_000 });
+    const nodes = page.locator('#workflow-detail [data-testid="wf-step"]');
+    expect(await nodes.evaluateAll((ns) => ns.map((n) => n.getAttribute('data-status')))).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    const callback = batch.callbacks.onComplete as string;
+    expect(await page.locator(`[data-testid="wf-step"][data-task="${callback}"] text.wf-label`).textContent()).toBe('onComplete');
+    const edges = await page.locator('#workflow-detail [data-testid="wf-edge"]').evaluateAll((ns) => ns.map((n) => `${n.getAttribute('data-from')}>${n.getAttribute('data-to')}`).sort());
+    expect(edges).toEqual(batch.taskIds.map((m) => `${m}>${callback}`).sort());
+  });
+
   it('shows where dead-lettered tasks came from, redrives one from its detail and the rest after a confirmation with the count', async () => {
     await courier.enqueueMany([0, 1, 2].map((i) => ({ name: 'charge', payload: { invoice: 7000 + i } })));
     await waitFor(async () => (await rows(`queue = 'billing.dead' AND dead_from = 'billing' AND status = 'failed'`)).length === 3, 60_000, 'three dead-lettered charges');

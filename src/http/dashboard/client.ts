@@ -1071,7 +1071,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
         fact('Queue', el('a', { href: `#/tasks?queue=${encodeURIComponent(t.queue)}`, text: t.queue })),
         t.deadFrom ? fact('Dead-lettered from', el('a', { href: `#/tasks?queue=${encodeURIComponent(t.deadFrom)}`, 'data-testid': 'detail-dead-from', text: t.deadFrom })) : null,
         t.workflowId
-          ? fact('Workflow', el('a', { href: `#/workflows/${encodeURIComponent(t.workflowId)}`, 'data-testid': 'workflow-link', text: `#${t.workflowId}${t.step ? ` · step ${t.step}` : ''}` }))
+          ? fact('Workflow or batch', el('a', { href: `#/workflows/${encodeURIComponent(t.workflowId)}`, 'data-testid': 'workflow-link', text: `#${t.workflowId}${t.step ? ` · step ${t.step}` : ''}` }))
           : null,
         fact('Priority', String(t.priority)),
         fact('Key', t.key ? el('code', { text: t.key }) : '–'),
