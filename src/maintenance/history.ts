@@ -10,8 +10,12 @@ export const HISTORY_HOURS = 24;
  * seconds are read live (see {@link readHistory}) until they are this old.
  */
 export const HISTORY_LAG = 10;
-/** Seconds between rollups. */
-const ROLLUP_INTERVAL = 30;
+/**
+ * Seconds between rollups. Reads count the rows past the mark live, so a longer
+ * interval costs freshness nothing; every worker tries the lock once per interval,
+ * which is what an idle worker pays.
+ */
+const ROLLUP_INTERVAL = 60;
 
 /**
  * Adds the tasks that finished since the last rollup (up to {@link HISTORY_LAG}
@@ -113,7 +117,7 @@ export async function readHistory(db: Queryable, names: SqlNames, minutes: numbe
   return out;
 }
 
-/** The history service: rolls finished tasks into the per-minute counts every 30 seconds (one process at a time). */
+/** The history service: rolls finished tasks into the per-minute counts every minute (one process at a time). */
 export class HistoryRollup extends Periodic {
   constructor(opts: { db: Queryable; names: SqlNames; onError: (err: Error) => void }) {
     super(
