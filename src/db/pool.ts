@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { CompiledQuery } from 'kysely';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -61,11 +60,6 @@ export function namedStatementsOff(db: object): boolean {
   return unnamedOnly.has(db);
 }
 
-/** A Kysely transaction or database object, as far as we need it. */
-interface KyselyLike {
-  executeQuery(query: CompiledQuery): Promise<{ rows: unknown[] }>;
-}
-
 /**
  * A connection the server ends emits 'error' on its client; with no listener that
  * kills the process. The pool listens only while a client is idle, so every client
@@ -79,28 +73,6 @@ export function watchPool(pool: pg.Pool, logger: Logger): void {
   pool.on('connect', (client) => {
     client.on('error', (err) => logger.warn({ err: err.message }, 'database connection lost'));
   });
-}
-
-/**
- * Turns the caller's transaction (`tx` option) into a {@link Queryable}: a `pg`
- * client inside `BEGIN`, or a Kysely transaction.
- */
-export function queryableOf(tx: unknown): Queryable | undefined {
-  if (tx === undefined || tx === null) return undefined;
-  const candidate = tx as Partial<Queryable & KyselyLike>;
-  if (typeof candidate.executeQuery === 'function') {
-    const kysely = candidate as KyselyLike;
-    return {
-      async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []) {
-        // Loaded only when a caller hands us a Kysely transaction: the core does not import Kysely.
-        const { CompiledQuery } = await import('kysely');
-        const out = await kysely.executeQuery(CompiledQuery.raw(text, values));
-        return { rows: out.rows as R[], rowCount: out.rows.length, command: '', oid: 0, fields: [] };
-      },
-    };
-  }
-  if (typeof candidate.query === 'function') return candidate as Queryable;
-  return undefined;
 }
 
 /** Quotes a validated identifier for SQL text. */

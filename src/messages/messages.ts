@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { parse } from '../config.js';
-import { type Queryable, queryableOf } from '../db/pool.js';
+import type { Queryable } from '../db/pool.js';
+import { transactionQueryable } from '../db/tx/index.js';
 import { NotFoundError, StateError, ValidationError } from '../errors.js';
 import type { RateLimitSpec } from '../limits/rate-limiter.js';
 import type { PluginHost } from '../plugins.js';
@@ -1002,11 +1003,9 @@ export class Messages {
     return list.filter((s): s is string => typeof s === 'string' && s.length > 0);
   }
 
+  /** The caller's transaction (`tx`) as a Queryable, with the same adapters as `enqueueTask`; `undefined` without one. */
   #runner(tx: unknown, where: string): Queryable | undefined {
-    if (tx === undefined || tx === null) return undefined;
-    const q = queryableOf(tx);
-    if (!q) throw new ValidationError(where, 'tx', 'must be a pg client inside BEGIN or a Kysely transaction');
-    return q;
+    return tx === undefined || tx === null ? undefined : transactionQueryable(tx, where);
   }
 
   /** Applies a provider status event: once, forward only; then its follow-ups, in the same transaction. */

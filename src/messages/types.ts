@@ -193,7 +193,11 @@ export interface ChannelFallback {
 
 /** Options of `courier.messages.send()`. */
 export interface SendOptions {
-  /** The caller's open transaction: the message and its task exist only if it commits. */
+  /**
+   * The caller's open transaction: the message and its task exist only if it commits.
+   * Every kind `enqueueTask` takes: a `pg` client inside BEGIN, or a transaction of
+   * Kysely, Drizzle, Prisma, Knex, TypeORM, Sequelize, MikroORM or postgres.js.
+   */
   tx?: unknown;
 }
 

@@ -1,6 +1,6 @@
-// The SQL function <schema>.enqueue(name, payload, options) (migration 012): the
-// same rows, dedup keys and wake-ups as enqueueTask, the caller's transaction,
-// clear refusals, and the worker's run-time payload check.
+// The SQL function <schema>.enqueue(name, payload, options) (migrations 012, 018):
+// the same rows, dedup keys, flow rows and wake-ups as enqueueTask, the caller's
+// transaction, clear refusals, and the worker's run-time payload check.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -159,5 +159,153 @@ describe('enqueue() in SQL', () => {
     const task = await courier.getTask(id);
     expect(task).toMatchObject({ status: 'failed', attempts: 1, maxRetries: 5 });
     expect(task?.lastError).toMatch(/payload no longer matches the task's schema at "payload\.orderId"/);
+  });
+});
+
+describe('enqueue() in SQL: flow options', () => {
+  let c: Courier;
+  let cs: string;
+  const runs: Array<{ group: string | null; seq: string | null; pos: number; start: number; end: number }> = [];
+  const sqlEnqueue = async (db: pg.Pool | pg.PoolClient, name: string, payload: unknown, options: unknown): Promise<string> =>
+    (await db.query(`SELECT ${cs}.enqueue($1, $2::jsonb, $3::jsonb) AS id`, [name, JSON.stringify(payload), JSON.stringify(options)])).rows[0].id;
+  const flowRows = async () => (await pool.query(`SELECT queue, kind, key, tier FROM ${cs}.task_flows ORDER BY queue, kind, key`)).rows;
+  const strip = (r: Record<string, unknown>) => ({ ...r, id: 0, payload: 0, created_at: 0, updated_at: 0, run_at: 0 });
+  const rowOf = async (id: string) => (await pool.query(`SELECT * FROM ${cs}.tasks WHERE id = $1`, [id])).rows[0];
+
+  beforeAll(async () => {
+    c = await testCourier();
+    cs = `"${c.schema}"`;
+    c.registerTask('flowed', async (p: { group?: string; seq?: string; pos: number }) => {
+      const run = { group: p.group ?? null, seq: p.seq ?? null, pos: p.pos, start: performance.now(), end: Number.POSITIVE_INFINITY };
+      runs.push(run);
+      // Long enough for the claims of a 10-slot worker to overlap.
+      await new Promise((r) => setTimeout(r, 80));
+      run.end = performance.now();
+    });
+  });
+  afterAll(() => c.close({ grace: 0 }));
+
+  /** Most runs matching `pick` that were in progress at once. */
+  const peak = (pick: (r: (typeof runs)[number]) => boolean) => {
+    const mine = runs.filter(pick);
+    return Math.max(0, ...mine.map((a) => mine.filter((b) => b.start <= a.start && b.end > a.start).length));
+  };
+
+  it('writes the same task and task_flows rows as enqueueTask for group, groupTier and sequence', async () => {
+    const fromSql = await sqlEnqueue(pool, 'flowed', { pos: 0 }, { queue: 'rows', group: 'acme', groupTier: 'gold', priority: 2 });
+    const fromJs = await c.enqueueTask('flowed', { pos: 0 }, { queue: 'rows', group: 'acme', groupTier: 'gold', priority: 2 });
+    expect(strip(await rowOf(fromSql))).toEqual(strip(await rowOf(fromJs)));
+    expect(await rowOf(fromSql)).toMatchObject({ group_key: 'acme', group_tier: 'gold', sequence_key: null });
+    // The latest enqueue sets the group's tier, as enqueueTask does.
+    await sqlEnqueue(pool, 'flowed', { pos: 1 }, { queue: 'rows', group: 'acme' });
+    const seqSql = await sqlEnqueue(pool, 'flowed', { pos: 2 }, { queue: 'rows', sequence: 'k1', key: 'seq-sql' });
+    const seqJs = await c.enqueueTask('flowed', { pos: 2 }, { queue: 'rows', sequence: 'k1', key: 'seq-js' });
+    expect({ ...strip(await rowOf(seqSql)), key: 0 }).toEqual({ ...strip(await rowOf(seqJs)), key: 0 });
+    expect(await rowOf(seqSql)).toMatchObject({ sequence_key: 'k1', group_key: null, key: 'seq-sql' });
+    // A key keeps its meaning on a flow row: the live task's id comes back.
+    expect(await sqlEnqueue(pool, 'flowed', { pos: 3 }, { queue: 'rows', sequence: 'k1', key: 'seq-sql' })).toBe(seqSql);
+    expect(await flowRows()).toEqual([
+      { queue: 'rows', kind: 'group', key: 'acme', tier: null },
+      { queue: 'rows', kind: 'sequence', key: 'k1', tier: null },
+    ]);
+    await pool.query(`DELETE FROM ${cs}.tasks WHERE queue = 'rows'`);
+  });
+
+  it("a grouped task enqueued by SQL obeys the queue's groupConcurrency; a sequence runs in enqueue order (a running worker learns of them at commit)", async () => {
+    await c.configureQueue('sqlgroups', { groupConcurrency: 2 });
+    await c.start({ concurrency: 10, queues: ['sqlgroups', 'sqlseq'], pollInterval: 0.1 });
+    const client = await pool.connect();
+    let ids: string[] = [];
+    try {
+      await client.query('BEGIN');
+      for (let pos = 0; pos < 6; pos++) {
+        for (const group of ['a', 'b']) ids.push(await sqlEnqueue(client, 'flowed', { group, pos }, { queue: 'sqlgroups', group }));
+        // Later tasks have a higher priority: a sequence still runs in enqueue order.
+        ids.push(await sqlEnqueue(client, 'flowed', { seq: 's', pos }, { queue: 'sqlseq', sequence: 's', priority: 10 - pos }));
+      }
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    await waitFor(async () => {
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${cs}.tasks WHERE id = ANY($1::bigint[]) AND status = 'succeeded'`, [ids]);
+      return rows[0].n === ids.length;
+    }, 20_000, 'every task enqueued by SQL to succeed');
+    await c.stop({ grace: 5 });
+    expect(peak((r) => r.group === 'a')).toBe(2);
+    expect(peak((r) => r.group === 'b')).toBe(2);
+    const seq = runs.filter((r) => r.seq === 's');
+    expect(seq.map((r) => r.pos)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(peak((r) => r.seq === 's')).toBe(1);
+    ids = [];
+  }, 30_000);
+
+  it('keyWindow, throttle and debounce share their keys with enqueueTask', async () => {
+    const client = await pool.connect();
+    try {
+      // One transaction: one now(), so every call falls in the same window.
+      await client.query('BEGIN');
+      const first = await sqlEnqueue(client, 'flowed', { pos: 1 }, { queue: 'dedup', key: 'report', keyWindow: 3600 });
+      expect(await sqlEnqueue(client, 'flowed', { pos: 2 }, { queue: 'dedup', key: 'report', keyWindow: 3600 })).toBe(first);
+      expect(await c.enqueueTask('flowed', { pos: 3 }, { queue: 'dedup', key: 'report', keyWindow: 3600, tx: client })).toBe(first);
+      const other = await sqlEnqueue(client, 'flowed', { pos: 4 }, { queue: 'dedup', key: 'other', keyWindow: 3600 });
+      expect(other).not.toBe(first);
+      const fromJs = await c.enqueueTask('flowed', { pos: 4 }, { queue: 'dedup', key: 'js', keyWindow: 3600, tx: client });
+      const wrow = async (id: string) => (await client.query(`SELECT * FROM ${cs}.tasks WHERE id = $1`, [id])).rows[0];
+      expect((await wrow(first)).payload).toEqual({ pos: 1 });
+      expect({ ...strip(await wrow(other)), window_key: 0 }).toEqual({ ...strip(await wrow(fromJs)), window_key: 0 });
+      expect(await wrow(other)).toMatchObject({ key: null, window_key: 'other' });
+
+      const throttled = await sqlEnqueue(client, 'flowed', { pos: 5 }, { queue: 'dedup', throttle: { key: 't', seconds: 600 } });
+      expect(await c.enqueueTask('flowed', { pos: 6 }, { queue: 'dedup', throttle: { key: 't', seconds: 600 }, tx: client })).toBe(throttled);
+      expect(await sqlEnqueue(client, 'flowed', { pos: 7 }, { queue: 'dedup', throttle: { key: 't', seconds: 600 } })).toBe(throttled);
+
+      const debounced = await sqlEnqueue(client, 'flowed', { pos: 8 }, { queue: 'dedup', debounce: { key: 'd', seconds: 30 } });
+      const firstRun = (await wrow(debounced)).run_at.getTime();
+      expect(await c.enqueueTask('flowed', { pos: 9 }, { queue: 'dedup', debounce: { key: 'd', seconds: 60 }, tx: client })).toBe(debounced);
+      expect(await sqlEnqueue(client, 'flowed', { pos: 10 }, { queue: 'dedup', debounce: { key: 'd', seconds: 120, mode: 'extend' } })).toBe(debounced);
+      expect(await wrow(debounced)).toMatchObject({ payload: { pos: 10 }, debounce_key: 'd' });
+      expect((await wrow(debounced)).run_at.getTime()).toBe(firstRun + 90_000);
+      expect(await sqlEnqueue(client, 'flowed', { pos: 11 }, { queue: 'dedup', debounce: { key: 'd', seconds: 5, mode: 'replace' } })).toBe(debounced);
+      expect((await wrow(debounced)).run_at.getTime()).toBe(firstRun + 90_000);
+      expect((await wrow(debounced)).payload).toEqual({ pos: 11 });
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+  });
+
+  it('refuses unsupported and unclear options with 22023 naming the option, and writes nothing', async () => {
+    const before = Number((await pool.query(`SELECT count(*) AS n FROM ${cs}.tasks`)).rows[0].n);
+    const flowsBefore = await flowRows();
+    const cases: Array<[unknown, RegExp]> = [
+      [{ dependsOn: ['1'] }, /option "dependsOn" is not supported in SQL; enqueue tasks with parents from the library/],
+      [{ tx: true }, /unknown option "tx" \(accepted: .*group, groupTier, sequence, debounce, throttle, keyWindow\)/],
+      [{ groupKey: 'a' }, /unknown option "groupKey"/],
+      [{ group: 'a', sequence: 's' }, /option "sequence" must not be given together with group/],
+      [{ groupTier: 'gold' }, /option "groupTier" must be given only together with group/],
+      [{ group: '' }, /option "group" must be a string of 1-200 characters/],
+      [{ group: 'x'.repeat(201) }, /option "group" must be a string of 1-200 characters/],
+      [{ group: 7 }, /option "group"/],
+      [{ sequence: ['s'] }, /option "sequence" must be a string/],
+      [{ keyWindow: 60 }, /option "keyWindow" must be given only together with key/],
+      [{ key: 'k', keyWindow: 0 }, /option "keyWindow" must be a number of seconds > 0/],
+      [{ key: 'k', keyWindow: 86_401 }, /option "keyWindow" must be a number of seconds > 0, at most a day/],
+      [{ key: 'k', keyWindow: 60, keyMode: 'replace' }, /option "keyMode" must not be given together with keyWindow/],
+      [{ debounce: { key: 'd', seconds: 5 }, key: 'k' }, /option "key" must not be given together with debounce/],
+      [{ debounce: { key: 'd', seconds: 5 }, delay: 5 }, /option "delay" must not be given together with debounce/],
+      [{ debounce: { key: 'd', seconds: 5, extra: 1 } }, /option "debounce" must be \{"key": string, "seconds": number/],
+      [{ debounce: { key: 'd' } }, /option "debounce.seconds"/],
+      [{ debounce: { key: 'd', seconds: 5, mode: 'later' } }, /option "debounce.mode" must be "replace" or "extend"/],
+      [{ throttle: { key: 't', seconds: 5 }, key: 'k' }, /option "throttle" must not be given together with key or keyWindow/],
+      [{ throttle: { key: '', seconds: 5 } }, /option "throttle.key"/],
+      [{ throttle: 'often' }, /option "throttle" must be \{"key": string, "seconds": number\}/],
+    ];
+    for (const [options, message] of cases) {
+      const err = await sqlEnqueue(pool, 'flowed', { pos: 0 }, options).catch((e: unknown) => e);
+      expect(err, JSON.stringify(options)).toMatchObject({ code: '22023', message: expect.stringMatching(message) });
+    }
+    expect(Number((await pool.query(`SELECT count(*) AS n FROM ${cs}.tasks`)).rows[0].n)).toBe(before);
+    expect(await flowRows()).toEqual(flowsBefore);
   });
 });
