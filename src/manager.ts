@@ -8,9 +8,10 @@ import { SchemaGuard } from './db/schema-guard.js';
 import { isTaskId } from './db/task-id.js';
 import { transactionQueryable } from './db/tx/index.js';
 import type { TaskRow, TaskStatus } from './db/types.js';
+import type { EnqueueRow } from './enqueue-row.js';
 import { ConflictError, NotFoundError, StateError, UnknownTaskError, ValidationError } from './errors.js';
 import type { CourierEvents } from './events.js';
-import { type FlowRow, flowRow, insertFlowRows } from './flow/enqueue.js';
+import { flowRow, insertFlowRows } from './flow/enqueue.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { type TaskInfo, toTaskInfo } from './task-info.js';
 import { currentTracing, loadTracing } from './tracing.js';
@@ -187,25 +188,7 @@ const MAX_PAYLOAD_BYTES = 1024 * 1024;
 const callOptionsSchema = enqueueOptionsSchema.pick({ tx: true, keyMode: true });
 const itemOptionsSchema = enqueueOptionsSchema.omit({ tx: true, keyMode: true });
 
-interface Row {
-  /** W3C traceparent of the enqueuing context, when tracing is on. */
-  traceparent?: string | null;
-  queue: string;
-  name: string;
-  payload: string;
-  priority: number;
-  maxRetries: number;
-  retryDelay: number;
-  timeout: number | null;
-  runAt: Date | null;
-  delay: number | null;
-  key: string | null;
-  /** Given at enqueue; null means the definition's at run time. */
-  backoff: string | null;
-  maxDelay: number | null;
-  /** Group, sequence, debounce, window; null on the plain path. */
-  flow: FlowRow | null;
-}
+type Row = EnqueueRow;
 
 /**
  * Enqueues and inspects tasks. Every write is one statement; enqueue joins the

@@ -1,37 +1,9 @@
 import type { SqlNames } from '../db/names.js';
 import type { Queryable } from '../db/pool.js';
+import type { EnqueueRow } from '../enqueue-row.js';
 import { ValidationError } from '../errors.js';
 import { QUEUES_CHANGED as FLOWS_CHANGED } from '../queues.js';
-import type { FlowOptions } from './options.js';
-
-/** The flow-control part of one task to insert. */
-export interface FlowRow {
-  group: string | null;
-  groupTier: string | null;
-  sequence: string | null;
-  debounce: { key: string; seconds: number; mode: 'replace' | 'extend' } | null;
-  /** Throttle or keyWindow: one task per key per window of `seconds`. */
-  window: { key: string; seconds: number } | null;
-}
-
-/** What the manager inserts, flow fields aside (see manager.ts). */
-export interface InsertRow {
-  queue: string;
-  name: string;
-  payload: string;
-  priority: number;
-  maxRetries: number;
-  retryDelay: number;
-  timeout: number | null;
-  runAt: Date | null;
-  delay: number | null;
-  key: string | null;
-  backoff: string | null;
-  maxDelay: number | null;
-  flow: FlowRow | null;
-  /** W3C traceparent of the enqueuing context, when tracing is on. */
-  traceparent?: string | null;
-}
+import type { FlowOptions, FlowRow } from './options.js';
 
 /**
  * The flow part of validated enqueue options, or `null` when there is none (the
@@ -80,7 +52,7 @@ export function flowRow(o: FlowOptions, where: string, prefix: string, many: boo
 export async function insertFlowRows(
   runner: Queryable,
   names: SqlNames,
-  rows: InsertRow[],
+  rows: EnqueueRow[],
   keyMode: 'keep' | 'replace',
 ): Promise<Array<{ id: string; name: string; key: string | null }>> {
   const single = rows.length === 1 ? rows[0]?.flow : null;
@@ -104,7 +76,7 @@ export async function insertFlowRows(
   } else {
     onConflict = `ON CONFLICT (name, key) WHERE key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING`;
   }
-  const col = <T>(f: (r: InsertRow) => T) => rows.map(f);
+  const col = <T>(f: (r: EnqueueRow) => T) => rows.map(f);
   const flows = names.table('task_flows');
   const { rows: out } = await runner.query<{ id: string; name: string; key: string | null }>(
     `WITH v AS (

@@ -51,3 +51,13 @@ export interface FlowOptions {
   runAt?: unknown;
   delay?: unknown;
 }
+
+/** The flow-control part of one task to insert. */
+export interface FlowRow {
+  group: string | null;
+  groupTier: string | null;
+  sequence: string | null;
+  debounce: { key: string; seconds: number; mode: 'replace' | 'extend' } | null;
+  /** Throttle or keyWindow: one task per key per window of `seconds`. */
+  window: { key: string; seconds: number } | null;
+}

@@ -1,9 +1,10 @@
 import { parse } from '../config.js';
+import type { EnqueueRow } from '../enqueue-row.js';
 import { ValidationError } from '../errors.js';
 import type { EnqueueOptions, TaskManager } from '../manager.js';
 import type { TaskDefinition } from '../registry.js';
 import type { EdgePolicy, GraphNode, ParentRef } from './graph.js';
-import { type EnqueueRow, insertGraph } from './insert.js';
+import { insertGraph } from './insert.js';
 import { stepNameSchema, workflowNameSchema } from './schemas.js';
 
 /**

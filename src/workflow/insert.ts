@@ -2,29 +2,10 @@ import type pg from 'pg';
 import type { SqlNames } from '../db/names.js';
 import type { Queryable } from '../db/pool.js';
 import type { TaskStatus } from '../db/types.js';
+import type { EnqueueRow } from '../enqueue-row.js';
 import { ValidationError } from '../errors.js';
 import { currentTracing } from '../tracing.js';
 import { type GraphNode, initialStates, isLive, topologicalOrder } from './graph.js';
-
-/** One validated task to insert (the manager's enqueue row). */
-export interface EnqueueRow {
-  queue: string;
-  name: string;
-  /** JSON text. */
-  payload: string;
-  priority: number;
-  maxRetries: number;
-  retryDelay: number;
-  timeout: number | null;
-  runAt: Date | null;
-  delay: number | null;
-  key: string | null;
-  backoff: string | null;
-  maxDelay: number | null;
-  traceparent?: string | null | undefined;
-  /** Flow-control options (group, sequence, debounce, throttle, keyWindow), or null. */
-  flow?: unknown;
-}
 
 /** A graph to insert: rows (validated by the manager) and their edges, in the same order. */
 export interface GraphInput {
