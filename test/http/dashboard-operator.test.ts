@@ -6,25 +6,21 @@
 // Also: keyboard navigation, a 390 px wide screen, no request leaves the origin.
 // Set UPDATE_DASHBOARD_SCREENSHOT=1 to refresh docs/dashboard-tasks.png and
 // docs/dashboard-task.png.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { CourierHttpHandler } from '../../src/http/index.js';
 import { type Courier, defineTask } from '../../src/index.js';
 import { waitFor } from '../helpers/db.js';
+import { chromiumAvailable, launchChromium, watchPage } from './browser.js';
 import { apiCourier, BASE, listen, TOKEN } from './helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium before the tests`);
-
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const shots = process.env.UPDATE_DASHBOARD_SCREENSHOT ? join(import.meta.dirname, '../../docs') : mkdtempSync(join(tmpdir(), 'pgcourier-dash-'));
 
-describe.skipIf(!available)('dashboard: the operator\'s path', () => {
+describe.skipIf(!chromiumAvailable)('dashboard: the operator\'s path', () => {
   let courier: Courier;
   let api: CourierHttpHandler;
   let server: Awaited<ReturnType<typeof listen>>;
@@ -68,20 +64,9 @@ describe.skipIf(!available)('dashboard: the operator\'s path', () => {
     );
     await courier.start({ concurrency: 8, pollInterval: 0.2, lease: 5 });
     server = await listen(api.node);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 120_000 });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    page.on('console', (msg) => {
-      // Failed requests are checked by status below (a 401 before sign-in, a 400 for a bad cron are expected).
-      if (msg.type() === 'error' && !/status of (400|401)/.test(msg.text())) pageErrors.push(msg.text());
-    });
-    page.on('response', (res) => {
-      const expected = (res.status() === 401 && !signedIn) || (res.status() === 400 && res.url().endsWith('/schedule-preview'));
-      if (res.status() >= 400 && !expected) pageErrors.push(`${res.status()} ${res.url()}`);
-    });
-    page.on('request', (req) => {
-      if (!req.url().startsWith(server.url) && !req.url().startsWith('data:')) foreign.push(req.url());
-    });
+    watchPage(page, server.url, (status, url) => (status === 401 && !signedIn) || (status === 400 && url.endsWith('/schedule-preview')), pageErrors, foreign);
   }, 180_000);
 
   afterAll(async () => {

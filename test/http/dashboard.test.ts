@@ -2,24 +2,20 @@
 // it must render counts from live data, follow them as tasks run, and its Retry
 // button must re-run a failed task to success. Set UPDATE_DASHBOARD_SCREENSHOT=1
 // to refresh docs/dashboard.png.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { CourierHttpHandler } from '../../src/http/index.js';
 import { type Courier, defineTask } from '../../src/index.js';
 import { waitFor } from '../helpers/db.js';
+import { chromiumAvailable, launchChromium } from './browser.js';
 import { apiCourier, BASE, call, flakySwitch, listen, TOKEN } from './helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium before the tests`);
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-describe.skipIf(!available)('dashboard in headless Chromium', () => {
+describe.skipIf(!chromiumAvailable)('dashboard in headless Chromium', () => {
   let courier: Courier;
   let api: CourierHttpHandler;
   let server: Awaited<ReturnType<typeof listen>>;
@@ -52,7 +48,7 @@ describe.skipIf(!available)('dashboard in headless Chromium', () => {
     await courier.start({ concurrency: 4, pollInterval: 0.2, lease: 5 });
     server = await listen(api.node);
     // Playwright launches with a fresh temporary profile (its own --user-data-dir).
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 120_000 });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('console', (msg) => {
