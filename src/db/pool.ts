@@ -12,6 +12,22 @@ export interface PgQueryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
 }
 
+/** Runs `fn` in a transaction on a client of `pool`: COMMIT when it resolves, ROLLBACK when it throws. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const out = await fn(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 /**
  * Runs a batch statement planned for its actual arguments (an unnamed statement).
  * Statements that name their rows by `id = ANY($1)` need it: a prepared statement

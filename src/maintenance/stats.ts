@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { SqlNames } from '../db/names.js';
+import { inTransaction } from '../db/pool.js';
 import type { Service } from './service.js';
 
 /** At most one statistics check per this many ms. */
@@ -24,19 +25,11 @@ export async function analyzeIfStale(pool: pg.Pool, names: SqlNames): Promise<bo
   if (!row) return false;
   const stale = (row.never && Number(row.bytes) > 65_536) || Number(row.modified) > Math.max(1000, 0.2 * Number(row.live));
   if (!stale) return false;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     const { rows: lock } = await client.query<{ won: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS won', [`pgcourier.analyze:${names.schemaName}`]);
     if (lock[0]?.won) await client.query(`ANALYZE ${names.tasks}`);
-    await client.query('COMMIT');
     return lock[0]?.won ?? false;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Options of {@link StatsWatch}. */

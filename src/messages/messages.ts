@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { parse } from '../config.js';
-import type { Queryable } from '../db/pool.js';
+import { inTransaction, type Queryable } from '../db/pool.js';
 import { transactionQueryable } from '../db/tx/index.js';
 import { NotFoundError, StateError, ValidationError } from '../errors.js';
 import type { RateLimitSpec } from '../limits/rate-limiter.js';
@@ -23,7 +23,7 @@ import { resendProvider } from './providers/resend.js';
 import { smtpProvider } from './providers/smtp.js';
 import { twilioProvider } from './providers/twilio.js';
 import { redact } from './redact.js';
-import { createSendHandler, inTransaction, isWindowCode, MESSAGES_QUEUE, SEND_TASK } from './sender.js';
+import { createSendHandler, isWindowCode, MESSAGES_QUEUE, SEND_TASK } from './sender.js';
 import { canAdvance } from './status.js';
 import {
   applyStatusEvent,

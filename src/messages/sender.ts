@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { Queryable } from '../db/pool.js';
+import { inTransaction, type Queryable } from '../db/pool.js';
 import { PermanentError, type RetryAfter, retryAfter } from '../errors.js';
 import type { RateLimitSpec } from '../limits/rate-limiter.js';
 import type { TaskContext } from '../registry.js';
@@ -296,18 +296,3 @@ export function isWindowCode(code: string | null): boolean {
   return code === '131047' || code === '63016';
 }
 
-/** Runs `fn` in a transaction on a pooled client. */
-export async function inTransaction<T>(pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const out = await fn(client);
-    await client.query('COMMIT');
-    return out;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-}

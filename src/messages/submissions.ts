@@ -5,12 +5,11 @@
  */
 import type pg from 'pg';
 import type { z } from 'zod';
-import type { Queryable } from '../db/pool.js';
+import { inTransaction, type Queryable } from '../db/pool.js';
 import type { RateLimiter, RateLimitSpec } from '../limits/rate-limiter.js';
 import { normalizeEmail } from './channels.js';
 import type { emailjsSchema } from './config.js';
 import type { MessageNames } from './names.js';
-import { inTransaction } from './sender.js';
 import { escapeHtml, singleLine } from './template.js';
 import type { SendMessageInput, SendOptions, TemplateVariables } from './types.js';
 import type { EmailJsTaskPayload } from './webhooks/emailjs.js';

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { SqlNames } from '../db/names.js';
-import { type PgQueryable, type Queryable, runPrepared } from '../db/pool.js';
+import { inTransaction, type PgQueryable, type Queryable, runPrepared } from '../db/pool.js';
 import { retriesLeftSql } from '../db/task-sql.js';
 
 /**
@@ -139,9 +139,7 @@ export async function claimCappedTasks(
   names: SqlNames,
   args: Omit<ClaimArgs, 'exclude'> & { queue: string; concurrency: number },
 ): Promise<ClaimedTask[]> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pgcourier.queue:${names.schemaName}:${args.queue}`]);
     const { rows } = await client.query<ClaimedTask>(claimSql(names, true), [
       args.workerId,
@@ -153,14 +151,8 @@ export async function claimCappedTasks(
       args.token,
       args.concurrency,
     ]);
-    await client.query('COMMIT');
     return withToken(rows, args.token);
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** How to claim from one queue that has groups or sequences (see migrations/013). */

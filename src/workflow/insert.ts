@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { SqlNames } from '../db/names.js';
-import type { Queryable } from '../db/pool.js';
+import { inTransaction, type Queryable } from '../db/pool.js';
 import type { TaskStatus } from '../db/types.js';
 import type { EnqueueRow } from '../enqueue-row.js';
 import { ValidationError } from '../errors.js';
@@ -41,18 +41,7 @@ export async function insertGraph(pool: pg.Pool, runner: Queryable, names: SqlNa
     if (row.flow) throw new ValidationError(input.where, label, 'must not combine group, sequence, debounce, throttle or keyWindow with dependencies, workflows or batches (not supported yet)');
   }
   if (runner !== pool) return insertIn(runner, names, input, order);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const out = await insertIn(client, names, input, order);
-    await client.query('COMMIT');
-    return out;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  return inTransaction(pool, (client) => insertIn(client, names, input, order));
 }
 
 async function insertIn(db: Queryable, names: SqlNames, input: GraphInput, order: number[]): Promise<GraphIds> {
