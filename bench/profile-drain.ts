@@ -4,8 +4,12 @@
  * execution time per job per statement (pg_stat_statements), beside the wall rate.
  * Any peer of the bench can be profiled, so the figures compare like for like.
  *
- *   node --import tsx bench/profile-drain.ts [--peer=pgcourier] [--jobs=20000] [--concurrency=10]
+ *   node --import tsx bench/profile-drain.ts [--peer=pgcourier] [--jobs=20000] [--concurrency=10] [--alter="SQL"]
+ *
+ * `--alter` runs SQL on the migrated database before the jobs are loaded: a way to
+ * measure what one index, constraint or trigger costs the drain (an experiment only).
  */
+import pg from 'pg';
 import { loadPeer } from './peers/index.js';
 import { BenchServer } from './postgres.js';
 import type { BenchPayload, PeerName } from './types.js';
@@ -20,6 +24,12 @@ const url = await server.freshDatabase('profile');
 try {
   const peer = await loadPeer(peerName);
   const instance = await peer.open(url);
+  const alter = process.argv.find((a) => a.startsWith('--alter='))?.slice('--alter='.length);
+  if (alter) {
+    const admin = new pg.Pool({ connectionString: url, max: 1 });
+    await admin.query(alter);
+    await admin.end();
+  }
   for (let i = 0; i < n; i += 1000) {
     await instance.enqueueMany(Array.from({ length: Math.min(1000, n - i) }, (_, j): BenchPayload => ({ i: i + j, t: 0 })));
   }
@@ -27,6 +37,7 @@ try {
   let done = 0;
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => (finish = r));
+  console.error('draining'); // a marker for external profilers (perf record) to start on
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const consumer = await instance.startConsumer({

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { ClusterEvents, type TaskInfoOf, type WaitForTaskOptions } from './cluster-events.js';
 import {
@@ -37,6 +37,7 @@ import { type RegisterOptions, type TaskDefaults, type TaskDefinition, type Task
 import { type CleanupOptions, cleanupTasks, DEFAULT_RETENTION_SECONDS } from './scheduler/cleanup.js';
 import { CLEANUP_SCHEDULE, CLEANUP_TASK, cleanupOptionsSchema, cleanupTask } from './scheduler/cleanup-task.js';
 import { ScheduleAdmin, type ScheduleInfo, type ScheduleOptions } from './scheduler/schedules.js';
+import { silentLogger } from './silent-logger.js';
 import type { TaskInfo } from './task-info.js';
 import { loadTracing } from './tracing.js';
 import { Processor, type ProcessorHealth, type ProcessorSettings } from './worker/processor.js';
@@ -204,7 +205,7 @@ export class Courier {
   constructor(options: CourierOptions = {}) {
     const env = readEnv();
     const opts = parse(courierOptionsSchema, { ...options, schema: options.schema ?? env.PGCOURIER_SCHEMA }, 'createCourier');
-    this.logger = (opts.logger as Logger | undefined) ?? pino({ level: 'silent' });
+    this.logger = (opts.logger as Logger | undefined) ?? silentLogger();
     this.schema = opts.schema;
     if (opts.registry !== undefined && !(opts.registry instanceof TaskRegistry)) {
       throw new ValidationError('createCourier', 'registry', 'must be a TaskRegistry');

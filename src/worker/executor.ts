@@ -269,16 +269,17 @@ function safeString(value: unknown): string {
  * waits by the task's backoff and cap (given at enqueue), else the definition's.
  */
 export function toSettlement(task: ClaimedTask, outcome: Outcome, defaults?: TaskDefaults, random: () => number = Math.random): Settlement {
-  const fence = { id: task.id, token: task.token };
+  const { id, token } = task;
   switch (outcome.kind) {
     case 'succeeded':
-      return { ...fence, kind: 'succeeded', result: outcome.result };
+      return { id, token, kind: 'succeeded', result: outcome.result };
     case 'deferred':
-      return { ...fence, kind: 'deferred', delay: outcome.delay, error: outcome.message };
+      return { id, token, kind: 'deferred', delay: outcome.delay, error: outcome.message };
     case 'error':
-      if (outcome.permanent || task.retriesLeft <= 0) return { ...fence, kind: 'failed', error: outcome.message, stack: outcome.stack };
+      if (outcome.permanent || task.retriesLeft <= 0) return { id, token, kind: 'failed', error: outcome.message, stack: outcome.stack };
       return {
-        ...fence,
+        id,
+        token,
         kind: 'retry',
         error: outcome.message,
         stack: outcome.stack,

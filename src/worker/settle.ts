@@ -38,14 +38,18 @@ export type Settlement =
  * them as `succeeded` by `publisher` (a worker id).
  */
 export async function completeTasks(db: PgQueryable, names: SqlNames, publisher: string, items: Array<Fence & { result: string | null }>): Promise<Set<string>> {
-  const ids: string[] = [];
-  const tokens: string[] = [];
-  const results: Array<string | null> = [];
+  // Ids (digits) and lease tokens (UUIDs) need no quoting, so their array literals
+  // are written here rather than by pg's per-element serializer; results need it.
+  // unnest pads a shorter array with NULLs, so no result at all is sent as '{}'.
+  let ids = '';
+  let tokens = '';
+  let anyResult = false;
   for (const i of items) {
-    ids.push(i.id);
-    tokens.push(i.token);
-    results.push(i.result);
+    ids += ids === '' ? i.id : `,${i.id}`;
+    tokens += tokens === '' ? i.token : `,${i.token}`;
+    if (i.result !== null) anyResult = true;
   }
+  const results = anyResult ? items.map((i) => i.result) : '{}';
   const { rows } = await runPlanned<{ id: string }>(
     db,
     `WITH done AS (
@@ -57,7 +61,7 @@ export async function completeTasks(db: PgQueryable, names: SqlNames, publisher:
      RETURNING t.id, t.attempts AS attempt, 'succeeded' AS kind, (v.n - 1) / ${IDS_PER_NOTIFICATION} AS chunk
      ), announced AS (${announceSql(names, 'done', '$4', '$5')})
      SELECT id FROM done, (SELECT count(*) FROM announced) AS a`,
-    [ids, tokens, results, names.events, publisher],
+    [`{${ids}}`, `{${tokens}}`, results, names.events, publisher],
   );
   return idSet(rows);
 }

@@ -1,3 +1,4 @@
+import { CronExpressionParser } from 'cron-parser';
 import { describe, expect, it } from 'vitest';
 import { cronError, nextTick, ticksBetween } from '../../src/scheduler/cron.js';
 
@@ -26,5 +27,22 @@ describe('cron ticks (pure)', () => {
     expect(cronError('not cron', 'UTC')).toMatchObject({ field: 'cron' });
     expect(cronError('* * * * *', 'Mars/Olympus')).toMatchObject({ field: 'timezone' });
     expect(cronError(42, undefined)).toMatchObject({ field: 'cron' });
+  });
+
+  it('computes hourly UTC schedules (the built-in cleanup) exactly as cron-parser does', () => {
+    const moments = [at('00:00:00.000'), at('00:59:59.999'), at('01:07:00.000'), at('01:07:00.001'), at('23:59:59.999')];
+    for (let i = 0; i < 200; i++) moments.push(new Date(Date.UTC(2026, 0, 1) + Math.floor(Math.random() * 400 * 86_400_000)));
+    for (const cron of ['0 * * * *', '7 * * * *', '59 * * * *']) {
+      for (const after of moments) {
+        const parsed = CronExpressionParser.parse(cron, { tz: 'UTC', currentDate: after }).next().toDate();
+        expect(nextTick(cron, 'UTC', after)).toEqual(parsed);
+        const until = new Date(after.getTime() + 5 * 3_600_000 + 1234);
+        const it = CronExpressionParser.parse(cron, { tz: 'UTC', currentDate: after });
+        const expected = Array.from({ length: 8 }, () => it.next().toDate()).filter((d) => d <= until);
+        expect(ticksBetween(cron, 'Etc/UTC', after, until, 10)).toEqual(expected);
+        expect(ticksBetween(cron, 'UTC', after, until, 2)).toEqual(expected.slice(-2));
+      }
+    }
+    expect(cronError('60 * * * *', 'UTC')).toMatchObject({ field: 'cron' });
   });
 });
