@@ -154,7 +154,7 @@ describe('OpenTelemetry', () => {
     // A span ends once its links are read, which may be just after its outcome is written.
     const spans = await waitFor(() => {
       const done = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CONSUMER);
-      return done.length === 131 && done;
+      return done.length === 131 ? done : null;
     }, 10_000, '131 consumer spans');
     const runSpan = new Map(spans.map((s) => [s.attributes['messaging.message.id'], s.spanContext().spanId]));
     const callback = spans.find((s) => s.attributes['messaging.message.id'] === batch.callbacks.onComplete);
