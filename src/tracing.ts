@@ -24,7 +24,7 @@ export interface Tracing {
    * Runs `fn` in a consumer span of `task`, linked to its enqueue's span and to
    * the run spans of its parents (read by `links()` only when the span records:
    * with no SDK registered it costs nothing). `fn` reports the outcome through
-   * `end`, and gets the span's own traceparent (null when it does not record) to
+   * `end`, and gets the span's own traceparent (null when it is not sampled) to
    * store with the outcome.
    */
   consume<T>(task: ConsumedTask, links: () => Promise<TraceLinks>, fn: (end: (outcome: SpanOutcome) => void, runSpan: string | null) => Promise<T>): Promise<T>;
@@ -152,7 +152,9 @@ function makeTracing(api: typeof OtelApi): Tracing {
         const at = Date.now();
         void linked.then(() => span.end(at));
       };
-      const runSpan = format(span.spanContext());
+      // Dependents link to this span only if it is exported (sampled).
+      const own = span.spanContext();
+      const runSpan = own.traceFlags & api.TraceFlags.SAMPLED ? format(own) : null;
       return api.context.with(api.trace.setSpan(api.ROOT_CONTEXT, span), () => fn(end, runSpan)).finally(() => end({ kind: 'other', detail: 'unknown' }));
     },
   };
