@@ -5,8 +5,10 @@
  *   (wall time and Postgres time of the completion statement per task);
  * - 3-step chains vs the same number of independent tasks;
  * - a 1,000-member fan-in (one join) vs 1,001 independent tasks;
- * - tracing on (`@opentelemetry/api` with a registered SDK) vs off, when the
- *   tracing module is present.
+ * - tracing on (`@opentelemetry/api` with a registered SDK) vs off: plain tasks
+ *   (wall time and the completion statement, which then also stores each run span),
+ *   3-step chains and the 1,000-member fan-in (whose dependents read and link
+ *   their parents' run spans).
  *
  *   node --import tsx bench/workflows.ts [--rounds=3] [--plain=10000] [--chains=300] [--concurrency=10]
  */
@@ -37,12 +39,17 @@ async function open(schema: string, withTrigger = true): Promise<Courier> {
   return courier;
 }
 
-/** Enqueues with `fill`, then runs a worker until `total` tasks succeeded; wall ms and the completion statement's Postgres ms. */
-async function drain(courier: Courier, fill: () => Promise<unknown>, total: number): Promise<{ wall: number; settle: number }> {
+/**
+ * Enqueues with `fill`, then runs a worker until `total` tasks succeeded; wall ms,
+ * this process's CPU ms (the worker's), and the Postgres ms of the completion
+ * statement and of tracing's link read.
+ */
+async function drain(courier: Courier, fill: () => Promise<unknown>, total: number): Promise<{ wall: number; cpu: number; settle: number; links: number }> {
   await courier.pool.query(`/* bench */ TRUNCATE "${courier.schema}".tasks`);
   await fill();
   const url = urls.get(courier.schema) as string;
   const before = await server.statements(url);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await courier.start({ concurrency });
   for (;;) {
@@ -51,10 +58,11 @@ async function drain(courier: Courier, fill: () => Promise<unknown>, total: numb
     await new Promise((r) => setTimeout(r, 5));
   }
   const wall = performance.now() - t0;
+  const used = process.cpuUsage(cpu0);
   await courier.stop({ grace: 5 });
   const delta = statementDelta(before, await server.statements(url));
-  const settle = delta.filter((d) => d.query.includes('WITH done AS')).reduce((a, d) => a + d.ms, 0);
-  return { wall, settle };
+  const ms = (marker: string) => delta.filter((d) => d.query.includes(marker)).reduce((a, d) => a + d.ms, 0);
+  return { wall, cpu: (used.user + used.system) / 1000, settle: ms('WITH done AS'), links: ms('AS parent_count') };
 }
 
 const many = (courier: Courier, n: number) => async () => {
@@ -72,9 +80,10 @@ trace.setGlobalTracerProvider(
     spanProcessors: [new BatchSpanProcessor(exporter)],
   }),
 );
-const traced = (c: Courier, n: number) => async () => {
+/** `fill` run inside a request span, as a traced web handler would enqueue. */
+const inSpan = (fill: () => Promise<unknown>) => async () => {
   const span = trace.getTracer('bench').startSpan('request');
-  await context.with(trace.setSpan(context.active(), span), many(c, n));
+  await context.with(trace.setSpan(context.active(), span), fill);
   span.end();
 };
 
@@ -86,6 +95,11 @@ const rows: Array<{ case: string; a: number[]; b: number[]; unit: string }> = [
   { case: `${chains} chains of 3 vs ${chains * 3} independent tasks, wall ms`, a: [], b: [], unit: 'ms' },
   { case: '1,000-member fan-in + join vs 1,001 independent tasks, wall ms', a: [], b: [], unit: 'ms' },
   { case: `${plain} plain tasks, wall µs/task: tracing on vs off`, a: [], b: [], unit: 'µs' },
+  { case: `${plain} plain tasks, completion statement µs/task: tracing on vs off`, a: [], b: [], unit: 'µs' },
+  { case: `${plain} plain tasks, worker CPU µs/task: tracing on vs off`, a: [], b: [], unit: 'µs' },
+  { case: `${plain} plain tasks, link read µs/task: tracing on vs the completion statement (off)`, a: [], b: [], unit: 'µs' },
+  { case: `${chains} chains of 3, wall ms: tracing on vs off`, a: [], b: [], unit: 'ms' },
+  { case: '1,000-member fan-in + join, wall ms: tracing on vs off', a: [], b: [], unit: 'ms' },
 ];
 for (let r = 0; r < rounds; r++) {
   const order = r % 2 === 0 ? [withTrigger, noTrigger] : [noTrigger, withTrigger];
@@ -122,9 +136,16 @@ for (let r = 0; r < rounds; r++) {
   }
   for (const on of r % 2 === 0 ? [true, false] : [false, true]) {
     sampling = on;
-    const out = await drain(c, traced(c, plain), plain);
+    const side = on ? 'a' : 'b';
+    const out = await drain(c, inSpan(many(c, plain)), plain);
+    rows[4]?.[side].push((out.wall * 1000) / plain);
+    rows[5]?.[side].push((out.settle * 1000) / plain);
+    rows[6]?.[side].push((out.cpu * 1000) / plain);
+    // The link read runs only while tracing is on; its peer is the completion statement it adds to.
+    rows[7]?.[side].push(((on ? out.links : out.settle) * 1000) / plain);
+    rows[8]?.[side].push((await drain(c, inSpan(chained), chains * 3)).wall);
+    rows[9]?.[side].push((await drain(c, inSpan(fanIn), 1001)).wall);
     exporter.reset();
-    rows[4]?.[on ? 'a' : 'b'].push((out.wall * 1000) / plain);
   }
   sampling = false;
 }

@@ -90,6 +90,8 @@ export interface TaskRow {
   batch_callback: 'complete' | 'success' | 'failure' | null;
   /** W3C traceparent of the enqueuing context (migration 016), or null. */
   traceparent: string | null;
+  /** W3C traceparent of the consumer span of the attempt that finished the task (migration 042), or null. */
+  run_traceparent: string | null;
 }
 
 /** Every key of `T` named by `L`, or a type naming the keys `L` misses: a compile-time exhaustiveness check. */
@@ -138,6 +140,7 @@ const taskColumns = [
   'step',
   'batch_callback',
   'traceparent',
+  'run_traceparent',
 ] as const;
 
 /** The columns of the `tasks` table, in {@link TaskRow}'s order; checked against the migrations by a test. */

@@ -7,7 +7,7 @@ import type { CourierEvents } from '../events.js';
 import { acquireGrant } from '../limits/rate-limiter.js';
 import type { QueueLimitsCache } from '../maintenance/queue-settings.js';
 import type { TaskContext, TaskDefaults, TaskDefinition, TaskRegistry } from '../registry.js';
-import { currentTracing, type SpanOutcome, TraceparentReader, type Tracing } from '../tracing.js';
+import { currentTracing, type SpanOutcome, TraceLinkReader, type Tracing } from '../tracing.js';
 import { loadParents } from '../workflow/parents.js';
 import type { Attempt } from './attempt.js';
 import { retryDelaySeconds } from './backoff.js';
@@ -44,7 +44,7 @@ export interface ExecutorDeps {
  */
 export class Executor {
   readonly #deps: ExecutorDeps;
-  #traceparents: TraceparentReader | undefined;
+  #traceLinks: TraceLinkReader | undefined;
 
   constructor(deps: ExecutorDeps) {
     this.#deps = deps;
@@ -56,15 +56,18 @@ export class Executor {
     return tracing?.active() ? this.#runTraced(attempt, tracing) : this.#run(attempt);
   }
 
-  /** Runs the attempt in a consumer span linked to the span that enqueued the task. */
+  /**
+   * Runs the attempt in a consumer span linked to the span that enqueued the task
+   * and to its parents' run spans; a final outcome carries the span, for its dependents.
+   */
   #runTraced(attempt: Attempt, tracing: Tracing): Promise<Settlement> {
     const { task } = attempt;
-    this.#traceparents ??= new TraceparentReader(this.#deps.pool, this.#deps.names);
-    const reader = this.#traceparents;
-    return tracing.consume(task, () => reader.read(task.id), async (end) => {
+    this.#traceLinks ??= new TraceLinkReader(this.#deps.pool, this.#deps.names);
+    const reader = this.#traceLinks;
+    return tracing.consume(task, () => reader.read(task.id), async (end, runSpan) => {
       const settlement = await this.#run(attempt);
       end(spanOutcome(settlement));
-      return settlement;
+      return runSpan && (settlement.kind === 'succeeded' || settlement.kind === 'failed') ? { ...settlement, runSpan } : settlement;
     });
   }
 

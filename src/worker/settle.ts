@@ -15,11 +15,16 @@ export interface AttemptError {
   stack?: string | undefined;
 }
 
+/** The traceparent of a traced attempt's consumer span, stored as `run_traceparent` for its dependents' span links (tracing.ts). */
+export interface RunSpan {
+  runSpan?: string | undefined;
+}
+
 /** Outcome of an attempt, as written to the row. `result` is JSON text, or null for none. */
 export type Settlement =
-  | (Fence & { kind: 'succeeded'; result: string | null })
+  | (Fence & RunSpan & { kind: 'succeeded'; result: string | null })
   | (Fence & AttemptError & { kind: 'retry'; delay: number })
-  | (Fence & AttemptError & { kind: 'failed' })
+  | (Fence & AttemptError & RunSpan & { kind: 'failed' })
   | (Fence & { kind: 'deferred'; delay: number; error: string | null })
   | (Fence & { kind: 'released'; error: string })
   | (Fence & { kind: 'postponed'; delay: number });
@@ -31,23 +36,28 @@ export type Settlement =
 // Both statements announce what they wrote on the events channel (db/announce.ts)
 // in the same statement: one notification per kind and 250 tasks, carrying ids,
 // attempt numbers and the publishing worker's id only, sent at commit and never for an unmatched fence.
+//
+// A batch with a traced outcome (RunSpan) also writes run_traceparent, through an
+// extra array; without one the statement is exactly the untraced one.
 
 /**
  * Marks attempts succeeded. Each row must still be `running` under the same lease
  * token; returns the ids that matched (the others lost their lease) and announces
  * them as `succeeded` by `publisher` (a worker id).
  */
-export async function completeTasks(db: PgQueryable, names: SqlNames, publisher: string, items: Array<Fence & { result: string | null }>): Promise<Set<string>> {
+export async function completeTasks(db: PgQueryable, names: SqlNames, publisher: string, items: Array<Fence & RunSpan & { result: string | null }>): Promise<Set<string>> {
   // Ids (digits) and lease tokens (UUIDs) need no quoting, so their array literals
   // are written here rather than by pg's per-element serializer; results need it.
   // unnest pads a shorter array with NULLs, so no result at all is sent as '{}'.
   let ids = '';
   let tokens = '';
   let anyResult = false;
+  let traced = false;
   for (const i of items) {
     ids += ids === '' ? i.id : `,${i.id}`;
     tokens += tokens === '' ? i.token : `,${i.token}`;
     if (i.result !== null) anyResult = true;
+    if (i.runSpan) traced = true;
   }
   const results = anyResult ? items.map((i) => i.result) : '{}';
   const { rows } = await runPlanned<{ id: string }>(
@@ -55,13 +65,15 @@ export async function completeTasks(db: PgQueryable, names: SqlNames, publisher:
     `WITH done AS (
      UPDATE ${names.tasks} AS t
         SET status = 'succeeded', result = v.result, finished_at = now(), updated_at = now(),
-            locked_by = NULL, locked_until = NULL
-       FROM unnest($1::bigint[], $2::uuid[], $3::jsonb[]) WITH ORDINALITY AS v(id, token, result, n)
+            locked_by = NULL, locked_until = NULL${traced ? ', run_traceparent = v.run_span' : ''}
+       FROM unnest($1::bigint[], $2::uuid[], $3::jsonb[]${traced ? ', $6::text[]' : ''}) WITH ORDINALITY AS v(id, token, result, ${traced ? 'run_span, ' : ''}n)
       WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
      RETURNING t.id, t.attempts AS attempt, 'succeeded' AS kind, (v.n - 1) / ${IDS_PER_NOTIFICATION} AS chunk
      ), announced AS (${announceSql(names, 'done', '$4', '$5')})
      SELECT id FROM done, (SELECT count(*) FROM announced) AS a`,
-    [`{${ids}}`, `{${tokens}}`, results, names.events, publisher],
+    traced
+      ? [`{${ids}}`, `{${tokens}}`, results, names.events, publisher, items.map((i) => i.runSpan ?? null)]
+      : [`{${ids}}`, `{${tokens}}`, results, names.events, publisher],
   );
   return idSet(rows);
 }
@@ -80,6 +92,7 @@ export async function completeTasks(db: PgQueryable, names: SqlNames, publisher:
  * `retry` are announced (as `failed` and `retrying`), the others are not.
  */
 export async function endAttempts(db: PgQueryable, names: SqlNames, publisher: string, items: Array<Exclude<Settlement, { kind: 'succeeded' }>>): Promise<Set<string>> {
+  const traced = items.some((i) => 'runSpan' in i && i.runSpan);
   const { rows } = await runPlanned<{ id: string }>(
     db,
     `WITH ended AS (
@@ -92,8 +105,9 @@ export async function endAttempts(db: PgQueryable, names: SqlNames, publisher: s
             last_error = coalesce(v.error, t.last_error),
             errors = ${appendErrorSql('t', 'v.error', 'v.stack')},
             locked_by = NULL, locked_until = NULL, updated_at = now(),
-            ${deadLetterSetSql('t', names.queues, "v.kind = 'failed'")}
-       FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::float8[], $5::text[], $6::text[]) WITH ORDINALITY AS v(id, token, kind, delay, error, stack, n)
+            ${deadLetterSetSql('t', names.queues, "v.kind = 'failed'")}${traced ? ', run_traceparent = coalesce(v.run_span, t.run_traceparent)' : ''}
+       FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::float8[], $5::text[], $6::text[]${traced ? ', $9::text[]' : ''})
+            WITH ORDINALITY AS v(id, token, kind, delay, error, stack, ${traced ? 'run_span, ' : ''}n)
       WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
      RETURNING t.id, t.attempts AS attempt, CASE v.kind WHEN 'failed' THEN 'failed' WHEN 'retry' THEN 'retrying' END AS kind,
                (v.n - 1) / ${IDS_PER_NOTIFICATION} AS chunk
@@ -108,6 +122,7 @@ export async function endAttempts(db: PgQueryable, names: SqlNames, publisher: s
       items.map((i) => ('stack' in i ? (i.stack ?? null) : null)),
       names.events,
       publisher,
+      ...(traced ? [items.map((i) => ('runSpan' in i ? (i.runSpan ?? null) : null))] : []),
     ],
   );
   return idSet(rows);
