@@ -236,7 +236,7 @@ function dsnRoute(messages: Messages): Route {
     description:
       'A bounce or delay report (RFC 3464) from the mail server\'s bounce pipe, with the bearer token. The body is the whole bounce email (`Content-Type: message/rfc822`), the report itself (`multipart/report; report-type=delivery-status; boundary=…`) or only its `message/delivery-status` part. The message is found by the returned `Message-ID`, `X-Courier-Message-Id` or `Original-Envelope-Id`, or named by `?messageId=`. `failed` makes it `undelivered` (a mailbox code such as 5.1.1 also suppresses the recipient); `delayed` and `delivered` are recorded; a report applied twice changes nothing. The body may be at most `webhookBodyLimit` bytes.',
     access: 'bearer',
-    rawBody: true,
+    rawBody: DSN_TYPES,
     query: z.object({ messageId: z.string().max(200, 'must be at most 200 characters').optional().describe('The message the report is about, when the report does not name it.') }).strict(),
     responses: {
       200: { description: 'Applied (or already applied).', schema: dsnAppliedSchema, example: { messageId: '3f2b8c1e-9a0d-4e57-b6a1-0c2d4e6f8a90', recipients: 1 } },
