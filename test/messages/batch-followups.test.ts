@@ -214,4 +214,31 @@ describe('provider failover in a batch', () => {
       await Promise.all([smtp.close(), resend.close()]);
     }
   });
+
+  it('two providers both refusing our credentials pass a message on at most once per listed provider; the last one fails as deferred', async () => {
+    const smtp = await startSmtpPeer({ users: { courier: 'right-password' } });
+    const resend = await startResendPeer();
+    const c = await messagingCourier({
+      smtp: { host: '127.0.0.1', port: smtp.port, auth: { user: 'courier', pass: 'wrong-password' }, from: 'Acme <noreply@acme.test>', tls: { ca: smtp.cert.cert }, timeout: 5 },
+      resend: { apiKey: 're_wrong_key_0123456789', from: 'Acme <noreply@acme.test>', baseUrl: resend.url, timeout: 5 },
+      failover: { email: ['smtp', 'resend'] },
+      gates: { failoverAfter: 0, configPause: 1, maxDeferral: 8 },
+      rateLimits: { email: '50/s' },
+      sendTask: fastRetries,
+    });
+    try {
+      await c.start({ pollInterval: 0.05, concurrency: 2 });
+      const batchId = await c.messages.sendBulk({ channel: 'email', subject: 'Hi', template: 'Hello', recipients: ['ana@example.test'] });
+      const final = await c.messages.batch(batchId).done({ timeout: 40, interval: 0.1 });
+      expect(final).toMatchObject({ total: 1, failed: 1, active: 0 });
+      const rows = await rowsOf(c, batchId);
+      // The original and one failover per listed provider: smtp → resend → smtp, then no further.
+      expect(rows.map((r) => r.relation)).toEqual([null, 'failover', 'failover']);
+      expect(rows.map((r) => r.error_code)).toEqual(['failover', 'failover', 'deferred']);
+      expect(rows.every((r) => r.status === 'failed')).toBe(true);
+    } finally {
+      await c.close({ grace: 1 });
+      await Promise.all([smtp.close(), resend.close()]);
+    }
+  }, 60_000);
 });
