@@ -99,7 +99,7 @@ describe('sendBulk fallback', () => {
       ],
       fallback: { channel: 'sms', template: 'SMS for {{name}}: shipped, code {{code}}', variables: { code: 'K7' } },
     });
-    const final = await settleChecked(courier, batchId, 5, (p) => p.byStatus.delivered === 3);
+    const final = await settleChecked(courier, batchId, 5, (p) => p.byStatus.delivered === 3 && p.byStatus.read === 1);
     expect(final).toMatchObject({ total: 5, completed: 4, failed: 1, active: 0 });
     expect(final.byStatus).toMatchObject({ read: 1, delivered: 3, failed: 1, undelivered: 0 });
 
