@@ -228,7 +228,7 @@ export function createHttpHandler(courier: HttpCourier, options: HttpOptions): C
         if (raw === undefined) {
           if (route.bodyRequired ?? true) throw new HttpProblem('validation', '"body" is required (JSON)', { field: 'body' });
         } else body = parseInput(route.body as z.ZodType, raw);
-      } else if (route.access === 'bearer' && UNSAFE.has(request.method)) {
+      } else if (route.access === 'bearer' && UNSAFE.has(request.method) && !route.rawBody) {
         const raw = await readBody(request, opts.bodyLimit);
         const text = new TextDecoder().decode(raw).trim();
         if (text !== '' && text !== '{}') throw new HttpProblem('validation', '"body" must be empty', { field: 'body' });

@@ -105,7 +105,7 @@ function operation(route: Route): Json {
     const media: Json = { schema: schemaRef(route.body as z.ZodType, 'input') };
     if (route.example?.body !== undefined) media.example = route.example.body;
     op.requestBody = { required: route.bodyRequired ?? true, content: { 'application/json': media } };
-  }
+  } else if (route.rawBody) op.requestBody = { required: true, content: Object.fromEntries(route.rawBody.map((type) => [type, { schema: { type: 'string' } }])) };
   op.responses = responses(route);
   if (route.access !== 'bearer') op.security = [];
   return op;

@@ -62,6 +62,8 @@ export interface Route<P extends z.ZodType | undefined = any, Q extends z.ZodTyp
   body?: B;
   /** Whether a body must be sent (default: when `body` is given). */
   bodyRequired?: boolean;
+  /** Media types of a non-JSON body the handler reads itself (a `bearer` route without `body` otherwise refuses one). */
+  rawBody?: readonly string[];
   /** Documented responses by status; the lowest 2xx is what the example gets. */
   responses: Record<number, ResponseSpec>;
   /** A request that succeeds on the documented test fixture. */

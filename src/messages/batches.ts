@@ -2,6 +2,9 @@
  * Bulk batches: one statement creates the batch, its messages and their send
  * tasks (10,000 recipients are one round trip), and progress is counted from the
  * messages' statuses in one snapshot, so the counts always sum to the total.
+ * Follow-ups (fallbacks, failovers, delivery retries, resends) join their
+ * parent's batch and replace it in the counts: each recipient counts once, as the
+ * last message of its chain.
  */
 import type { Queryable } from '../db/pool.js';
 import type { MessageNames } from './names.js';
@@ -30,22 +33,26 @@ export interface BulkRows {
   sendAt: Date | null;
   /** Per-recipient quiet hours as JSON text (or null). */
   quietHours: Array<string | null>;
+  /** Per-recipient fallback as JSON text (or null). */
+  fallbacks: Array<string | null>;
   task: { queue: string; name: string; priority: number; maxRetries: number; retryDelay: number; timeout: number | null };
 }
 
 /**
  * Inserts a batch, its messages and one send task per message in a single
  * statement. Recipients already suppressed on the channel (for every sender) are
- * stored as `failed` (error `suppressed`) and get no task; recipients whose
+ * stored as `failed` (error `suppressed`) and get no task, unless they have a
+ * fallback (their send task fails them and creates it); recipients whose
  * idempotency key is already used are left out. Returns how many messages and
  * tasks were created.
  */
 export async function insertBulk(db: Queryable, names: MessageNames, b: BulkRows): Promise<{ messages: number; tasks: number }> {
   const { rows } = await db.query<{ messages: number; tasks: number }>(
     `WITH input AS (
-       SELECT v.id, v.recipient, v.vars, v.key, v.quiet, v.ord,
-              EXISTS (SELECT 1 FROM ${names.suppressions} x WHERE x.channel = $2 AND x.recipient = v.recipient AND x.sender = '') AS suppressed
-         FROM unnest($10::uuid[], $11::text[], $12::jsonb[], $19::text[], $21::jsonb[]) WITH ORDINALITY AS v(id, recipient, vars, key, quiet, ord)
+       SELECT v.id, v.recipient, v.vars, v.key, v.quiet, v.fallback, v.ord,
+              -- With a fallback, the send task fails it instead, and the fallback follows.
+              v.fallback IS NULL AND EXISTS (SELECT 1 FROM ${names.suppressions} x WHERE x.channel = $2 AND x.recipient = v.recipient AND x.sender = '') AS suppressed
+         FROM unnest($10::uuid[], $11::text[], $12::jsonb[], $19::text[], $21::jsonb[], $22::jsonb[]) WITH ORDINALITY AS v(id, recipient, vars, key, quiet, fallback, ord)
         WHERE v.key IS NULL OR NOT EXISTS (SELECT 1 FROM ${names.messages} d WHERE d.idempotency_key = v.key)),
      batch AS (
        INSERT INTO ${names.batches} (id, channel, provider, name, template, variables, subject, total)
@@ -58,12 +65,12 @@ export async function insertBulk(db: Queryable, names: MessageNames, b: BulkRows
        RETURNING id, (payload->>'messageId')::uuid AS message_id),
      messages AS (
        INSERT INTO ${names.messages} (id, channel, recipient, sender, variables, provider, batch_id, task_id, expires_at,
-                                  status, error_code, error_text, idempotency_key, send_at, quiet_hours)
+                                  status, error_code, error_text, idempotency_key, send_at, quiet_hours, fallback)
        SELECT i.id, $2, i.recipient, $8, i.vars, $3, (SELECT id FROM batch), t.id, $9,
               CASE WHEN i.suppressed THEN 'failed' ELSE 'queued' END,
               CASE WHEN i.suppressed THEN 'suppressed' END,
               CASE WHEN i.suppressed THEN 'recipient is suppressed on this channel' END,
-              i.key, $20::timestamptz, i.quiet
+              i.key, $20::timestamptz, i.quiet, i.fallback
          FROM input i LEFT JOIN tasks t ON t.message_id = i.id
        -- A concurrent send took the key meanwhile: its task finds no message and ends.
        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -91,6 +98,7 @@ export async function insertBulk(db: Queryable, names: MessageNames, b: BulkRows
       b.idempotencyKeys,
       b.sendAt,
       b.quietHours,
+      b.fallbacks,
     ],
   );
   return rows[0] ?? { messages: 0, tasks: 0 };
@@ -107,7 +115,11 @@ interface BatchRow {
 const batchSelect = (names: MessageNames) =>
   `SELECT b.id, b.channel, b.name, b.created_at,
           (SELECT jsonb_object_agg(c.status, c.n)
-             FROM (SELECT status, count(*) AS n FROM ${names.messages} WHERE batch_id = b.id GROUP BY status) c) AS counts
+             FROM (SELECT m.status, count(*) AS n FROM ${names.messages} m
+                    WHERE m.batch_id = b.id
+                      -- A message followed up in the batch (fallback, failover, retry, resend) counts as its follow-up.
+                      AND NOT EXISTS (SELECT 1 FROM ${names.messages} f WHERE f.parent_id = m.id AND f.batch_id = b.id)
+                    GROUP BY m.status) c) AS counts
      FROM ${names.batches} b`;
 
 /** Turns status counts into progress: completed + failed + active = total. */

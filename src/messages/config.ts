@@ -509,6 +509,27 @@ const quietHoursSchema = z.object({ start: hhmm, end: hhmm, timeZone: timeZoneSc
 const idempotencyKeySchema = z.string('must be a string').min(1, 'must be 1 to 256 characters').max(256, 'must be 1 to 256 characters');
 const prioritySchema = z.int('must be an integer from 1 to 10').min(1, 'must be an integer from 1 to 10').max(10, 'must be an integer from 1 to 10');
 
+/** A send's `fallback`: a WhatsApp template for a closed window, or another channel. */
+const fallbackSchema = z
+  .union(
+    [
+      z.object({ template: z.union([whatsappTemplateSchema, contentTemplateSchema], 'must be { name, language? } or { contentSid }'), variables: variablesSchema.optional() }).strict(),
+      z
+        .object({
+          channel: channelSchema,
+          to: z.string().min(1).max(320).optional(),
+          body: z.string().max(1_000_000).optional(),
+          subject: z.string().max(998).optional(),
+          template: templateSchema.optional(),
+          variables: variablesSchema.optional(),
+          provider: providerNameSchema.optional(),
+        })
+        .strict()
+        .refine((f) => f.body !== undefined || f.template !== undefined, 'must have body or template'),
+    ],
+    'must be { template, variables? } (a WhatsApp template for a closed window) or { channel, to?, body | template, variables? } (another channel)',
+  );
+
 /** Input of `send()`. */
 export const sendInputSchema = z
   .object({
@@ -523,26 +544,7 @@ export const sendInputSchema = z
     media: mediaSchema.optional(),
     provider: providerNameSchema.optional(),
     expiresAt: dateSchema.optional(),
-    fallback: z
-      .union(
-        [
-          z.object({ template: z.union([whatsappTemplateSchema, contentTemplateSchema], 'must be { name, language? } or { contentSid }'), variables: variablesSchema.optional() }).strict(),
-          z
-            .object({
-              channel: channelSchema,
-              to: z.string().min(1).max(320).optional(),
-              body: z.string().max(1_000_000).optional(),
-              subject: z.string().max(998).optional(),
-              template: templateSchema.optional(),
-              variables: variablesSchema.optional(),
-              provider: providerNameSchema.optional(),
-            })
-            .strict()
-            .refine((f) => f.body !== undefined || f.template !== undefined, 'must have body or template'),
-        ],
-        'must be { template, variables? } (a WhatsApp template for a closed window) or { channel, to?, body | template, variables? } (another channel)',
-      )
-      .optional(),
+    fallback: fallbackSchema.optional(),
     priority: prioritySchema.optional(),
     replyTo: z.string().min(3).max(320).regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'must be an email address').optional(),
     cc: emailListSchema.optional(),
@@ -565,9 +567,17 @@ export const sendBulkInputSchema = z
         z.union(
           [
             z.string().min(1).max(320),
-            z.object({ to: z.string().min(1).max(320), variables: variablesSchema.optional(), idempotencyKey: idempotencyKeySchema.optional(), timeZone: timeZoneSchema.optional() }).strict(),
+            z
+              .object({
+                to: z.string().min(1).max(320),
+                variables: variablesSchema.optional(),
+                idempotencyKey: idempotencyKeySchema.optional(),
+                timeZone: timeZoneSchema.optional(),
+                fallbackTo: z.string().min(1).max(320).optional(),
+              })
+              .strict(),
           ],
-          'must be an address or { to, variables?, idempotencyKey?, timeZone? }',
+          'must be an address or { to, variables?, idempotencyKey?, timeZone?, fallbackTo? }',
         ),
         'must be an array of recipients',
       )
@@ -583,6 +593,7 @@ export const sendBulkInputSchema = z
     priority: prioritySchema.optional(),
     sendAt: dateSchema.optional(),
     quietHours: quietHoursSchema.optional(),
+    fallback: fallbackSchema.optional(),
   })
   .strict();
 

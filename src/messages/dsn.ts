@@ -59,6 +59,19 @@ function parts(body: string, boundary: string): Array<{ headers: Map<string, str
   return out;
 }
 
+/** The per-recipient blocks of a `message/delivery-status` body (the per-message block is skipped). */
+function statusRecipients(body: string): { envelopeId: string | null; recipients: DsnRecipient[] } {
+  const [perMessage, ...perRecipient] = headerBlocks(body);
+  const recipients: DsnRecipient[] = [];
+  for (const f of perRecipient) {
+    const address = (f.get('final-recipient') ?? f.get('original-recipient') ?? '').replace(/^[^;]*;\s*/, '').trim().toLowerCase();
+    const action = (f.get('action') ?? '').toLowerCase();
+    if (!address || !action) continue;
+    recipients.push({ recipient: address, action, status: /\d\.\d{1,3}\.\d{1,3}/.exec(f.get('status') ?? '')?.[0] ?? null, diagnostic: f.get('diagnostic-code') ?? null });
+  }
+  return { envelopeId: perMessage?.get('original-envelope-id') ?? null, recipients };
+}
+
 /**
  * Parses a DSN (the full RFC 5322 message). Returns `null` when it is not a
  * `multipart/report` with a `message/delivery-status` part.
@@ -74,17 +87,27 @@ export function parseDsn(raw: string): ParsedDsn | null {
   const all = parts(text.slice(split + 2), boundary);
   const status = all.find((p) => /message\/(global-)?delivery-status/i.test(p.headers.get('content-type') ?? ''));
   if (!status) return null;
-  const [, ...perRecipient] = headerBlocks(status.body);
-  const recipients: DsnRecipient[] = [];
-  for (const f of perRecipient) {
-    const address = (f.get('final-recipient') ?? f.get('original-recipient') ?? '').replace(/^[^;]*;\s*/, '').trim().toLowerCase();
-    const action = (f.get('action') ?? '').toLowerCase();
-    if (!address || !action) continue;
-    recipients.push({ recipient: address, action, status: /\d\.\d{1,3}\.\d{1,3}/.exec(f.get('status') ?? '')?.[0] ?? null, diagnostic: f.get('diagnostic-code') ?? null });
-  }
+  const { envelopeId, recipients } = statusRecipients(status.body);
   const original = all.find((p) => /message\/rfc822|text\/rfc822-headers|message\/global-headers/i.test(p.headers.get('content-type') ?? ''));
   const returned = original ? (headerBlocks(original.body)[0] ?? new Map<string, string>()) : new Map<string, string>();
   const originalMessageId = returned.get('message-id') ?? null;
-  const messageId = uuidOrNull(returned.get('x-courier-message-id')) ?? uuidOrNull(/^<([^@>]+)@/.exec(originalMessageId ?? '')?.[1]);
+  const messageId = uuidOrNull(returned.get('x-courier-message-id')) ?? uuidOrNull(/^<([^@>]+)@/.exec(originalMessageId ?? '')?.[1]) ?? uuidOrNull(envelopeId);
   return { messageId, originalMessageId, recipients };
+}
+
+/**
+ * Parses a report as an HTTP body of `contentType`: the whole bounce email
+ * (`message/rfc822`, or no type), the report itself (`multipart/report;
+ * boundary=…`, the MIME body without the mail's headers), or only its
+ * `message/delivery-status` part (the message is then named by its
+ * `Original-Envelope-Id`, or by the caller). Returns `null` when it is none of these.
+ */
+export function parseDsnBody(raw: string, contentType: string | null): ParsedDsn | null {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type === 'multipart/report') return parseDsn(`Content-Type: ${contentType}\r\n\r\n${raw}`);
+  if (type === 'message/delivery-status' || type === 'message/global-delivery-status') {
+    const { envelopeId, recipients } = statusRecipients(raw.replace(/\r\n/g, '\n'));
+    return recipients.length > 0 ? { messageId: uuidOrNull(envelopeId), originalMessageId: null, recipients } : null;
+  }
+  return parseDsn(raw);
 }

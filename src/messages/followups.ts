@@ -27,7 +27,8 @@ export async function chainCount(db: Queryable, names: MessageNames, id: string,
 /**
  * Copies a message as a follow-up (content from the message or its batch; the
  * batch's shared variables merged under its own), optionally on another channel,
- * recipient or provider. Returns false when the parent is gone.
+ * recipient or provider. The follow-up joins the parent's batch, where it stands
+ * for the parent's recipient from then on. Returns false when the parent is gone.
  */
 export async function insertFollowUp(
   db: Queryable,
@@ -36,14 +37,22 @@ export async function insertFollowUp(
 ): Promise<boolean> {
   const { rowCount } = await db.query(
     `INSERT INTO ${names.messages} (id, channel, recipient, sender, subject, body, html, template, variables, media, media_items, fallback,
-                                provider, task_id, parent_id, relation, expires_at)
+                                provider, task_id, parent_id, relation, expires_at, batch_id, email, quiet_hours)
      SELECT $1, coalesce($4, m.channel), coalesce($5, m.recipient), CASE WHEN $4 IS NULL THEN m.sender END,
             coalesce(m.subject, b.subject), m.body, m.html, coalesce(m.template, b.template),
             CASE WHEN b.variables IS NULL THEN m.variables ELSE b.variables || coalesce(m.variables, '{}'::jsonb) END,
-            m.media, m.media_items, m.fallback, CASE WHEN $7 THEN $6 ELSE m.provider END, $8, m.id, $3, m.expires_at
-       FROM ${names.messages} m LEFT JOIN ${names.batches} b ON b.id = m.batch_id
+            m.media, m.media_items, m.fallback, CASE WHEN $7 THEN $6 ELSE m.provider END, $8, m.id, $3, m.expires_at, m.batch_id,
+            CASE WHEN $4 IS NULL THEN m.email END, m.quiet_hours
+       -- A follow-up already holds its batch's content; only a batch's own message takes it from the batch.
+       FROM ${names.messages} m LEFT JOIN ${names.batches} b ON b.id = m.batch_id AND m.parent_id IS NULL
       WHERE m.id = $2`,
     [f.id, f.parentId, f.relation, f.channel ?? null, f.recipient ?? null, f.provider ?? null, f.provider !== undefined, f.taskId],
   );
   return (rowCount ?? 0) > 0;
+}
+
+/** The follow-ups of a message (what it fell back to, was retried or resent as), oldest first. */
+export async function selectFollowUps(db: Queryable, names: MessageNames, id: string): Promise<Array<{ id: string; relation: string | null }>> {
+  const { rows } = await db.query<{ id: string; relation: string | null }>(`SELECT id, relation FROM ${names.messages} WHERE parent_id = $1 ORDER BY created_at, id`, [id]);
+  return rows;
 }

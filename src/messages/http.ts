@@ -3,6 +3,7 @@
  * `pgcourier/http` through the plugin's `extensions.http`.
  */
 import { z } from 'zod';
+import { ValidationError } from '../errors.js';
 import { readBody } from '../http/body.js';
 import { clientAddresses } from '../http/node.js';
 import { HttpProblem } from '../http/problem.js';
@@ -11,6 +12,20 @@ import { batchListSchema, batchSchema, messageSchema, messageSentSchema, message
 import type { Messages } from './messages.js';
 
 const idParams = z.object({ id: opaqueIdSchema }).strict();
+/** Operator actions take no options: an empty JSON object, or no body. */
+const noOptions = z.object({}).strict();
+const reconcileSchema = z.object({
+  outcome: z.enum(['found', 'not_found', 'unsupported']).describe('`found`: the provider has it (now `sent`); `not_found`: it does not (resend is safe); `unsupported`: the provider cannot look messages up.'),
+  providerMessageId: z.string().optional().describe('The provider\'s id, when found.'),
+});
+const dsnAppliedSchema = z.object({
+  messageId: z.string().describe('The message the report is about.'),
+  recipients: z.int().describe('Entries of the report applied to it (those for its own recipient).'),
+});
+/** The message the documented examples of the operator actions act on (an `unknown` message in the test fixture). */
+export const EXAMPLE_UNKNOWN_MESSAGE = '5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a';
+/** Media types `/webhooks/dsn` takes. */
+const DSN_TYPES = ['message/rfc822', 'multipart/report', 'message/delivery-status', 'message/global-delivery-status'];
 
 /** Message queue endpoints: status, send, read, batches. */
 function messageRoutes(messages: Messages): Route[] {
@@ -57,6 +72,49 @@ function messageRoutes(messages: Messages): Route[] {
         const message = await messages.get(params.id);
         if (!message) throw new HttpProblem('not-found', 'no message has this id', { field: 'id' });
         return { status: 200, body: message };
+      },
+    }),
+    defineRoute({
+      operationId: 'reconcileMessage',
+      method: 'POST',
+      path: '/messages/{id}/reconcile',
+      tag: 'messages',
+      summary: 'Reconcile an unknown message',
+      description: 'Asks the provider whether a message whose outcome is `unknown` (the request may have arrived) was accepted: when it was, the message becomes `sent` with the provider\'s id; when it was not, it stays `unknown` and may be resent.',
+      access: 'bearer',
+      params: idParams,
+      body: noOptions,
+      bodyRequired: false,
+      responses: {
+        200: { description: 'What the provider said.', schema: reconcileSchema, example: { outcome: 'found', providerMessageId: 'SM0123456789abcdef0123456789abcdef' } },
+        404: { description: 'No such message.' },
+        409: { description: 'The message is not `unknown`.' },
+      },
+      example: { params: { id: EXAMPLE_UNKNOWN_MESSAGE } },
+      async handle({ params }) {
+        return { status: 200, body: await messages.reconcile(params.id) };
+      },
+    }),
+    defineRoute({
+      operationId: 'resendMessage',
+      method: 'POST',
+      path: '/messages/{id}/resend',
+      tag: 'messages',
+      summary: 'Resend a message',
+      description: 'Sends an `unknown`, `failed` or `undelivered` message again as a new linked message (`relation: resend`, same content and recipient; in the same batch); returns the new message\'s id.',
+      access: 'bearer',
+      params: idParams,
+      body: noOptions,
+      bodyRequired: false,
+      responses: {
+        201: { description: 'The new message, queued.', schema: messageSentSchema, example: { id: '7e6d5c4b-3a29-4817-9605-f4e3d2c1b0a9' } },
+        404: { description: 'No such message.' },
+        409: { description: 'The message is not `unknown`, `failed` or `undelivered`, or was already followed up (resend that one).' },
+      },
+      example: { params: { id: EXAMPLE_UNKNOWN_MESSAGE } },
+      async handle({ params, options }) {
+        const id = await messages.resend(params.id);
+        return { status: 201, body: { id }, headers: { location: `${options.basePath}/messages/${encodeURIComponent(id)}` } };
       },
     }),
     defineRoute({
@@ -163,6 +221,56 @@ const replies: Record<string, Responses> = {
   emailjsPreflight: { 204: { description: 'CORS preflight accepted for an allowed Origin.' }, 403: { description: 'Origin not allowed.' }, 404: common[404] },
 };
 
+/**
+ * `POST /webhooks/dsn`: a bounce pipe hands over a Delivery Status Notification
+ * (RFC 3464) with the management token. Not a provider's signed callback, so it
+ * needs the bearer token like the operator endpoints.
+ */
+function dsnRoute(messages: Messages): Route {
+  return defineRoute({
+    operationId: 'applyDsnReport',
+    method: 'POST',
+    path: '/webhooks/dsn',
+    tag: 'webhooks',
+    summary: 'Delivery Status Notification (bounce) intake',
+    description:
+      'A bounce or delay report (RFC 3464) from the mail server\'s bounce pipe, with the bearer token. The body is the whole bounce email (`Content-Type: message/rfc822`), the report itself (`multipart/report; report-type=delivery-status; boundary=…`) or only its `message/delivery-status` part. The message is found by the returned `Message-ID`, `X-Courier-Message-Id` or `Original-Envelope-Id`, or named by `?messageId=`. `failed` makes it `undelivered` (a mailbox code such as 5.1.1 also suppresses the recipient); `delayed` and `delivered` are recorded; a report applied twice changes nothing. The body may be at most `webhookBodyLimit` bytes.',
+    access: 'bearer',
+    rawBody: DSN_TYPES,
+    query: z.object({ messageId: z.string().max(200, 'must be at most 200 characters').optional().describe('The message the report is about, when the report does not name it.') }).strict(),
+    responses: {
+      200: { description: 'Applied (or already applied).', schema: dsnAppliedSchema, example: { messageId: '3f2b8c1e-9a0d-4e57-b6a1-0c2d4e6f8a90', recipients: 1 } },
+      400: { description: 'Not a delivery status notification, or it names no message; `field` is `body` or `messageId`.' },
+      404: { description: 'The report names no stored message.' },
+      413: { description: 'Body larger than `webhookBodyLimit`.' },
+      415: { description: `\`Content-Type\` is not one of ${DSN_TYPES.join(', ')}.` },
+    },
+    async handle({ request, query, options }) {
+      const type = request.headers.get('content-type');
+      if (!DSN_TYPES.includes(type?.split(';')[0]?.trim().toLowerCase() ?? '')) {
+        throw new HttpProblem('unsupported-media-type', `"body" must be a delivery status notification sent as ${DSN_TYPES.join(', ')}`, { field: 'body' });
+      }
+      const raw = await readBody(request, options.webhookBodyLimit);
+      let text: string;
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+      } catch {
+        throw new HttpProblem('validation', '"body" must be text (UTF-8)', { field: 'body' });
+      }
+      let applied: Awaited<ReturnType<Messages['applyDsn']>>;
+      try {
+        applied = await messages.applyDsn(text, { contentType: type as string, ...(query.messageId !== undefined ? { messageId: query.messageId } : {}) });
+      } catch (err) {
+        if (err instanceof ValidationError) throw new HttpProblem('validation', `"${err.field === 'raw' ? 'body' : err.field}" ${err.expected}`, { field: err.field === 'raw' ? 'body' : err.field });
+        throw err;
+      }
+      if (!applied.messageId) throw new HttpProblem('validation', '"messageId" is required: the report names no message of ours (give ?messageId=)', { field: 'messageId' });
+      if (!applied.found) throw new HttpProblem('not-found', 'no message has the id the report names', { field: 'messageId' });
+      return { status: 200, body: { messageId: applied.messageId, recipients: applied.recipients } };
+    },
+  });
+}
+
 /** Provider webhooks, handed to messaging's web-standard handlers. Errors are `application/problem+json`. */
 function webhookRoutes(messages: Messages): Route[] {
   const webhook = (operationId: string, provider: Provider, path: string, method: Method, summary: string, responses: Responses): Route => ({
@@ -189,6 +297,7 @@ function webhookRoutes(messages: Messages): Route[] {
     webhook('emailjsSendPreflight', 'emailjs', '/api/v1.0/email/send', 'OPTIONS', 'CORS preflight of EmailJS-compatible sends', replies.emailjsPreflight as Responses),
     webhook('emailjsSendForm', 'emailjs', '/api/v1.0/email/send-form', 'POST', 'EmailJS-compatible multipart form send', replies.emailjs as Responses),
     webhook('emailjsSendFormPreflight', 'emailjs', '/api/v1.0/email/send-form', 'OPTIONS', 'CORS preflight of EmailJS-compatible form sends', replies.emailjsPreflight as Responses),
+    dsnRoute(messages),
   ];
 }
 

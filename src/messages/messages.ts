@@ -12,8 +12,8 @@ import { builtinChannels, type ChannelDefinition } from './channels.js';
 import { classifySmtp } from './classify.js';
 import { emailjsTaskSchema, type ParsedProviders, type ProvidersConfig, providersSchema, sendBulkInputSchema, sendInputSchema } from './config.js';
 import { isProviderTemplate } from './content.js';
-import { parseDsn } from './dsn.js';
-import { chainCount, insertFollowUp } from './followups.js';
+import { parseDsn, parseDsnBody } from './dsn.js';
+import { chainCount, insertFollowUp, selectFollowUps } from './followups.js';
 import { Gates } from './gates.js';
 import { toMediaItems } from './media.js';
 import { type MessageNames, messageNames } from './names.js';
@@ -55,6 +55,7 @@ import type {
   SendMessageInput,
   SendOptions,
   StatusCounts,
+  TemplateVariables,
   WhatsAppTemplate,
 } from './types.js';
 import { MESSAGE_STATUSES } from './types.js';
@@ -169,6 +170,7 @@ export class Messages {
         },
         followUp: (db, parent) => this.#followUp(db, parent),
         fallBack: (db, parent) => this.#channelFallback(db, parent),
+        failOver: (db, parent, provider) => this.#failOver(db, parent, provider),
         unsubscribe: () => this.#config.unsubscribe,
         failover: (channel) => this.#config.failover?.[channel],
         get windowFromInbound() {
@@ -354,14 +356,8 @@ export class Messages {
     }
     const mediaItems = toMediaItems(m.media);
     let fallback: unknown = m.fallback ?? null;
-    if (m.fallback && 'channel' in m.fallback) {
-      const fb = m.fallback;
-      const other = this.#channel(fb.channel, 'messages.send');
-      if (other.manual || fb.channel === m.channel) throw new ValidationError('messages.send', 'fallback.channel', 'must be another sending channel');
-      if (fb.provider !== undefined && !this.#provider(fb.channel, fb.provider)) throw new ValidationError('messages.send', 'fallback.provider', `must be a provider configured for channel "${fb.channel}"`);
-      this.#checkContent('messages.send', fb.channel, fb.provider ?? null, fb.template ?? null, fb.body ?? (typeof fb.template === 'string' ? fb.template : null), []);
-      fallback = { ...fb, to: this.#recipient(other, fb.to ?? m.to, 'messages.send', 'fallback.to') };
-    }
+    const other = this.#fallbackChannel('messages.send', m.channel, m.fallback);
+    if (other && m.fallback && 'channel' in m.fallback) fallback = { ...m.fallback, to: this.#recipient(other, m.fallback.to ?? m.to, 'messages.send', 'fallback.to') };
     if (!channel.manual) this.#checkContent('messages.send', m.channel, m.provider ?? null, m.template ?? null, m.body ?? (typeof m.template === 'string' ? m.template : null), mediaItems);
     const id = randomUUID();
     const row = {
@@ -422,7 +418,7 @@ export class Messages {
     const uuid = uuidOrNull(id);
     if (!uuid) return null;
     const row = await selectMessage(this.#host.pool, this.#names, uuid);
-    return row ? toMessageInfo(row) : null;
+    return row ? { ...toMessageInfo(row), followUps: await selectFollowUps(this.#host.pool, this.#names, uuid) } : null;
   }
 
   /**
@@ -530,6 +526,9 @@ export class Messages {
       throw new ValidationError('messages.sendBulk', 'provider', `must be a provider configured for channel "${b.channel}"`);
     }
     this.#checkContent('messages.sendBulk', b.channel, b.provider ?? null, b.template, typeof b.template === 'string' ? b.template : null, []);
+    const other = this.#fallbackChannel('messages.sendBulk', b.channel, b.fallback);
+    if (b.fallback && 'channel' in b.fallback && b.fallback.to !== undefined) throw new ValidationError('messages.sendBulk', 'fallback.to', 'is per recipient in a batch: give recipients[].fallbackTo');
+    const fallbacks: Array<string | null> = [];
     const recipients: string[] = [];
     const vars: Array<string | null> = [];
     const keys: Array<string | null> = [];
@@ -545,6 +544,9 @@ export class Messages {
       keys.push(key);
       const zone = typeof r === 'string' ? undefined : r.timeZone;
       quiet.push(b.quietHours ? JSON.stringify({ ...b.quietHours, ...(zone ? { timeZone: zone } : {}) }) : null);
+      const fallbackTo = typeof r === 'string' ? undefined : r.fallbackTo;
+      if (fallbackTo !== undefined && !other) throw new ValidationError('messages.sendBulk', `recipients.${i}.fallbackTo`, 'needs the batch\'s fallback on another channel');
+      fallbacks.push(b.fallback ? JSON.stringify(other && 'channel' in b.fallback ? this.#bulkFallback(b.fallback, b.variables, typeof r === 'string' ? undefined : r.variables, this.#recipient(other, fallbackTo ?? to, 'messages.sendBulk', fallbackTo !== undefined ? `recipients.${i}.fallbackTo` : `recipients.${i}`)) : b.fallback) : null);
     }
     this.#ensureTasks();
     const batchId = randomUUID();
@@ -565,6 +567,7 @@ export class Messages {
       idempotencyKeys: keys,
       sendAt: b.sendAt ?? null,
       quietHours: quiet,
+      fallbacks,
       task: { queue: MESSAGES_QUEUE, name: SEND_TASK, priority: b.priority ?? 5, ...this.#config.sendTask },
     });
     return batchId;
@@ -834,6 +837,8 @@ export class Messages {
     const row = uuid ? await selectMessage(this.#host.pool, this.#names, uuid) : null;
     if (!row || !uuid) throw new NotFoundError(`message ${id} does not exist`);
     if (!['unknown', 'failed', 'undelivered'].includes(row.status)) throw new StateError(`message ${id} is ${row.status}; only unknown, failed or undelivered messages are resent`);
+    const [already] = await selectFollowUps(this.#host.pool, this.#names, uuid);
+    if (already) throw new StateError(`message ${id} was already followed up by message ${already.id} (${already.relation}); resend that one`);
     const next = randomUUID();
     this.#ensureTasks();
     await inTransaction(this.#host.pool, async (db) => {
@@ -846,40 +851,64 @@ export class Messages {
   /**
    * Applies a bounce or delay report: a Delivery Status Notification (RFC 3464,
    * `multipart/report; report-type=delivery-status`) as it arrived in the bounce
-   * mailbox (feed it from your inbound mail hook). The message is found by the
-   * returned `Message-ID` (`<message id@domain>`) or `X-Courier-Message-Id`;
-   * `failed` moves it to `undelivered` and, for a mailbox code (5.1.1, 5.2.1…),
-   * suppresses the recipient; `delivered` / `delayed` are recorded. Applying the same
-   * report twice changes nothing.
+   * mailbox (feed it from your inbound mail hook, or POST it to `pgcourier/http`'s
+   * `/webhooks/dsn`). The message is found by the returned `Message-ID` (`<message
+   * id@domain>`), `X-Courier-Message-Id` or `Original-Envelope-Id`, or by
+   * `options.messageId`. Only the report's entries for the message's own recipient
+   * apply (a bounce for a copy recipient does not touch it): `failed` moves it to
+   * `undelivered` and, for a mailbox code (5.1.1, 5.2.1…), suppresses the
+   * recipient; `delivered` / `delayed` are recorded. Applying the same report twice
+   * changes nothing. `found` is false when the report names no stored message.
    *
    * @example
    * ```ts
    * const { messageId } = await courier.messages.applyDsn(rawBounceEmail);
+   * // Only the delivery-status part, for a message you name:
+   * await courier.messages.applyDsn(statusFields, { contentType: 'message/delivery-status', messageId });
    * ```
    */
-  async applyDsn(raw: string | Uint8Array): Promise<{ messageId: string | null; recipients: number }> {
+  async applyDsn(
+    raw: string | Uint8Array,
+    options: {
+      /** Media type of `raw`: `message/rfc822` (the whole bounce email, the default), `multipart/report; boundary=…` or `message/delivery-status`. */
+      contentType?: string;
+      /** The message the report is about, when the report does not name it. */
+      messageId?: string;
+    } = {},
+  ): Promise<{ messageId: string | null; recipients: number; found: boolean }> {
+    if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) throw new ValidationError('messages.applyDsn', 'raw', 'must be a string or bytes');
     const text = typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8');
-    const dsn = parseDsn(text);
-    if (!dsn) throw new ValidationError('messages.applyDsn', 'raw', 'must be a delivery status notification (multipart/report with a message/delivery-status part)');
-    if (!dsn.messageId) return { messageId: null, recipients: 0 };
-    for (const r of dsn.recipients) {
+    const dsn = options.contentType === undefined ? parseDsn(text) : parseDsnBody(text, options.contentType);
+    if (!dsn) throw new ValidationError('messages.applyDsn', 'raw', 'must be a delivery status notification (multipart/report with a message/delivery-status part, or a message/delivery-status body)');
+    let messageId = dsn.messageId;
+    if (options.messageId !== undefined) {
+      const given = uuidOrNull(options.messageId);
+      if (!given) throw new ValidationError('messages.applyDsn', 'messageId', 'must be a message id (UUID)');
+      if (messageId !== null && messageId !== given) throw new ValidationError('messages.applyDsn', 'messageId', 'must be the message the report names');
+      messageId = given;
+    }
+    if (!messageId) return { messageId: null, recipients: 0, found: false };
+    const row = await selectMessage(this.#host.pool, this.#names, messageId);
+    if (!row) return { messageId, recipients: 0, found: false };
+    const own = dsn.recipients.filter((r) => r.recipient === row.recipient.toLowerCase());
+    for (const r of own) {
       const status: MessageStatus = r.action === 'failed' ? 'undelivered' : r.action === 'delivered' ? 'delivered' : 'sent';
       const reply = Number(/\b([245]\d\d)\b/.exec(r.diagnostic ?? '')?.[1] ?? (r.status?.startsWith('4') ? 450 : 550));
       const response = `${reply} ${r.status ?? ''} ${(r.diagnostic ?? '').replace(/^[^;]*;\s*/, '')}`.trim();
       await this.#applyEvent({
         source: 'dsn',
         provider: 'smtp',
-        eventKey: `${dsn.originalMessageId ?? dsn.messageId}:${r.recipient}:${r.action}`.slice(0, 500),
+        eventKey: `${dsn.originalMessageId ?? messageId}:${r.recipient}:${r.action}`.slice(0, 500),
         status,
         errorCode: r.action === 'failed' || r.action === 'delayed' ? r.status : null,
         errorText: r.action === 'failed' || r.action === 'delayed' ? response.slice(0, 500) : null,
         payload: r,
-        messageId: dsn.messageId,
+        messageId,
         providerMessageId: dsn.originalMessageId,
         classified: r.action === 'failed' ? classifySmtp({ responseCode: reply, response, command: 'RCPT TO' }) : null,
       });
     }
-    return { messageId: dsn.messageId, recipients: dsn.recipients.length };
+    return { messageId, recipients: own.length, found: true };
   }
 
   /**
@@ -949,6 +978,22 @@ export class Messages {
     }
     for (const p of [...this.#custom.values(), ...this.#builtin.values()]) if (p.channels.includes(channel)) return p;
     return undefined;
+  }
+
+  /** Checks a cross-channel `fallback` (channel, provider, content) and returns its channel; `null` for none or a window template. */
+  #fallbackChannel(where: string, channel: string, fb: SendMessageInput['fallback']): ChannelDefinition | null {
+    if (!fb || !('channel' in fb)) return null;
+    const other = this.#channel(fb.channel, where);
+    if (other.manual || fb.channel === channel) throw new ValidationError(where, 'fallback.channel', 'must be another sending channel');
+    if (fb.provider !== undefined && !this.#provider(fb.channel, fb.provider)) throw new ValidationError(where, 'fallback.provider', `must be a provider configured for channel "${fb.channel}"`);
+    this.#checkContent(where, fb.channel, fb.provider ?? null, fb.template ?? null, fb.body ?? (typeof fb.template === 'string' ? fb.template : null), []);
+    return other;
+  }
+
+  /** A bulk recipient's cross-channel fallback: its address there, and the batch's and its own variables under the fallback's. */
+  #bulkFallback(fb: ChannelFallback, shared: TemplateVariables | undefined, own: TemplateVariables | undefined, to: string): ChannelFallback & { to: string } {
+    const variables = { ...shared, ...own, ...fb.variables };
+    return { ...fb, to, ...(Object.keys(variables).length > 0 ? { variables } : {}) };
   }
 
   /** The email options of a send (reply-to, copies, headers, attachments, unsubscribe), or `null`. */
@@ -1076,7 +1121,7 @@ export class Messages {
       media: null,
       fallback: null,
       provider: fb.provider ?? null,
-      batchId: null,
+      batchId: parent.batch_id,
       taskId,
       parentId: parent.id,
       relation: 'channel_fallback',
@@ -1084,6 +1129,21 @@ export class Messages {
     });
     this.#host.logger.info({ messageId: parent.id, fallback: id, channel: fb.channel }, 'message failed; cross-channel fallback enqueued');
     return id;
+  }
+
+  /**
+   * Provider failover of a message already tried on a paused provider: a linked
+   * message on `provider` (`relation: 'failover'`), enqueued at once; at most as many
+   * per chain as the channel has failover providers, so two paused providers cannot
+   * hand a message back and forth for ever.
+   */
+  async #failOver(db: Queryable, parent: MessageRow, provider: string): Promise<string | null> {
+    const limit = this.#config.failover?.[parent.channel]?.length ?? 0;
+    if ((await chainCount(db, this.#names, parent.id, 'failover')) >= limit) return null;
+    const id = randomUUID();
+    this.#ensureTasks();
+    const taskId = await this.#host.enqueueTask(SEND_TASK, { messageId: id }, { tx: db, ...this.#config.sendTask });
+    return (await insertFollowUp(db, this.#names, { id, parentId: parent.id, relation: 'failover', taskId, provider })) ? id : null;
   }
 
   /**
@@ -1128,7 +1188,7 @@ export class Messages {
       media: null,
       fallback: null,
       provider: parent.provider,
-      batchId: null,
+      batchId: parent.batch_id,
       taskId,
       parentId: parent.id,
       relation: 'window_fallback',

@@ -53,6 +53,8 @@ export interface SenderDeps {
   unsubscribe(): UnsubscribeSettings | undefined;
   /** Creates the cross-channel fallback of a message that failed for good, if it has one. */
   fallBack(db: Queryable, parent: MessageRow): Promise<string | null>;
+  /** Continues a message already tried on a paused provider as a linked message on `provider`; `null` when its chain has failed over as often as there are providers to fail over to. */
+  failOver(db: Queryable, parent: MessageRow, provider: string): Promise<string | null>;
 }
 
 /** What a send task run returns (its task result). */
@@ -159,9 +161,22 @@ export function createSendHandler(deps: SenderDeps) {
     };
     if (deps.failover(m.channel) && (await deps.gates.pausedFor(keyOf(provider))) > deps.failoverAfter) {
       const next = await alternative(provider);
-      if (next) {
+      if (next && m.attempts === 0) {
+        // Nothing was handed to the paused provider yet: this message simply goes through the open one.
         log.info({ from: provider.name, to: next.name }, 'provider paused; failing over');
         provider = next;
+      } else if (next) {
+        // Already tried there: the next provider gets a linked message with its own ledger (relation 'failover').
+        const from = provider.name;
+        const child = await inTransaction(deps.pool, async (db) => {
+          const created = await deps.failOver(db, m, next.name);
+          if (created) await setStatus(db, names, id, 'failed', { code: 'failover', text: `provider ${from} paused; continued on ${next.name} as message ${created}` });
+          return created;
+        });
+        if (child) {
+          log.info({ from, to: next.name, followUp: child }, 'provider paused; failed over as a linked message');
+          return { messageId: id, status: 'failed', note: `failed over to ${next.name} as message ${child}` };
+        }
       }
     }
     const problem = provider.validate?.(out) ?? null;

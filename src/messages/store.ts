@@ -142,6 +142,7 @@ export function toMessageInfo(r: MessageRow): MessageInfo {
     taskId: r.task_id === null ? null : String(r.task_id),
     parentId: r.parent_id,
     relation: r.relation,
+    followUps: [],
     idempotencyKey: r.idempotency_key,
     subject: r.subject,
     expiresAt: r.expires_at,
@@ -181,7 +182,8 @@ export async function selectSendState(db: Queryable, names: MessageNames, id: st
             ARRAY(SELECT x.sender FROM ${names.suppressions} x WHERE x.channel = m.channel AND x.recipient = m.recipient) AS suppressed_for,
             (SELECT t.attempts - t.deferrals FROM ${names.tasks} t WHERE t.id = $2::bigint) AS counted,
             (SELECT t.max_retries FROM ${names.tasks} t WHERE t.id = $2::bigint) AS max_retries_
-       FROM ${names.messages} m LEFT JOIN ${names.batches} b ON b.id = m.batch_id
+       -- A follow-up carries its own content (copied at creation); only a batch's own messages render the batch's.
+       FROM ${names.messages} m LEFT JOIN ${names.batches} b ON b.id = m.batch_id AND m.parent_id IS NULL
       WHERE m.id = $1`,
     [id, taskId],
   );

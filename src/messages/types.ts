@@ -211,6 +211,8 @@ export interface BulkRecipient {
   idempotencyKey?: string;
   /** This recipient's IANA time zone, for the batch's `quietHours` (default: the window's own). */
   timeZone?: string;
+  /** This recipient on the batch's fallback channel (default: the same `to`, if valid there). */
+  fallbackTo?: string;
 }
 
 /** Input of `courier.messages.sendBulk()`. */
@@ -239,6 +241,15 @@ export interface SendBulkInput {
   sendAt?: Date | string | number;
   /** Quiet hours, in each recipient's `timeZone` (else the window's own `timeZone`, else UTC). */
   quietHours?: QuietHours;
+  /**
+   * What each recipient gets when their message fails for good, as `send()`'s
+   * `fallback`: a WhatsApp `{ template, variables? }` for a closed 24-hour window, or
+   * a {@link ChannelFallback} on another channel (to each recipient's `fallbackTo`,
+   * else the same `to`; its template is rendered with the batch's and the
+   * recipient's variables under its own). The fallback joins the batch in place of
+   * the failed message, so the recipient counts once.
+   */
+  fallback?: SendMessageInput['fallback'];
 }
 
 /** An error recorded on a message. */
@@ -277,6 +288,12 @@ export interface MessageInfo {
   parentId: string | null;
   /** Why it follows its parent: `window_fallback`, `webhook_retry`, `failover`, `channel_fallback`, `resend`; or `null`. */
   relation: string | null;
+  /**
+   * Messages that follow this one (what it fell back or failed over to, was
+   * retried or resent as), oldest first, each with its `relation`. Read by
+   * `messages.get()`; empty elsewhere.
+   */
+  followUps: Array<{ id: string; relation: string | null }>;
   /** The caller's idempotency key, or `null`. */
   idempotencyKey: string | null;
   /** Subject, when set. */

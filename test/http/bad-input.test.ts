@@ -113,6 +113,15 @@ const cases: Record<string, Case[]> = {
     { method: 'GET', path: `/messages/${'m'.repeat(201)}`, status: 400, field: 'id' },
     { method: 'GET', path: '/messages/00000000-0000-4000-8000-000000000000', status: 404, field: 'id' },
   ],
+  reconcileMessage: [
+    { method: 'POST', path: `/messages/${'m'.repeat(201)}/reconcile`, status: 400, field: 'id' },
+    { method: 'POST', path: '/messages/00000000-0000-4000-8000-000000000000/reconcile', body: { force: true }, status: 400, field: 'force' },
+    { method: 'POST', path: '/messages/00000000-0000-4000-8000-000000000000/reconcile', status: 404 },
+  ],
+  resendMessage: [
+    { method: 'POST', path: '/messages/00000000-0000-4000-8000-000000000000/resend', body: { channel: 'sms' }, status: 400, field: 'channel' },
+    { method: 'POST', path: '/messages/00000000-0000-4000-8000-000000000000/resend', status: 404 },
+  ],
   listBatches: [{ method: 'GET', path: '/batches?before=2025-01-01', status: 400, field: 'before' }],
   sendBulk: [{ method: 'POST', path: '/batches', body: { channel: 'sms', template: 'hi', recipients: [] }, status: 400, field: 'recipients' }],
   getBatch: [{ method: 'GET', path: '/batches/00000000-0000-4000-8000-000000000000', status: 404, field: 'id' }],

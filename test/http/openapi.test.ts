@@ -3,6 +3,7 @@ import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CourierHttpHandler } from '../../src/http/index.js';
 import type { Courier } from '../../src/index.js';
+import { EXAMPLE_UNKNOWN_MESSAGE } from '../../src/messages/http.js';
 import { waitFor } from '../helpers/db.js';
 import { apiCourier, BASE, call } from './helpers.js';
 
@@ -138,6 +139,8 @@ describe('OpenAPI document (matches the handler)', () => {
     expect([one, two, three, four]).toEqual(['1', '2', '3', '4']);
     // Workflow 1, empty: the getWorkflow example reads it.
     await courier.pool.query(`INSERT INTO "${courier.schema}".workflows (kind, name) VALUES ('workflow', 'monthly-report')`);
+    // An `unknown` message: the reconcileMessage and resendMessage examples act on it.
+    await courier.pool.query(`INSERT INTO "${courier.schema}".messages (id, channel, recipient, body, status) VALUES ($1, 'sms', '+15555550199', 'hi', 'unknown')`, [EXAMPLE_UNKNOWN_MESSAGE]);
 
     let sent = 0;
     const created: string[] = []; // Location headers of 201s: ids for reads without a static example

@@ -146,7 +146,7 @@ describe('SMTP bounces as DSN (RFC 3464)', () => {
     await waitForStatus(courier, id, ['sent']);
     const mail = smtp.received.find((m) => m.rcptTo.includes('nobody@example.test'));
     const report = dsn(headersOf(mail?.raw as Buffer), 'nobody@example.test', 'failed', '5.1.1', '550 5.1.1 <nobody@example.test>: Recipient address rejected: User unknown');
-    expect(await courier.messages.applyDsn(report)).toEqual({ messageId: id, recipients: 1 });
+    expect(await courier.messages.applyDsn(report)).toEqual({ messageId: id, recipients: 1, found: true });
     const m = await courier.messages.get(id);
     expect(m).toMatchObject({ status: 'undelivered', error: { code: '5.1.1' } });
     expect(await courier.messages.suppression('email', 'nobody@example.test')).toMatchObject({ code: '5.1.1' });

@@ -98,7 +98,7 @@ describe('the 24-hour WhatsApp window from inbound messages', () => {
 });
 
 describe('provider failover', () => {
-  it('while SMTP refuses our credentials (paused), email fails over to Resend; the ledger names both providers', async () => {
+  it('while SMTP refuses our credentials (paused), email fails over to Resend as a linked message, queryable both ways', async () => {
     const smtp = await startSmtpPeer({ users: { courier: 'right-password' } });
     const resend = await startResendPeer();
     const c = await messagingCourier({
@@ -111,13 +111,19 @@ describe('provider failover', () => {
     });
     try {
       await c.start({ pollInterval: 0.05, concurrency: 2 });
-      const first = await c.messages.send({ channel: 'email', to: 'ana@example.test', subject: 'Hi', body: 'one' });
-      const m = await waitForStatus(c, first, ['sent', 'failed'], 15_000);
-      expect(m).toMatchObject({ status: 'sent', provider: 'resend' });
-      expect((await c.messages.attempts(first)).map((a) => [a.provider, a.outcome])).toEqual([
-        ['smtp', 'config'],
-        ['resend', 'ok'],
-      ]);
+      const first = await c.messages.send({ channel: 'email', to: 'ana@example.test', subject: 'Hi', body: 'one', cc: ['copy@example.test'] });
+      // The SMTP attempt stays on the original; Resend's request is a new message with its own ledger.
+      const original = await waitForStatus(c, first, ['failed'], 15_000);
+      expect(original).toMatchObject({ provider: 'smtp', error: { code: 'failover' } });
+      expect((await c.messages.attempts(first)).map((a) => [a.provider, a.outcome])).toEqual([['smtp', 'config']]);
+      expect(original.followUps).toHaveLength(1);
+      const [link] = original.followUps;
+      expect(link).toMatchObject({ relation: 'failover' });
+      const m = await waitForStatus(c, link?.id as string, ['sent', 'failed'], 15_000);
+      expect(m).toMatchObject({ status: 'sent', provider: 'resend', parentId: first, relation: 'failover', to: 'ana@example.test', subject: 'Hi' });
+      expect((await c.messages.attempts(m.id)).map((a) => [a.provider, a.outcome])).toEqual([['resend', 'ok']]);
+      // The follow-up carries the email options too.
+      expect(resend.created.find((e) => JSON.stringify(e.body.to).includes('ana@example.test'))?.body.cc).toEqual(['copy@example.test']);
       // While SMTP stays paused, later emails go straight to Resend.
       const second = await c.messages.send({ channel: 'email', to: 'bo@example.test', subject: 'Hi', body: 'two' });
       expect(await waitForStatus(c, second, ['sent', 'failed'], 15_000)).toMatchObject({ status: 'sent', provider: 'resend' });

@@ -82,7 +82,8 @@ describe('SMTP over STARTTLS with AUTH (587 style)', () => {
     expect(m.error).toEqual({ code: '554 5.7.1', message: '554 5.7.1 Message rejected as spam' });
     expect(await courier.messages.attempts(id)).toHaveLength(1);
     expect(await courier.messages.suppression('email', 'spam@example.test')).toBeNull();
-    expect((await taskRow(courier, m.taskId))?.status).toBe('failed');
+    // The message is failed in the handler; the task's outcome is written after it returns.
+    await waitFor(async () => (await taskRow(courier, m.taskId))?.status === 'failed', 10_000, 'the send task to settle as failed');
   });
 
   it('a 5.1.1 unknown-user reply fails the message and suppresses the recipient; a later send is not attempted', async () => {

@@ -137,7 +137,8 @@ describe('message lifecycle', () => {
     await courier.stop({ grace: 1 });
     expect(m.error?.code).toBe('30008');
     expect(await courier.messages.attempts(id)).toHaveLength(fastRetries.maxRetries + 1);
-    expect((await taskRow(courier, m.taskId))?.status).toBe('failed');
+    // The message is failed in the handler; the task's outcome is written after it returns.
+    await waitFor(async () => (await taskRow(courier, m.taskId))?.status === 'failed', 10_000, 'the send task to settle as failed');
   });
 });
 

@@ -79,7 +79,8 @@ describe('Twilio Programmable Messaging', () => {
     const m = await waitForStatus(courier, id, ['failed', 'sent']);
     expect(m.error?.code).toBe('21610');
     expect(await courier.messages.suppression('sms', to)).toMatchObject({ code: '21610' });
-    expect((await taskRow(courier, m.taskId))?.status).toBe('failed');
+    // The message is failed in the handler; the task's outcome is written after it returns.
+    await waitFor(async () => (await taskRow(courier, m.taskId))?.status === 'failed', 10_000, 'the send task to settle as failed');
     const again = await courier.messages.send({ channel: 'sms', to, body: 'promo again' });
     expect((await waitForStatus(courier, again, ['failed', 'sent'])).error?.code).toBe('suppressed');
     expect(peer.creates.filter((c) => c.to === to)).toHaveLength(1);
