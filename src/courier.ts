@@ -36,6 +36,7 @@ import { QueueAdmin, type QueueOptions, type QueueSettings } from './queues.js';
 import { type RegisterOptions, type TaskDefaults, type TaskDefinition, type TaskHandler, TaskRegistry } from './registry.js';
 import { ClusterRouting } from './routing/cluster-routing.js';
 import type { ClusterOptions, RoutedClusterSpec } from './routing/options.js';
+import type { ClusterDatabase } from './routing/task-list.js';
 import { type CleanupOptions, cleanupTasks, DEFAULT_RETENTION_SECONDS } from './scheduler/cleanup.js';
 import { CLEANUP_SCHEDULE, CLEANUP_TASK, cleanupOptionsSchema, cleanupTask } from './scheduler/cleanup-task.js';
 import { ScheduleAdmin, type ScheduleInfo, type ScheduleOptions } from './scheduler/schedules.js';
@@ -858,6 +859,21 @@ export class Courier {
   async doctor(): Promise<DoctorCheck[]> {
     const here = async () => [...(await diagnose(this.pool, this.names, this.#pluginMigrations())), ...this.#connections.checks()];
     return this.#routing ? this.#routing.doctor(here) : here();
+  }
+
+  /**
+   * The database of each cluster this courier works on: its own connection first
+   * (`default`, number 0), then each of `clusters`. For code that runs its own SQL
+   * on the tables, such as the HTTP API's task lists.
+   *
+   * @example
+   * ```ts
+   * for (const db of courier.databases()) console.log(db.name, (await db.pool.query(`SELECT count(*) FROM ${db.names.tasks}`)).rows[0]);
+   * ```
+   */
+  databases(): ClusterDatabase[] {
+    const own: ClusterDatabase = { name: 'default', number: 0, pool: this.pool, names: this.names };
+    return [own, ...(this.#routing?.router.members.map((m) => ({ name: m.name, number: m.number, pool: m.courier.pool, names: m.courier.names })) ?? [])];
   }
 
   /**

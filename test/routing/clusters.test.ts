@@ -4,8 +4,10 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../../src/embedded.js';
+import { createHttpHandler } from '../../src/http/index.js';
 import { ConflictError, type Courier, createCourier, defineTask, ValidationError } from '../../src/index.js';
 import { databaseUrl, freshSchema, testPool, waitFor } from '../helpers/db.js';
+import { BASE, call, TOKEN } from '../http/helpers.js';
 
 const EU_FIRST_ID = 2n ** 56n; // cluster number 1: ids 2^56 … 2^57 - 1
 
@@ -209,6 +211,38 @@ describe('a routed courier', () => {
     expect((await poolEu.query(`SELECT count(*)::int AS n FROM "${schema}".tasks WHERE status = 'succeeded'`)).rows[0]?.n).toBeGreaterThan(3);
     await courier.stop({ grace: 5 });
     expect(courier.health().running).toBe(false);
+  });
+
+  it('serves task lists, counts, detail and bulk actions of every cluster over HTTP', async () => {
+    const api = createHttpHandler(courier, { basePath: BASE, auth: { token: TOKEN } });
+    const get = async (path: string) => {
+      const res = await call(api, 'GET', `${BASE}${path}`);
+      expect(res.status).toBe(200);
+      return (await res.json()) as Record<string, any>;
+    };
+    const onHome = (await poolHome.query<{ id: string }>(`SELECT id::text FROM "${schema}".tasks`)).rows.map((r) => r.id);
+    const onEu = (await poolEu.query<{ id: string }>(`SELECT id::text FROM "${schema}".tasks`)).rows.map((r) => r.id);
+    const newestFirst = [...onHome, ...onEu].sort((a, b) => (BigInt(b) > BigInt(a) ? 1 : -1));
+    for (const sort of ['newest', 'oldest', 'priority']) {
+      const seen: string[] = [];
+      let cursor = '';
+      do {
+        const page = await get(`/tasks?sort=${sort}&limit=4${cursor ? `&cursor=${cursor}` : ''}`);
+        seen.push(...page.tasks.map((t: { id: string }) => t.id));
+        cursor = page.nextCursor ?? '';
+      } while (cursor);
+      expect(new Set(seen), sort).toEqual(new Set(newestFirst));
+      if (sort === 'newest') expect(seen).toEqual(newestFirst);
+      if (sort === 'oldest') expect(seen).toEqual([...newestFirst].reverse());
+    }
+    const euId = onEu[0] as string;
+    const detail = await get(`/tasks/${euId}`);
+    expect([detail.id, detail.queue.startsWith('eu.') || detail.queue === 'invoices' || detail.queue === 'eu.reports']).toEqual([euId, true]);
+    expect((await get('/tasks/counts')).counts.total).toBe(newestFirst.length);
+    const overview = await get('/overview');
+    expect(Object.keys(overview.status.queues)).toEqual(expect.arrayContaining(['default', 'eu.reports']));
+    const dry = await call(api, 'POST', `${BASE}/tasks/actions`, { body: { action: 'delete', ids: [euId, onHome[0]], dryRun: true } });
+    expect(((await dry.json()) as { count: number }).count).toBe(2);
   });
 
   it('claims only on the clusters holding the queues a worker serves', async () => {
