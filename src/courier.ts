@@ -115,7 +115,8 @@ export interface CourierOptions {
    * and a task id names its cluster (each cluster hands out ids of its own range),
    * so `getTask`, `waitForTask`, `cancel` and the rest find it. Lists and counts
    * merge every cluster. No transaction spans clusters; workflows, batches,
-   * schedules and plugins stay on the default cluster. See docs/scaling.md.
+   * schedules and plugins stay on the default cluster (a workflow step on a routed
+   * queue is refused). See docs/scaling.md.
    *
    * @example
    * ```ts
@@ -245,7 +246,7 @@ export class Courier {
     this.#ownsPool = this.#connections.ownsPool;
     this.names = sqlNames(this.schema);
     this.#guard = new SchemaGuard(this.schema, opts.migrate ? () => this.migrate() : undefined);
-    this.manager = new TaskManager({ pool: this.pool, readPool: this.#connections.readPool, schema: this.schema, registry: this.registry, events: this.events, guard: this.#guard });
+    this.manager = new TaskManager({ pool: this.pool, readPool: this.#connections.readPool, schema: this.schema, registry: this.registry, events: this.events, guard: this.#guard, checkGraphRow: (row, where, prefix) => this.#routing?.checkGraphRow(row.queue, where, prefix) });
     this.#queues = new QueueAdmin(this.pool, this.names, this.#guard);
     this.#schedules = new ScheduleAdmin(this.pool, this.names, this.registry, this.#guard);
     this.#counters = countEvents(this.events);

@@ -135,6 +135,12 @@ export class ClusterRouting<C extends RoutedCourier> {
     return ids;
   }
 
+  /** Refuses a workflow step or batch member whose queue is routed away from the default cluster, where graphs are written. */
+  checkGraphRow(queue: string, where: string, prefix: string): void {
+    const member = this.router.forQueue(queue);
+    if (member) throw new ValidationError(where, `${prefix}options.queue`, `must be a queue of the default cluster: workflows and batches are written there in one transaction, and "${queue}" is routed to cluster "${member.name}"`);
+  }
+
   /** The courier of a task id's cluster, or `undefined` for the default cluster. */
   forId(id: unknown): C | undefined {
     return this.router.forId(id)?.courier;

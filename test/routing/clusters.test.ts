@@ -195,6 +195,16 @@ describe('a routed courier', () => {
     expect((await poolHome.query(`SELECT count(*)::int AS n FROM "${schema}".tasks WHERE payload->>'n' IN ('32', '33', '34')`)).rows[0]?.n).toBe(0);
   });
 
+  it('refuses workflow steps and batch members on a routed queue, and writes graphs of default queues', async () => {
+    expect(() => courier.workflow('wf').step('a', 'work', { n: 1 }).step('b', report, { n: 2 }, { dependsOn: ['a'] })).toThrow(
+      expect.objectContaining({ field: 'steps.b.options.queue', message: expect.stringContaining('"eu.reports" is routed to cluster "eu"') }),
+    );
+    await expect(courier.batch([{ name: 'work', payload: { n: 3 }, options: { queue: 'eu.batch' } }])).rejects.toMatchObject({ field: 'items.0.options.queue' });
+    const { id } = await courier.workflow('wf').step('a', 'work', { n: 4 }).step('b', 'work', { n: 5 }, { dependsOn: ['a'] }).enqueue();
+    expect((await courier.getWorkflow(id))?.steps).toHaveLength(2);
+    expect((await poolEu.query(`SELECT count(*)::int AS n FROM "${schema}".tasks WHERE payload->>'n' IN ('1', '2', '3') AND name = 'report'`)).rows[0]?.n).toBe(0);
+  });
+
   it('runs the tasks of both clusters in one worker, and waitForTask follows each id', async () => {
     const succeeded: string[] = [];
     courier.events.on('task:succeeded', (e) => void succeeded.push(e.id));
