@@ -403,7 +403,7 @@ export class Courier {
   getTask(id: string): Promise<TaskInfo | null>;
   getTask(id: string, task?: TaskDefinition<any, string, any>): Promise<TaskInfo | null> {
     const routed = this.#routing?.forId(id);
-    if (routed) return routed.getTask(id);
+    if (routed) return task ? routed.getTask(id, task) : routed.getTask(id);
     return task ? this.manager.get(id, task) : this.manager.get(id);
   }
 

@@ -8,7 +8,7 @@ import type { WorkerInfo } from '../maintenance/heartbeat.js';
 import type { EnqueueItem, EnqueueOptions, ListTasksOptions, QueueStatus, TaskPage } from '../manager.js';
 import type { Metrics } from '../metrics.js';
 import type { QueueOptions, QueueSettings } from '../queues.js';
-import type { TaskRegistry } from '../registry.js';
+import type { TaskDefinition, TaskRegistry } from '../registry.js';
 import type { CleanupOptions } from '../scheduler/cleanup.js';
 import type { TaskInfo } from '../task-info.js';
 import type { ProcessorHealth } from '../worker/processor.js';
@@ -24,7 +24,7 @@ export interface RoutedCourier {
   migrate(): Promise<number[]>;
   enqueueTask(name: string, payload?: unknown, options?: EnqueueOptions): Promise<string>;
   enqueueMany(items: readonly EnqueueItem[], options?: { tx?: unknown; keyMode?: 'keep' | 'replace' }): Promise<string[]>;
-  getTask(id: string): Promise<TaskInfo | null>;
+  getTask(id: string, task?: TaskDefinition<any, string, any>): Promise<TaskInfo | null>;
   waitForTask(id: string, options?: WaitForTaskOptions): Promise<TaskInfo>;
   promote(id: string): Promise<void>;
   deleteTask(id: string): Promise<void>;

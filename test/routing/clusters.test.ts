@@ -133,6 +133,7 @@ describe('a routed courier', () => {
     expect(await courier.retry(id)).toBe(true);
     expect((await courier.getTask(id))?.status).toBe('queued');
     expect(await courier.getTask(String(EU_FIRST_ID + 999_999n))).toBeNull();
+    await expect(courier.getTask(id, report)).rejects.toMatchObject({ field: 'id', message: expect.stringContaining('names a "work" task, not "report"') });
   });
 
   it('merges task lists and counts across clusters, and pages through them by cursor', async () => {
