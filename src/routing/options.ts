@@ -6,14 +6,14 @@ import { ValidationError } from '../errors.js';
 /** Name of the cluster of the courier's own connection, which holds every queue no cluster names. */
 export const DEFAULT_CLUSTER = 'default';
 
-/** Highest cluster number: ids of cluster `n` are `n × 2^56 + 1 …`, which must stay below 2^63. */
+/** Highest cluster number: ids of cluster `n` are `n × 2^56 … (n + 1) × 2^56 - 1`, which must stay below 2^63. */
 export const MAX_CLUSTER_NUMBER = 127;
 
 /** Another Postgres cluster holding some of the courier's queues; see {@link CourierOptions.clusters}. */
 export interface ClusterOptions {
   /**
    * The cluster's number, 1–127, unique among the clusters and fixed for the
-   * cluster's life: its task ids are `number × 2^56 + 1, + 2, …` (the courier's
+   * cluster's life: its task ids run from `number × 2^56` to `(number + 1) × 2^56 - 1` (the courier's
    * own connection is cluster 0), so every id names its cluster and stays a
    * plain decimal id. `migrate()` reserves the range on the cluster.
    */

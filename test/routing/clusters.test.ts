@@ -216,7 +216,8 @@ describe('a routed courier', () => {
     expect([a.status, a.result]).toEqual(['succeeded', { n: 40 }]);
     expect([b.status, b.result]).toEqual(['succeeded', { doubled: 42 }]);
     expect(courier.health()).toMatchObject({ ok: true, running: true });
-    expect(succeeded).toEqual(expect.arrayContaining([here, there])); // the eu cluster's worker reports on the courier's events
+    // The eu cluster's processor reports on the courier's events (after its settle statement returns, which may be after the waiter's NOTIFY).
+    await waitFor(() => succeeded.includes(here) && succeeded.includes(there), 10_000, 'task:succeeded of both tasks');
     // Every task queued before the start ran too, wherever it was.
     await waitFor(async () => (await courier.queueStatus()).total.queued === 0, 20_000, 'both clusters to drain');
     expect((await poolEu.query(`SELECT count(*)::int AS n FROM "${schema}".tasks WHERE status = 'succeeded'`)).rows[0]?.n).toBeGreaterThan(3);
@@ -257,21 +258,24 @@ describe('a routed courier', () => {
   });
 
   it('claims only on the clusters holding the queues a worker serves', async () => {
-    const listeners = (pool: pg.Pool) => pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1', [`LISTEN "${schema}.tasks"`]).then((r) => r.rows[0]?.n);
+    // Each processor registers itself in its cluster's workers table when it starts.
+    const workerRows = (pool: pg.Pool) => pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".workers`).then((r) => r.rows[0]?.n ?? 0);
+    const before = { home: await workerRows(poolHome), eu: await workerRows(poolEu) };
     const homeOnly = routed();
     try {
       await homeOnly.start({ concurrency: 2, queues: ['plain'], pollInterval: 3600 });
       const id = await homeOnly.enqueueTask('work', { n: 50 }, { queue: 'plain' });
       expect((await homeOnly.waitForTask(id, { timeout: 20 })).status).toBe('succeeded');
-      expect(await listeners(poolHome)).toBe(1);
-      expect(await listeners(poolEu)).toBe(0);
+      expect(await workerRows(poolHome)).toBe(before.home + 1);
+      expect(await workerRows(poolEu)).toBe(before.eu);
     } finally {
       await homeOnly.close({ grace: 0 });
     }
     const euOnly = routed();
     try {
       await euOnly.start({ concurrency: 2, queues: ['eu.only'], pollInterval: 3600 });
-      expect(await listeners(poolEu)).toBe(1);
+      expect(await workerRows(poolEu)).toBe(before.eu + 1);
+      expect(await workerRows(poolHome)).toBe(before.home + 2); // the default cluster's processor always runs (schedules live there)
       const there = await euOnly.enqueueTask('work', { n: 51 }, { queue: 'eu.only' });
       expect((await euOnly.waitForTask(there, { timeout: 20 })).status).toBe('succeeded');
       const unserved = await euOnly.enqueueTask('work', { n: 52 }, { queue: 'eu.other' });
