@@ -97,6 +97,10 @@ describe('a routed courier', () => {
     expect((await poolHome.query(seq)).rows[0]).toEqual({ min: '1', max: String(EU_FIRST_ID - 1n) });
     expect((await poolEu.query(seq)).rows[0]).toEqual({ min: String(EU_FIRST_ID), max: String(2n * EU_FIRST_ID - 1n) });
     expect(await courier.migrate()).toEqual([]); // idempotent
+    // The reserved range is no schema drift, and each cluster is checked under its name.
+    const checks = await courier.doctor();
+    expect(checks.filter((c) => c.level === 'fail')).toEqual([]);
+    expect(checks.some((c) => c.name.startsWith('eu: '))).toBe(true);
   });
 
   it('enqueues on the queue’s cluster: exact name, prefix, the definition’s queue, else default', async () => {
