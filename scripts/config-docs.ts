@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ZodType, z } from 'zod';
 import { courierOptionsSchema, enqueueOptionsSchema, envSchema, startOptionsSchema, stopOptionsSchema } from '../src/config.js';
+import { clusterOptionsSchema } from '../src/routing/options.js';
 
 const target = join(import.meta.dirname, '..', 'docs', 'configuration.md');
 
@@ -54,6 +55,7 @@ const doc = [
   '`ValidationError` naming the field; nothing is written.',
   '',
   table('createCourier(options)', courierOptionsSchema),
+  table('createCourier({ clusters: { name: options } })', clusterOptionsSchema),
   table('courier.start(options)', startOptionsSchema),
   table('courier.stop(options)', stopOptionsSchema),
   table('enqueueTask(name, payload, options)', enqueueOptionsSchema as unknown as { shape: Record<string, ZodType> }),

@@ -139,6 +139,11 @@ export const courierOptionsSchema = z
     listenConnectionString: z.string('must be a postgres:// connection string').min(1, 'must be a postgres:// connection string').describe('A direct connection for LISTEN when the main one goes through a transaction-mode pooler.').optional(),
     preparedStatements: z.boolean('must be true or false').describe('Named prepared statements (default true); false behind a transaction-mode pooler.').optional(),
     readConnectionString: z.string('must be a postgres:// connection string').min(1, 'must be a postgres:// connection string').describe('A replica for status, lists and metrics.').optional(),
+    // Checked field by field in routing/options.ts (it needs this module's schemas).
+    clusters: z
+      .record(z.string(), z.unknown(), 'must be an object of cluster name to { number, queues, connectionString }')
+      .describe('Other Postgres clusters and the queues on each: `{ [name]: { number, queues, connectionString, … } }`; the rest stay on this connection.')
+      .optional(),
   })
   .strict();
 

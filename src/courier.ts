@@ -34,6 +34,9 @@ import { collectMetrics, countEvents, type Metrics, type ProcessCounters, render
 import type { CourierPlugin, PluginApis, PluginExtensions, PluginHost, PluginInstance } from './plugins.js';
 import { QueueAdmin, type QueueOptions, type QueueSettings } from './queues.js';
 import { type RegisterOptions, type TaskDefaults, type TaskDefinition, type TaskHandler, TaskRegistry } from './registry.js';
+import { ClusterRouting } from './routing/cluster-routing.js';
+import type { ClusterOptions, RoutedClusterSpec } from './routing/options.js';
+import type { ClusterDatabase } from './routing/task-list.js';
 import { type CleanupOptions, cleanupTasks, DEFAULT_RETENTION_SECONDS } from './scheduler/cleanup.js';
 import { CLEANUP_SCHEDULE, CLEANUP_TASK, cleanupOptionsSchema, cleanupTask } from './scheduler/cleanup-task.js';
 import { ScheduleAdmin, type ScheduleInfo, type ScheduleOptions } from './scheduler/schedules.js';
@@ -105,6 +108,26 @@ export interface CourierOptions {
    * replication delay. Everything else, and `getTask()`, reads the primary.
    */
   readConnectionString?: string;
+  /**
+   * Other Postgres clusters, each holding some of the queues (a tenant or a
+   * traffic class on its own cluster); every queue no cluster names stays on this
+   * courier's own connection (the `default` cluster, number 0). Enqueues go to the
+   * queue's cluster, workers claim on every cluster holding a queue they serve,
+   * and a task id names its cluster (each cluster hands out ids of its own range),
+   * so `getTask`, `waitForTask`, `cancel` and the rest find it. Lists and counts
+   * merge every cluster. No transaction spans clusters; workflows, batches,
+   * schedules and plugins stay on the default cluster (a workflow step on a routed
+   * queue is refused). See docs/scaling.md.
+   *
+   * @example
+   * ```ts
+   * createCourier({
+   *   connectionString: process.env.DATABASE_URL,
+   *   clusters: { eu: { number: 1, connectionString: process.env.EU_DATABASE_URL, queues: ['eu.*', 'reports'] } },
+   * });
+   * ```
+   */
+  clusters?: Record<string, ClusterOptions>;
 }
 
 /** Options of {@link Courier.start}. Durations are seconds. */
@@ -168,6 +191,9 @@ export interface RunOnceOptions {
   concurrency?: number;
 }
 
+// The events object each routed cluster's courier shares with its parent, keyed by the options it was made with.
+const routedChildren = new WeakMap<CourierOptions, CourierEvents>();
+
 /**
  * A task queue on one Postgres schema: registry, manager and processor wired
  * together. Create it with {@link createCourier}.
@@ -188,7 +214,7 @@ export class Courier {
   /** Identifies this process's processor in `locked_by`. */
   readonly workerId: string;
   /** Typed events of this process: task lifecycle and background errors. */
-  readonly events = new CourierEvents();
+  readonly events: CourierEvents;
   /** Task outcomes of every process on this schema (at-most-once notifications); see {@link ClusterEvents}. */
   readonly clusterEvents: ClusterEvents;
   readonly #queues: QueueAdmin;
@@ -200,9 +226,14 @@ export class Courier {
   readonly #guard: SchemaGuard;
   #processor: Processor | undefined;
   #signalHandler: (() => void) | undefined;
+  readonly #routing: ClusterRouting<Courier> | undefined;
+  readonly #routedChild: boolean;
+  #clusterWorkers: Courier[] = [];
 
   /** Use {@link createCourier}. */
   constructor(options: CourierOptions = {}) {
+    this.#routedChild = routedChildren.has(options);
+    this.events = routedChildren.get(options) ?? new CourierEvents();
     const env = readEnv();
     const opts = parse(courierOptionsSchema, { ...options, schema: options.schema ?? env.PGCOURIER_SCHEMA }, 'createCourier');
     this.logger = (opts.logger as Logger | undefined) ?? silentLogger();
@@ -216,7 +247,7 @@ export class Courier {
     this.#ownsPool = this.#connections.ownsPool;
     this.names = sqlNames(this.schema);
     this.#guard = new SchemaGuard(this.schema, opts.migrate ? () => this.migrate() : undefined);
-    this.manager = new TaskManager({ pool: this.pool, readPool: this.#connections.readPool, schema: this.schema, registry: this.registry, events: this.events, guard: this.#guard });
+    this.manager = new TaskManager({ pool: this.pool, readPool: this.#connections.readPool, schema: this.schema, registry: this.registry, events: this.events, guard: this.#guard, checkGraphRow: (row, where, prefix) => this.#routing?.checkGraphRow(row.queue, where, prefix) });
     this.#queues = new QueueAdmin(this.pool, this.names, this.#guard);
     this.#schedules = new ScheduleAdmin(this.pool, this.names, this.registry, this.#guard);
     this.#counters = countEvents(this.events);
@@ -224,6 +255,7 @@ export class Courier {
     this.workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.clusterEvents = new ClusterEvents({ pool: this.pool, listen: this.#connections.listen, schema: this.schema, workerId: this.workerId, events: this.events, logger: this.logger, guard: this.#guard });
     for (const plugin of options.plugins ?? []) this.#install(plugin);
+    if (opts.clusters) this.#routing = new ClusterRouting(opts.clusters, { pool: this.pool, names: this.names, registry: this.registry, guarded: (work) => this.#guard.run(work) }, (spec) => this.#clusterCourier(spec, opts.migrate));
     // OpenTelemetry, when installed, is imported in the background (see tracing.ts).
     void loadTracing();
   }
@@ -239,7 +271,8 @@ export class Courier {
    * ```
    */
   migrate(): Promise<number[]> {
-    return migrate(this.pool, this.schema, this.#pluginMigrations());
+    const here = () => migrate(this.pool, this.schema, this.#pluginMigrations());
+    return this.#routing ? this.#routing.migrate(here) : here();
   }
 
   /**
@@ -289,6 +322,7 @@ export class Courier {
   enqueueTask<P>(task: TaskDefinition<P, string, any>, payload: P, options?: EnqueueOptions): Promise<string>;
   enqueueTask(name: string, payload?: unknown, options?: EnqueueOptions): Promise<string>;
   enqueueTask(task: string | TaskDefinition<any, string, any>, payload?: unknown, options?: EnqueueOptions): Promise<string> {
+    if (this.#routing) return this.#routing.enqueueTask(task, payload, options, () => this.manager.enqueueTask(task as string, payload, options));
     return this.manager.enqueueTask(task as string, payload, options);
   }
 
@@ -304,6 +338,7 @@ export class Courier {
    * ```
    */
   enqueueMany<const T extends readonly EnqueueItem<any>[]>(items: T & EnqueueItems<T>, options?: { tx?: unknown; keyMode?: 'keep' | 'replace' }): Promise<string[]> {
+    if (this.#routing) return this.#routing.enqueueMany(items, options, (part) => this.manager.enqueueMany(part, options));
     return this.manager.enqueueMany(items, options);
   }
 
@@ -368,6 +403,8 @@ export class Courier {
   getTask<P, R>(id: string, task: TaskDefinition<P, string, R>): Promise<TaskInfo<P, Awaited<R>> | null>;
   getTask(id: string): Promise<TaskInfo | null>;
   getTask(id: string, task?: TaskDefinition<any, string, any>): Promise<TaskInfo | null> {
+    const routed = this.#routing?.forId(id);
+    if (routed) return task ? routed.getTask(id, task) : routed.getTask(id);
     return task ? this.manager.get(id, task) : this.manager.get(id);
   }
 
@@ -390,17 +427,18 @@ export class Courier {
    * ```
    */
   waitForTask<D extends TaskDefinition<any, string, any> = TaskDefinition>(id: string, options?: WaitForTaskOptions): Promise<TaskInfoOf<D>> {
-    return this.clusterEvents.waitFor(id, options) as Promise<TaskInfoOf<D>>;
+    const routed = this.#routing?.forId(id);
+    return (routed ? routed.waitForTask(id, options) : this.clusterEvents.waitFor(id, options)) as Promise<TaskInfoOf<D>>;
   }
 
   /** Makes a delayed or retrying task due now; see {@link TaskManager.promote}. */
   promote(id: string): Promise<void> {
-    return this.manager.promote(id);
+    return this.#routing?.forId(id)?.promote(id) ?? this.manager.promote(id);
   }
 
   /** Deletes a finished or cancelled task; see {@link TaskManager.deleteTask}. */
   deleteTask(id: string): Promise<void> {
-    return this.manager.deleteTask(id);
+    return this.#routing?.forId(id)?.deleteTask(id) ?? this.manager.deleteTask(id);
   }
 
   /**
@@ -412,7 +450,7 @@ export class Courier {
    * ```
    */
   cancel(id: string): Promise<boolean> {
-    return this.manager.cancel(id);
+    return this.#routing?.forId(id)?.cancel(id) ?? this.manager.cancel(id);
   }
 
   /**
@@ -424,7 +462,7 @@ export class Courier {
    * ```
    */
   retry(id: string): Promise<boolean> {
-    return this.manager.retry(id);
+    return this.#routing?.forId(id)?.retry(id) ?? this.manager.retry(id);
   }
 
   /**
@@ -438,6 +476,7 @@ export class Courier {
    * ```
    */
   listTasks(options?: ListTasksOptions): Promise<TaskPage> {
+    if (this.#routing) return this.#routing.listTasks(options, () => this.manager.list(options));
     return this.manager.list(options);
   }
 
@@ -452,7 +491,7 @@ export class Courier {
    * ```
    */
   configureQueue(name: string, options: QueueOptions): Promise<QueueSettings> {
-    return this.#queues.configure(name, options);
+    return this.#routing?.forQueue(name)?.configureQueue(name, options) ?? this.#queues.configure(name, options);
   }
 
   /**
@@ -464,7 +503,7 @@ export class Courier {
    * ```
    */
   pauseQueue(name: string): Promise<QueueSettings> {
-    return this.#queues.pause(name);
+    return this.#routing?.forQueue(name)?.pauseQueue(name) ?? this.#queues.pause(name);
   }
 
   /**
@@ -476,7 +515,7 @@ export class Courier {
    * ```
    */
   resumeQueue(name: string): Promise<QueueSettings> {
-    return this.#queues.resume(name);
+    return this.#routing?.forQueue(name)?.resumeQueue(name) ?? this.#queues.resume(name);
   }
 
   /**
@@ -488,6 +527,7 @@ export class Courier {
    * ```
    */
   listQueues(): Promise<QueueSettings[]> {
+    if (this.#routing) return this.#routing.listQueues(() => this.#queues.list());
     return this.#queues.list();
   }
 
@@ -532,6 +572,7 @@ export class Courier {
    * ```
    */
   queueStatus(): Promise<QueueStatus> {
+    if (this.#routing) return this.#routing.queueStatus(() => this.manager.queueStatus());
     return this.manager.queueStatus();
   }
 
@@ -552,7 +593,7 @@ export class Courier {
     await this.#guard.ready(); // createCourier({ migrate: true }) migrates here at the latest
     await loadTracing();
     for (const def of this.registry.list()) {
-      if (def.cron) await this.#schedules.upsert(def.name, def.cron, def.name, {}, { timezone: def.timezone });
+      if (def.cron && !this.#routedChild) await this.#schedules.upsert(def.name, def.cron, def.name, {}, { timezone: def.timezone });
     }
     if (opts.cleanup && this.registry.get(CLEANUP_TASK)) {
       await this.#schedules.upsert(CLEANUP_SCHEDULE, '0 * * * *', CLEANUP_TASK, {}, { priority: 10 });
@@ -585,6 +626,7 @@ export class Courier {
       process.once('SIGTERM', this.#signalHandler);
       process.once('SIGINT', this.#signalHandler);
     }
+    if (this.#routing) await this.#startClusters(options);
   }
 
   /**
@@ -600,7 +642,7 @@ export class Courier {
     const { grace } = parse(stopOptionsSchema, options, 'stop');
     const processor = this.#processor;
     if (!processor) return;
-    await processor.stop(grace);
+    await Promise.all([processor.stop(grace), ...this.#clusterWorkers.splice(0).map((c) => c.stop({ grace }))]);
     this.#processor = undefined;
     for (const { instance } of this.#plugins) await instance.stop?.();
     if (this.#signalHandler) {
@@ -625,7 +667,8 @@ export class Courier {
     if (!Number.isInteger(limit) || limit < 1) throw new ValidationError('runOnce', 'limit', 'must be an integer >= 1');
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new ValidationError('runOnce', 'concurrency', 'must be an integer >= 1');
     const processor = this.#newProcessor({ concurrency, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false });
-    return this.#guard.run(() => processor.runInline(limit, concurrency));
+    const here = () => this.#guard.run(() => processor.runInline(limit, concurrency));
+    return this.#routing ? this.#routing.sum(here, (c) => c.runOnce(options)) : here();
   }
 
   /**
@@ -639,6 +682,8 @@ export class Courier {
    */
   async runTaskNow(id: string): Promise<boolean> {
     if (!isTaskId(id)) throw new ValidationError('runTaskNow', 'id', 'must be a task id');
+    const routed = this.#routing?.forId(id);
+    if (routed) return routed.runTaskNow(id);
     const processor = this.#newProcessor({ concurrency: 1, queues: null, pollInterval: 1, lease: 30, prefetch: 0, schedules: false });
     return this.#guard.run(() => processor.runOneInline(id));
   }
@@ -665,7 +710,7 @@ export class Courier {
    * ```
    */
   health(): ProcessorHealth {
-    return (
+    const here =
       this.#processor?.health() ?? {
         ok: false,
         running: false,
@@ -675,8 +720,8 @@ export class Courier {
         lastClaimAt: null,
         lastHeartbeatAt: null,
         active: 0,
-      }
-    );
+      };
+    return this.#routing && this.#processor ? this.#routing.health(here, this.#clusterWorkers) : here;
   }
 
   /**
@@ -688,10 +733,12 @@ export class Courier {
    * ```
    */
   ping(): Promise<boolean> {
-    return this.pool.query('SELECT 1').then(
-      () => true,
-      () => false,
-    );
+    const here = () =>
+      this.pool.query('SELECT 1').then(
+        () => true,
+        () => false,
+      );
+    return this.#routing ? this.#routing.ping(here) : here();
   }
 
   /**
@@ -768,12 +815,13 @@ export class Courier {
   async cleanup(options: CleanupOptions = {}): Promise<number> {
     const opts = parse(cleanupOptionsSchema, options, 'cleanup');
     const deleted = await this.#guard.run(() => cleanupTasks(this.pool, this.names, opts));
+    const elsewhere = this.#routing ? await this.#routing.sum(async () => 0, (c) => c.cleanup(options)) : 0;
     for (const { plugin, instance } of this.#plugins) {
       if (!instance.cleanup) continue;
       const report = await instance.cleanup({ olderThan: opts.olderThan ?? DEFAULT_RETENTION_SECONDS });
       if (Object.values(report).some((n) => n > 0)) this.logger.info({ plugin: plugin.name, ...report }, 'plugin cleanup deleted old rows');
     }
-    return deleted;
+    return deleted + elsewhere;
   }
 
   /**
@@ -786,7 +834,8 @@ export class Courier {
    * ```
    */
   metrics(): Promise<Metrics> {
-    return this.#guard.run(() => collectMetrics(this.#connections.readPool ?? this.pool, this.names, this.#counters));
+    const here = () => this.#guard.run(() => collectMetrics(this.#connections.readPool ?? this.pool, this.names, this.#counters));
+    return this.#routing ? this.#routing.metrics(here) : here();
   }
 
   /**
@@ -810,7 +859,23 @@ export class Courier {
    * ```
    */
   async doctor(): Promise<DoctorCheck[]> {
-    return [...(await diagnose(this.pool, this.names, this.#pluginMigrations())), ...this.#connections.checks()];
+    const here = async () => [...(await diagnose(this.pool, this.names, this.#pluginMigrations())), ...this.#connections.checks()];
+    return this.#routing ? this.#routing.doctor(here) : here();
+  }
+
+  /**
+   * The database of each cluster this courier works on: its own connection first
+   * (`default`, number 0), then each of `clusters`. For code that runs its own SQL
+   * on the tables, such as the HTTP API's task lists.
+   *
+   * @example
+   * ```ts
+   * for (const db of courier.databases()) console.log(db.name, (await db.pool.query(`SELECT count(*) FROM ${db.names.tasks}`)).rows[0]);
+   * ```
+   */
+  databases(): ClusterDatabase[] {
+    const own: ClusterDatabase = { name: 'default', number: 0, pool: this.pool, names: this.names };
+    return [own, ...(this.#routing?.router.members.map((m) => ({ name: m.name, number: m.number, pool: m.courier.pool, names: m.courier.names })) ?? [])];
   }
 
   /**
@@ -822,7 +887,8 @@ export class Courier {
    * ```
    */
   workers(): Promise<WorkerInfo[]> {
-    return this.#guard.run(() => listWorkers(this.pool, sqlNames(this.schema)));
+    const here = () => this.#guard.run(() => listWorkers(this.pool, sqlNames(this.schema)));
+    return this.#routing ? this.#routing.workers(here) : here();
   }
 
   /**
@@ -835,12 +901,13 @@ export class Courier {
    * ```
    */
   async runMaintenance(options: { now?: Date; catchUp?: boolean } = {}): Promise<{ rescued: number; scheduled: number }> {
-    return this.#guard.run(async () => {
+    const here = () => this.#guard.run(async () => {
       const rescued = await rescueExpiredLeases(this.pool, this.names);
       const cron = new CronRunner({ pool: this.pool, names: this.names, registry: this.registry, logger: this.logger, onError: () => {} });
       const scheduled = await cron.runDue(options.now, options.catchUp);
       return { rescued: rescued.length, scheduled };
     });
+    return this.#routing ? this.#routing.runMaintenance(here, options) : here();
   }
 
   /**
@@ -855,6 +922,7 @@ export class Courier {
   async close(options: StopOptions = {}): Promise<void> {
     await this.stop(options);
     await this.clusterEvents.close();
+    for (const c of this.#routing?.couriers ?? []) await c.close(options);
     for (const { instance } of this.#plugins) await instance.close?.();
     // pool.end() waits for checked-out clients; a query hung on a dead server must not block exit.
     const owned = [...(this.#ownsPool ? [this.pool] : []), ...(this.#connections.readPool ? [this.#connections.readPool] : [])];
@@ -885,6 +953,29 @@ export class Courier {
     const instance = plugin.setup(host);
     Object.defineProperty(this, plugin.name, { value: instance.api, enumerable: true });
     this.#plugins.push({ plugin, instance });
+  }
+
+  /** The courier of one routed cluster: same schema, registry, logger and events; its own connections. */
+  #clusterCourier(spec: RoutedClusterSpec, migrate: boolean | undefined): Courier {
+    const { number: _number, queues: _queues, ...connection } = spec.options;
+    const options: CourierOptions = { ...connection, schema: this.schema, logger: this.logger, registry: this.registry, migrate };
+    routedChildren.set(options, this.events);
+    return new Courier(options);
+  }
+
+  /** Starts a processor on every routed cluster holding a queue this worker serves (schedules stay on the default cluster). */
+  async #startClusters(options: StartOptions): Promise<void> {
+    const routing = this.#routing as ClusterRouting<Courier>;
+    try {
+      for (const member of routing.router.members) {
+        if (!routing.router.serves(member, options.queues)) continue;
+        await member.courier.start({ ...options, handleSignals: false, schedules: false, cleanup: false });
+        this.#clusterWorkers.push(member.courier);
+      }
+    } catch (err) {
+      await this.stop({ grace: 0 }).catch(() => {});
+      throw err;
+    }
   }
 
   #pluginMigrations() {

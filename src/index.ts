@@ -52,6 +52,8 @@ export type {
 export type { GroupConcurrency, QueueOptions, QueueSettings } from './queues.js';
 export type { DefineTaskInput, PayloadOf, RegisterOptions, TaskContext, TaskDefaults, TaskDefinition, TaskHandler, TaskTypeOptions } from './registry.js';
 export { defineTask, TaskRegistry } from './registry.js';
+export type { ClusterOptions } from './routing/options.js';
+export type { ClusterDatabase } from './routing/task-list.js';
 export type { CleanupOptions, FinishedStatus } from './scheduler/cleanup.js';
 export type { ScheduleInfo, ScheduleOptions } from './scheduler/schedules.js';
 export type { TaskInfo } from './task-info.js';

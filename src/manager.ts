@@ -181,6 +181,12 @@ export interface ManagerDeps {
    * @internal
    */
   guard?: SchemaGuard;
+  /**
+   * Refuses a workflow step or batch member (a row of {@link TaskManager.prepareRow}) this manager's database must not hold: with `clusters`, one whose queue is routed elsewhere.
+   *
+   * @internal
+   */
+  checkGraphRow?: (row: EnqueueRow, where: string, prefix: string) => void;
 }
 
 const MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -459,7 +465,9 @@ export class TaskManager {
   prepareRow(task: string | TaskDefinition<any, string, any>, payload: unknown, options: unknown, where: string, prefix: string): Row {
     const opts = options === undefined ? {} : parse(itemOptionsSchema, options, where, `${prefix}options`);
     assertOneStart(opts, where, `${prefix}options.`);
-    return this.#row(task, payload, opts, where, prefix);
+    const row = this.#row(task, payload, opts, where, prefix);
+    this.#deps.checkGraphRow?.(row, where, prefix);
+    return row;
   }
 
   /**

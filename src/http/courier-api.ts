@@ -9,6 +9,7 @@ export type HttpCourier = Pick<
   | 'logger'
   | 'pool'
   | 'names'
+  | 'databases'
   | 'registry'
   | 'enqueueTask'
   | 'enqueueMany'

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { bulkTaskActionAcross, countTasksAcross, databaseOfTask, listTaskPageAcross } from '../../routing/task-list.js';
 import { type TaskInfo, toTaskInfo } from '../../task-info.js';
-import { type BulkSelection, bulkTaskAction, countTasks, getTaskRow, listTaskPage, SUB_STATES, type TaskFilter, taskDetail, taskLinks, taskStatuses } from '../../task-list.js';
+import { type BulkSelection, getTaskRow, SUB_STATES, type TaskFilter, taskDetail, taskLinks, taskStatuses } from '../../task-list.js';
 import type { HttpCourier } from '../courier-api.js';
 import { HttpProblem } from '../problem.js';
 import { defineRoute, type Route } from '../route.js';
@@ -141,7 +142,7 @@ export const taskRoutes: Route[] = [
     async handle({ courier, query }) {
       const { q, limit, ...rest } = query;
       await checkStatus(courier, rest.status);
-      const page = await listTaskPage(courier.pool, courier.names, { ...rest, search: q, limit: limit ?? 50 });
+      const page = await listTaskPageAcross(courier.databases(), { ...rest, search: q, limit: limit ?? 50 });
       return { status: 200, body: { tasks: page.rows.map((row) => ({ ...toTaskInfo(row), ...taskLinks(row) })), nextCursor: page.nextCursor } };
     },
   }),
@@ -170,7 +171,7 @@ export const taskRoutes: Route[] = [
     async handle({ courier, query }) {
       const { q, ...rest } = query;
       const [counts, statuses, known] = await Promise.all([
-        countTasks(courier.pool, courier.names, { ...rest, search: q }),
+        countTasksAcross(courier.databases(), { ...rest, search: q }),
         taskStatuses(courier.pool, courier.names),
         knownQueuesAndNames(courier),
       ]);
@@ -203,7 +204,7 @@ export const taskRoutes: Route[] = [
         if (createdBefore !== undefined) filter.createdBefore = new Date(createdBefore);
         selection = { filter };
       }
-      return { status: 200, body: await bulkTaskAction(courier.pool, courier.names, body.action, selection, { dryRun: body.dryRun }) };
+      return { status: 200, body: await bulkTaskActionAcross(courier.databases(), body.action, selection, { dryRun: body.dryRun }) };
     },
   }),
   defineRoute({
@@ -218,7 +219,8 @@ export const taskRoutes: Route[] = [
     responses: { 200: { description: 'The task.', schema: taskDetailSchema, example: exampleDetail }, 404: { description: 'No task with this id.' } },
     example: { params: { id: '1' } },
     async handle({ courier, params }) {
-      const row = await getTaskRow(courier.pool, courier.names, params.id);
+      const db = databaseOfTask(courier.databases(), params.id);
+      const row = await getTaskRow(db.pool, db.names, params.id);
       if (!row) throw new HttpProblem('not-found', `task ${params.id} does not exist`, { field: 'id' });
       return { status: 200, body: taskDetail(row) };
     },
