@@ -6,9 +6,9 @@
  * span's traceparent (`run_traceparent`) in the completion statement, and the spans
  * of its dependents (workflow steps, batch callbacks) link to those of their
  * parents. The API is imported dynamically, once per process, the first time a
- * courier enqueues or starts; without it nothing here costs more than a resolved
- * promise. Without a registered SDK the API's spans are no-ops and no traceparent
- * is ever stored.
+ * courier enqueues or starts after OpenTelemetry was registered; until then, or
+ * without it, nothing here costs more than a resolved promise. Without a
+ * registered SDK the API's spans are no-ops and no traceparent is ever stored.
  */
 import type * as OtelApi from '@opentelemetry/api';
 import type { SqlNames } from './db/names.js';
@@ -66,17 +66,43 @@ export type SpanOutcome = { kind: 'succeeded' } | { kind: 'retry'; error: string
 let loading: Promise<Tracing | null> | undefined;
 let loaded: Tracing | null | undefined;
 
-/** Loads OpenTelemetry once per process; resolves `null` when `@opentelemetry/api` is not installed. */
+/** Where `@opentelemetry/api` 1.x keeps what was registered (a provider, context manager, propagator). */
+const OTEL_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+
+/**
+ * Whether anything registered OpenTelemetry in this process. Until then every span
+ * would be a no-op, so the API (about 9 MB of a worker's memory) is not even loaded.
+ */
+function otelRegistered(): boolean {
+  return (globalThis as Record<symbol, unknown>)[OTEL_GLOBAL] !== undefined;
+}
+
+/**
+ * Loads OpenTelemetry once per process; resolves `null` when `@opentelemetry/api` is
+ * not installed, or while nothing is registered (it is loaded once something is).
+ */
 export function loadTracing(): Promise<Tracing | null> {
-  loading ??= import('@opentelemetry/api').then(
+  if (loading) return loading;
+  if (!otelRegistered()) {
+    loaded = null;
+    return Promise.resolve(null);
+  }
+  loading = import('@opentelemetry/api').then(
     (api) => (loaded = makeTracing(api)),
     () => (loaded = null),
   );
   return loading;
 }
 
-/** The loaded tracing, `null` without OpenTelemetry, `undefined` while {@link loadTracing} has not finished. */
+/**
+ * The loaded tracing, `null` without OpenTelemetry, `undefined` while {@link loadTracing}
+ * has not finished (it starts here when an SDK was registered after the last look).
+ */
 export function currentTracing(): Tracing | null | undefined {
+  if (loaded === null && loading === undefined && otelRegistered()) {
+    loaded = undefined;
+    void loadTracing();
+  }
   return loaded;
 }
 

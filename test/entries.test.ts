@@ -64,6 +64,20 @@ describe('entries of the built package', () => {
     expect(urls.filter((u) => u.includes('/@opentelemetry/'))).toEqual([]);
   });
 
+  it('a courier with no logger, no daily schedule and no OpenTelemetry registered loads neither pino, cron-parser nor the OpenTelemetry API', () => {
+    // cron-parser is CommonJS, loaded through require: it shows in the require cache, not in the resolve hook.
+    const script = (cron: string, parserLoaded: boolean) =>
+      "const { createCourier } = await import('pgcourier'); const c = createCourier({ connectionString: 'postgres://u@127.0.0.1:1/none' });" +
+      `c.registerTask('noop', async () => {}); c.registerTask({ name: 'scheduled', cron: '${cron}', handler: async () => {} });` +
+      "await new Promise((r) => setTimeout(r, 50)); await c.close();" +
+      "const { createRequire } = await import('node:module');" +
+      `if (Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/cron-parser/')) !== ${parserLoaded}) process.exit(4);`;
+    const urls = resolvedBy(script('5 * * * *', false));
+    expect(urls.filter((u) => /\/node_modules\/(pino|cron-parser|luxon|@opentelemetry)\//.test(u))).toEqual([]);
+    // A schedule that is not hourly in UTC needs the parser.
+    resolvedBy(script('0 9 * * *', true));
+  });
+
   it('pgcourier/messages and pgcourier/http load; messaging without SMTP leaves nodemailer alone', () => {
     const urls = resolvedBy(
       "const { messages } = await import('pgcourier/messages'); const { createHttpHandler } = await import('pgcourier/http'); const { createCourier } = await import('pgcourier');" +
