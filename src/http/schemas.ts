@@ -548,6 +548,11 @@ export const taskDetailSchema = z
 export const taskCountsSchema = z
   .object({
     counts: z.record(z.string(), z.int()).describe('Per status of the table, plus `delayed` and `retrying` (parts of `queued`), plus `total`.'),
+    approximate: z
+      .boolean()
+      .describe(
+        'Whether some counts are the planner\'s estimates: live and finished tasks are each counted exactly when that takes under 50 ms (a selective filter), else estimated, so counting millions of finished rows stays cheap.',
+      ),
     statuses: z.array(z.string()).describe('The statuses the task table allows, in order.'),
     queues: z.array(z.string()).describe('Queues with tasks or settings.'),
     names: z.array(z.string()).describe('Task names registered here or present in the table.'),

@@ -160,6 +160,7 @@ export const taskRoutes: Route[] = [
         schema: taskCountsSchema,
         example: {
           counts: { queued: 2, running: 1, succeeded: 40, failed: 3, cancelled: 0, delayed: 1, retrying: 1, total: 46 },
+          approximate: false,
           statuses: ['queued', 'running', 'succeeded', 'failed', 'cancelled'],
           queues: ['default', 'email'],
           names: ['send_welcome'],
@@ -169,12 +170,12 @@ export const taskRoutes: Route[] = [
     example: { query: { queue: 'email' } },
     async handle({ courier, query }) {
       const { q, ...rest } = query;
-      const [counts, statuses, known] = await Promise.all([
+      const [{ counts, approximate }, statuses, known] = await Promise.all([
         countTasks(courier.pool, courier.names, { ...rest, search: q }),
         taskStatuses(courier.pool, courier.names),
         knownQueuesAndNames(courier),
       ]);
-      return { status: 200, body: { counts, statuses, ...known } };
+      return { status: 200, body: { counts, approximate, statuses, ...known } };
     },
   }),
   defineRoute({
