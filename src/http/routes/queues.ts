@@ -71,7 +71,7 @@ export const queueRoutes: Route[] = [
     path: '/queues/{queue}/pause',
     tag: 'queues',
     summary: 'Pause a queue',
-    description: 'No process starts new tasks of the queue; running ones finish. The queue must exist.',
+    description: 'No process starts new tasks of the queue; running ones finish. The queue must exist (a task in any state, settings or a registered task names it); else 404 and nothing is created.',
     access: 'bearer',
     params: queueParams,
     responses: { 200: { description: 'The queue\'s settings.', schema: queueSettingsSchema, example: { ...example, paused: true } }, 404: { description: 'No such queue.' } },

@@ -133,7 +133,7 @@ export const taskRoutes: Route[] = [
     tag: 'tasks',
     summary: 'List tasks',
     description:
-      'Filtered by queue, task name, status (or `delayed`/`retrying`), enqueue time and text in the key or last error; sorted `newest` (default), `oldest` or `priority` (claim order); keyset pagination through `cursor`, so a deep page costs what the first does.',
+      'Filtered by queue, task name, status (or `delayed`/`retrying`), enqueue time and text in the key or last error; sorted `newest` (default), `oldest` or `priority` (the claim order, so live tasks only: 400 with a finished `status`); keyset pagination through `cursor`, so a deep page costs what the first does.',
     access: 'bearer',
     query: listTasksQuery,
     responses: { 200: { description: 'One page of tasks.', schema: taskPageSchema, example: { tasks: [{ ...exampleTask, workflowId: null, step: null, deadFrom: null }], nextCursor: null } } },
@@ -151,7 +151,7 @@ export const taskRoutes: Route[] = [
     path: '/tasks/counts',
     tag: 'tasks',
     summary: 'Count tasks per status',
-    description: 'How many tasks the filter (the fields of `GET /tasks` but `status`) matches, per status; with the statuses the table allows, and the known queues and task names for filter menus.',
+    description: 'How many tasks the filter (the fields of `GET /tasks` but `status`) matches, per status; with the statuses the table allows, and the known queues and task names for filter menus. Counts are exact when that is quick, else the planner\'s estimates with `approximate: true`.',
     access: 'bearer',
     query: taskCountsQuery,
     responses: {
