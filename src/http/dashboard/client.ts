@@ -56,6 +56,7 @@ interface TaskDetail extends TaskSummary {
 
 /** Counts of one queue. */
 interface Counts {
+  waiting: number;
   queued: number;
   running: number;
   succeeded: number;
@@ -191,7 +192,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
   let signedOut = false;
   let history: History | null = null;
   let historyAt = 0;
-  const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+  const STATUSES = ['waiting', 'queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
   const FINISHED = ['succeeded', 'failed', 'cancelled'];
   const COLORS: Record<string, string> = {
     waiting: 'var(--cancelled)',
