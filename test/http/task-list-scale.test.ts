@@ -4,7 +4,7 @@
 // path is checked against one plain statement over every row.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Courier } from '../../src/index.js';
-import { countTasks, listTaskPage, SEARCH_WINDOW, type TaskListQuery } from '../../src/task-list.js';
+import { countTasks, FINISHED_STATUSES, LIVE_STATUSES, listTaskPage, SEARCH_WINDOW, type TaskListQuery, taskStatuses } from '../../src/task-list.js';
 import { testCourier } from '../helpers/db.js';
 
 let courier: Courier;
@@ -54,6 +54,10 @@ async function plain(text: string, where = 'true', order = 'id DESC'): Promise<s
 }
 
 describe('text search on a big table', () => {
+  it('reaches every status of the table: the finished ones and the live ones the index arms cover', async () => {
+    expect([...(await taskStatuses(courier.pool, courier.names))].sort()).toEqual([...FINISHED_STATUSES, ...LIVE_STATUSES].sort());
+  });
+
   it('has the trigram index (pg_trgm ships with embedded Postgres and Debian\'s postgresql packages)', async () => {
     const { rows } = await courier.pool.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'tasks_search_idx'`, [courier.schema]);
     expect(rows[0]?.indexdef).toMatch(/gin_trgm_ops/);
