@@ -457,6 +457,7 @@ export const overviewSchema = z
     now: at,
     refresh: z.number().describe('Seconds between dashboard refreshes.'),
     status: queueStatusSchema,
+    countsAt: at.describe('When `status` was read: counts are reused for ten times as long as reading them took.'),
     queues: z.array(queueSettingsSchema).nullable(),
     running: z.array(taskSummarySchema),
     failed: z.array(taskSummarySchema),
