@@ -1,5 +1,7 @@
 import { readHistory } from '../../maintenance/history.js';
 import type { QueueStatus } from '../../manager.js';
+import { toTaskInfo } from '../../task-info.js';
+import { listTaskPage } from '../../task-list.js';
 import type { HttpCourier } from '../courier-api.js';
 import { defineRoute, type OverviewSections, type Route } from '../route.js';
 import { healthSchema, historyQuery, historySchema, overviewSchema, workerListSchema } from '../schemas.js';
@@ -55,7 +57,8 @@ export const systemRoutes: Route[] = [
         overviewCounts(courier),
         courier.listTasks({ status: 'running', limit: LIST }),
         courier.listTasks({ status: 'failed', limit: LIST }),
-        courier.listTasks({ status: 'queued', retrying: true, limit: LIST }),
+        // Through the live rows' indexes: the core list's generic statement scans the table for this filter.
+        listTaskPage(courier.pool, courier.names, { status: 'retrying', limit: LIST }),
         courier.listQueues(),
         courier.listSchedules(),
         Promise.all(courier.extensions('http').map((e) => e.overview?.() ?? Promise.resolve<OverviewSections>({}))),
@@ -71,7 +74,7 @@ export const systemRoutes: Route[] = [
           queues,
           running: running.tasks.map(summary),
           failed: failed.tasks.map(summary),
-          retrying: retrying.tasks.map(summary),
+          retrying: retrying.rows.map((row) => summary(toTaskInfo(row))),
           schedules,
           batches: plugin.batches ?? null,
           messages: plugin.messages ?? null,
