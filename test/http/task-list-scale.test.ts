@@ -2,10 +2,12 @@
 // window of ids first and then the trigram index on finished rows and the live
 // rows' indexes; counts are exact within a time budget, else estimates. Each
 // path is checked against one plain statement over every row.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Courier } from '../../src/index.js';
+import { type Courier, createCourier } from '../../src/index.js';
 import { countTasks, FINISHED_STATUSES, LIVE_STATUSES, listTaskPage, SEARCH_WINDOW, type TaskListQuery, taskStatuses } from '../../src/task-list.js';
-import { testCourier } from '../helpers/db.js';
+import { databaseUrl, testCourier, testPool } from '../helpers/db.js';
 
 let courier: Courier;
 const ROWS = Number(SEARCH_WINDOW) + 5_000;
@@ -115,5 +117,45 @@ describe('counts on a big table', () => {
     expect(got.counts.queued).toBeLessThan(ROWS * 0.04);
     expect(got.counts.running).toBe(0);
     expect(Object.keys(got.counts)).toEqual(expect.arrayContaining(['waiting', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'delayed', 'retrying', 'total']));
+  });
+});
+
+describe('without pg_trgm', () => {
+  it('migrates without the trigram index when the extension cannot be created, and search still finds by scanning', async () => {
+    const tag = randomBytes(4).toString('hex');
+    const db = `no_trgm_${tag}`;
+    const role = `courier_${tag}`;
+    const admin = testPool();
+    await admin.query(`CREATE DATABASE ${db}`);
+    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'pw-${tag}'`);
+    const url = new URL(databaseUrl());
+    url.pathname = `/${db}`;
+    const owner = new pg.Pool({ connectionString: url.toString(), max: 1 });
+    let plain: Courier | undefined;
+    try {
+      // pg_trgm cannot be created in either place the migration tries: a function of its own name is in the way
+      // (as where the server lacks the extension or the role may not create it).
+      await owner.query(`GRANT CREATE ON DATABASE ${db} TO ${role}`);
+      await owner.query(`CREATE SCHEMA courier AUTHORIZATION ${role}`);
+      for (const schema of ['public', 'courier']) await owner.query(`CREATE FUNCTION ${schema}.show_trgm(text) RETURNS text[] LANGUAGE sql AS 'SELECT NULL::text[]'`);
+      const asRole = new URL(url);
+      asRole.username = role;
+      asRole.password = `pw-${tag}`;
+      plain = createCourier({ connectionString: asRole.toString(), schema: 'courier' });
+      await plain.migrate();
+      const { rows: ext } = await owner.query(`SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'`);
+      expect(ext).toEqual([]);
+      const { rows: idx } = await owner.query(`SELECT indexname FROM pg_indexes WHERE schemaname = 'courier' AND indexname IN ('tasks_search_idx', 'tasks_waiting_idx')`);
+      expect(idx.map((r) => r.indexname)).toEqual(['tasks_waiting_idx']);
+      await plain.pool.query(`INSERT INTO ${plain.names.tasks} (name, status, key, finished_at) VALUES ('x', 'succeeded', 'invoice-981', now()), ('x', 'failed', NULL, now())`);
+      const page = await listTaskPage(plain.pool, plain.names, { search: 'INVOICE-98', limit: 10 });
+      expect(page.rows.map((r) => r.key)).toEqual(['invoice-981']);
+    } finally {
+      await plain?.close();
+      await owner.end();
+      await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
+    }
   });
 });
