@@ -4,7 +4,8 @@
  * list under several filters, the per-status counts, a bulk dry run and the
  * history reads, and prints each statement's plan (which index it walks).
  * Peers in the same run: the same pages through `OFFSET` (what an offset-paged
- * list would cost) and the core `listTasks()` of before this list.
+ * list would cost), the core `listTasks()`, a text search as one statement over
+ * every row (the list before migration 040), and exact counts (no budget).
  *
  *   node --import tsx bench/task-list.ts [--rows=1000000] [--runs=15]
  */
@@ -86,7 +87,9 @@ try {
     return cursor as string;
   }
 
-  const cases: { label: string; q: TaskListQuery; depth: number; offsetSql?: string; core?: () => Promise<unknown> }[] = [
+  const oneStatementSearch = (text: string, extra = '') =>
+    `SELECT * FROM ${t} WHERE (key ILIKE '%${text}%' OR last_error ILIKE '%${text}%')${extra} ORDER BY id DESC LIMIT 51`;
+  const cases: { label: string; q: TaskListQuery; depth: number; offsetSql?: string; core?: () => Promise<unknown>; peerSql?: string }[] = [
     { label: 'all, newest', q: { limit: 50 }, depth: 500_000, offsetSql: `SELECT * FROM ${t} ORDER BY id DESC OFFSET $1 LIMIT 51`, core: () => courier.listTasks({ limit: 50 }) },
     {
       label: 'queue q3 + failed, newest',
@@ -97,9 +100,13 @@ try {
     },
     { label: 'name task_13 + failed, oldest', q: { limit: 50, name: 'task_13', status: 'failed', sort: 'oldest' }, depth: 2_000 },
     { label: 'queued, priority (claim order)', q: { limit: 50, status: 'queued', sort: 'priority' }, depth: 2_500 },
-    { label: 'all, priority (sorts: no index)', q: { limit: 50, sort: 'priority' }, depth: 5_000 },
-    { label: 'search "order-4711" (key)', q: { limit: 50, search: 'order-4711' }, depth: 0 },
+    { label: 'all, priority (live tasks)', q: { limit: 50, sort: 'priority' }, depth: 2_500 },
+    { label: 'search "order-4711" (key)', q: { limit: 50, search: 'order-4711' }, depth: 0, peerSql: oneStatementSearch('order-4711') },
+    { label: 'search "4711" (id, keys, errors)', q: { limit: 50, search: '4711' }, depth: 0, peerSql: oneStatementSearch('4711', ' OR id = 4711') },
+    { label: 'search "timeout" (error, 90,000 rows)', q: { limit: 50, search: 'timeout' }, depth: 5_000, peerSql: oneStatementSearch('timeout') },
+    { label: 'search "timeout", oldest', q: { limit: 50, search: 'timeout', sort: 'oldest' }, depth: 5_000 },
     { label: 'search "timeout" (error), last hour', q: { limit: 50, search: 'timeout', createdAfter: new Date(Date.now() - 3_600_000) }, depth: 1_000 },
+    { label: 'search "order-4" + queue q3 (no match)', q: { limit: 50, search: 'order-4', queue: 'q3' }, depth: 0, peerSql: oneStatementSearch('order-4', " AND queue = 'q3'") },
   ];
 
   console.log('list pages: median ms of', RUNS, 'runs (first page / deep page; peers in the same run)');
@@ -114,6 +121,11 @@ try {
       const offset = await time(() => courier.pool.query(sql, [c.depth]));
       line += `   | OFFSET ${c.depth.toLocaleString('en-US')}: ${offset.toFixed(2)} ms (keyset ${(offset / (deep ?? first)).toFixed(0)}x faster)`;
     }
+    if (c.peerSql) {
+      const sql = c.peerSql;
+      const peer = await time(() => courier.pool.query(sql));
+      line += `   | one statement over all rows ${peer.toFixed(2)} ms (${(peer / first).toFixed(0)}x)`;
+    }
     if (c.core) {
       const core = c.core;
       const before = await time(core);
@@ -123,10 +135,29 @@ try {
   }
 
   console.log('\ncounts, bulk dry run, history: median ms');
-  const countAll = await time(() => countTasks(courier.pool, courier.names, {}));
-  const countQueue = await time(() => countTasks(courier.pool, courier.names, { queue: 'q3' }));
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  // Peer: the one exact statement every count was before (no budget, no estimates).
+  const countCases: { label: string; f: Parameters<typeof countTasks>[2]; where: string; values: unknown[] }[] = [
+    { label: 'no filter', f: {}, where: 'true', values: [] },
+    { label: 'queue q3', f: { queue: 'q3' }, where: 'queue = $1', values: ['q3'] },
+    { label: 'name task_13, last hour', f: { name: 'task_13', createdAfter: hourAgo }, where: 'name = $1 AND created_at >= $2', values: ['task_13', hourAgo] },
+    { label: 'search "order-4711"', f: { search: 'order-4711' }, where: '(key ILIKE $1 OR last_error ILIKE $1)', values: ['%order-4711%'] },
+    { label: 'search "timeout"', f: { search: 'timeout' }, where: '(key ILIKE $1 OR last_error ILIKE $1)', values: ['%timeout%'] },
+  ];
+  for (const c of countCases) {
+    const exactSql = `SELECT status, count(*) AS n FROM ${t} WHERE ${c.where} GROUP BY status`;
+    const got = await countTasks(courier.pool, courier.names, c.f);
+    const { rows: exact } = await courier.pool.query<{ n: string }>(exactSql, c.values);
+    const exactTotal = exact.reduce((sum, r) => sum + Number(r.n), 0);
+    const ms = await time(() => countTasks(courier.pool, courier.names, c.f));
+    const exactMs = await time(() => courier.pool.query(exactSql, c.values));
+    const off = exactTotal ? (Math.abs(got.counts.total - exactTotal) / exactTotal) * 100 : 0;
+    console.log(
+      `  counts, ${c.label.padEnd(26)} ${ms.toFixed(1).padStart(7)} ms ${got.approximate ? `approximate (total ${got.counts.total}, exact ${exactTotal}: ${off.toFixed(1)}% off)` : `exact (total ${got.counts.total})`}   | one exact statement ${exactMs.toFixed(1)} ms (${(exactMs / ms).toFixed(1)}x)`,
+    );
+  }
   const queueStatus = await time(() => courier.queueStatus());
-  console.log(`  counts, no filter ${countAll.toFixed(1)} ms; queue q3 ${countQueue.toFixed(1)} ms | peer queueStatus() (the overview's counts) ${queueStatus.toFixed(1)} ms (ratio ${(countAll / queueStatus).toFixed(2)})`);
+  console.log(`  peer: queueStatus() (the overview's counts) ${queueStatus.toFixed(1)} ms`);
   const dry = await time(() => bulkTaskAction(courier.pool, courier.names, 'retry', { filter: { queue: 'q3', status: 'failed' } }, { dryRun: true }));
   console.log(`  bulk retry dry run (queue q3, failed: ${(await bulkTaskAction(courier.pool, courier.names, 'retry', { filter: { queue: 'q3', status: 'failed' } }, { dryRun: true })).count} rows) ${dry.toFixed(1)} ms`);
   const firstReadAll = await time(() => readHistory(courier.pool, courier.names, 60));
@@ -140,12 +171,10 @@ try {
   console.log(`  history: before any rollup (live count over a day of rows) ${firstReadAll.toFixed(1)} ms; first rollup of 24 h ${backfill.toFixed(0)} ms; a later rollup ${rollup.toFixed(2)} ms; read 60 min ${h60.toFixed(2)} ms, 1440 min ${h1440.toFixed(2)} ms; rollup table ${hist[0]?.n} rows`);
 
   console.log('\nplans (EXPLAIN ANALYZE) of the first pages (a deep page adds only its cursor to the same scan)');
-  for (const c of cases.slice(0, 4)) {
+  for (const c of cases) {
     console.log(`  ${c.label}`);
     console.log(await plan(await captured((db) => listTaskPage(db, courier.names, c.q))));
   }
-  console.log('  counts, queue q3');
-  console.log(await plan(await captured((db) => countTasks(db, courier.names, { queue: 'q3' }))));
   console.log('  history read, 60 min');
   console.log(await plan(await captured((db) => readHistory(db, courier.names, 60))));
 } finally {

@@ -248,7 +248,7 @@ export class Courier {
     this.names = sqlNames(this.schema);
     this.#guard = new SchemaGuard(this.schema, opts.migrate ? () => this.migrate() : undefined);
     this.manager = new TaskManager({ pool: this.pool, readPool: this.#connections.readPool, schema: this.schema, registry: this.registry, events: this.events, guard: this.#guard, checkGraphRow: (row, where, prefix) => this.#routing?.checkGraphRow(row.queue, where, prefix) });
-    this.#queues = new QueueAdmin(this.pool, this.names, this.#guard);
+    this.#queues = new QueueAdmin(this.pool, this.names, this.#guard, () => this.registry.list().map((d) => d.queue ?? 'default'));
     this.#schedules = new ScheduleAdmin(this.pool, this.names, this.registry, this.#guard);
     this.#counters = countEvents(this.events);
     if (!this.registry.get(CLEANUP_TASK)) this.registry.register(cleanupTask((opts) => this.cleanup(opts)));
@@ -496,6 +496,9 @@ export class Courier {
 
   /**
    * Stops new starts of a queue's tasks on every process within a claim cycle.
+   * Throws `NotFoundError` (code `NOT_FOUND`) when the queue does not exist: no
+   * settings, no task in any state and no task registered here uses it. To have
+   * a queue paused before its first task, `configureQueue(name, { paused: true })`.
    *
    * @example
    * ```ts
@@ -507,7 +510,8 @@ export class Courier {
   }
 
   /**
-   * Lets a paused queue's tasks start again and wakes the workers.
+   * Lets a paused queue's tasks start again and wakes the workers. Throws
+   * `NotFoundError` for a queue that does not exist, as {@link pauseQueue}.
    *
    * @example
    * ```ts

@@ -2,8 +2,9 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { type Check, parse, queueNameSchema, type SameFields } from './config.js';
 import type { SqlNames } from './db/names.js';
+import type { Queryable } from './db/pool.js';
 import { SchemaGuard } from './db/schema-guard.js';
-import { ValidationError } from './errors.js';
+import { NotFoundError, ValidationError } from './errors.js';
 import { parseRate, type Rate, type RateLimitSpec } from './limits/rate-limiter.js';
 
 /** Settings of a named queue, shared by every worker process. */
@@ -109,16 +110,19 @@ export class QueueAdmin {
   readonly #pool: pg.Pool;
   readonly #names: SqlNames;
   readonly #guard: SchemaGuard;
+  readonly #registeredQueues: () => Iterable<string>;
 
   /**
    * Queue settings of one schema; statements run through `guard` (automatic migration, NotMigratedError).
+   * `registeredQueues` lists the queues of the tasks this process registered (they exist before their first task).
    *
    * @internal
    */
-  constructor(pool: pg.Pool, names: SqlNames, guard: SchemaGuard = new SchemaGuard(names.schemaName)) {
+  constructor(pool: pg.Pool, names: SqlNames, guard: SchemaGuard = new SchemaGuard(names.schemaName), registeredQueues: () => Iterable<string> = () => []) {
     this.#pool = pool;
     this.#names = names;
     this.#guard = guard;
+    this.#registeredQueues = registeredQueues;
   }
 
   /** Creates or updates a queue's settings; takes effect on every process (limits within seconds). */
@@ -157,14 +161,27 @@ export class QueueAdmin {
     return toSettings(rows[0] as QueueRow);
   }
 
-  /** Stops new starts of the queue's tasks on every process (running ones finish). */
+  /**
+   * Stops new starts of the queue's tasks on every process (running ones finish).
+   * Throws {@link NotFoundError} for a queue that does not exist (see {@link queueExists}),
+   * so a mistyped name creates nothing; `configure(name, { paused: true })` sets up a queue paused ahead of its first task.
+   */
   async pause(name: string): Promise<QueueSettings> {
+    await this.#mustExist(name, 'pauseQueue');
     return this.configure(name, { paused: true });
   }
 
-  /** Lets the queue's tasks start again and wakes the workers. */
+  /** Lets the queue's tasks start again and wakes the workers; {@link NotFoundError} as {@link pause}. */
   async resume(name: string): Promise<QueueSettings> {
+    await this.#mustExist(name, 'resumeQueue');
     return this.configure(name, { paused: false });
+  }
+
+  async #mustExist(name: string, where: string): Promise<void> {
+    const queue = parse(queueNameSchema, name, where, 'name');
+    if ([...this.#registeredQueues()].includes(queue)) return;
+    if (await this.#guard.run(() => queueExists(this.#pool, this.#names, queue))) return;
+    throw new NotFoundError(`${where}: queue "${queue}" does not exist (no task, no setting and no registered task uses it); configureQueue() creates a queue's settings ahead of its first task`);
   }
 
   /** Every queue with settings, by name. */
@@ -178,6 +195,18 @@ export class QueueAdmin {
     if (wake) await this.#pool.query('SELECT pg_notify($1, $2), pg_notify($1, $3)', [this.#names.channel, queue, QUEUES_CHANGED]);
     else await this.#pool.query('SELECT pg_notify($1, $2)', [this.#names.channel, QUEUES_CHANGED]);
   }
+}
+
+/**
+ * Whether a queue exists in the database: it has settings or holds a task in any
+ * state. (A queue named by a registered task exists too; callers add those.)
+ */
+export async function queueExists(db: Queryable, names: SqlNames, queue: string): Promise<boolean> {
+  const { rows } = await db.query<{ found: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM ${names.queues} WHERE name = $1) OR EXISTS (SELECT 1 FROM ${names.tasks} WHERE queue = $1) AS found`,
+    [queue],
+  );
+  return rows[0]?.found === true;
 }
 
 /** NOTIFY payload that tells workers queue settings changed (queue names cannot start with `#`). */

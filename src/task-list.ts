@@ -4,9 +4,10 @@
  * timeline, and bulk actions on a selection or on everything a filter matches.
  * The HTTP API and the dashboard use them; each bulk batch is one statement.
  */
+import type pg from 'pg';
 import { announceTasks } from './db/announce.js';
 import type { SqlNames } from './db/names.js';
-import type { Queryable } from './db/pool.js';
+import { inTransaction, type Queryable } from './db/pool.js';
 import { MAX_BIGINT } from './db/task-id.js';
 import type { TaskErrorEntry, TaskRow } from './db/types.js';
 import { ValidationError } from './errors.js';
@@ -14,6 +15,9 @@ import { type TaskInfo, toTaskInfo } from './task-info.js';
 
 /** Final statuses: a task in one of them is done. Every other status is live. */
 export const FINISHED_STATUSES = ['succeeded', 'failed', 'cancelled'] as const;
+
+/** Live statuses, each reached through partial indexes (see `LIVE_SQL`); a status added to the table must be added here and there. */
+export const LIVE_STATUSES = ['waiting', 'queued', 'running'] as const;
 
 /**
  * States a list can be filtered by besides the table's statuses: parts of
@@ -56,27 +60,57 @@ export interface TaskRowPage {
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
+const FINISHED_SQL = `status IN ('succeeded', 'failed', 'cancelled')`;
+
 /**
- * Appends the filter's predicates to `where`, pushing their values onto
- * `params` (each predicate is fixed text with its own parameter).
+ * Live rows (every status but the final ones), one arm per partial index that
+ * holds them (plain claim, group claim, sequence, running, waiting), so
+ * Postgres reaches them through those indexes (a BitmapOr) instead of scanning
+ * the finished rows. A status added to the table later needs its arm here.
  */
-function filterSql(f: TaskFilter, params: unknown[], where: string[]): void {
+const LIVE_SQL = `((status = 'queued' AND group_key IS NULL AND sequence_key IS NULL) OR (status = 'queued' AND group_key IS NOT NULL)
+  OR (status IN ('queued', 'running') AND sequence_key IS NOT NULL) OR status = 'running' OR status = 'waiting')`;
+
+/** The predicates of the sub-states of `queued`. */
+const SUB_SQL: Record<(typeof SUB_STATES)[number], string> = {
+  delayed: `status = 'queued' AND run_at > now() AND NOT (attempts > 0 AND last_error IS NOT NULL)`,
+  retrying: `status = 'queued' AND attempts > 0 AND last_error IS NOT NULL`,
+};
+
+/** Which rows a statement reads: all, the finished ones (where the search index lives) or the live ones. */
+type Part = 'all' | 'finished' | 'live';
+
+const PART_SQL: Record<Exclude<Part, 'all'>, string> = { finished: FINISHED_SQL, live: LIVE_SQL };
+
+/**
+ * Appends the filter's predicates (and the part's) to `where`, pushing their
+ * values onto `params` (each predicate is fixed text with its own parameter).
+ * On the finished part the text search is written so the trigram index
+ * (migration 040, partial on finished rows with a key or an error) applies.
+ */
+function filterSql(f: TaskFilter, params: unknown[], where: string[], part: Part = 'all'): void {
   const p = (value: unknown) => {
     params.push(value);
     return `$${params.length}`;
   };
+  if (part !== 'all') where.push(PART_SQL[part]);
   if (f.queue !== undefined) where.push(`queue = ${p(f.queue)}`);
   if (f.name !== undefined) where.push(`name = ${p(f.name)}`);
-  if (f.status === 'delayed') where.push(`status = 'queued' AND run_at > now() AND NOT (attempts > 0 AND last_error IS NOT NULL)`);
-  else if (f.status === 'retrying') where.push(`status = 'queued' AND attempts > 0 AND last_error IS NOT NULL`);
+  if (f.status === 'delayed' || f.status === 'retrying') where.push(SUB_SQL[f.status]);
   else if (f.status !== undefined) where.push(`status = ${p(f.status)}`);
   if (f.createdAfter !== undefined) where.push(`created_at >= ${p(f.createdAfter)}`);
   if (f.createdBefore !== undefined) where.push(`created_at < ${p(f.createdBefore)}`);
   if (f.search !== undefined && f.search !== '') {
     const pattern = p(`%${escapeLike(f.search)}%`);
-    const byId = /^[1-9][0-9]{0,18}$/.test(f.search) && BigInt(f.search) <= MAX_BIGINT ? ` OR id = ${p(f.search)}::bigint` : '';
-    where.push(`(key ILIKE ${pattern} OR last_error ILIKE ${pattern}${byId})`);
+    const byId = searchedId(f.search) !== null ? ` OR id = ${p(f.search)}::bigint` : '';
+    const indexed = part === 'finished' ? '(key IS NOT NULL OR last_error IS NOT NULL) AND ' : '';
+    where.push(`((${indexed}(key ILIKE ${pattern} OR last_error ILIKE ${pattern}))${byId})`);
   }
+}
+
+/** The task id a search text names, if it is one. */
+function searchedId(search: string): string | null {
+  return /^[1-9][0-9]{0,18}$/.test(search) && BigInt(search) <= MAX_BIGINT ? search : null;
 }
 
 interface Cursor {
@@ -107,33 +141,49 @@ const ORDER: Record<TaskSort, string> = {
 /**
  * One page of tasks matching the filter, in the given order. Keyset paging: a
  * page costs the same however deep it is, and pages stay stable while tasks
- * are added. `newest`/`oldest` walk the primary key; `priority` with
- * `status: 'queued'` walks the claim index.
+ * are added. `newest`/`oldest` walk the primary key; a filter on a live status
+ * reads the live rows through their partial indexes. `priority` is the claim
+ * order, so it lists live tasks only (all of them, or the status asked for);
+ * finished tasks are listed newest or oldest first (a {@link ValidationError}
+ * says so). A text search looks at the next {@link SEARCH_WINDOW} ids first (a
+ * common match fills the page there) and past them through the trigram index
+ * on finished rows (migration 040) and the live rows' indexes (a rare match).
  */
 export async function listTaskPage(db: Queryable, names: SqlNames, q: TaskListQuery, where = 'listTasks'): Promise<TaskRowPage> {
   const sort = q.sort ?? 'newest';
-  const params: unknown[] = [];
-  const conditions: string[] = [];
-  filterSql(q, params, conditions);
-  if (q.cursor !== undefined) {
-    const c = decodeCursor(q.cursor, sort, where);
-    params.push(c.id);
-    const id = `$${params.length}::bigint`;
-    if (sort === 'newest') conditions.push(`id < ${id}`);
-    else if (sort === 'oldest') conditions.push(`id > ${id}`);
+  const finishedStatus = q.status !== undefined && (FINISHED_STATUSES as readonly string[]).includes(q.status);
+  if (sort === 'priority' && finishedStatus) {
+    throw new ValidationError(where, 'sort', `must be "newest" or "oldest" for ${q.status} tasks ("priority" is the claim order, so it lists live tasks)`);
+  }
+  const part: Part = sort === 'priority' || (q.status !== undefined && !finishedStatus) ? 'live' : finishedStatus ? 'finished' : 'all';
+  const cursor = q.cursor === undefined ? undefined : decodeCursor(q.cursor, sort, where);
+  let rows: PageRow[];
+  if (q.search === undefined || q.search === '' || sort === 'priority') {
+    const params: unknown[] = [];
+    const bounds = cursor ? [cursorSql(cursor, sort, params)] : [];
+    rows = (await db.query<PageRow>(pageSql(names, q, part, bounds, params, ORDER[sort], q.limit + 1), params)).rows;
+  } else {
+    const desc = sort === 'newest';
+    let edge: bigint;
+    if (cursor) edge = BigInt(cursor.id);
     else {
-      params.push(c.priority, c.runAt);
-      conditions.push(`(priority, run_at, id) > ($${params.length - 1}::smallint, 'epoch'::timestamptz + $${params.length}::bigint * interval '1 microsecond', ${id})`);
+      const { rows: ends } = await db.query<{ hi: string; lo: string }>(`SELECT coalesce(max(id) + 1, 1)::text AS hi, coalesce(min(id) - 1, 0)::text AS lo FROM ${names.tasks}`);
+      edge = BigInt((desc ? ends[0]?.hi : ends[0]?.lo) ?? '0');
+    }
+    const far = desc ? edge - SEARCH_WINDOW : edge + SEARCH_WINDOW > MAX_BIGINT ? MAX_BIGINT : edge + SEARCH_WINDOW;
+    const near: unknown[] = [String(edge), String(far)];
+    const window = desc ? ['id < $1::bigint', 'id >= $2::bigint'] : ['id > $1::bigint', 'id <= $2::bigint'];
+    rows = (await db.query<PageRow>(pageSql(names, q, part, window, near, ORDER[sort], q.limit + 1), near)).rows;
+    const missing = q.limit + 1 - rows.length;
+    if (missing > 0) {
+      // Past the window: each part on its own index (`id + 0` keeps Postgres from walking the primary key through every row).
+      const rest: unknown[] = [String(far)];
+      const beyond = [desc ? 'id < $1::bigint' : 'id > $1::bigint'];
+      const branches = (part === 'all' ? (['finished', 'live'] as const) : [part]).map((p) => `(${pageSql(names, q, p, beyond, rest, desc ? '(id + 0) DESC' : '(id + 0)', missing)})`);
+      const more = await db.query<PageRow>(`SELECT * FROM (${branches.join(' UNION ALL ')}) AS m ORDER BY ${ORDER[sort]} LIMIT ${missing}`, rest);
+      rows = [...rows, ...more.rows];
     }
   }
-  params.push(q.limit + 1);
-  const { rows } = await db.query<TaskRow & { cursor_us: string }>(
-    `SELECT *, (extract(epoch FROM run_at) * 1000000)::bigint::text AS cursor_us FROM ${names.tasks}
-      ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}
-      ORDER BY ${ORDER[sort]}
-      LIMIT $${params.length}`,
-    params,
-  );
   const page = rows.slice(0, q.limit);
   const last = page.at(-1);
   let nextCursor: string | null = null;
@@ -141,38 +191,126 @@ export async function listTaskPage(db: Queryable, names: SqlNames, q: TaskListQu
   return { rows: page.map(({ cursor_us: _c, ...row }) => row as TaskRow), nextCursor };
 }
 
+/** Ids a text search reads by primary key before it turns to the indexes (about 10 ms of rows). */
+export const SEARCH_WINDOW = 20_000n;
+
+type PageRow = TaskRow & { cursor_us: string };
+
+/** A page statement over one part: `bounds` and the filter, in `order`, at most `limit` rows (values pushed onto `params`). */
+function pageSql(names: SqlNames, f: TaskFilter, part: Part, bounds: string[], params: unknown[], order: string, limit: number): string {
+  const where = [...bounds];
+  filterSql(f, params, where, part);
+  params.push(limit);
+  return `SELECT *, (extract(epoch FROM run_at) * 1000000)::bigint::text AS cursor_us FROM ${names.tasks}
+    ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT $${params.length}`;
+}
+
+/** The keyset condition of a cursor, its values pushed onto `params`. */
+function cursorSql(c: Cursor, sort: TaskSort, params: unknown[]): string {
+  params.push(c.id);
+  const id = `$${params.length}::bigint`;
+  if (sort === 'newest') return `id < ${id}`;
+  if (sort === 'oldest') return `id > ${id}`;
+  params.push(c.priority, c.runAt);
+  return `(priority, run_at, id) > ($${params.length - 1}::smallint, 'epoch'::timestamptz + $${params.length}::bigint * interval '1 microsecond', ${id})`;
+}
+
 /** Counts of {@link countTasks}: every status of the table, the sub-states of `queued`, and the total. */
 export type TaskCounts = Record<string, number> & { total: number };
 
+/** What {@link countTasks} returns. */
+export interface TaskCountResult {
+  counts: TaskCounts;
+  /** Whether some counts are the planner's estimates, because counting them exactly took longer than the budget. */
+  approximate: boolean;
+}
+
+/** Postgres' code for a statement cancelled by `statement_timeout`. */
+const QUERY_CANCELED = '57014';
+
 /**
  * Counts of the tasks a filter matches (its `status` ignored), per status and
- * sub-state, in one scan. Every status the table allows appears, with 0 when
- * none matches.
+ * sub-state. Live and finished rows are counted apart, each exactly when the
+ * planner expects at most 50,000 rows and counting takes less than `budgetMs`
+ * (default 50 ms), else from the planner's row estimates (`approximate: true`),
+ * so a count over millions of finished rows stays as cheap as a page.
+ * `budgetMs: 0` estimates without counting. Every status the table allows appears, with 0 when none matches.
  */
-export async function countTasks(db: Queryable, names: SqlNames, filter: Omit<TaskFilter, 'status'>): Promise<TaskCounts> {
-  const params: unknown[] = [];
-  const conditions: string[] = [];
-  filterSql({ ...filter, status: undefined }, params, conditions);
-  const [{ rows }, statuses] = await Promise.all([
-    db.query<{ status: string; n: string; delayed: string; retrying: string }>(
-      `SELECT status, count(*) AS n,
-              count(*) FILTER (WHERE status = 'queued' AND run_at > now() AND NOT (attempts > 0 AND last_error IS NOT NULL)) AS delayed,
-              count(*) FILTER (WHERE status = 'queued' AND attempts > 0 AND last_error IS NOT NULL) AS retrying
-         FROM ${names.tasks} ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''}
-        GROUP BY status`,
-      params,
-    ),
-    taskStatuses(db, names),
+export async function countTasks(pool: pg.Pool, names: SqlNames, filter: Omit<TaskFilter, 'status'>, options: { budgetMs?: number } = {}): Promise<TaskCountResult> {
+  const budget = Math.max(0, Math.round(options.budgetMs ?? 50));
+  const f: TaskFilter = { ...filter, status: undefined };
+  const [live, finished, statuses] = await Promise.all([
+    exactOrEstimated(pool, names, f, 'live', budget),
+    exactOrEstimated(pool, names, f, 'finished', budget),
+    taskStatuses(pool, names),
   ]);
   const counts: TaskCounts = { total: 0 };
   for (const s of [...statuses, ...SUB_STATES]) counts[s] = 0;
-  for (const r of rows) {
-    counts[r.status] = Number(r.n);
-    counts.total += Number(r.n);
-    counts.delayed = (counts.delayed ?? 0) + Number(r.delayed);
-    counts.retrying = (counts.retrying ?? 0) + Number(r.retrying);
+  for (const [status, n] of [...live.counts, ...finished.counts]) {
+    counts[status] = (counts[status] ?? 0) + n;
+    if (!(SUB_STATES as readonly string[]).includes(status)) counts.total += n;
   }
-  return counts;
+  return { counts, approximate: live.approximate || finished.approximate };
+}
+
+/** Estimated rows above which a part is not counted exactly (counting them would take far longer than the budget anyway). */
+const EXACT_COUNT_MAX = 50_000;
+
+/**
+ * Counts per status (and sub-state, on the live part) of one part: the
+ * planner's estimates first (a millisecond), then, when they are small enough
+ * to count, exact counts within the budget.
+ */
+async function exactOrEstimated(pool: pg.Pool, names: SqlNames, filter: TaskFilter, part: 'live' | 'finished', budgetMs: number): Promise<{ counts: [string, number][]; approximate: boolean }> {
+  const kinds = part === 'live' ? [...LIVE_STATUSES, ...SUB_STATES] : [...FINISHED_STATUSES];
+  const estimates = await Promise.all(
+    kinds.map(async (kind): Promise<[string, number]> => {
+      const params: unknown[] = [];
+      const conditions: string[] = [];
+      // Without the part's predicate: the planner estimates a plain `status = …` from its statistics, an OR of index arms poorly.
+      filterSql({ ...filter, status: kind }, params, conditions);
+      const { rows } = await pool.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
+        `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${names.tasks} WHERE ${conditions.join(' AND ')}`,
+        params,
+      );
+      // The planner never estimates fewer than one row: one means about none.
+      const estimate = Math.round(rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0);
+      return [kind, estimate <= 1 ? 0 : estimate];
+    }),
+  );
+  const estimatedRows = estimates.filter(([kind]) => !(SUB_STATES as readonly string[]).includes(kind)).reduce((sum, [, n]) => sum + n, 0);
+  if (budgetMs > 0 && estimatedRows <= EXACT_COUNT_MAX) {
+    const exact = await countExactly(pool, names, filter, part, budgetMs);
+    if (exact) return { counts: exact, approximate: false };
+  }
+  return { counts: estimates, approximate: true };
+}
+
+/** Exact counts of one part, or `null` when counting takes longer than `budgetMs` (the statement is cancelled). */
+async function countExactly(pool: pg.Pool, names: SqlNames, filter: TaskFilter, part: 'live' | 'finished', budgetMs: number): Promise<[string, number][] | null> {
+  const params: unknown[] = [];
+  const conditions: string[] = [];
+  filterSql(filter, params, conditions, part);
+  const sub = part === 'live' ? `, count(*) FILTER (WHERE ${SUB_SQL.delayed}) AS delayed, count(*) FILTER (WHERE ${SUB_SQL.retrying}) AS retrying` : '';
+  try {
+    const rows = await inTransaction(pool, async (client) => {
+      await client.query(`SET LOCAL statement_timeout = ${budgetMs}`);
+      const { rows } = await client.query<{ status: string; n: string; delayed?: string; retrying?: string }>(
+        `SELECT status, count(*) AS n${sub} FROM ${names.tasks} WHERE ${conditions.join(' AND ')} GROUP BY status`,
+        params,
+      );
+      return rows;
+    });
+    const counts: [string, number][] = [];
+    for (const r of rows) {
+      counts.push([r.status, Number(r.n)]);
+      if (part === 'live') counts.push(['delayed', Number(r.delayed)], ['retrying', Number(r.retrying)]);
+    }
+    return counts;
+  } catch (err) {
+    if ((err as { code?: string }).code === QUERY_CANCELED) return null;
+    throw err;
+  }
 }
 
 const statusCache = new Map<string, { at: number; statuses: Promise<string[]> }>();
@@ -315,8 +453,6 @@ export interface BulkResult {
   /** Failed or cancelled tasks not retried because another live task holds their key. */
   skipped: number;
 }
-
-const FINISHED_SQL = `status IN ('succeeded', 'failed', 'cancelled')`;
 
 /** Which rows an action applies to. Cancel takes any live status (queued, running and any added later). */
 const ELIGIBLE: Record<BulkAction, string> = {

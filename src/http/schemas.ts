@@ -457,6 +457,7 @@ export const overviewSchema = z
     now: at,
     refresh: z.number().describe('Seconds between dashboard refreshes.'),
     status: queueStatusSchema,
+    countsAt: at.describe('When `status` was read: counts are reused for ten times as long as reading them took.'),
     queues: z.array(queueSettingsSchema).nullable(),
     running: z.array(taskSummarySchema),
     failed: z.array(taskSummarySchema),
@@ -548,6 +549,11 @@ export const taskDetailSchema = z
 export const taskCountsSchema = z
   .object({
     counts: z.record(z.string(), z.int()).describe('Per status of the table, plus `delayed` and `retrying` (parts of `queued`), plus `total`.'),
+    approximate: z
+      .boolean()
+      .describe(
+        'Whether some counts are the planner\'s estimates: live and finished tasks are each counted exactly when that takes under 50 ms (a selective filter), else estimated, so counting millions of finished rows stays cheap.',
+      ),
     statuses: z.array(z.string()).describe('The statuses the task table allows, in order.'),
     queues: z.array(z.string()).describe('Queues with tasks or settings.'),
     names: z.array(z.string()).describe('Task names registered here or present in the table.'),

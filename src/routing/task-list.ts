@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { SqlNames } from '../db/names.js';
 import type { TaskRow } from '../db/types.js';
-import { type BulkAction, type BulkResult, type BulkSelection, bulkTaskAction, countTasks, listTaskPage, type TaskCounts, type TaskFilter, type TaskListQuery, type TaskRowPage } from '../task-list.js';
+import { type BulkAction, type BulkResult, type BulkSelection, bulkTaskAction, countTasks, listTaskPage, type TaskCountResult, type TaskCounts, type TaskFilter, type TaskListQuery, type TaskRowPage } from '../task-list.js';
 import { clusterNumberOfId } from './id-range.js';
 
 /** The database of one cluster a courier works on: what code writing its own SQL (the HTTP API) needs. */
@@ -52,11 +52,11 @@ export async function listTaskPageAcross(dbs: readonly ClusterDatabase[], q: Tas
 }
 
 /** {@link countTasks} summed over every cluster. */
-export async function countTasksAcross(dbs: readonly ClusterDatabase[], filter: Omit<TaskFilter, 'status'>): Promise<TaskCounts> {
+export async function countTasksAcross(dbs: readonly ClusterDatabase[], filter: Omit<TaskFilter, 'status'>): Promise<TaskCountResult> {
   const parts = await Promise.all(dbs.map((d) => countTasks(d.pool, d.names, filter)));
-  const sum = { ...(parts[0] as TaskCounts) };
-  for (const part of parts.slice(1)) for (const [k, n] of Object.entries(part)) sum[k] = (sum[k] ?? 0) + n;
-  return sum;
+  const counts: TaskCounts = { ...(parts[0] as TaskCountResult).counts };
+  for (const part of parts.slice(1)) for (const [k, n] of Object.entries(part.counts)) counts[k] = (counts[k] ?? 0) + n;
+  return { counts, approximate: parts.some((p) => p.approximate) };
 }
 
 /** {@link bulkTaskAction} on every cluster: listed ids each on its own cluster, a filter on all; the results add up. */

@@ -125,6 +125,12 @@ describe.skipIf(!chromiumAvailable)('dashboard: workflows, dead letters and flow
     await page.locator(`[data-testid="wf-step"][data-task="${tasks.load}"]`).click();
     await page.locator('#task-detail h2', { hasText: /^wf_load$/ }).waitFor({ timeout: 30_000 });
     expect(await page.locator('#task-detail .last-error').textContent()).toMatch(/parent task \d+ failed/);
+
+    // The overview counts waiting tasks too, and the list finds them by that status.
+    await page.goto(`${server.url}${BASE}/#/`);
+    await page.locator('[data-testid="count-waiting"]', { hasText: /^1$/ }).waitFor({ timeout: 30_000 });
+    await page.goto(`${server.url}${BASE}/#/tasks?status=waiting`);
+    await page.locator(`#task-rows [data-task="${tasks.publish}"]`).waitFor({ timeout: 30_000 });
   });
 
   it('opens a batch from one of its members, with its callback drawn after every member', async () => {

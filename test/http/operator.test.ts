@@ -60,12 +60,21 @@ describe('task list', () => {
     expect(ids(await json(await get('/tasks?queue=imports'), 200))).toEqual([c, b, a]);
     expect(ids(await json(await get('/tasks?queue=imports&sort=oldest'), 200))).toEqual([a, b, c]);
 
-    const first = await json(await get('/tasks?queue=imports&sort=priority&limit=1'), 200);
-    expect(ids(first)).toEqual([b]);
-    const second = await json(await get(`/tasks?queue=imports&sort=priority&limit=1&cursor=${first.nextCursor}`), 200);
-    const third = await json(await get(`/tasks?queue=imports&sort=priority&limit=1&cursor=${second.nextCursor}`), 200);
-    expect([...ids(second), ...ids(third)]).toEqual([a, c]); // same priority: due first
+    // Priority is the claim order: it lists live tasks (finished ones sort by time).
+    expect(ids(await json(await get('/tasks?queue=imports&sort=priority'), 200))).toEqual([c]);
+    await expectProblem(await get('/tasks?queue=imports&status=failed&sort=priority'), 400, 'sort');
+    const later = { queue: 'imports_later' };
+    const d = await courier.enqueueTask('import_rows', {}, { ...later, priority: 3, delay: 3600 });
+    const e = await courier.enqueueTask('import_rows', {}, { ...later, priority: 2, delay: 3600 });
+    const f = await courier.enqueueTask('import_rows', {}, { ...later, priority: 3, delay: 1800 });
+    const first = await json(await get('/tasks?queue=imports_later&sort=priority&limit=1'), 200);
+    expect(ids(first)).toEqual([e]);
+    const second = await json(await get(`/tasks?queue=imports_later&sort=priority&limit=1&cursor=${first.nextCursor}`), 200);
+    const third = await json(await get(`/tasks?queue=imports_later&sort=priority&limit=1&cursor=${second.nextCursor}`), 200);
+    expect([...ids(second), ...ids(third)]).toEqual([f, d]); // same priority: due first
     expect(third.nextCursor).toBeNull();
+    expect(ids(await json(await get('/tasks?queue=imports_later&q=import&sort=priority'), 200))).toEqual([]);
+    expect(ids(await json(await get(`/tasks?queue=imports_later&q=${d}&sort=priority`), 200))).toEqual([d]);
     await expectProblem(await get(`/tasks?sort=priority&cursor=${b}`), 400, 'cursor');
   });
 

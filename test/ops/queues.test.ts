@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { type Courier, createCourier, defineTask } from '../../src/index.js';
 import { databaseUrl, testCourier, waitFor } from '../helpers/db.js';
 
@@ -48,6 +49,23 @@ describe('queue settings', () => {
     await expect(courier.configureQueue('bad queue!', {})).rejects.toMatchObject({ field: 'name' });
   });
 
+  it('pausing or resuming a queue that does not exist throws NotFoundError and creates nothing', async () => {
+    const before = (await courier.listQueues()).map((q) => q.name);
+    for (const act of [() => courier.pauseQueue('no_such_queue'), () => courier.resumeQueue('no_such_queue')]) {
+      await expect(act()).rejects.toMatchObject({ name: 'NotFoundError', code: 'NOT_FOUND', message: expect.stringMatching(/queue "no_such_queue" does not exist/) });
+    }
+    expect((await courier.listQueues()).map((q) => q.name)).toEqual(before);
+    await expect(courier.pauseQueue('bad queue!')).rejects.toMatchObject({ name: 'ValidationError', field: 'name' });
+    // A queue exists once a task names it (in any state), it has settings, or a task registered here uses it.
+    courier.registerTask(defineTask({ name: 'registered_only', queue: 'registered_queue', payload: z.object({}) }));
+    await expect(courier.pauseQueue('registered_queue')).resolves.toMatchObject({ name: 'registered_queue', paused: true });
+    const id = await courier.enqueueTask('registered_only', {}, { queue: 'holds_tasks' });
+    await courier.cancel(id);
+    await expect(courier.pauseQueue('holds_tasks')).resolves.toMatchObject({ paused: true });
+    await courier.configureQueue('configured_only', { concurrency: 3 });
+    await expect(courier.resumeQueue('configured_only')).resolves.toMatchObject({ paused: false, concurrency: 3 });
+  });
+
   it('a paused queue starts nothing on any process until resumed', async () => {
     const c1 = peer();
     const c2 = peer();
@@ -55,7 +73,8 @@ describe('queue settings', () => {
     for (const c of [c1, c2]) c.registerTask('paused_work', (_p, ctx) => void ran.push(ctx.taskId));
     courier.registerTask('paused_work', () => {});
     await Promise.all([c1.start({ pollInterval: 0.1 }), c2.start({ pollInterval: 0.1 })]);
-    await courier.pauseQueue('pausable');
+    // A queue with no task yet is paused ahead through its settings (pauseQueue() refuses unknown queues).
+    await courier.configureQueue('pausable', { paused: true });
     const pausedAt = Date.now();
     const ids = await courier.enqueueMany(Array.from({ length: 5 }, () => ({ name: 'paused_work', payload: {}, options: { queue: 'pausable' } })));
     // Several poll cycles on both processes pass without a start.

@@ -236,9 +236,16 @@ describe('a routed courier', () => {
       expect(res.status).toBe(200);
       return (await res.json()) as Record<string, any>;
     };
+    // Two live tasks (due in an hour), one per cluster, beside the finished ones.
+    const liveEu = await courier.enqueueTask('work', { n: 1 }, { queue: 'eu.reports', runAt: new Date(Date.now() + 3_600_000) });
+    const liveHome = await courier.enqueueTask('work', { n: 2 }, { queue: 'plain', runAt: new Date(Date.now() + 3_600_000) });
     const onHome = (await poolHome.query<{ id: string }>(`SELECT id::text FROM "${schema}".tasks`)).rows.map((r) => r.id);
     const onEu = (await poolEu.query<{ id: string }>(`SELECT id::text FROM "${schema}".tasks`)).rows.map((r) => r.id);
     const newestFirst = [...onHome, ...onEu].sort((a, b) => (BigInt(b) > BigInt(a) ? 1 : -1));
+    // The priority sort is the claim order: it lists live tasks only.
+    const live = `SELECT id::text FROM "${schema}".tasks WHERE status IN ('waiting', 'queued', 'running')`;
+    const liveIds = [...(await poolHome.query<{ id: string }>(live)).rows, ...(await poolEu.query<{ id: string }>(live)).rows].map((r) => r.id);
+    expect(liveIds.length).toBeGreaterThanOrEqual(2);
     for (const sort of ['newest', 'oldest', 'priority']) {
       const seen: string[] = [];
       let cursor = '';
@@ -247,7 +254,7 @@ describe('a routed courier', () => {
         seen.push(...page.tasks.map((t: { id: string }) => t.id));
         cursor = page.nextCursor ?? '';
       } while (cursor);
-      expect(new Set(seen), sort).toEqual(new Set(newestFirst));
+      expect(new Set(seen), sort).toEqual(new Set(sort === 'priority' ? liveIds : newestFirst));
       if (sort === 'newest') expect(seen).toEqual(newestFirst);
       if (sort === 'oldest') expect(seen).toEqual([...newestFirst].reverse());
     }
@@ -259,6 +266,10 @@ describe('a routed courier', () => {
     expect(Object.keys(overview.status.queues)).toEqual(expect.arrayContaining(['default', 'eu.reports']));
     const dry = await call(api, 'POST', `${BASE}/tasks/actions`, { body: { action: 'delete', ids: [euId, onHome[0]], dryRun: true } });
     expect(((await dry.json()) as { count: number }).count).toBe(2);
+    for (const id of [liveEu, liveHome]) {
+      await courier.cancel(id);
+      await courier.deleteTask(id);
+    }
   });
 
   it('claims only on the clusters holding the queues a worker serves', async () => {

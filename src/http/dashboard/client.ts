@@ -56,6 +56,7 @@ interface TaskDetail extends TaskSummary {
 
 /** Counts of one queue. */
 interface Counts {
+  waiting: number;
   queued: number;
   running: number;
   succeeded: number;
@@ -191,7 +192,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
   let signedOut = false;
   let history: History | null = null;
   let historyAt = 0;
-  const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+  const STATUSES = ['waiting', 'queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
   const FINISHED = ['succeeded', 'failed', 'cancelled'];
   const COLORS: Record<string, string> = {
     waiting: 'var(--cancelled)',
@@ -743,6 +744,8 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
 
   interface TaskCounts {
     counts: Record<string, number>;
+    /** Some counts are estimates (exact counting of a broad filter over many rows would be slow). */
+    approximate: boolean;
     statuses: string[];
     queues: string[];
     names: string[];
@@ -755,6 +758,8 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
   let selected = new Set<string>();
   let selectAllMatching = false;
   let matchingCount = 0;
+  /** `~` before counts that are estimates. */
+  let about = '';
   let shown: TaskSummary[] = [];
   let listKey = '';
 
@@ -806,12 +811,14 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
       const p = new URLSearchParams(params);
       if (status) p.set('status', status);
       else p.delete('status');
+      if (FINISHED.includes(status) && p.get('sort') === 'priority') p.delete('sort'); // claim order lists live tasks only
       return el('a', { className: 'chip', href: `#/tasks?${p}`, 'aria-current': current === status ? 'true' : null, 'data-status': status || 'all', style: `--c:${COLORS[status] ?? 'var(--accent)'}` }, [
         label,
         ' ',
-        el('span', { className: 'n', text: num(n) }),
+        el('span', { className: 'n', text: `${about}${num(n)}`, title: about ? 'estimated: counting exactly would be slow' : undefined }),
       ]);
     };
+    about = c.approximate ? '~' : '';
     const chips = [chip('', 'all', c.counts.total ?? 0)];
     for (const s of c.statuses) {
       chips.push(chip(s, s, c.counts[s] ?? 0));
@@ -828,7 +835,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     const all = $('select-matching');
     const pageAll = shown.length > 0 && shown.every((t) => selected.has(t.id));
     all.hidden = !(pageAll && matchingCount > shown.length) && !selectAllMatching;
-    all.textContent = selectAllMatching ? 'Clear selection' : `Select all ${num(matchingCount)} matching this filter`;
+    all.textContent = selectAllMatching ? 'Clear selection' : `Select all ${about}${num(matchingCount)} matching this filter`;
     $<HTMLInputElement>('select-page').checked = pageAll;
   }
 
@@ -896,7 +903,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     $<HTMLButtonElement>('page-prev').disabled = pageStack.length === 0;
     $<HTMLButtonElement>('page-next').disabled = nextCursor === null;
     const from = pageStack.length * 50;
-    $('page-info').textContent = page.tasks.length ? `${num(from + 1)}–${num(from + page.tasks.length)} of ${num(matchingCount)}` : '';
+    $('page-info').textContent = page.tasks.length ? `${num(from + 1)}–${num(from + page.tasks.length)} of ${about}${num(matchingCount)}` : '';
     updateBulk();
   }
 
@@ -917,6 +924,14 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
   });
   for (const id of ['f-queue', 'f-name', 'f-range', 'f-sort']) {
     $(id).addEventListener('change', () => {
+      if (id === 'f-sort' && $<HTMLSelectElement>('f-sort').value === 'priority' && FINISHED.includes(route().params.get('status') ?? '')) {
+        // Priority is the claim order of live tasks: drop a finished status rather than ask for a list the API refuses.
+        const params = new URLSearchParams(route().params);
+        params.delete('status');
+        params.set('sort', 'priority');
+        go(params);
+        return;
+      }
       if (id === 'f-range' && $<HTMLSelectElement>('f-range').value === 'custom') {
         for (const node of doc.querySelectorAll<HTMLElement>('.custom-range')) node.hidden = false;
         return;

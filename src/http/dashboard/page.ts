@@ -6,7 +6,8 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+// `waiting`: tasks whose parents have not finished (workflows, dependsOn).
+const STATUSES = ['waiting', 'queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 
 /** The dashboard HTML: one document, no external resources. */
 export function renderPage(p: { basePath: string; title: string; refresh: number; nonce: string }): string {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { queueNameSchema } from '../../config.js';
-import type { QueueOptions } from '../../queues.js';
+import { type QueueOptions, queueExists } from '../../queues.js';
 import type { HttpCourier } from '../courier-api.js';
 import { HttpProblem } from '../problem.js';
 import { defineRoute, type Route } from '../route.js';
@@ -14,11 +14,7 @@ const queueParams = z.object({ queue: queueNameSchema }).strict();
  */
 async function assertQueue(courier: HttpCourier, queue: string): Promise<void> {
   if (courier.registry.list().some((d) => (d.queue ?? 'default') === queue)) return;
-  const { rows } = await courier.pool.query<{ found: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM ${courier.names.queues} WHERE name = $1) OR EXISTS (SELECT 1 FROM ${courier.names.tasks} WHERE queue = $1) AS found`,
-    [queue],
-  );
-  if (!rows[0]?.found) throw new HttpProblem('not-found', `queue "${queue}" does not exist (no task, setting or registered task uses it)`, { field: 'queue' });
+  if (!(await queueExists(courier.pool, courier.names, queue))) throw new HttpProblem('not-found', `queue "${queue}" does not exist (no task, setting or registered task uses it)`, { field: 'queue' });
 }
 
 const example = {
@@ -75,7 +71,7 @@ export const queueRoutes: Route[] = [
     path: '/queues/{queue}/pause',
     tag: 'queues',
     summary: 'Pause a queue',
-    description: 'No process starts new tasks of the queue; running ones finish. The queue must exist.',
+    description: 'No process starts new tasks of the queue; running ones finish. The queue must exist (a task in any state, settings or a registered task names it); else 404 and nothing is created.',
     access: 'bearer',
     params: queueParams,
     responses: { 200: { description: 'The queue\'s settings.', schema: queueSettingsSchema, example: { ...example, paused: true } }, 404: { description: 'No such queue.' } },

@@ -1,9 +1,43 @@
 import { readHistory } from '../../maintenance/history.js';
+import type { QueueStatus } from '../../manager.js';
+import { toTaskInfo } from '../../task-info.js';
+import { listTaskPage } from '../../task-list.js';
+import type { HttpCourier } from '../courier-api.js';
 import { defineRoute, type OverviewSections, type Route } from '../route.js';
 import { healthSchema, historyQuery, historySchema, overviewSchema, workerListSchema } from '../schemas.js';
 import { summary } from './tasks.js';
 
 const LIST = 20;
+
+/** How many times its own duration the overview reuses its counts. */
+const REUSE_FACTOR = 10;
+
+const countsCache = new WeakMap<HttpCourier, { until: number; counts: Promise<{ status: QueueStatus; at: Date }> }>();
+
+/**
+ * The overview's counts per queue and status. They group every row of the task
+ * table, so on a big one (0.5-1 s at 1,000,000 rows) they are reused for ten
+ * times as long as they took to read: however big the table and however many
+ * dashboards are open, counting costs at most a tenth of a connection's time.
+ * On a small table (milliseconds) every poll reads them afresh. Concurrent
+ * requests share one read.
+ */
+function overviewCounts(courier: HttpCourier): Promise<{ status: QueueStatus; at: Date }> {
+  const hit = countsCache.get(courier);
+  if (hit && performance.now() < hit.until) return hit.counts;
+  const started = performance.now();
+  const counts = courier.queueStatus().then((status) => ({ status, at: new Date() }));
+  const entry = { until: Number.POSITIVE_INFINITY, counts };
+  countsCache.set(courier, entry);
+  counts.then(
+    () => {
+      const took = performance.now() - started;
+      entry.until = performance.now() + (REUSE_FACTOR - 1) * took;
+    },
+    () => countsCache.delete(courier),
+  );
+  return counts;
+}
 
 /** Health, metrics, workers, the dashboard's overview and the OpenAPI document. */
 export const systemRoutes: Route[] = [
@@ -13,16 +47,18 @@ export const systemRoutes: Route[] = [
     path: '/overview',
     tag: 'dashboard',
     summary: 'Everything the dashboard shows',
-    description: 'Queue counts, queue settings, running, failed and retrying tasks (without payloads), schedules, batches and message counts in one response.',
+    description:
+      'Queue counts, queue settings, running, failed and retrying tasks (without payloads), schedules, batches and message counts in one response. The counts group every task, so they are reused for ten times as long as reading them took (`countsAt` says when they were read): fresh on every poll of a small table, a few seconds old on one with millions of tasks.',
     access: 'bearer',
     responses: { 200: { description: 'Overview.', schema: overviewSchema } },
     async handle(ctx) {
       const { courier } = ctx;
-      const [status, running, failed, retrying, queues, schedules, sections] = await Promise.all([
-        courier.queueStatus(),
+      const [{ status, at: countsAt }, running, failed, retrying, queues, schedules, sections] = await Promise.all([
+        overviewCounts(courier),
         courier.listTasks({ status: 'running', limit: LIST }),
         courier.listTasks({ status: 'failed', limit: LIST }),
-        courier.listTasks({ status: 'queued', retrying: true, limit: LIST }),
+        // Through the live rows' indexes: the core list's generic statement scans the table for this filter.
+        listTaskPage(courier.pool, courier.names, { status: 'retrying', limit: LIST }),
         courier.listQueues(),
         courier.listSchedules(),
         Promise.all(courier.extensions('http').map((e) => e.overview?.() ?? Promise.resolve<OverviewSections>({}))),
@@ -34,10 +70,11 @@ export const systemRoutes: Route[] = [
           now: new Date(),
           refresh: ctx.options.dashboard?.refresh ?? 2,
           status,
+          countsAt,
           queues,
           running: running.tasks.map(summary),
           failed: failed.tasks.map(summary),
-          retrying: retrying.tasks.map(summary),
+          retrying: retrying.rows.map((row) => summary(toTaskInfo(row))),
           schedules,
           batches: plugin.batches ?? null,
           messages: plugin.messages ?? null,

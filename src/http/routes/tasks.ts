@@ -134,7 +134,7 @@ export const taskRoutes: Route[] = [
     tag: 'tasks',
     summary: 'List tasks',
     description:
-      'Filtered by queue, task name, status (or `delayed`/`retrying`), enqueue time and text in the key or last error; sorted `newest` (default), `oldest` or `priority` (claim order); keyset pagination through `cursor`, so a deep page costs what the first does.',
+      'Filtered by queue, task name, status (or `delayed`/`retrying`), enqueue time and text in the key or last error; sorted `newest` (default), `oldest` or `priority` (the claim order, so live tasks only: 400 with a finished `status`); keyset pagination through `cursor`, so a deep page costs what the first does.',
     access: 'bearer',
     query: listTasksQuery,
     responses: { 200: { description: 'One page of tasks.', schema: taskPageSchema, example: { tasks: [{ ...exampleTask, workflowId: null, step: null, deadFrom: null }], nextCursor: null } } },
@@ -152,7 +152,7 @@ export const taskRoutes: Route[] = [
     path: '/tasks/counts',
     tag: 'tasks',
     summary: 'Count tasks per status',
-    description: 'How many tasks the filter (the fields of `GET /tasks` but `status`) matches, per status; with the statuses the table allows, and the known queues and task names for filter menus.',
+    description: 'How many tasks the filter (the fields of `GET /tasks` but `status`) matches, per status; with the statuses the table allows, and the known queues and task names for filter menus. Counts are exact when that is quick, else the planner\'s estimates with `approximate: true`.',
     access: 'bearer',
     query: taskCountsQuery,
     responses: {
@@ -161,6 +161,7 @@ export const taskRoutes: Route[] = [
         schema: taskCountsSchema,
         example: {
           counts: { queued: 2, running: 1, succeeded: 40, failed: 3, cancelled: 0, delayed: 1, retrying: 1, total: 46 },
+          approximate: false,
           statuses: ['queued', 'running', 'succeeded', 'failed', 'cancelled'],
           queues: ['default', 'email'],
           names: ['send_welcome'],
@@ -170,12 +171,12 @@ export const taskRoutes: Route[] = [
     example: { query: { queue: 'email' } },
     async handle({ courier, query }) {
       const { q, ...rest } = query;
-      const [counts, statuses, known] = await Promise.all([
+      const [{ counts, approximate }, statuses, known] = await Promise.all([
         countTasksAcross(courier.databases(), { ...rest, search: q }),
         taskStatuses(courier.pool, courier.names),
         knownQueuesAndNames(courier),
       ]);
-      return { status: 200, body: { counts, statuses, ...known } };
+      return { status: 200, body: { counts, approximate, statuses, ...known } };
     },
   }),
   defineRoute({
