@@ -17,7 +17,8 @@ import type { TaskRegistry } from './registry.js';
 /**
  * One SQL file of a plugin. Versions share the core's numbering (they are recorded
  * in the same `migrations` table), so each plugin owns a range: messaging owns
- * 20–39. A courier refuses two migrations with the same version.
+ * 20–39 (the core uses 1–19 and continues at 40). A courier refuses two
+ * migrations with the same version.
  */
 export interface PluginMigration {
   /** Version recorded in the `migrations` table, unique across the core and every plugin. */
