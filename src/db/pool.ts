@@ -50,7 +50,7 @@ export function runPlanned<R extends pg.QueryResultRow>(db: PgQueryable, text: s
 export async function runPrepared<R extends pg.QueryResultRow>(db: PgQueryable, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
   if (unnamedOnly.has(db)) return db.query<R>({ text, values });
   try {
-    return await db.query<R>({ name: `pgcourier_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text, values });
+    return await db.query<R>({ name: statementName(text), text, values });
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if ((code !== '26000' && code !== '42P05') || !/prepared statement "pgcourier_/.test((err as Error).message)) throw err;
@@ -60,6 +60,19 @@ export async function runPrepared<R extends pg.QueryResultRow>(db: PgQueryable, 
 }
 
 const unnamedOnly = new WeakSet<object>();
+
+const statementNames = new Map<string, string>();
+
+/** The prepared statement name of `text`, hashed once per text (a hot path: every enqueue). */
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    if (statementNames.size >= 1000) statementNames.clear();
+    name = `pgcourier_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
 
 /**
  * Makes {@link runPrepared} send unnamed statements on `pool` and its clients: a
