@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpHandler } from '../../src/http/index.js';
 import type { MessagingCourier } from '../../src/messages/index.js';
+import { waitFor } from '../helpers/db.js';
 import { type ResendPeer, startResendPeer } from '../peers/resend.js';
 import { fastRetries, messagingCourier, waitForStatus } from './helpers.js';
 
@@ -116,6 +117,33 @@ describe('courier.messages.reconcile() with Resend', () => {
     expect(await courier.messages.reconcile(id)).toEqual({ outcome: 'sent', providerMessageId: emails(to)[0]?.id });
     expect(emails(to)).toHaveLength(1);
     expect((await courier.messages.attempts(id)).map((a) => a.outcome)).toEqual(['ambiguous', 'ambiguous', 'ok']);
+  });
+
+  it('while Resend still processes the first request, the re-post gets 409 concurrent_idempotent_requests: unavailable; later, found', async () => {
+    // A courier that gives up after 1 s while Resend takes 4 s: the first request is still in flight at Resend.
+    const quick = await messagingCourier({
+      resend: { apiKey: peer.apiKey, from: 'Acme <noreply@acme.test>', baseUrl: peer.url, timeout: 1, ambiguous: 'unknown' },
+      rateLimits: { email: '50/s' },
+      sendTask: fastRetries,
+    });
+    try {
+      const to = address();
+      peer.slow.set(to, 4000);
+      const id = await quick.messages.send({ channel: 'email', to, subject: 'Slow', body: 'in flight' });
+      await quick.runOnce({ limit: 1 });
+      expect((await quick.messages.get(id))?.status).toBe('unknown');
+      expect(emails(to)).toHaveLength(0);
+      const r = await quick.messages.reconcile(id);
+      expect(r).toMatchObject({ outcome: 'unavailable' });
+      expect(r.detail).toMatch(/concurrent_idempotent_requests/);
+      expect(await quick.messages.get(id)).toMatchObject({ status: 'unknown' });
+      await waitFor(() => emails(to).length === 1);
+      expect(await quick.messages.reconcile(id)).toEqual({ outcome: 'found', providerMessageId: emails(to)[0]?.id });
+      expect(emails(to)).toHaveLength(1);
+      expect((await quick.messages.attempts(id)).map((a) => a.outcome)).toEqual(['ambiguous', 'retry', 'ok']);
+    } finally {
+      await quick.close({ grace: 1 });
+    }
   });
 
   it('past 24 hours from the first request nothing is posted: expired, still unknown', async () => {

@@ -23,6 +23,8 @@ export interface ResendPeer {
   created: Array<{ id: string; body: Record<string, any>; createdAt: number; lastEvent: string }>;
   /** Recipients whose send is created (the email exists) but whose reply is lost: the connection drops. */
   acceptThenDrop: Set<string>;
+  /** Recipients whose send takes this many milliseconds; meanwhile a request with the same key gets 409 `concurrent_idempotent_requests`. */
+  slow: Map<string, number>;
   /** Moves the peer's clock back for what it holds (keys, creation times), as if `seconds` had passed. */
   age(seconds: number): void;
   script(rule: PeerRule<ResendSend>): void;
@@ -48,10 +50,12 @@ export async function startResendPeer(options: { apiKey?: string } = {}): Promis
   const created: ResendPeer['created'] = [];
   const seen = new Map<string, { raw: string; status: number; body: unknown; at: number }>();
   const acceptThenDrop = new Set<string>();
+  const slow = new Map<string, number>();
+  const inFlight = new Set<string>();
   const KEY_TTL = 24 * 3600 * 1000;
   const limits = { 'ratelimit-limit': '5', 'ratelimit-remaining': '4', 'ratelimit-reset': '1' };
 
-  const server = await startRecordingServer((req, res) => {
+  const server = await startRecordingServer(async (req, res) => {
     const auth = req.headers.authorization;
     const getMatch = /^\/emails\/([^/?]+)$/.exec(req.path);
     if (!(req.method === 'POST' && req.path === '/emails') && !(req.method === 'GET' && getMatch)) return json(res, 404, { statusCode: 404, name: 'not_found', message: 'Not found' });
@@ -88,6 +92,9 @@ export async function startResendPeer(options: { apiKey?: string } = {}): Promis
     const body = JSON.parse(raw) as Record<string, any>;
     const send: ResendSend = { request: req, body, idempotencyKey: key };
     sends.push(send);
+    if (key && inFlight.has(key)) {
+      return json(res, 409, { statusCode: 409, name: 'concurrent_idempotent_requests', message: 'Same idempotency key used while original request is still in progress.' });
+    }
     if (key) {
       const prior = seen.get(key);
       if (prior && Date.now() - prior.at >= KEY_TTL) seen.delete(key);
@@ -100,6 +107,12 @@ export async function startResendPeer(options: { apiKey?: string } = {}): Promis
     if (scripted) return perform(res, scripted);
     if (!body.from || !body.to || body.subject === undefined || (body.html === undefined && body.text === undefined)) {
       return json(res, 422, { statusCode: 422, name: 'validation_error', message: 'Missing required field' }, limits);
+    }
+    const delay = (body.to as string[]).map((to) => slow.get(to) ?? 0).reduce((a, b) => Math.max(a, b), 0);
+    if (delay > 0) {
+      if (key) inFlight.add(key);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (key) inFlight.delete(key);
     }
     const id = randomUUID();
     created.push({ id, body, createdAt: Date.now(), lastEvent: 'sent' });
@@ -115,6 +128,7 @@ export async function startResendPeer(options: { apiKey?: string } = {}): Promis
     sends,
     created,
     acceptThenDrop,
+    slow,
     age(seconds) {
       for (const record of seen.values()) record.at -= seconds * 1000;
       for (const email of created) email.createdAt -= seconds * 1000;
