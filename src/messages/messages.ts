@@ -809,6 +809,7 @@ export class Messages {
         logger: this.#host.logger,
         gates: this.#gates,
         provider: (channel, name) => this.#provider(channel, name),
+        rate: (provider, channel) => this.#rate(provider, channel),
         unsubscribe: () => this.#config.unsubscribe,
         secrets: () => this.#secrets(),
       },

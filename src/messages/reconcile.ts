@@ -10,6 +10,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { inTransaction } from '../db/pool.js';
 import { NotFoundError, StateError } from '../errors.js';
+import type { RateLimitSpec } from '../limits/rate-limiter.js';
 import type { Gates } from './gates.js';
 import type { MessageNames } from './names.js';
 import { composeOutgoing, emailExtras } from './outgoing.js';
@@ -47,6 +48,7 @@ export interface ReconcileDeps {
   logger: Logger;
   gates: Gates;
   provider(channel: string, name: string | null): MessageProvider | undefined;
+  rate(provider: MessageProvider, channel: string): RateLimitSpec;
   unsubscribe(): UnsubscribeSettings | undefined;
   secrets(): string[];
 }
@@ -110,8 +112,11 @@ async function repost(deps: ReconcileDeps, row: MessageRow, provider: MessagePro
   const out = composed.out;
   if (out.channel === 'email') out.email = emailExtras(row, provider.sender?.(out) ?? out.from ?? provider.name, deps.unsubscribe());
   const gateKey = provider.gateKey?.(out) ?? `${provider.name}:${row.channel}`;
+  // The re-post may send: it waits for a slot under the provider's send rate, like the send task.
   const paused = await deps.gates.pausedFor(gateKey);
   if (paused > 0) return { outcome: 'unavailable', detail: `${provider.name} is paused for ${Math.ceil(paused)} s` };
+  const slot = await deps.gates.acquire(gateKey, deps.rate(provider, row.channel));
+  if (!slot.granted) return { outcome: 'unavailable', detail: `${provider.name}'s send rate is used up; try again in ${Math.ceil(slot.retryAfter)} s` };
 
   // A ledger entry like every request; the expected attempt count makes two concurrent reconciles post once.
   const { rows: opened } = await pool.query<{ n: number }>(
@@ -126,6 +131,7 @@ async function repost(deps: ReconcileDeps, row: MessageRow, provider: MessagePro
   );
   const n = opened[0]?.n;
   if (n === undefined) throw new StateError(`message ${row.id} changed while it was being reconciled; look at it again`);
+  await slot.markStart();
   const before = Date.now();
   let result: SendResult;
   try {

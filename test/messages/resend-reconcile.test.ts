@@ -146,6 +146,29 @@ describe('courier.messages.reconcile() with Resend', () => {
     }
   });
 
+  it('the re-post takes a slot under the send rate: with the rate used up it answers unavailable and posts nothing', async () => {
+    const limited = await messagingCourier({
+      resend: { apiKey: peer.apiKey, from: 'Acme <noreply@acme.test>', baseUrl: peer.url, timeout: 5, ambiguous: 'unknown' },
+      rateLimits: { email: '1/h' },
+      gates: { maxWait: 0 },
+      sendTask: fastRetries,
+    });
+    try {
+      const to = address();
+      peer.script({ match: (s) => s.body.to?.[0] === to, action: { drop: true } });
+      const id = await limited.messages.send({ channel: 'email', to, subject: 'Rated', body: 'one an hour' });
+      await limited.runOnce({ limit: 1 });
+      expect((await limited.messages.get(id))?.status).toBe('unknown');
+      const r = await limited.messages.reconcile(id);
+      expect(r.outcome).toBe('unavailable');
+      expect(r.detail).toMatch(/send rate is used up; try again in \d+ s/);
+      expect(posts(to)).toHaveLength(1);
+      expect(await limited.messages.attempts(id)).toHaveLength(1);
+    } finally {
+      await limited.close({ grace: 1 });
+    }
+  });
+
   it('past 24 hours from the first request nothing is posted: expired, still unknown', async () => {
     const to = address();
     const id = await unknownEmail(to, true);
@@ -185,6 +208,15 @@ describe('courier.messages.reconcile() with Resend', () => {
     expect(posts(to)).toHaveLength(before);
     expect(peer.requests.filter((r) => r.method === 'GET').map((r) => r.path)).toContain(`/emails/${emailId}`);
     expect((await courier.messages.get(id))?.status).toBe('sent');
+  });
+
+  it('a known id Resend does not have (GET 404) is not_found: nothing posted, still unknown', async () => {
+    const to = address();
+    const id = await unknownEmail(to, false);
+    await courier.pool.query(`UPDATE "${courier.schema}".messages SET provider_message_id = $2 WHERE id = $1`, [id, '4ef9a417-02e9-4d39-ad75-9611e0fcc33c']);
+    expect(await courier.messages.reconcile(id)).toEqual({ outcome: 'not_found' });
+    expect(posts(to)).toHaveLength(1);
+    expect(await courier.messages.get(id)).toMatchObject({ status: 'unknown' });
   });
 });
 
