@@ -107,6 +107,7 @@ async function repost(deps: ReconcileDeps, row: MessageRow, provider: MessagePro
   }
   const st = await selectSendState(pool, names, row.id, null);
   if (!st) throw new NotFoundError(`message ${row.id} does not exist`);
+  // No WhatsApp window template here: no built-in WhatsApp provider has an idempotency window.
   const composed = composeOutgoing(st, null);
   if (!composed.ok) return { outcome: 'unsupported', detail: `its content no longer renders: ${composed.error}` };
   const out = composed.out;
