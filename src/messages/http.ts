@@ -15,8 +15,13 @@ const idParams = z.object({ id: opaqueIdSchema }).strict();
 /** Operator actions take no options: an empty JSON object, or no body. */
 const noOptions = z.object({}).strict();
 const reconcileSchema = z.object({
-  outcome: z.enum(['found', 'not_found', 'unsupported']).describe('`found`: the provider has it (now `sent`); `not_found`: it does not (resend is safe); `unsupported`: the provider cannot look messages up.'),
-  providerMessageId: z.string().optional().describe('The provider\'s id, when found.'),
+  outcome: z
+    .enum(['found', 'sent', 'not_found', 'expired', 'unavailable', 'unsupported'])
+    .describe(
+      '`found`: the provider has it (now `sent`); `sent`: the provider had not received it and the idempotent re-post sent it now (now `sent`); `not_found`: it does not have it (resend is safe); `expired`: past the provider\'s idempotency window, asking could send a second copy; `unavailable`: no usable answer now, try again; `unsupported`: the provider cannot look messages up. All but `found` and `sent` leave the message `unknown`.',
+    ),
+  providerMessageId: z.string().optional().describe("The provider's id (`found`, `sent`)."),
+  detail: z.string().optional().describe("The provider's words or the reason (`expired`, `unavailable`, `unsupported`; the last delivery event for `found` when known)."),
 });
 const dsnAppliedSchema = z.object({
   messageId: z.string().describe('The message the report is about.'),

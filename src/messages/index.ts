@@ -21,6 +21,7 @@ export { Messages } from './messages.js';
 export type { MessagesOptions, MessagesPlugin, MessagingCourier } from './plugin.js';
 export { messages } from './plugin.js';
 export type { EmailExtras, MessageProvider, OutgoingMessage, ProviderContext, SendResult } from './providers/provider.js';
+export type { ReconcileOutcome, ReconcileResult } from './reconcile.js';
 export type { StandardWebhookCheck } from './signatures.js';
 export { metaSignature, standardWebhookSignature, twilioSignature, verifyMetaSignature, verifyStandardWebhook, verifyTwilioSignature } from './signatures.js';
 export type {

@@ -22,6 +22,7 @@ import type { MessageProvider } from './providers/provider.js';
 import { resendProvider } from './providers/resend.js';
 import { smtpProvider } from './providers/smtp.js';
 import { twilioProvider } from './providers/twilio.js';
+import { type ReconcileResult, reconcileMessage } from './reconcile.js';
 import { redact } from './redact.js';
 import { createSendHandler, isWindowCode, MESSAGES_QUEUE, SEND_TASK } from './sender.js';
 import { canAdvance } from './status.js';
@@ -784,11 +785,15 @@ export class Messages {
 
   /**
    * Asks the provider about a message whose outcome is `unknown` (a request that
-   * may have arrived): when the provider has it, the message becomes `sent` with
-   * the provider's id (its webhooks then apply as usual); when the provider has no
-   * such message, it stays `unknown` and {@link Messages.resend} may send it again.
-   * `unsupported` when the provider cannot look messages up (Twilio can, by recipient,
-   * sender and time).
+   * may have arrived), and answers what happened (see {@link ReconcileOutcome}):
+   * - Twilio: a lookup by recipient, sender and time: `found` (the message becomes
+   *   `sent` with Twilio's id; its webhooks then apply as usual) or `not_found`.
+   * - Resend: `GET /emails/{id}` when Resend's id is known; otherwise the same
+   *   request again under the message's `Idempotency-Key`, while Resend still holds
+   *   the key (24 h from the first request): Resend answers a repeat with the
+   *   original email's id and sends nothing (`found`), or sends it now if it never
+   *   received it (`sent`); never twice. Past the 24 h it answers `expired`.
+   * A message that stays `unknown` may be sent again with {@link Messages.resend}.
    *
    * @example
    * ```ts
@@ -796,30 +801,20 @@ export class Messages {
    * if (r.outcome === 'not_found') await courier.messages.resend(id);
    * ```
    */
-  async reconcile(id: string): Promise<{ outcome: 'found' | 'not_found' | 'unsupported'; providerMessageId?: string }> {
-    const uuid = uuidOrNull(id);
-    const row = uuid ? await selectMessage(this.#host.pool, this.#names, uuid) : null;
-    if (!row || !uuid) throw new NotFoundError(`message ${id} does not exist`);
-    if (row.status !== 'unknown') throw new StateError(`message ${id} is ${row.status}; only unknown messages are reconciled`);
-    const provider = row.provider ? this.#provider(row.channel, row.provider) : undefined;
-    const attempts = await selectAttempts(this.#host.pool, this.#names, uuid);
-    const last = attempts.at(-1);
-    if (!provider?.lookup || !last) return { outcome: 'unsupported' };
-    const found = await provider.lookup({ id: uuid, channel: row.channel, to: row.recipient, from: row.sender, startedAt: last.startedAt }, {});
-    if (found === null) return { outcome: 'unsupported' };
-    if (!found.found) {
-      await insertManualEvent(this.#host.pool, this.#names, uuid, null, `reconcile: ${provider.name} has no such message`, false);
-      return { outcome: 'not_found' };
-    }
-    await inTransaction(this.#host.pool, async (db) => {
-      await db.query(
-        `UPDATE ${this.#names.messages} SET status = 'sent', provider_message_id = $2, error_code = NULL, error_text = NULL, sent_at = coalesce(sent_at, now()), updated_at = now()
-          WHERE id = $1 AND status = 'unknown'`,
-        [uuid, found.providerMessageId],
-      );
-      await insertManualEvent(db, this.#names, uuid, 'sent', `reconcile: ${provider.name} has it as ${found.providerMessageId}`, true);
-    });
-    return { outcome: 'found', providerMessageId: found.providerMessageId };
+  reconcile(id: string): Promise<ReconcileResult> {
+    return reconcileMessage(
+      {
+        pool: this.#host.pool,
+        names: this.#names,
+        logger: this.#host.logger,
+        gates: this.#gates,
+        provider: (channel, name) => this.#provider(channel, name),
+        rate: (provider, channel) => this.#rate(provider, channel),
+        unsubscribe: () => this.#config.unsubscribe,
+        secrets: () => this.#secrets(),
+      },
+      id,
+    );
   }
 
   /**

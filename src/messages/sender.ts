@@ -10,17 +10,16 @@ import { PermanentError, type RetryAfter, retryAfter } from '../errors.js';
 import type { RateLimitSpec } from '../limits/rate-limiter.js';
 import type { TaskContext } from '../registry.js';
 import type { ChannelDefinition } from './channels.js';
-import { renderContent } from './content.js';
 import type { Gates } from './gates.js';
 import { WHATSAPP_WINDOW } from './inbound.js';
-import { toMediaItems } from './media.js';
 import type { MessageNames } from './names.js';
-import { errorText, type MessageProvider, type OutgoingMessage, type SendResult } from './providers/provider.js';
+import { composeOutgoing, emailExtras } from './outgoing.js';
+import { errorText, type MessageProvider, type SendResult } from './providers/provider.js';
 import { quietWait } from './quiet.js';
 import { redact } from './redact.js';
 import { closeAttempt, closeOpenAttempts, insertSuppression, type MessageRow, openAttempt, selectSendState, setStatus } from './store.js';
-import type { MessageStatus, MessageTemplate, TemplateVariables } from './types.js';
-import { listUnsubscribeHeaders, type UnsubscribeSettings } from './unsubscribe.js';
+import type { MessageStatus, TemplateVariables } from './types.js';
+import type { UnsubscribeSettings } from './unsubscribe.js';
 
 /** Name of the send task. */
 export const SEND_TASK = 'messages.send';
@@ -129,27 +128,9 @@ export function createSendHandler(deps: SenderDeps) {
     // The 24-hour window closed (no inbound message from the recipient in a day): send the template now.
     const windowTemplate = m.channel === 'whatsapp' && deps.windowFromInbound ? (m.fallback as { channel?: string; template?: unknown; variables?: TemplateVariables } | null) : null;
     const useTemplate = !!windowTemplate?.template && !windowTemplate.channel && !(await windowOpen(deps.pool, names, m.recipient));
-    const rendered = renderContent({
-      channel: m.channel,
-      body: useTemplate ? null : m.body,
-      html: m.html,
-      subject: m.subject ?? st.batchSubject,
-      template: (useTemplate ? windowTemplate?.template : (m.template ?? st.batchTemplate ?? null)) as MessageTemplate | null,
-      variables: useTemplate ? (windowTemplate?.variables ?? {}) : { ...((st.batchVariables ?? {}) as TemplateVariables), ...(m.variables ?? {}) },
-      hasMedia: !useTemplate && (m.media?.length ?? 0) > 0,
-    });
-    if (!rendered.ok) return fail('template', rendered.error);
-    const out: OutgoingMessage = {
-      id,
-      channel: m.channel,
-      to: m.recipient,
-      from: m.sender,
-      ...rendered.content,
-      media: useTemplate ? [] : (m.media ?? []),
-      mediaItems: useTemplate ? [] : (m.media_items ?? toMediaItems(m.media)),
-      expiresAt: m.expires_at,
-      email: null,
-    };
+    const composed = composeOutgoing(st, useTemplate ? windowTemplate : null);
+    if (!composed.ok) return fail('template', composed.error);
+    const out = composed.out;
     // Failover: the provider has been paused longer than gates.failoverAfter; take the next open one.
     const keyOf = (p: MessageProvider) => p.gateKey?.(out) ?? `${p.name}:${m.channel}`;
     const alternative = async (current: MessageProvider): Promise<MessageProvider | null> => {
@@ -183,11 +164,7 @@ export function createSendHandler(deps: SenderDeps) {
     if (problem) await fail('content', problem);
     const sender = provider.sender?.(out) ?? out.from ?? provider.name;
     if (st.suppressedFor.includes(sender)) await fail('suppressed', `recipient is suppressed for sender ${sender} on this channel`);
-    if (m.channel === 'email') {
-      const { unsubscribe, headers, ...extras } = m.email ?? {};
-      const list = deps.unsubscribe() && (unsubscribe ?? m.batch_id !== null) ? listUnsubscribeHeaders(deps.unsubscribe() as UnsubscribeSettings, { channel: m.channel, recipient: m.recipient, sender }) : {};
-      out.email = { ...extras, headers: { ...headers, ...list } };
-    }
+    if (m.channel === 'email') out.email = emailExtras(m, sender, deps.unsubscribe());
 
     // The provider gate: a pause first, then a slot under the send rate.
     const gateKey = provider.gateKey?.(out) ?? `${provider.name}:${m.channel}`;

@@ -175,7 +175,7 @@ export interface SendState {
 }
 
 /** Loads a message with its batch content, open ledger entries, suppression and the task's retry budget. */
-export async function selectSendState(db: Queryable, names: MessageNames, id: string, taskId: string): Promise<SendState | null> {
+export async function selectSendState(db: Queryable, names: MessageNames, id: string, taskId: string | null): Promise<SendState | null> {
   const { rows } = await db.query<MessageRow & { batch_template: unknown; batch_variables: unknown; batch_subject: string | null; open_attempts: number; suppressed_for: string[]; counted: number | null; max_retries_: number | null }>(
     `SELECT m.*, b.template AS batch_template, b.variables AS batch_variables, b.subject AS batch_subject,
             (SELECT count(*)::int FROM ${names.attempts} a WHERE a.message_id = m.id AND a.finished_at IS NULL) AS open_attempts,

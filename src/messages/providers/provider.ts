@@ -134,11 +134,33 @@ export interface MessageProvider {
   send(message: OutgoingMessage, ctx: ProviderContext): Promise<SendResult>;
   /**
    * Looks a message up at the provider after an ambiguous request (status
-   * `unknown`): `found` with the provider's id when it was accepted, `found: false`
-   * when the provider has no such message, `null` when it cannot tell. Used by
+   * `unknown`): `found` with the provider's id when it was accepted (and, when the
+   * provider says, when it created it and its latest delivery event), `found:
+   * false` when the provider has no such message, `null` when it cannot tell
+   * (for example no id is known and the provider has no search). `failed` when the
+   * provider did not answer usably (network error, 5xx, 429). Used by
    * `courier.messages.reconcile()`.
    */
-  lookup?(message: { id: string; channel: Channel; to: string; from: string | null; startedAt: Date }, ctx: { signal?: AbortSignal }): Promise<{ found: true; providerMessageId: string } | { found: false } | null>;
+  lookup?(
+    message: {
+      id: string;
+      channel: Channel;
+      to: string;
+      from: string | null;
+      startedAt: Date;
+      /** The provider's id for the message, when one is known (a ledger entry or a webhook recorded it). */
+      providerMessageId: string | null;
+    },
+    ctx: { signal?: AbortSignal },
+  ): Promise<{ found: true; providerMessageId: string; createdAt?: Date; lastEvent?: string } | { found: false } | { failed: string } | null>;
+  /**
+   * Seconds during which `send()` is idempotent per message id (the provider
+   * deduplicates requests by a key derived from it and answers a repeat with the
+   * original message's id). `courier.messages.reconcile()` re-posts an `unknown`
+   * message inside this window to learn what happened; past it, it answers
+   * `expired` instead of risking a second send. Resend: 86 400 (24 h).
+   */
+  readonly idempotencyWindow?: number;
   /** Releases connections (SMTP pools); called by `courier.messages.close()`. */
   close?(): Promise<void> | void;
 }

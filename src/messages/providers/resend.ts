@@ -13,7 +13,13 @@ export function resendIdempotencyKey(messageId: string): string {
   return `pgcourier:${messageId}`;
 }
 
-/** Email over Resend's HTTP API (`POST /emails`) with an `Idempotency-Key` per message. */
+/** How long Resend keeps an idempotency key: a repeat within it returns the original email's id and sends nothing. */
+export const RESEND_IDEMPOTENCY_WINDOW = 86_400;
+
+/**
+ * Email over Resend's HTTP API (`POST /emails`) with an `Idempotency-Key` per
+ * message; `GET /emails/{id}` looks a sent email up.
+ */
 export function resendProvider(config: z.output<typeof resendSchema>): MessageProvider {
   const url = `${config.baseUrl.replace(/\/+$/, '')}/emails`;
   const keyHash = createHash('sha256').update(config.apiKey).digest('hex').slice(0, 12);
@@ -26,6 +32,28 @@ export function resendProvider(config: z.output<typeof resendSchema>): MessagePr
     gateKey: () => `resend:${keyHash}`,
     sender: (m) => addressOf(m.from ?? config.from),
     validate: emailContentProblem,
+    idempotencyWindow: RESEND_IDEMPOTENCY_WINDOW,
+    async lookup(m, ctx) {
+      // Resend finds emails by its own id only; without one, reconcile re-posts under the idempotency key instead.
+      if (!m.providerMessageId) return null;
+      const result = await request(
+        `${url}/${encodeURIComponent(m.providerMessageId)}`,
+        { method: 'GET', headers: { authorization: `Bearer ${config.apiKey}`, accept: 'application/json' } },
+        { timeout: config.timeout, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+      );
+      if (result.kind !== 'reply') return { failed: result.error };
+      const { status, json } = result.reply;
+      const data = (json ?? {}) as { id?: string; created_at?: string; last_event?: string; name?: string; message?: string };
+      if (status === 404) return { found: false };
+      if (status !== 200 || typeof data.id !== 'string') return { failed: `resend ${status}${data.name ? ` ${data.name}` : ''}: ${data.message ?? 'unexpected reply'}` };
+      const createdAt = data.created_at ? new Date(data.created_at) : undefined;
+      return {
+        found: true,
+        providerMessageId: data.id,
+        ...(createdAt && !Number.isNaN(createdAt.getTime()) ? { createdAt } : {}),
+        ...(typeof data.last_event === 'string' ? { lastEvent: data.last_event } : {}),
+      };
+    },
     async send(message: OutgoingMessage, ctx: ProviderContext): Promise<SendResult> {
       const body: Record<string, unknown> = {
         from: message.from ?? config.from,

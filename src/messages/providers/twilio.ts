@@ -71,7 +71,8 @@ export function twilioProvider(config: TwilioSettings): MessageProvider {
       // Messages to this number sent from our sender since the attempt started (Twilio's list filters by To and DateSent).
       const q = new URLSearchParams({ To: twilioAddress(m.channel, m.to), 'DateSent>': m.startedAt.toISOString().slice(0, 10), PageSize: '50' });
       const result = await request(`${url}?${q}`, { method: 'GET', headers: { authorization: auth, accept: 'application/json' } }, { timeout: config.timeout, ...(ctx.signal ? { signal: ctx.signal } : {}) });
-      if (result.kind !== 'reply' || result.reply.status !== 200) return null;
+      if (result.kind !== 'reply') return { failed: result.error };
+      if (result.reply.status !== 200) return { failed: `twilio ${result.reply.status}: ${(result.reply.json as { message?: string } | undefined)?.message ?? 'unexpected reply'}` };
       const list = ((result.reply.json ?? {}) as { messages?: Array<{ sid?: string; from?: string; date_created?: string; direction?: string }> }).messages ?? [];
       const from = twilioAddress(m.channel, twilioSender(config, m));
       const since = m.startedAt.getTime() - 5000;
