@@ -100,7 +100,7 @@ export const startOptionsSchema = z
       .optional(),
     lease: seconds('>= 0.5').min(0.5, 'must be at least 0.5 seconds').max(86_400, 'must be at most 86400 seconds').describe('Seconds a claimed task stays leased without renewal; renewed every third of it.').default(30),
     batchSize: z.int('must be an integer from 1 to 1000').min(1, 'must be an integer from 1 to 1000').max(1000, 'must be an integer from 1 to 1000').describe('Most tasks claimed per statement (default concurrency + prefetch, at most 1000).').optional(),
-    prefetch: z.int('must be an integer from 0 to 1000').min(0, 'must be an integer from 0 to 1000').max(1000, 'must be an integer from 0 to 1000').describe('Most claimed tasks held ready beyond concurrency (default the larger of 500 and 10 × concurrency, at most 1000; fewer while tasks are slow).').optional(),
+    prefetch: z.int('must be an integer from 0 to 1000').min(0, 'must be an integer from 0 to 1000').max(1000, 'must be an integer from 0 to 1000').describe('Most claimed tasks held ready beyond concurrency (default 1000; fewer while tasks are slow).').optional(),
     handleSignals: z.boolean('must be true or false').describe('Stop gracefully on SIGTERM/SIGINT.').default(false),
     schedules: z.boolean('must be true or false').describe('Fire cron schedules from this process.').default(true),
     cleanup: z.boolean('must be true or false').describe('Ensure the hourly built-in cleanup schedule exists.').default(true),

@@ -9,7 +9,7 @@ const TABLE = `${SCHEMA}.tasks`;
 /** pgcourier through its public API, with its documented defaults (prefetch, batch size and poll interval). */
 export const pgcourier: Peer = {
   name: 'pgcourier',
-  settings: 'createCourier({ poolSize: 10 }); start({ concurrency }) (defaults: prefetch max(500, 10 × concurrency), claims refill the buffer when half empty, one completion write in flight; polls every 15 s while LISTEN is up); enqueueMany for bulk',
+  settings: 'createCourier({ poolSize: 10 }); start({ concurrency }) (defaults: prefetch 1000 within ~50 ms of work, claims refill the buffer when half empty, one completion write in flight; polls every 15 s while LISTEN is up); enqueueMany for bulk',
   keepsHistory: true,
   keepsResults: true,
   reference: false,
