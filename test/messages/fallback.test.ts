@@ -4,39 +4,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/index.js';
 import type { MessagingCourier } from '../../src/messages/index.js';
 import { waitFor } from '../helpers/db.js';
-import { serveWeb } from '../peers/http.js';
-import { type MetaPeer, startMetaPeer } from '../peers/meta.js';
+import type { MetaPeer, } from '../peers/meta.js';
 import { startResendPeer } from '../peers/resend.js';
 import { startSmtpPeer } from '../peers/smtp.js';
-import { startTwilioPeer, type TwilioPeer } from '../peers/twilio.js';
-import { fastRetries, messagingCourier, waitForStatus } from './helpers.js';
+import type { TwilioPeer } from '../peers/twilio.js';
+import { fastRetries, messagingCourier, waitForStatus, whatsAppAndSmsCourier } from './helpers.js';
 
 let meta: MetaPeer;
 let twilio: TwilioPeer;
-let web: Awaited<ReturnType<typeof serveWeb>>;
 let courier: MessagingCourier;
+let close: () => Promise<void>;
 let n = 0;
 const number = () => `+1777${String(1_000_000 + ++n).slice(1)}`;
 
 beforeAll(async () => {
-  meta = await startMetaPeer();
-  twilio = await startTwilioPeer();
-  web = await serveWeb({ '/meta': (r) => courier.messages.webhooks.meta(r), '/twilio': (r) => courier.messages.webhooks.twilio(r) });
-  meta.webhookUrl = `${web.url}/meta`;
-  twilio.lifecycle = () => [{ status: 'delivered', delay: 20 }];
-  courier = await messagingCourier({
-    whatsapp: { phoneNumberId: meta.phoneNumberId, accessToken: meta.accessToken, appSecret: meta.appSecret, baseUrl: meta.url, timeout: 5 },
-    twilio: { accountSid: twilio.accountSid, authToken: twilio.authToken, from: '+15550001111', baseUrl: twilio.url, statusCallback: `${web.url}/twilio`, timeout: 5 },
-    rateLimits: { sms: '50/s', whatsapp: '50/s' },
-    sendTask: fastRetries,
-    windowFromInbound: true,
-  });
-  await courier.start({ pollInterval: 0.1, concurrency: 4 });
+  ({ meta, twilio, courier, close } = await whatsAppAndSmsCourier({ windowFromInbound: true }));
 });
-afterAll(async () => {
-  await courier.close({ grace: 1 });
-  await Promise.all([meta.close(), twilio.close(), web.close()]);
-});
+afterAll(() => close());
 
 const linked = async (parent: string) =>
   waitFor(async () => {

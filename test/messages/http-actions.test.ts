@@ -1,11 +1,10 @@
 // Operator actions and DSN intake over pgcourier/http, served by a real node:http
 // server: reconcile and resend an `unknown` message (Twilio peer), and a bounce
 // pipe posting RFC 3464 reports (SMTP peer).
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpHandler } from '../../src/http/index.js';
 import type { MessagingCourier } from '../../src/messages/index.js';
+import { listen } from '../http/helpers.js';
 import { type SmtpPeer, startSmtpPeer } from '../peers/smtp.js';
 import { startTwilioPeer, type TwilioPeer } from '../peers/twilio.js';
 import { fastRetries, messagingCourier, waitForStatus } from './helpers.js';
@@ -14,7 +13,7 @@ const TOKEN = 'msg-actions-token-0123456789abcdef';
 let courier: MessagingCourier;
 let twilio: TwilioPeer;
 let smtp: SmtpPeer;
-let server: http.Server;
+let server: Awaited<ReturnType<typeof listen>>;
 let base = '';
 let n = 0;
 const number = () => `+1666${String(1_000_000 + ++n).slice(1)}`;
@@ -49,12 +48,11 @@ beforeAll(async () => {
   });
   await courier.start({ pollInterval: 0.1, concurrency: 4 });
   const api = createHttpHandler(courier, { basePath: '/courier', auth: { token: TOKEN } });
-  server = http.createServer(api.node);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/courier`;
+  server = await listen(api.node);
+  base = `${server.url}/courier`;
 });
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
   await courier.close({ grace: 1 });
   await Promise.all([twilio.close(), smtp.close()]);
 });

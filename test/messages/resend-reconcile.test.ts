@@ -2,19 +2,18 @@
 // keeps idempotency keys 24 hours and serves GET /emails/{id}: a request Resend
 // received is found without a second email; one it never received is sent by the
 // idempotent re-post, exactly once; past 24 hours nothing is posted; the HTTP route.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpHandler } from '../../src/http/index.js';
 import type { MessagingCourier } from '../../src/messages/index.js';
 import { waitFor } from '../helpers/db.js';
+import { listen } from '../http/helpers.js';
 import { type ResendPeer, startResendPeer } from '../peers/resend.js';
 import { fastRetries, messagingCourier, waitForStatus } from './helpers.js';
 
 const TOKEN = 'resend-reconcile-token-0123456789abcdef';
 let peer: ResendPeer;
 let courier: MessagingCourier;
-let server: http.Server;
+let server: Awaited<ReturnType<typeof listen>>;
 let base = '';
 let n = 0;
 const address = () => `r${++n}@example.test`;
@@ -30,12 +29,11 @@ beforeAll(async () => {
   });
   await courier.start({ pollInterval: 0.1, concurrency: 4 });
   const api = createHttpHandler(courier, { basePath: '/courier', auth: { token: TOKEN } });
-  server = http.createServer(api.node);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/courier`;
+  server = await listen(api.node);
+  base = `${server.url}/courier`;
 });
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
   await courier.close({ grace: 1 });
   await peer.close();
 });
