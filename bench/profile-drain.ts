@@ -2,7 +2,9 @@
  * Cost profile of a drain, in figures that hold on a noisy shared machine: Node CPU
  * per job (process.cpuUsage of this process, which runs the consumer) and Postgres
  * execution time per job per statement (pg_stat_statements), beside the wall rate.
- * Any peer of the bench can be profiled, so the figures compare like for like.
+ * Any peer of the bench can be profiled, so the figures compare like for like. WAL
+ * bytes per job are the server's WAL position moved during the drain: meaningful only
+ * while nothing else writes to that server.
  *
  *   node --import tsx bench/profile-drain.ts [--peer=pgcourier] [--jobs=20000] [--concurrency=10] [--alter="SQL"]
  *
@@ -34,6 +36,8 @@ try {
     await instance.enqueueMany(Array.from({ length: Math.min(1000, n - i) }, (_, j): BenchPayload => ({ i: i + j, t: 0 })));
   }
   await server.admin.query('/* bench */ SELECT pg_stat_statements_reset()');
+  const lsn = async () => String((await server.admin.query('/* bench */ SELECT pg_current_wal_lsn()::text AS l')).rows[0].l);
+  const lsn0 = await lsn();
   let done = 0;
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => (finish = r));
@@ -51,7 +55,9 @@ try {
   const wall = performance.now() - t0;
   while ((await instance.outstanding()) > 0) await new Promise((r) => setTimeout(r, 10));
   const cpu = process.cpuUsage(cpu0);
+  const lsn1 = await lsn();
   await consumer.stop();
+  const walBytes = Number((await server.admin.query('/* bench */ SELECT pg_wal_lsn_diff($1, $2) AS d', [lsn1, lsn0])).rows[0].d);
   const stats = [...(await server.statements(url)).values()].sort((a, b) => b.ms - a.ms);
   await instance.close();
   const pgMs = stats.reduce((s, x) => s + x.ms, 0);
@@ -59,7 +65,7 @@ try {
   const us = (ms: number) => ((ms * 1000) / n).toFixed(1);
   console.log(`${peerName}: ${n} jobs, c=${concurrency}`);
   console.log(
-    `  rate ${Math.round((n / wall) * 1000)} jobs/s | node cpu ${((cpu.user + cpu.system) / n).toFixed(1)} µs/job | postgres ${us(pgMs)} µs/job | ${(calls / n).toFixed(4)} statements/job`,
+    `  rate ${Math.round((n / wall) * 1000)} jobs/s | node cpu ${((cpu.user + cpu.system) / n).toFixed(1)} µs/job | postgres ${us(pgMs)} µs/job | ${(calls / n).toFixed(4)} statements/job | ${Math.round(walBytes / n)} WAL bytes/job`,
   );
   for (const s of stats.slice(0, 12)) {
     console.log(`  ${us(s.ms).padStart(6)} µs/job ${String(s.calls).padStart(6)} calls ${(s.rows / Math.max(1, s.calls)).toFixed(1).padStart(6)} rows/call  ${s.query.replace(/\s+/g, ' ').slice(0, 100)}`);

@@ -1,6 +1,6 @@
 /**
  * The one shape of every maintenance service a processor runs (rescue, cron,
- * heartbeat, queue settings, statistics): started with the processor, stopped
+ * heartbeat, queue settings, history): started with the processor, stopped
  * before it; `stop()` waits for work in progress.
  */
 export interface Service {

@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import type { SqlNames } from '../db/names.js';
 import { inTransaction } from '../db/pool.js';
-import type { Service } from './service.js';
 
 /** At most one statistics check per this many ms. */
 const CHECK_EVERY_MS = 5000;
@@ -41,20 +40,19 @@ export interface StatsWatchOptions {
 }
 
 /**
- * The statistics service: checks at start and whenever a claim was slow (the
- * producer asks), at most once per five seconds. Never throws.
+ * The statistics service: checks whenever a claim was slow (the processor asks),
+ * at most once per five seconds. Not at start: autovacuum keeps the statistics of
+ * a busy table fresh, a worker's start would otherwise analyse a queue table (whose
+ * rows all change) almost every time, and a plan misjudged from stale statistics
+ * shows as a slow claim at once. Never throws.
  */
-export class StatsWatch implements Service {
+export class StatsWatch {
   readonly #opts: StatsWatchOptions;
   #lastCheck = 0;
   #running: Promise<void> | undefined;
 
   constructor(opts: StatsWatchOptions) {
     this.#opts = opts;
-  }
-
-  start(): Promise<void> {
-    return this.check();
   }
 
   async stop(): Promise<void> {

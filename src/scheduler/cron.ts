@@ -46,6 +46,9 @@ export function cronError(cron: unknown, timezone: unknown): { field: string; ex
 }
 
 function isTimeZone(tz: string): boolean {
+  // The first Intl.DateTimeFormat of a process costs ~20 ms and ~8 MB (ICU time zone
+  // data); the built-in schedules' zone needs none of it.
+  if (tz === 'UTC') return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;

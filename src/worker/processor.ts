@@ -23,8 +23,14 @@ import { Listener } from './listener.js';
 import { Producer } from './producer.js';
 import type { Settlement } from './settle.js';
 
-/** A claim slower than this (ms) makes the processor check the table's statistics. */
-const SLOW_CLAIM_MS = 20;
+/**
+ * A claim slower than this (ms) and than {@link SLOW_CLAIM_MS_PER_TASK} per task it
+ * returned makes the processor check the table's statistics: a plan misjudged from
+ * stale statistics sorts every queued row whatever the batch, while a large batch on
+ * a busy machine is merely slow in proportion.
+ */
+const SLOW_CLAIM_MS = 50;
+const SLOW_CLAIM_MS_PER_TASK = 0.2;
 /** Default seconds between polls while the LISTEN connection is down. */
 const POLL_INTERVAL = 2;
 /** Default seconds between polls while it is up: NOTIFY wakes the worker then. */
@@ -189,7 +195,6 @@ export class Processor {
     const report = (context: string) => (err: Error) => this.#reportError(err, context);
     await this.#limits.start();
     this.#clockLead = await databaseClockLead(pool);
-    await this.#stats.start();
     const served = this.#settings.queues ? new Set(this.#settings.queues) : null;
     const listen = this.#deps.listen;
     this.#listener = listen && new Listener({
@@ -219,6 +224,9 @@ export class Processor {
     await this.#listener?.start();
     this.#armPoll();
     this.#leases.start();
+    // Claiming starts before the maintenance services, so the first claim is first in
+    // the pool's queue rather than behind their start-up queries and new connections.
+    this.#producer.start();
     if (this.#settings.schedules) {
       this.#cron = new CronRunner({ pool, names, registry, logger, onError: report('cron') });
       this.#cron.start();
@@ -237,7 +245,6 @@ export class Processor {
     this.#rescuer.start();
     this.#history = new HistoryRollup({ db: pool, names, onError: report('rolling up task history') });
     this.#history.start();
-    this.#producer.start();
   }
 
   /**
@@ -399,7 +406,8 @@ export class Processor {
       const rest = await claimTasks(this.#deps.pool, this.#names, { ...base, limit: limit - tasks.length, exclude: capped.map((c) => c.queue) });
       tasks = tasks.length === 0 ? rest : tasks.concat(rest);
     }
-    if (performance.now() - startedAt > SLOW_CLAIM_MS) void this.#stats.check();
+    const took = performance.now() - startedAt;
+    if (took > SLOW_CLAIM_MS && took > SLOW_CLAIM_MS_PER_TASK * tasks.length) void this.#stats.check();
     return tasks;
   }
 

@@ -130,7 +130,10 @@ describe('without pg_trgm', () => {
     await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'pw-${tag}'`);
     const url = new URL(databaseUrl());
     url.pathname = `/${db}`;
-    const owner = new pg.Pool({ connectionString: url.toString(), max: 1 });
+    // A client, not a pool: its end() resolves once the connection is closed, so the
+    // forced DROP DATABASE below cannot terminate a connection that is still ending.
+    const owner = new pg.Client({ connectionString: url.toString() });
+    await owner.connect();
     let plain: Courier | undefined;
     try {
       // pg_trgm cannot be created in either place the migration tries: a function of its own name is in the way
