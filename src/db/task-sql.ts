@@ -14,6 +14,17 @@ export const ERROR_HISTORY = 20;
 export const retriesLeftSql = (t: string) => `(1 + ${t}.max_retries - (${t}.attempts - ${t}.deferrals))`;
 
 /**
+ * The `status = 'running'` fence of a statement that names its rows by id. It is
+ * compared under the "C" collation (text equality is the same under every
+ * deterministic collation) so that Postgres cannot infer the predicate of
+ * `tasks_running_idx` from it: the rows are then found through the primary key,
+ * never by walking the running index, which holds an entry for every task claimed
+ * since the last vacuum (hundreds of thousands on a busy table; with statistics
+ * that predate them, a 500-task completion walked all of them).
+ */
+export const runningFenceSql = (t: string) => `${t}.status = 'running' COLLATE "C"`;
+
+/**
  * SET clauses that move a task failing for good (`failing`, an SQL condition) to
  * its queue's dead-letter queue, keeping the queue it came from in `dead_from`
  * (docs/decisions/0008). Part of every statement that fails tasks, so failing and

@@ -59,6 +59,11 @@ const COLUMNS = `id, name, queue, payload, attempts AS attempt, retries_left AS 
  * come back in claim order (UPDATE … RETURNING alone does not keep it). The UPDATE
  * finds the picked rows through the primary key (`id = ANY(ARRAY(…))`): joined to
  * the CTE instead, the planner may hash-join it against a scan of the whole table.
+ * Paused queues are left out through a hashed subplan (`NOT IN`), read once per
+ * statement, not through a join: with no statistics yet (a freshly filled table),
+ * Postgres 18 estimated one runnable row and hash-joined every queued row to the
+ * queues table, then sorted them all (2.7 s for a 60-task claim on 1,000,000 rows);
+ * without a join to choose, the claim stays an ordered walk of the claim index.
  */
 function claimSql(names: SqlNames, capped: boolean): string {
   const t = names.tasks;
@@ -70,7 +75,7 @@ function claimSql(names: SqlNames, capped: boolean): string {
           AND name = ANY($2::text[])
           AND ($3::text[] IS NULL OR queue = ANY($3::text[]))
           AND ${capped ? 'queue = $6' : 'queue <> ALL($6::text[])'}
-          AND NOT EXISTS (SELECT 1 FROM ${names.queues} q WHERE q.name = c.queue AND q.paused)
+          AND queue NOT IN (SELECT name FROM ${names.queues} WHERE paused)
         ORDER BY priority, run_at, id
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED

@@ -1,7 +1,7 @@
 import { announceSql, IDS_PER_NOTIFICATION } from '../db/announce.js';
 import type { SqlNames } from '../db/names.js';
 import { type PgQueryable, runPlanned } from '../db/pool.js';
-import { appendErrorSql, deadLetterSetSql } from '../db/task-sql.js';
+import { appendErrorSql, deadLetterSetSql, runningFenceSql } from '../db/task-sql.js';
 
 /** A finished attempt, identified by task id and lease token. */
 export interface Fence {
@@ -67,7 +67,7 @@ export async function completeTasks(db: PgQueryable, names: SqlNames, publisher:
         SET status = 'succeeded', result = v.result, finished_at = now(), updated_at = now(),
             locked_by = NULL, locked_until = NULL${traced ? ', run_traceparent = v.run_span' : ''}
        FROM unnest($1::bigint[], $2::uuid[], $3::jsonb[]${traced ? ', $6::text[]' : ''}) WITH ORDINALITY AS v(id, token, result, ${traced ? 'run_span, ' : ''}n)
-      WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
+      WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND ${runningFenceSql('t')}
      RETURNING t.id, t.attempts AS attempt, 'succeeded' AS kind, (v.n - 1) / ${IDS_PER_NOTIFICATION} AS chunk
      ), announced AS (${announceSql(names, 'done', '$4', '$5')})
      SELECT id FROM done, (SELECT count(*) FROM announced) AS a`,
@@ -108,7 +108,7 @@ export async function endAttempts(db: PgQueryable, names: SqlNames, publisher: s
             ${deadLetterSetSql('t', names.queues, "v.kind = 'failed'")}${traced ? ', run_traceparent = coalesce(v.run_span, t.run_traceparent)' : ''}
        FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::float8[], $5::text[], $6::text[]${traced ? ', $9::text[]' : ''})
             WITH ORDINALITY AS v(id, token, kind, delay, error, stack, ${traced ? 'run_span, ' : ''}n)
-      WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = 'running'
+      WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND ${runningFenceSql('t')}
      RETURNING t.id, t.attempts AS attempt, CASE v.kind WHEN 'failed' THEN 'failed' WHEN 'retry' THEN 'retrying' END AS kind,
                (v.n - 1) / ${IDS_PER_NOTIFICATION} AS chunk
      ), announced AS (${announceSql(names, 'ended', '$7', '$8')})
