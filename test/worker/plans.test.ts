@@ -57,6 +57,24 @@ describe('hot-path plans', () => {
     expect(under.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === 'tasks_claim_idx')).toBe(true);
   });
 
+  it('a batch completion hash-joins its batch to the rows it finds by primary key, even before the table has statistics', async () => {
+    const courier = await testCourier();
+    open.push(courier);
+    courier.registerTask('noop', async () => undefined);
+    await courier.migrate();
+    const t = courier.names.tasks;
+    // No statistics yet (a table filling up under steady load): a fence on the row alone
+    // was estimated to keep one row of the batch, and the join planned as a nested loop
+    // that rescanned the whole batch for every row.
+    await courier.pool.query(`INSERT INTO ${t} (name) SELECT 'noop' FROM generate_series(1, 20000)`);
+    const ids = Array.from({ length: 100 }, (_, i) => String(i + 1));
+    const { plans, db } = explainer(courier.pool);
+    await completeTasks(db, courier.names, 'w', ids.map((id) => ({ id, token: '00000000-0000-4000-8000-000000000000', result: null })));
+    const types = nodes(plans[0]!).map((n) => n['Node Type']);
+    expect(types).toContain('Hash Join');
+    expect(types.filter((type) => type === 'Nested Loop').length, 'only the outer loop over the single result row').toBeLessThanOrEqual(1);
+  });
+
   it('a batch completion cannot walk tasks_running_idx: with no primary key to use it scans, never that index', async () => {
     const courier = await testCourier();
     open.push(courier);
@@ -66,9 +84,9 @@ describe('hot-path plans', () => {
     try {
       await client.query('BEGIN');
       // Rolled back below. Without its primary key the running index is the only
-      // index on these rows: a fence the planner could match to its predicate would
-      // make the completion walk it (it holds an entry for every task claimed since
-      // the last vacuum).
+      // index on these rows: a status fence the planner could match to its predicate
+      // would make the completion walk it (it holds an entry for every task claimed
+      // since the last vacuum).
       await client.query(`ALTER TABLE ${courier.names.tasks} DROP CONSTRAINT tasks_pkey CASCADE`);
       const { plans, db } = explainer(client);
       await completeTasks(db, courier.names, 'w', [{ id: '1', token: '00000000-0000-4000-8000-000000000000', result: null }]);
