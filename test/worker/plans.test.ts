@@ -37,12 +37,18 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((c) => c.close({ grace: 0 })));
 });
 
+/** A courier with a `noop` task on a migrated schema of its own (closed after the test). */
+async function migratedCourier(): Promise<Courier> {
+  const courier = await testCourier();
+  open.push(courier);
+  courier.registerTask('noop', async () => undefined);
+  await courier.migrate();
+  return courier;
+}
+
 describe('hot-path plans', () => {
   it('the claim walks the claim index in order on a freshly filled table that has no statistics yet', async () => {
-    const courier = await testCourier();
-    open.push(courier);
-    courier.registerTask('noop', async () => undefined);
-    await courier.migrate();
+    const courier = await migratedCourier();
     const t = courier.names.tasks;
     await courier.pool.query(`INSERT INTO ${t} (name) SELECT 'noop' FROM generate_series(1, 50000)`);
     const { plans, db } = explainer(courier.pool);
@@ -58,10 +64,7 @@ describe('hot-path plans', () => {
   });
 
   it('a batch completion hash-joins its batch to the rows it finds by primary key, even before the table has statistics', async () => {
-    const courier = await testCourier();
-    open.push(courier);
-    courier.registerTask('noop', async () => undefined);
-    await courier.migrate();
+    const courier = await migratedCourier();
     const t = courier.names.tasks;
     // No statistics yet (a table filling up under steady load): a fence on the row alone
     // was estimated to keep one row of the batch, and the join planned as a nested loop
@@ -76,10 +79,7 @@ describe('hot-path plans', () => {
   });
 
   it('a batch completion cannot walk tasks_running_idx: with no primary key to use it scans, never that index', async () => {
-    const courier = await testCourier();
-    open.push(courier);
-    courier.registerTask('noop', async () => undefined);
-    await courier.migrate();
+    const courier = await migratedCourier();
     const client = await courier.pool.connect();
     try {
       await client.query('BEGIN');
