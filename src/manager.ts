@@ -682,26 +682,25 @@ function bulkInsertSql(table: string, rows: Row[], onConflict: string): { text: 
   const values: unknown[] = [];
   const arrays: string[] = [];
   const aliases: string[] = [];
-  const expr = new Map<string, string>();
+  const expr: Record<string, string> = {};
   for (const [alias, type, value] of BULK_COLUMNS) {
     const first = value(rows[0] as Row);
     // The payload stays an array whatever its values: unnest's rows are the batch's rows.
     const same = alias !== 'p' && (first === null || typeof first !== 'object') && rows.every((r) => value(r) === first);
     if (same) {
       values.push(first);
-      expr.set(alias, `$${values.length}::${type}`);
+      expr[alias] = `$${values.length}::${type}`;
     } else {
       values.push(rows.map(value));
       arrays.push(`$${values.length}::${type}[]`);
       aliases.push(alias);
-      expr.set(alias, `v.${alias}`);
+      expr[alias] = `v.${alias}`;
     }
   }
-  const e = (alias: string) => expr.get(alias) as string;
   return {
     text: `INSERT INTO ${table} (queue, name, payload, priority, max_retries, retry_delay, timeout, run_at, key, backoff, max_delay, traceparent)
-       SELECT ${e('q')}, ${e('n')}, ${e('p')}, ${e('pr')}, ${e('mr')}, ${e('rd')}, ${e('t')},
-              coalesce(${e('ra')}, now() + make_interval(secs => coalesce(${e('d')}, 0))), ${e('k')}, ${e('b')}, ${e('md')}, ${e('tp')}
+       SELECT ${expr.q}, ${expr.n}, ${expr.p}, ${expr.pr}, ${expr.mr}, ${expr.rd}, ${expr.t},
+              coalesce(${expr.ra}, now() + make_interval(secs => coalesce(${expr.d}, 0))), ${expr.k}, ${expr.b}, ${expr.md}, ${expr.tp}
          FROM unnest(${arrays.join(', ')}) AS v(${aliases.join(', ')})
        ON CONFLICT (name, key) WHERE key IS NOT NULL AND status IN ('queued', 'running') ${onConflict}
        RETURNING id, name, key`,

@@ -14,17 +14,27 @@ export const ERROR_HISTORY = 20;
 export const retriesLeftSql = (t: string) => `(1 + ${t}.max_retries - (${t}.attempts - ${t}.deferrals))`;
 
 /**
- * A column of `'running'` for each id of `ids` (an SQL array expression), to unnest
- * beside a batch write's ids and lease tokens as `running` and fence the rows with
- * `t.status = v.running`. That is a join clause, not a condition on the task row
- * alone, which matters twice: Postgres cannot match it to the predicate of
- * `tasks_running_idx` (an entry for every task claimed since the last vacuum, all of
- * which a 500-task completion once walked), and it does not shrink its estimate of
- * the rows `t.id = ANY(ids)` finds to one, which planned the join as a nested loop
- * that rescanned the whole batch for every row (5.7 ms of a 122-task completion
- * under steady load, against 0.4 ms hashed).
+ * The leading `unnest` arguments of a fenced batch write, aliased `id, token,
+ * running`: `$1` the task ids, `$2` their lease tokens, and a column of `'running'`
+ * for {@link batchFenceSql}. Follow them with the statement's own arrays.
  */
-export const runningColumnSql = (ids: string) => `array_fill('running'::text, ARRAY[cardinality(${ids})])`;
+export const BATCH_FENCE_COLUMNS = `$1::bigint[], $2::uuid[], array_fill('running'::text, ARRAY[cardinality($1::bigint[])])`;
+
+/**
+ * The WHERE of a fenced batch write joining task row `t` to `v`, unnested from
+ * {@link BATCH_FENCE_COLUMNS}: the row must still run under the attempt's lease.
+ * Rows are named by `t.id = ANY($1)` as well as through the join, so they are found
+ * through the primary key. `status` is compared with the unnested `running` column,
+ * a join clause rather than a condition on the row alone, which matters twice:
+ * Postgres cannot match it to the predicate of `tasks_running_idx` (an entry for
+ * every task claimed since the last vacuum, all of which a 500-task completion once
+ * walked), and it does not shrink its estimate of the rows `t.id = ANY($1)` finds
+ * to one, which planned the join as a nested loop that rescanned the whole batch
+ * for every row (5.7 ms of a 122-task completion under steady load, against 0.4 ms
+ * hashed).
+ */
+export const batchFenceSql = (t: string, v: string) =>
+  `${t}.id = ANY($1::bigint[]) AND ${t}.id = ${v}.id AND ${t}.lease_token = ${v}.token AND ${t}.status = ${v}.running`;
 
 /**
  * SET clauses that move a task failing for good (`failing`, an SQL condition) to

@@ -40,7 +40,7 @@ export interface StatsWatchOptions {
 }
 
 /**
- * The statistics service: checks whenever a claim was slow (the processor asks),
+ * The statistics check: runs whenever a claim was slow (the processor asks),
  * at most once per five seconds. Not at start: autovacuum keeps the statistics of
  * a busy table fresh, a worker's start would otherwise analyse a queue table (whose
  * rows all change) almost every time, and a plan misjudged from stale statistics

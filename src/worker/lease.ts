@@ -1,6 +1,6 @@
 import type { SqlNames } from '../db/names.js';
 import { type PgQueryable, runPlanned, runPrepared } from '../db/pool.js';
-import { runningColumnSql } from '../db/task-sql.js';
+import { BATCH_FENCE_COLUMNS, batchFenceSql } from '../db/task-sql.js';
 import type { Attempt } from './attempt.js';
 import type { Fence } from './settle.js';
 
@@ -13,8 +13,8 @@ export async function renewLeases(db: PgQueryable, names: SqlNames, fences: Fenc
     db,
     `UPDATE ${names.tasks} AS t
         SET locked_until = now() + make_interval(secs => $3)
-       FROM unnest($1::bigint[], $2::uuid[], ${runningColumnSql('$1::bigint[]')}) AS v(id, token, running)
-      WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = v.running
+       FROM unnest(${BATCH_FENCE_COLUMNS}) AS v(id, token, running)
+      WHERE ${batchFenceSql('t', 'v')}
      RETURNING t.id`,
     [fences.map((f) => f.id), fences.map((f) => f.token), lease],
   );

@@ -1,7 +1,7 @@
 import { announceSql, IDS_PER_NOTIFICATION } from '../db/announce.js';
 import type { SqlNames } from '../db/names.js';
 import { type PgQueryable, runPlanned } from '../db/pool.js';
-import { appendErrorSql, deadLetterSetSql, runningColumnSql } from '../db/task-sql.js';
+import { appendErrorSql, BATCH_FENCE_COLUMNS, batchFenceSql, deadLetterSetSql } from '../db/task-sql.js';
 
 /** A finished attempt, identified by task id and lease token. */
 export interface Fence {
@@ -29,10 +29,9 @@ export type Settlement =
   | (Fence & { kind: 'released'; error: string })
   | (Fence & { kind: 'postponed'; delay: number });
 
-// Every fenced batch write names its rows by `t.id = ANY($1)` as well as through
-// the join: the rows are then found through the primary key. Joined only, the
-// planner hash-joins the batch against every running row, costing twice as much.
-// The status fence is a join clause too (runningColumnSql in db/task-sql.ts).
+// Every fenced batch write finds its rows through the primary key and the lease
+// fence of db/task-sql.ts (batchFenceSql); joined only, the planner hash-joins the
+// batch against every running row, costing twice as much.
 //
 // Both statements announce what they wrote on the events channel (db/announce.ts)
 // in the same statement: one notification per kind and 250 tasks, carrying ids,
@@ -67,9 +66,9 @@ export async function completeTasks(db: PgQueryable, names: SqlNames, publisher:
      UPDATE ${names.tasks} AS t
         SET status = 'succeeded', result = v.result, finished_at = now(), updated_at = now(),
             locked_by = NULL, locked_until = NULL${traced ? ', run_traceparent = v.run_span' : ''}
-       FROM unnest($1::bigint[], $2::uuid[], ${runningColumnSql('$1::bigint[]')}, $3::jsonb[]${traced ? ', $6::text[]' : ''})
+       FROM unnest(${BATCH_FENCE_COLUMNS}, $3::jsonb[]${traced ? ', $6::text[]' : ''})
             WITH ORDINALITY AS v(id, token, running, result, ${traced ? 'run_span, ' : ''}n)
-      WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = v.running
+      WHERE ${batchFenceSql('t', 'v')}
      RETURNING t.id, t.attempts AS attempt, 'succeeded' AS kind, (v.n - 1) / ${IDS_PER_NOTIFICATION} AS chunk
      ), announced AS (${announceSql(names, 'done', '$4', '$5')})
      SELECT id FROM done, (SELECT count(*) FROM announced) AS a`,
@@ -108,9 +107,9 @@ export async function endAttempts(db: PgQueryable, names: SqlNames, publisher: s
             errors = ${appendErrorSql('t', 'v.error', 'v.stack')},
             locked_by = NULL, locked_until = NULL, updated_at = now(),
             ${deadLetterSetSql('t', names.queues, "v.kind = 'failed'")}${traced ? ', run_traceparent = coalesce(v.run_span, t.run_traceparent)' : ''}
-       FROM unnest($1::bigint[], $2::uuid[], ${runningColumnSql('$1::bigint[]')}, $3::text[], $4::float8[], $5::text[], $6::text[]${traced ? ', $9::text[]' : ''})
+       FROM unnest(${BATCH_FENCE_COLUMNS}, $3::text[], $4::float8[], $5::text[], $6::text[]${traced ? ', $9::text[]' : ''})
             WITH ORDINALITY AS v(id, token, running, kind, delay, error, stack, ${traced ? 'run_span, ' : ''}n)
-      WHERE t.id = ANY($1::bigint[]) AND t.id = v.id AND t.lease_token = v.token AND t.status = v.running
+      WHERE ${batchFenceSql('t', 'v')}
      RETURNING t.id, t.attempts AS attempt, CASE v.kind WHEN 'failed' THEN 'failed' WHEN 'retry' THEN 'retrying' END AS kind,
                (v.n - 1) / ${IDS_PER_NOTIFICATION} AS chunk
      ), announced AS (${announceSql(names, 'ended', '$7', '$8')})
