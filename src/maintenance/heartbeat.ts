@@ -75,7 +75,7 @@ export class Heartbeat implements Service {
     );
     this.#lastBeatAt = Date.now();
     this.#written = 0;
-    this.#periodic.start();
+    this.#periodic.start(false);
   }
 
   /** The running count changed: write it within a second (one write per second at most). */

@@ -54,7 +54,7 @@ export class QueueLimitsCache implements Service {
   /** Reads the limits now, then keeps them fresh. */
   async start(): Promise<void> {
     await this.refresh();
-    this.#periodic.start();
+    this.#periodic.start(false);
   }
 
   stop(): Promise<void> {
@@ -68,16 +68,17 @@ export class QueueLimitsCache implements Service {
 
   /** Re-reads the limits. */
   async refresh(): Promise<void> {
-    const [{ rows }, { rows: flows }] = await Promise.all([
-      this.#db.query<QueueLimitRow>(
-        `SELECT name, concurrency, rate_limit, rate_per, group_concurrency, group_tiers, group_rate_limit, group_rate_per, fair FROM ${this.#table}
-          WHERE concurrency IS NOT NULL OR rate_limit IS NOT NULL OR group_concurrency IS NOT NULL OR group_tiers IS NOT NULL
-             OR group_rate_limit IS NOT NULL OR fair IS NOT NULL`,
-      ),
-      this.#db.query<{ queue: string }>(`SELECT DISTINCT queue FROM ${this.#flows}`),
-    ]);
-    this.#limits = new Map(rows.map((r) => [r.name, toLimits(r)]));
-    this.#flowQueues = new Set(flows.map((f) => f.queue));
+    // One statement: one connection and one round trip (this read gates a worker's first claim).
+    const { rows } = await this.#db.query<{ limits: QueueLimitRow[] | null; flows: string[] | null }>(
+      `SELECT (SELECT json_agg(q) FROM (
+                 SELECT name, concurrency, rate_limit, rate_per, group_concurrency, group_tiers, group_rate_limit, group_rate_per, fair FROM ${this.#table}
+                  WHERE concurrency IS NOT NULL OR rate_limit IS NOT NULL OR group_concurrency IS NOT NULL OR group_tiers IS NOT NULL
+                     OR group_rate_limit IS NOT NULL OR fair IS NOT NULL) AS q) AS limits,
+              (SELECT array_agg(DISTINCT queue) FROM ${this.#flows}) AS flows`,
+    );
+    const row = rows[0];
+    this.#limits = new Map((row?.limits ?? []).map((r) => [r.name, toLimits(r)]));
+    this.#flowQueues = new Set(row?.flows ?? []);
   }
 
   /** Queues with groups or sequences among `served` (all when null), with how to claim from each. */

@@ -9,7 +9,7 @@ export interface Service {
 }
 
 /**
- * Runs `tick` now and then every `interval` seconds, never two at once. A tick
+ * Runs `tick` every `interval` seconds (and at start, unless told it just ran), never two at once. A tick
  * that throws is reported to `onError` and the next one runs as planned. The timer
  * does not keep the process alive.
  */
@@ -26,9 +26,10 @@ export class Periodic implements Service {
     this.#onError = onError;
   }
 
-  start(): void {
+  /** Starts the timer; `runNow: false` when the caller has just done the tick's work itself. */
+  start(runNow = true): void {
     clearInterval(this.#timer);
-    void this.run();
+    if (runNow) void this.run();
     this.#timer = setInterval(() => void this.run(), this.#interval * 1000);
     this.#timer.unref();
   }

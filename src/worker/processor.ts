@@ -186,7 +186,12 @@ export class Processor {
     };
   }
 
-  /** Starts listening, polling, maintenance and claiming. */
+  /**
+   * Starts claiming, listening, polling and maintenance. The first claim needs only
+   * the queue limits, so it goes out right after them; the clock reading, the
+   * worker's registration and the LISTEN connection follow while it runs (the
+   * connection's first `onConnect` claims again, so nothing announced before it is missed).
+   */
   async start(): Promise<void> {
     if (this.#state !== 'idle') throw new Error('processor already started');
     this.#state = 'running';
@@ -194,7 +199,8 @@ export class Processor {
     const names = this.#names;
     const report = (context: string) => (err: Error) => this.#reportError(err, context);
     await this.#limits.start();
-    this.#clockLead = await databaseClockLead(pool);
+    this.#leases.start();
+    this.#producer.start();
     const served = this.#settings.queues ? new Set(this.#settings.queues) : null;
     const listen = this.#deps.listen;
     this.#listener = listen && new Listener({
@@ -220,13 +226,16 @@ export class Processor {
       running: () => this.#active,
       onError: report('heartbeat'),
     });
-    await this.#heartbeat.start();
-    await this.#listener?.start();
-    this.#armPoll();
-    this.#leases.start();
-    // Claiming starts before the maintenance services, so the first claim is first in
-    // the pool's queue rather than behind their start-up queries and new connections.
-    this.#producer.start();
+    const listener = this.#listener;
+    await Promise.all([
+      this.#heartbeat.start(),
+      // Due times announced by NOTIFY are read against the database's clock: learn its lead first.
+      databaseClockLead(pool).then((lead) => {
+        this.#clockLead = lead;
+        return listener?.start();
+      }),
+    ]);
+    this.#armPoll(); // its interval depends on the LISTEN connection
     if (this.#settings.schedules) {
       this.#cron = new CronRunner({ pool, names, registry, logger, onError: report('cron') });
       this.#cron.start();
