@@ -31,6 +31,13 @@ import type { Settlement } from './settle.js';
  */
 const SLOW_CLAIM_MS = 50;
 const SLOW_CLAIM_MS_PER_TASK = 0.2;
+/**
+ * Slow claims in a row that trigger the check. A misjudged plan is slow on every
+ * claim; one slow claim is often just a cold start (a new connection's first plan
+ * while the worker's other connections open), and an ANALYZE then costs the drain
+ * a third of a second of one core.
+ */
+const SLOW_CLAIMS_IN_A_ROW = 3;
 /** Default seconds between polls while the LISTEN connection is down. */
 const POLL_INTERVAL = 2;
 /** Default seconds between polls while it is up: NOTIFY wakes the worker then. */
@@ -115,6 +122,8 @@ export class Processor {
   #pollTimer: NodeJS.Timeout | undefined;
   /** How far due times of the database's clock are ahead of ours, less the uncertainty (ms; see databaseClockLead). */
   #clockLead = 0;
+  /** Consecutive slow claims (see {@link SLOW_CLAIMS_IN_A_ROW}). */
+  #slowClaims = 0;
 
   constructor(deps: ProcessorDeps, settings: ProcessorSettings) {
     this.#deps = deps;
@@ -416,7 +425,8 @@ export class Processor {
       tasks = tasks.length === 0 ? rest : tasks.concat(rest);
     }
     const took = performance.now() - startedAt;
-    if (took > SLOW_CLAIM_MS && took > SLOW_CLAIM_MS_PER_TASK * tasks.length) void this.#stats.check();
+    this.#slowClaims = took > SLOW_CLAIM_MS && took > SLOW_CLAIM_MS_PER_TASK * tasks.length ? this.#slowClaims + 1 : 0;
+    if (this.#slowClaims >= SLOW_CLAIMS_IN_A_ROW) void this.#stats.check();
     return tasks;
   }
 
