@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { SqlNames } from '../db/names.js';
 import { inTransaction, type PgQueryable, type Queryable, runPrepared } from '../db/pool.js';
 import { retriesLeftSql } from '../db/task-sql.js';
+import type { ClaimConnection } from './claim-connection.js';
 
 /**
  * A claimed task: only what running and settling it needs. Every claim statement
@@ -118,10 +119,13 @@ export async function claimTaskById(
   return withToken(rows, args.token)[0];
 }
 
-/** Claims from every served queue except `exclude`. */
+/**
+ * Claims from every served queue except `exclude`. On a pool the statement is
+ * planned for each call (a generic plan made with the default planner settings can
+ * be a sort of every queued row); a running worker sends it over its
+ * {@link ClaimConnection}, whose settings make the one generic plan the index walk.
+ */
 export async function claimTasks(db: Queryable, names: SqlNames, args: ClaimArgs): Promise<ClaimedTask[]> {
-  // Not prepared on purpose: a plan made for the actual names and queues keeps the
-  // claim an ordered walk of the claim index; a generic plan can misjudge it.
   const { rows } = await db.query<ClaimedTask>(claimSql(names, false), [
     args.workerId,
     args.names,

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Courier } from '../../src/index.js';
 import { claimTasks } from '../../src/worker/claim.js';
+import { CLAIM_SESSION_SETTINGS } from '../../src/worker/claim-connection.js';
 import { completeTasks } from '../../src/worker/settle.js';
 import { testCourier } from '../helpers/db.js';
 
@@ -95,6 +96,38 @@ describe('hot-path plans', () => {
     } finally {
       await client.query('ROLLBACK');
       client.release();
+    }
+  });
+
+  it("the claim connection's one generic plan is the ordered walk, with and without statistics (the default generic plan sorts every row)", async () => {
+    const courier = await migratedCourier();
+    const t = courier.names.tasks;
+    await courier.pool.query(`INSERT INTO ${t} (name) SELECT 'noop' FROM generate_series(1, 50000)`);
+    let text = '';
+    const capture = { query: async (q: string) => ((text = q), { rows: [] }) } as unknown as pg.Pool;
+    await claimTasks(capture, courier.names, { workerId: 'w', names: ['noop'], queues: null, exclude: [], limit: 60, lease: 30, token: '00000000-0000-4000-8000-000000000000' });
+    const client = await courier.pool.connect();
+    /** The generic plan of a fresh prepared claim on this session: the nodes under the `picked` CTE. */
+    const pickedNodes = async () => {
+      await client.query('DEALLOCATE ALL');
+      await client.query(`PREPARE claim AS ${text}`);
+      const { rows } = await client.query(`EXPLAIN (FORMAT JSON) EXECUTE claim('w', '{noop}', NULL, 60, 30, '{}', '00000000-0000-4000-8000-000000000000')`);
+      const plan = (rows[0] as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]!.Plan;
+      return nodes(nodes(plan).find((n) => n['Subplan Name'] === 'CTE picked')!);
+    };
+    const isWalk = (under: PlanNode[]) =>
+      !under.some((n) => n['Node Type'] === 'Sort' || (n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'tasks')) &&
+      under.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === 'tasks_claim_idx');
+    try {
+      await client.query(`SET plan_cache_mode = force_generic_plan`);
+      await courier.pool.query(`ANALYZE ${t}`);
+      expect(isWalk(await pickedNodes()), 'with default settings the generic plan sorts (the trap the settings close)').toBe(false);
+      await client.query(CLAIM_SESSION_SETTINGS);
+      expect(isWalk(await pickedNodes()), 'analysed').toBe(true);
+      await courier.pool.query(`INSERT INTO ${t} (name) SELECT 'noop' FROM generate_series(1, 100000)`);
+      expect(isWalk(await pickedNodes()), 'after growing past its statistics').toBe(true);
+    } finally {
+      client.release(true);
     }
   });
 });
