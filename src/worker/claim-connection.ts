@@ -7,10 +7,14 @@ import { namedStatementsOff, runPrepared } from '../db/pool.js';
  * full; sorting is how a misjudged plan goes wrong (every queued row read and
  * sorted). With sorts and sequential scans off, the walk is the plan Postgres
  * makes whatever it knows of the table, so one generic plan can serve every call.
+ * JIT is off too: before Postgres 18 a disabled node adds a huge constant to the
+ * plan's cost, which crossed `jit_above_cost` and compiled every claim (400 ms
+ * each on a stock Postgres 15 built with LLVM).
  */
 export const CLAIM_SESSION_SETTINGS = `SELECT set_config('plan_cache_mode', 'force_generic_plan', false),
                          set_config('enable_sort', 'off', false),
-                         set_config('enable_seqscan', 'off', false)`;
+                         set_config('enable_seqscan', 'off', false),
+                         set_config('jit', 'off', false)`;
 
 /** Pools smaller than this keep every connection for everything else. */
 const MIN_POOL_SIZE = 4;
