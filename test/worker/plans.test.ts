@@ -104,7 +104,12 @@ describe('hot-path plans', () => {
     const t = courier.names.tasks;
     await courier.pool.query(`INSERT INTO ${t} (name) SELECT 'noop' FROM generate_series(1, 50000)`);
     let text = '';
-    const capture = { query: async (q: string) => ((text = q), { rows: [] }) } as unknown as pg.Pool;
+    const capture = {
+      query: async (q: string) => {
+        text = q;
+        return { rows: [] };
+      },
+    } as unknown as pg.Pool;
     await claimTasks(capture, courier.names, { workerId: 'w', names: ['noop'], queues: null, exclude: [], limit: 60, lease: 30, token: '00000000-0000-4000-8000-000000000000' });
     const client = await courier.pool.connect();
     /** The generic plan of a fresh prepared claim on this session. */
