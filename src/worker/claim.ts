@@ -2,7 +2,6 @@ import type pg from 'pg';
 import type { SqlNames } from '../db/names.js';
 import { inTransaction, type PgQueryable, type Queryable, runPrepared } from '../db/pool.js';
 import { retriesLeftSql } from '../db/task-sql.js';
-import type { ClaimConnection } from './claim-connection.js';
 
 /**
  * A claimed task: only what running and settling it needs. Every claim statement
@@ -51,34 +50,27 @@ export interface ClaimArgs {
 const COLUMNS = `id, name, queue, payload, attempts AS attempt, retries_left AS "retriesLeft", retry_delay AS "retryDelay", timeout, backoff, max_delay AS "maxDelay"`;
 
 /**
- * Claims up to `limit` runnable tasks in priority, run_at, id order, skipping rows
- * other workers hold and queues that are paused, and leases them to `workerId`.
+ * Claims up to `limit` runnable tasks of one queue whose running tasks are capped
+ * cluster-wide (`$6`) at `$8`, in priority, run_at, id order, skipping rows other
+ * workers hold and leaving the queue alone while it is paused; leases them to
+ * `$1`. The caller must hold that queue's lock so the count it sees stays true.
  * Grouped and sequenced rows are the flow claim's ({@link claimFlowTasks}); the
- * claim index leaves them out, and so does this statement.
- * `capped` limits the claim to what a queue's cluster-wide concurrency leaves free;
- * the caller must hold that queue's lock so the count it sees stays true. The rows
- * come back in claim order (UPDATE … RETURNING alone does not keep it). The UPDATE
- * finds the picked rows through the primary key (`id = ANY(ARRAY(…))`): joined to
- * the CTE instead, the planner may hash-join it against a scan of the whole table.
- * Paused queues are left out through a hashed subplan (`NOT IN`), read once per
- * statement, not through a join: with no statistics yet (a freshly filled table),
- * Postgres 18 estimated one runnable row and hash-joined every queued row to the
- * queues table, then sorted them all (2.7 s for a 60-task claim on 1,000,000 rows);
- * without a join to choose, the claim stays an ordered walk of the claim index.
+ * claim index leaves them out, and so does this statement. Planned for each call
+ * (custom plan): the plain claim, `claim_tasks()` of migration 046, shares its
+ * shape and explains it.
  */
-function claimSql(names: SqlNames, capped: boolean): string {
+function cappedClaimSql(names: SqlNames): string {
   const t = names.tasks;
-  const limit = capped ? `least($4, greatest(0, $8 - (SELECT count(*) FROM ${t} WHERE status = 'running' AND queue = $6)))` : '$4';
   return `WITH picked AS (
        SELECT id FROM ${t} AS c
         WHERE status = 'queued' AND run_at <= now()
           AND group_key IS NULL AND sequence_key IS NULL
           AND name = ANY($2::text[])
           AND ($3::text[] IS NULL OR queue = ANY($3::text[]))
-          AND ${capped ? 'queue = $6' : 'queue <> ALL($6::text[])'}
+          AND queue = $6
           AND queue NOT IN (SELECT name FROM ${names.queues} WHERE paused)
         ORDER BY priority, run_at, id
-        LIMIT ${limit}
+        LIMIT least($4, greatest(0, $8 - (SELECT count(*) FROM ${t} WHERE status = 'running' AND queue = $6)))
         FOR UPDATE SKIP LOCKED
      ), claimed AS (
      UPDATE ${t} AS t
@@ -120,21 +112,19 @@ export async function claimTaskById(
 }
 
 /**
- * Claims from every served queue except `exclude`. On a pool the statement is
- * planned for each call (a generic plan made with the default planner settings can
- * be a sort of every queued row); a running worker sends it over its
- * {@link ClaimConnection}, whose settings make the one generic plan the index walk.
+ * Claims up to `limit` runnable tasks of every served queue except `exclude`, in
+ * priority, run_at, id order, skipping rows other workers hold and queues that are
+ * paused, and leases them to `workerId`: one call of `claim_tasks()` (migration
+ * 046), whose cached generic plan is an ordered walk of the claim index whatever
+ * the table's statistics say.
  */
-export async function claimTasks(db: Queryable, names: SqlNames, args: ClaimArgs): Promise<ClaimedTask[]> {
-  const { rows } = await db.query<ClaimedTask>(claimSql(names, false), [
-    args.workerId,
-    args.names,
-    args.queues,
-    args.limit,
-    args.lease,
-    args.exclude,
-    args.token,
-  ]);
+export async function claimTasks(db: PgQueryable, names: SqlNames, args: ClaimArgs): Promise<ClaimedTask[]> {
+  const { rows } = await runPrepared<ClaimedTask>(
+    db,
+    `SELECT id, name, queue, payload, attempt, retries_left AS "retriesLeft", retry_delay AS "retryDelay", timeout, backoff, max_delay AS "maxDelay"
+       FROM ${names.schema}.claim_tasks($1, $2::text[], $3::text[], $4, $5, $6::text[], $7::uuid)`,
+    [args.workerId, args.names, args.queues, args.limit, args.lease, args.exclude, args.token],
+  );
   return withToken(rows, args.token);
 }
 
@@ -150,7 +140,7 @@ export async function claimCappedTasks(
 ): Promise<ClaimedTask[]> {
   return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pgcourier.queue:${names.schemaName}:${args.queue}`]);
-    const { rows } = await client.query<ClaimedTask>(claimSql(names, true), [
+    const { rows } = await client.query<ClaimedTask>(cappedClaimSql(names), [
       args.workerId,
       args.names,
       args.queues,

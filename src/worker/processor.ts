@@ -16,7 +16,6 @@ import type { TaskRegistry } from '../registry.js';
 import { SCHEDULES_CHANGED } from '../scheduler/schedules.js';
 import { Attempt, type Phase } from './attempt.js';
 import { type ClaimedTask, claimCappedTasks, claimFlowTasks, claimTaskById, claimTasks } from './claim.js';
-import { ClaimConnection } from './claim-connection.js';
 import { Completer } from './completer.js';
 import { describeError, Executor } from './executor.js';
 import { LeaseKeeper, recordProgress } from './lease.js';
@@ -125,8 +124,6 @@ export class Processor {
   #clockLead = 0;
   /** Consecutive slow claims (see {@link SLOW_CLAIMS_IN_A_ROW}). */
   #slowClaims = 0;
-  /** Where the plain claim goes while the worker runs (`undefined`: the pool). */
-  #claimConnection: ClaimConnection | undefined;
 
   constructor(deps: ProcessorDeps, settings: ProcessorSettings) {
     this.#deps = deps;
@@ -211,7 +208,6 @@ export class Processor {
     const names = this.#names;
     const report = (context: string) => (err: Error) => this.#reportError(err, context);
     await this.#limits.start();
-    if (ClaimConnection.suits(pool)) this.#claimConnection = new ClaimConnection(pool);
     this.#leases.start();
     this.#producer.start();
     const served = this.#settings.queues ? new Set(this.#settings.queues) : null;
@@ -289,18 +285,9 @@ export class Processor {
     // Claimed tasks that never started go straight back, attempt and all.
     for (const attempt of this.#producer.drain()) this.#handBack(attempt);
     await within(
-      Promise.all([
-        this.#producer.settled().then(() => this.#claimConnection?.close()),
-        this.#listener?.stop(),
-        this.#rescuer?.stop(),
-        this.#history?.stop(),
-        this.#cron?.stop(),
-        this.#limits.stop(),
-        this.#stats.stop(),
-      ]),
+      Promise.all([this.#producer.settled(), this.#listener?.stop(), this.#rescuer?.stop(), this.#history?.stop(), this.#cron?.stop(), this.#limits.stop(), this.#stats.stop()]),
       giveUpAt,
     );
-    this.#claimConnection = undefined;
     let graceTimer: NodeJS.Timeout | undefined;
     await Promise.race([this.#waitIdle(), new Promise((r) => (graceTimer = setTimeout(r, grace * 1000)))]);
     clearTimeout(graceTimer);
@@ -434,7 +421,7 @@ export class Processor {
       tasks = tasks.concat(await claimCappedTasks(this.#deps.pool, this.#names, { ...base, limit: limit - tasks.length, queue, concurrency }));
     }
     if (tasks.length < limit) {
-      const rest = await claimTasks(this.#claimConnection ?? this.#deps.pool, this.#names, { ...base, limit: limit - tasks.length, exclude: capped.map((c) => c.queue) });
+      const rest = await claimTasks(this.#deps.pool, this.#names, { ...base, limit: limit - tasks.length, exclude: capped.map((c) => c.queue) });
       tasks = tasks.length === 0 ? rest : tasks.concat(rest);
     }
     const took = performance.now() - startedAt;

@@ -2,7 +2,6 @@ import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Courier } from '../../src/index.js';
 import { claimTasks } from '../../src/worker/claim.js';
-import { CLAIM_SESSION_SETTINGS } from '../../src/worker/claim-connection.js';
 import { completeTasks } from '../../src/worker/settle.js';
 import { testCourier } from '../helpers/db.js';
 
@@ -19,6 +18,46 @@ interface PlanNode {
 
 function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+}
+
+let lastPlanCost = Number.NaN;
+
+/**
+ * Runs the worker's claim (`claim_tasks()`, rolled back) on `client` with
+ * auto_explain reporting its nested statement, and returns the nodes under the
+ * `picked` CTE of the plan the function used (its cached plan on this session).
+ */
+async function pickedNodes(client: pg.PoolClient, courier: Courier): Promise<PlanNode[]> {
+  const plans: Array<{ 'Query Text': string; Plan: PlanNode & { 'Total Cost': number } }> = [];
+  const onNotice = (msg: { message?: string }) => {
+    const json = msg.message?.slice(msg.message.indexOf('{'));
+    if (msg.message?.includes('plan:') && json) plans.push(JSON.parse(json));
+  };
+  client.on('notice', onNotice);
+  try {
+    await client.query(`LOAD 'auto_explain'`);
+    await client.query(`SELECT set_config('auto_explain.log_min_duration', '0', false), set_config('auto_explain.log_nested_statements', 'on', false),
+                               set_config('auto_explain.log_format', 'json', false), set_config('auto_explain.log_level', 'notice', false)`);
+    // Inside the caller's transaction a savepoint, else a transaction of its own: rolled back either way.
+    await client.query('SAVEPOINT claim').catch(() => client.query('BEGIN'));
+    await claimTasks(client, courier.names, { workerId: 'w', names: ['noop'], queues: null, exclude: [], limit: 60, lease: 30, token: '00000000-0000-4000-8000-000000000000' });
+  } finally {
+    await client.query('ROLLBACK TO SAVEPOINT claim').catch(() => client.query('ROLLBACK'));
+    await client.query(`SELECT set_config('auto_explain.log_min_duration', '-1', false)`);
+    client.off('notice', onNotice);
+  }
+  const inner = plans.find((p) => p['Query Text'].includes('WITH picked'));
+  expect(inner, 'auto_explain reported the claim statement inside claim_tasks()').toBeDefined();
+  lastPlanCost = inner!.Plan['Total Cost'];
+  return nodes(nodes(inner!.Plan).find((n) => n['Subplan Name'] === 'CTE picked')!);
+}
+
+/** Whether the nodes under `picked` are an ordered walk of the claim index (no sort, no sequential scan of tasks). */
+function isWalk(under: PlanNode[]): boolean {
+  return (
+    !under.some((n) => n['Node Type'] === 'Sort' || (n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'tasks')) &&
+    under.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === 'tasks_claim_idx')
+  );
 }
 
 /** A queryable that answers every statement with its JSON plan and keeps the plans. */
@@ -52,16 +91,17 @@ describe('hot-path plans', () => {
     const courier = await migratedCourier();
     const t = courier.names.tasks;
     await courier.pool.query(`INSERT INTO ${t} (name) SELECT 'noop' FROM generate_series(1, 50000)`);
-    const { plans, db } = explainer(courier.pool);
-    await claimTasks(db, courier.names, { workerId: 'w', names: ['noop'], queues: null, exclude: [], limit: 60, lease: 30, token: '00000000-0000-4000-8000-000000000000' });
-    const picked = nodes(plans[0]!).find((n) => n['Subplan Name'] === 'CTE picked');
-    expect(picked, 'the claim statement picks its rows in a CTE').toBeDefined();
-    const under = nodes(picked!);
-    // Without statistics Postgres 18 once hash-joined every queued row to the
-    // queues table and sorted them all (2.7 s on 1,000,000 rows).
-    expect(under.map((n) => n['Node Type'])).not.toContain('Sort');
-    expect(under.filter((n) => n['Node Type'].includes('Join'))).toEqual([]);
-    expect(under.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === 'tasks_claim_idx')).toBe(true);
+    const client = await courier.pool.connect();
+    try {
+      const under = await pickedNodes(client, courier);
+      // Without statistics Postgres 18 once hash-joined every queued row to the
+      // queues table and sorted them all (2.7 s on 1,000,000 rows).
+      expect(under.map((n) => n['Node Type'])).not.toContain('Sort');
+      expect(under.filter((n) => n['Node Type'].includes('Join'))).toEqual([]);
+      expect(under.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === 'tasks_claim_idx')).toBe(true);
+    } finally {
+      client.release(true);
+    }
   });
 
   it('a batch completion hash-joins its batch to the rows it finds by primary key, even before the table has statistics', async () => {
@@ -99,47 +139,36 @@ describe('hot-path plans', () => {
     }
   });
 
-  it("the claim connection's one generic plan is the ordered walk, with and without statistics (the default generic plan sorts every row)", async () => {
+  it("the claim's cached generic plan is the ordered walk, with and without statistics (made with the default settings, it sorts every row)", async () => {
     const courier = await migratedCourier();
     const t = courier.names.tasks;
     await courier.pool.query(`INSERT INTO ${t} (name) SELECT 'noop' FROM generate_series(1, 50000)`);
-    let text = '';
-    const capture = {
-      query: async (q: string) => {
-        text = q;
-        return { rows: [] };
-      },
-    } as unknown as pg.Pool;
-    await claimTasks(capture, courier.names, { workerId: 'w', names: ['noop'], queues: null, exclude: [], limit: 60, lease: 30, token: '00000000-0000-4000-8000-000000000000' });
+    await courier.pool.query(`ANALYZE ${t}`);
     const client = await courier.pool.connect();
-    /** The generic plan of a fresh prepared claim on this session. */
-    const genericPlan = async () => {
-      await client.query('DEALLOCATE ALL');
-      await client.query(`PREPARE claim AS ${text}`);
-      const { rows } = await client.query(`EXPLAIN (FORMAT JSON) EXECUTE claim('w', '{noop}', NULL, 60, 30, '{}', '00000000-0000-4000-8000-000000000000')`);
-      return (rows[0] as { 'QUERY PLAN': Array<{ Plan: PlanNode & { 'Total Cost': number } }> })['QUERY PLAN'][0]!.Plan;
-    };
-    /** The nodes under the `picked` CTE of that plan. */
-    const pickedNodes = async () => nodes(nodes(await genericPlan()).find((n) => n['Subplan Name'] === 'CTE picked')!);
-    const isWalk = (under: PlanNode[]) =>
-      !under.some((n) => n['Node Type'] === 'Sort' || (n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'tasks')) &&
-      under.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === 'tasks_claim_idx');
     try {
-      await client.query(`SET plan_cache_mode = force_generic_plan`);
-      await courier.pool.query(`ANALYZE ${t}`);
-      expect(isWalk(await pickedNodes()), 'with default settings the generic plan sorts (the trap the settings close)').toBe(false);
-      await client.query(CLAIM_SESSION_SETTINGS);
-      expect(isWalk(await pickedNodes()), 'analysed').toBe(true);
-      await courier.pool.query(`INSERT INTO ${t} (name) SELECT 'noop' FROM generate_series(1, 100000)`);
-      expect(isWalk(await pickedNodes()), 'after growing past its statistics').toBe(true);
-      // Before Postgres 18 a disabled node adds a huge constant to the plan's cost; past
-      // jit_above_cost every claim was JIT-compiled (400 ms each on a stock Postgres 15).
-      const cost = (await genericPlan())['Total Cost'];
-      const { rows } = await client.query<{ jit: string; above: number }>(`SELECT current_setting('jit') AS jit, current_setting('jit_above_cost')::float8 AS above`);
-      const { jit, above } = rows[0]!;
-      expect(jit === 'off' || above < 0 || cost < above, `a claim costed ${cost} would be JIT-compiled`).toBe(true);
+      await client.query('BEGIN');
+      // Rolled back below: the function without its planner settings (a fresh session's plan cache).
+      await client.query(`ALTER FUNCTION ${courier.names.schema}.claim_tasks RESET enable_sort`);
+      await client.query(`ALTER FUNCTION ${courier.names.schema}.claim_tasks RESET enable_seqscan`);
+      expect(isWalk(await pickedNodes(client, courier)), 'with default settings the generic plan sorts (the trap the settings close)').toBe(false);
+      await client.query('ROLLBACK');
     } finally {
       client.release(true);
+    }
+    const fresh = await courier.pool.connect();
+    try {
+      expect(isWalk(await pickedNodes(fresh, courier)), 'analysed').toBe(true);
+      await courier.pool.query(`INSERT INTO ${t} (name) SELECT 'noop' FROM generate_series(1, 100000)`);
+      expect(isWalk(await pickedNodes(fresh, courier)), 'after growing past its statistics').toBe(true);
+      // Before Postgres 18 a disabled node adds a huge constant to the plan's cost; past
+      // jit_above_cost every claim was JIT-compiled (400 ms each on a stock Postgres 15).
+      const { rows } = await fresh.query<{ config: string[] | null; above: number }>(
+        `SELECT proconfig AS config, current_setting('jit_above_cost')::float8 AS above FROM pg_proc WHERE oid = '${courier.names.schema}.claim_tasks'::regproc`,
+      );
+      const cost = lastPlanCost;
+      expect(rows[0]!.config?.includes('jit=off') || rows[0]!.above < 0 || cost < rows[0]!.above, `a claim costed ${cost} would be JIT-compiled`).toBe(true);
+    } finally {
+      fresh.release(true);
     }
   });
 });
