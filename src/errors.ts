@@ -127,13 +127,21 @@ export class StateError extends CourierError {
   override readonly code: CourierErrorCode = 'INVALID_STATE';
 }
 
-/** pgcourier's tables do not exist in this schema yet: run `courier.migrate()` or `pgcourier migrate`. */
+/**
+ * pgcourier's tables do not exist in this schema yet, or the schema was migrated by
+ * an older version and lacks what this one needs: run `courier.migrate()` or `pgcourier migrate`.
+ */
 export class NotMigratedError extends CourierError {
   override name = 'NotMigratedError';
   override readonly code: CourierErrorCode = 'NOT_MIGRATED';
 
-  constructor(schema: string) {
-    super(`pgcourier's tables do not exist in schema "${schema}": run courier.migrate() (or \`pgcourier migrate\`) first, or create the courier with { migrate: true }`);
+  /** `missing` names what an older schema lacks; without it the tables are missing. */
+  constructor(schema: string, missing?: string) {
+    super(
+      missing
+        ? `schema "${schema}" was migrated by an older pgcourier and lacks ${missing}: run courier.migrate() (or \`pgcourier migrate\`), or create the courier with { migrate: true }`
+        : `pgcourier's tables do not exist in schema "${schema}": run courier.migrate() (or \`pgcourier migrate\`) first, or create the courier with { migrate: true }`,
+    );
   }
 }
 

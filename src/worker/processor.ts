@@ -122,6 +122,8 @@ export class Processor {
   #pollTimer: NodeJS.Timeout | undefined;
   /** How far due times of the database's clock are ahead of ours, less the uncertainty (ms; see databaseClockLead). */
   #clockLead = 0;
+  /** The start-up steps, while {@link Processor.start} runs them. */
+  #starting: Promise<void> | undefined;
   /** Consecutive slow claims (see {@link SLOW_CLAIMS_IN_A_ROW}). */
   #slowClaims = 0;
 
@@ -204,10 +206,17 @@ export class Processor {
   async start(): Promise<void> {
     if (this.#state !== 'idle') throw new Error('processor already started');
     this.#state = 'running';
+    this.#starting = this.#startUp();
+    await this.#starting;
+  }
+
+  /** The steps of {@link Processor.start}; a stop meanwhile ends them early (and waits for them). */
+  async #startUp(): Promise<void> {
     const { pool, logger, registry } = this.#deps;
     const names = this.#names;
     const report = (context: string) => (err: Error) => this.#reportError(err, context);
     await this.#limits.start();
+    if (this.#state !== 'running') return;
     this.#leases.start();
     this.#producer.start();
     const served = this.#settings.queues ? new Set(this.#settings.queues) : null;
@@ -244,6 +253,7 @@ export class Processor {
         return listener?.start();
       }),
     ]);
+    if (this.#state !== 'running') return;
     this.#armPoll(); // its interval depends on the LISTEN connection
     if (this.#settings.schedules) {
       this.#cron = new CronRunner({ pool, names, registry, logger, onError: report('cron') });
@@ -282,6 +292,9 @@ export class Processor {
     // what cannot be written is left to lease expiry and rescue elsewhere.
     const giveUpAt = Date.now() + (grace + this.#settings.lease) * 1000;
     this.#completer.giveUpAt(giveUpAt);
+    // Tasks run before start() resolves, so a stop can come while it is still registering
+    // the worker and connecting LISTEN: let those steps end, then stop what they started.
+    await within(this.#starting?.catch(() => {}), giveUpAt);
     // Claimed tasks that never started go straight back, attempt and all.
     for (const attempt of this.#producer.drain()) this.#handBack(attempt);
     await within(

@@ -215,3 +215,19 @@ describe('fencing', () => {
     expect(await c.getTask(id)).toMatchObject({ attempts: 1, result: 'kept' });
   });
 });
+
+describe('an outdated schema', () => {
+  it('a worker on a schema migrated before 046 reports NOT_MIGRATED naming the missing claim function, and runs nothing', async () => {
+    const c = await make();
+    await c.pool.query(`DROP FUNCTION ${c.names.schema}.claim_tasks`);
+    let ran = 0;
+    c.registerTask('ping', () => void ran++);
+    const errors: Array<{ code?: string; message: string }> = [];
+    c.events.on('worker:error', ({ error }) => errors.push(error as { code?: string; message: string }));
+    await c.enqueueTask('ping', {});
+    await c.start();
+    const error = await waitFor(() => errors.find((e) => e.code === 'NOT_MIGRATED'), 5000, 'a NOT_MIGRATED worker error');
+    expect(error.message).toMatch(/migrated by an older pgcourier and lacks claim_tasks\(\).*run courier\.migrate\(\)/);
+    expect(ran).toBe(0);
+  });
+});
