@@ -14,6 +14,21 @@ export function isNotMigrated(err: unknown, schema: string): boolean {
 }
 
 /**
+ * The {@link NotMigratedError} that `err` amounts to for `schema`: its tables are
+ * missing, or one of its functions is (42883, undefined function: the schema was
+ * migrated by an older version). `undefined` for any other error.
+ */
+export function notMigratedError(err: unknown, schema: string): NotMigratedError | undefined {
+  if (isNotMigrated(err, schema)) return new NotMigratedError(schema);
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  if (code !== '42883' || typeof message !== 'string') return undefined;
+  // "function <schema>.<name>(<argument types>) does not exist", names as written, unquoted.
+  const prefix = `function ${schema}.`;
+  if (!message.startsWith(prefix)) return undefined;
+  return new NotMigratedError(schema, `${message.slice(prefix.length, message.indexOf('(', prefix.length))}()`);
+}
+
+/**
  * Runs database work for one schema: first the pending automatic migration
  * (`createCourier({ migrate: true })`), then `work`; an error saying the
  * schema's tables are missing becomes a {@link NotMigratedError}.
@@ -39,7 +54,7 @@ export class SchemaGuard {
     return this.#migrated;
   }
 
-  /** Runs `work` after {@link SchemaGuard.ready}, translating "relation does not exist" on this schema. */
+  /** Runs `work` after {@link SchemaGuard.ready}, translating "does not exist" errors about this schema. */
   async run<T>(work: () => Promise<T>): Promise<T> {
     try {
       await this.ready();
@@ -49,8 +64,8 @@ export class SchemaGuard {
     }
   }
 
-  /** `err`, or a {@link NotMigratedError} when it says this schema's tables are missing. */
+  /** `err`, or a {@link NotMigratedError} when it says this schema's tables or functions are missing. */
   translate(err: unknown): unknown {
-    return isNotMigrated(err, this.#schema) ? new NotMigratedError(this.#schema) : err;
+    return notMigratedError(err, this.#schema) ?? err;
   }
 }

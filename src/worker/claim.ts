@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { SqlNames } from '../db/names.js';
 import { inTransaction, type PgQueryable, type Queryable, runPrepared } from '../db/pool.js';
+import { notMigratedError } from '../db/schema-guard.js';
 import { retriesLeftSql } from '../db/task-sql.js';
-import { NotMigratedError } from '../errors.js';
 
 /**
  * A claimed task: only what running and settling it needs. Every claim statement
@@ -131,10 +131,8 @@ export async function claimTasks(db: PgQueryable, names: SqlNames, args: ClaimAr
     `SELECT id, name, queue, payload, attempt, retries_left AS "retriesLeft", retry_delay AS "retryDelay", timeout, backoff, max_delay AS "maxDelay"
        FROM ${names.schema}.claim_tasks($1, $2::text[], $3::text[], $4, $5, $6::text[], $7::uuid)`,
     [args.workerId, args.names, args.queues, args.limit, args.lease, args.exclude, args.token],
-  ).catch((err: { code?: unknown; message?: unknown }) => {
-    // 42883: undefined function; a schema migrated before 046.
-    if (err?.code === '42883' && String(err.message).includes('claim_tasks')) throw new NotMigratedError(names.schemaName, 'claim_tasks() (migration 046)');
-    throw err;
+  ).catch((err: unknown) => {
+    throw notMigratedError(err, names.schemaName) ?? err; // a schema migrated before 046
   });
   return withToken(rows, args.token);
 }

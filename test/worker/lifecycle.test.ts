@@ -231,3 +231,38 @@ describe('an outdated schema', () => {
     expect(ran).toBe(0);
   });
 });
+
+describe('the statistics check', () => {
+  it('runs ANALYZE after three slow claims in a row, not after the first', async () => {
+    const c = await make();
+    const t = c.names.tasks;
+    // Stale statistics (never analysed, past 64 kB) and no autovacuum to fix them first.
+    await c.pool.query(`ALTER TABLE ${t} SET (autovacuum_enabled = false)`);
+    await c.pool.query(`INSERT INTO ${t} (name, payload) SELECT 'other', jsonb_build_object('pad', repeat('x', 200)) FROM generate_series(1, 2000)`);
+    let ran = 0;
+    c.registerTask('ping', () => void ran++);
+    await c.start({ pollInterval: 60 });
+    // One fast round first: the start-up claims are over, and from here the worker claims only when an enqueue wakes it.
+    await c.enqueueTask('ping', { i: 0 });
+    await waitFor(() => ran === 1, 5000, 'the first task');
+    const locker = await c.pool.connect();
+    const lastAnalyze = async () => (await c.pool.query(`SELECT last_analyze FROM pg_stat_user_tables WHERE relid = '${t}'::regclass`)).rows[0]?.last_analyze as Date | null;
+    try {
+      let beforeThird: Date | undefined;
+      for (let i = 1; i <= 3; i++) {
+        if (i === 3) beforeThird = (await c.pool.query<{ now: Date }>('SELECT clock_timestamp() AS now')).rows[0]!.now;
+        // The claim reads the queues table: holding it locked makes the claim this enqueue wakes wait (> 50 ms).
+        await locker.query('BEGIN');
+        await locker.query(`LOCK TABLE ${c.names.queues} IN ACCESS EXCLUSIVE MODE`);
+        await c.enqueueTask('ping', { i });
+        await new Promise((r) => setTimeout(r, 150));
+        await locker.query('COMMIT');
+        await waitFor(() => ran === i + 1, 5000, `task ${i}`);
+      }
+      const analysed = await waitFor(lastAnalyze, 5000, 'the ANALYZE after the third slow claim');
+      expect(analysed.getTime()).toBeGreaterThanOrEqual(beforeThird!.getTime());
+    } finally {
+      locker.release();
+    }
+  });
+});

@@ -20,15 +20,15 @@ function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 }
 
-let lastPlanCost = Number.NaN;
+type ClaimPlan = PlanNode & { 'Total Cost': number };
 
 /**
  * Runs the worker's claim (`claim_tasks()`, rolled back) on `client` with
- * auto_explain reporting its nested statement, and returns the nodes under the
- * `picked` CTE of the plan the function used (its cached plan on this session).
+ * auto_explain reporting its nested statement, and returns the plan the function
+ * used for it (its cached plan on this session).
  */
-async function pickedNodes(client: pg.PoolClient, courier: Courier): Promise<PlanNode[]> {
-  const plans: Array<{ 'Query Text': string; Plan: PlanNode & { 'Total Cost': number } }> = [];
+async function claimPlan(client: pg.PoolClient, courier: Courier): Promise<ClaimPlan> {
+  const plans: Array<{ 'Query Text': string; Plan: ClaimPlan }> = [];
   const onNotice = (msg: { message?: string }) => {
     const json = msg.message?.slice(msg.message.indexOf('{'));
     if (msg.message?.includes('plan:') && json) plans.push(JSON.parse(json));
@@ -48,8 +48,12 @@ async function pickedNodes(client: pg.PoolClient, courier: Courier): Promise<Pla
   }
   const inner = plans.find((p) => p['Query Text'].includes('WITH picked'));
   expect(inner, 'auto_explain reported the claim statement inside claim_tasks()').toBeDefined();
-  lastPlanCost = inner!.Plan['Total Cost'];
-  return nodes(nodes(inner!.Plan).find((n) => n['Subplan Name'] === 'CTE picked')!);
+  return inner!.Plan;
+}
+
+/** The nodes under the `picked` CTE of the claim's plan on `client`. */
+async function pickedNodes(client: pg.PoolClient, courier: Courier): Promise<PlanNode[]> {
+  return nodes(nodes(await claimPlan(client, courier)).find((n) => n['Subplan Name'] === 'CTE picked')!);
 }
 
 /** Whether the nodes under `picked` are an ordered walk of the claim index (no sort, no sequential scan of tasks). */
@@ -165,7 +169,7 @@ describe('hot-path plans', () => {
       const { rows } = await fresh.query<{ config: string[] | null; above: number }>(
         `SELECT proconfig AS config, current_setting('jit_above_cost')::float8 AS above FROM pg_proc WHERE oid = '${courier.names.schema}.claim_tasks'::regproc`,
       );
-      const cost = lastPlanCost;
+      const cost = (await claimPlan(fresh, courier))['Total Cost'];
       expect(rows[0]!.config?.includes('jit=off') || rows[0]!.above < 0 || cost < rows[0]!.above, `a claim costed ${cost} would be JIT-compiled`).toBe(true);
     } finally {
       fresh.release(true);
