@@ -11,6 +11,7 @@ import { HistoryRollup } from '../maintenance/history.js';
 import { QueueLimitsCache } from '../maintenance/queue-settings.js';
 import { Rescuer } from '../maintenance/rescue.js';
 import { StatsWatch } from '../maintenance/stats.js';
+import { VacuumWatch } from '../maintenance/vacuum.js';
 import { QUEUES_CHANGED } from '../queues.js';
 import type { TaskRegistry } from '../registry.js';
 import { SCHEDULES_CHANGED } from '../scheduler/schedules.js';
@@ -109,6 +110,7 @@ export class Processor {
   #idleWaiters: Array<() => void> = [];
   readonly #limits: QueueLimitsCache;
   readonly #stats: StatsWatch;
+  readonly #vacuum: VacuumWatch;
   readonly #producer: Producer;
   readonly #executor: Executor;
   readonly #completer: Completer;
@@ -136,6 +138,7 @@ export class Processor {
     const report = (context: string) => (err: Error) => this.#reportError(err, context);
     this.#limits = new QueueLimitsCache(pool, names, report('refreshing queue settings'));
     this.#stats = new StatsWatch({ pool, names, onAnalysed: () => logger.debug('analysed the task table (statistics were stale)'), onError: report('refreshing table statistics') });
+    this.#vacuum = new VacuumWatch({ pool, names, onVacuumed: (dead) => logger.debug({ dead }, 'vacuumed the task table (dead rows piled up)'), onError: report('vacuuming the task table') });
     this.#producer = new Producer({
       concurrency: settings.concurrency,
       prefetch: settings.prefetch,
@@ -298,7 +301,7 @@ export class Processor {
     // Claimed tasks that never started go straight back, attempt and all.
     for (const attempt of this.#producer.drain()) this.#handBack(attempt);
     await within(
-      Promise.all([this.#producer.settled(), this.#listener?.stop(), this.#rescuer?.stop(), this.#history?.stop(), this.#cron?.stop(), this.#limits.stop(), this.#stats.stop()]),
+      Promise.all([this.#producer.settled(), this.#listener?.stop(), this.#rescuer?.stop(), this.#history?.stop(), this.#cron?.stop(), this.#limits.stop(), this.#stats.stop(), this.#vacuum.stop()]),
       giveUpAt,
     );
     let graceTimer: NodeJS.Timeout | undefined;
@@ -440,6 +443,7 @@ export class Processor {
     const took = performance.now() - startedAt;
     this.#slowClaims = took > SLOW_CLAIM_MS && took > SLOW_CLAIM_MS_PER_TASK * tasks.length ? this.#slowClaims + 1 : 0;
     if (this.#slowClaims >= SLOW_CLAIMS_IN_A_ROW) void this.#stats.check();
+    if (tasks.length > 0) this.#vacuum.claimed(tasks.length);
     return tasks;
   }
 

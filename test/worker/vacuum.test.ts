@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Courier, createCourier } from '../../src/index.js';
+import { VACUUM_CHECK_CLAIMS, VACUUM_DEAD_ROWS, vacuumIfBloated } from '../../src/maintenance/vacuum.js';
+import { databaseUrl, freshSchema, testPool, waitFor } from '../helpers/db.js';
+
+// A database of this file's own: what a vacuum may remove depends on the oldest
+// transaction of any session of the same database, and other test files run beside.
+const database = `vacuum_${randomBytes(4).toString('hex')}`;
+const url = new URL(databaseUrl());
+url.pathname = `/${database}`;
+const admin = testPool();
+beforeAll(async () => {
+  await admin.query(`CREATE DATABASE ${database}`);
+});
+afterAll(async () => {
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await admin.end();
+});
+
+const open: Courier[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.close({ grace: 0 })));
+});
+
+/** A migrated courier whose task table autovacuum leaves alone, so every vacuum seen here is the worker's. */
+async function make({ autovacuum = false } = {}): Promise<Courier> {
+  const c = createCourier({ connectionString: url.toString(), schema: freshSchema() });
+  open.push(c);
+  await c.migrate();
+  if (!autovacuum) await c.pool.query(`ALTER TABLE ${c.names.tasks} SET (autovacuum_enabled = false)`);
+  return c;
+}
+
+async function tableStats(c: Courier): Promise<{ dead: number; vacuums: number }> {
+  const { rows } = await c.pool.query(`SELECT n_dead_tup AS dead, vacuum_count AS vacuums FROM pg_stat_user_tables WHERE relid = '${c.names.tasks}'::regclass`);
+  return { dead: Number(rows[0].dead), vacuums: Number(rows[0].vacuums) };
+}
+
+/**
+ * Leaves `n` dead rows in the task table, each with a dead entry in the claim index
+ * (queued rows, then deleted), and waits until the statistics count them: a backend
+ * reports its counts at most once a second, so the same connection polls.
+ */
+async function deadQueuedRows(c: Courier, n: number): Promise<void> {
+  const client = await c.pool.connect();
+  try {
+    await client.query(`INSERT INTO ${c.names.tasks} (name, payload) SELECT 'gone', '{}' FROM generate_series(1, $1)`, [n]);
+    await client.query(`DELETE FROM ${c.names.tasks} WHERE name = 'gone'`);
+    await waitFor(async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      const { rows } = await client.query(`SELECT n_dead_tup AS dead FROM pg_stat_user_tables WHERE relid = '${c.names.tasks}'::regclass`);
+      return Number(rows[0].dead) >= n;
+    }, 15_000, `${n} dead rows in the statistics`);
+  } finally {
+    client.release();
+  }
+}
+
+/** Index pages an empty claim reads: the walk over the claim index's dead entries. */
+async function claimWalkPages(c: Courier): Promise<number> {
+  const client = await c.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL enable_seqscan = off');
+    await client.query('SET LOCAL enable_sort = off');
+    const { rows } = await client.query(
+      `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT id FROM ${c.names.tasks}
+        WHERE status = 'queued' AND run_at <= now() AND group_key IS NULL AND sequence_key IS NULL
+        ORDER BY priority, run_at, id LIMIT 10 FOR UPDATE SKIP LOCKED`,
+    );
+    return rows[0]['QUERY PLAN'][0].Plan['Shared Hit Blocks'] + rows[0]['QUERY PLAN'][0].Plan['Shared Read Blocks'];
+  } finally {
+    await client.query('ROLLBACK');
+    client.release();
+  }
+}
+
+describe('the task table’s upkeep', () => {
+  it('the migration gives the task table its own autovacuum settings and never truncates it', async () => {
+    const c = await make({ autovacuum: true });
+    const { rows } = await c.pool.query(`SELECT reloptions FROM pg_class WHERE oid = '${c.names.tasks}'::regclass`);
+    expect(rows[0].reloptions).toEqual(
+      expect.arrayContaining(['autovacuum_vacuum_threshold=10000', 'autovacuum_vacuum_scale_factor=0.02', 'vacuum_truncate=false']),
+    );
+  });
+
+  it('vacuumIfBloated vacuums past the threshold, and the claim no longer walks the dead entries', async () => {
+    const c = await make();
+    await deadQueuedRows(c, 20_000);
+    const walkBefore = await claimWalkPages(c);
+    expect(walkBefore).toBeGreaterThan(40);
+    const before = await tableStats(c);
+
+    const below = await vacuumIfBloated(c.pool, c.names, 0, 50_000);
+    expect(below).toMatchObject({ vacuumed: false, permitted: true });
+    // Past the threshold, but not past it beyond what the last vacuum left.
+    expect(await vacuumIfBloated(c.pool, c.names, 15_000, 10_000)).toMatchObject({ vacuumed: false });
+    expect((await tableStats(c)).vacuums).toBe(before.vacuums);
+
+    const done = await vacuumIfBloated(c.pool, c.names, 0, 10_000);
+    expect(done).toMatchObject({ vacuumed: true, permitted: true, left: 0 });
+    expect(done.dead).toBeGreaterThanOrEqual(20_000);
+    expect((await tableStats(c)).vacuums).toBe(before.vacuums + 1);
+    expect(await claimWalkPages(c)).toBeLessThan(5);
+  });
+
+  it('a role that does not own the table does not vacuum it, and says so', async () => {
+    const c = await make();
+    await deadQueuedRows(c, 2_000);
+    const tag = randomBytes(4).toString('hex');
+    const role = `vacuum_${tag}`;
+    const asRole = new URL(url);
+    asRole.username = role;
+    asRole.password = `pw-${tag}`;
+    const pool = new pg.Pool({ connectionString: asRole.toString(), max: 1 });
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'pw-${tag}'`);
+      await c.pool.query(`GRANT USAGE ON SCHEMA ${c.names.schema} TO ${role}`);
+      const before = await tableStats(c);
+      expect(await vacuumIfBloated(pool, c.names, 0, 1)).toMatchObject({ vacuumed: false, permitted: false });
+      expect((await tableStats(c)).vacuums).toBe(before.vacuums);
+    } finally {
+      await pool.end();
+      await c.pool.query(`DROP OWNED BY ${role}`);
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+    }
+  });
+
+  it(`a busy worker vacuums the table once ${VACUUM_DEAD_ROWS.toLocaleString('en-US')} dead rows have piled up, after ${VACUUM_CHECK_CLAIMS.toLocaleString('en-US')} claims`, async () => {
+    const c = await make();
+    await deadQueuedRows(c, VACUUM_DEAD_ROWS);
+    expect(await claimWalkPages(c)).toBeGreaterThan(200);
+    const before = await tableStats(c);
+    let ran = 0;
+    c.registerTask('noop', () => void ran++);
+    await c.start({ concurrency: 10 });
+    // Fewer claims than a check needs: the worker does not look.
+    await c.enqueueMany(Array.from({ length: VACUUM_CHECK_CLAIMS / 2 }, () => ({ name: 'noop', payload: {} })));
+    await waitFor(() => ran === VACUUM_CHECK_CLAIMS / 2, 30_000, 'the first half');
+    expect((await tableStats(c)).vacuums).toBe(before.vacuums);
+    await c.enqueueMany(Array.from({ length: VACUUM_CHECK_CLAIMS / 2 }, () => ({ name: 'noop', payload: {} })));
+    await waitFor(() => ran === VACUUM_CHECK_CLAIMS, 30_000, 'the second half');
+    await waitFor(async () => (await tableStats(c)).vacuums === before.vacuums + 1, 15_000, 'the worker’s vacuum');
+    // What is left are entries of the last claims, dead only after the vacuum began.
+    expect(await claimWalkPages(c)).toBeLessThan(20);
+  });
+});
