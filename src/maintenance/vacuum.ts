@@ -32,7 +32,9 @@ export interface VacuumCheck {
  * `floor` have piled up and this role may vacuum it. `SKIP_LOCKED` leaves it alone
  * while another vacuum (autovacuum, another worker) runs; index cleanup is forced, as
  * the claim index is what this is for; the table's end is not truncated, which would
- * lock out claims and inserts while it does.
+ * lock out claims and inserts while it does; and it runs in one process, as
+ * autovacuum does (a manual VACUUM otherwise starts parallel workers for the indexes,
+ * which took every core of a two-core machine and stalled the claims for its length).
  */
 export async function vacuumIfBloated(pool: pg.Pool, names: SqlNames, floor = 0, deadRows = VACUUM_DEAD_ROWS): Promise<VacuumCheck> {
   const read = async () => {
@@ -46,7 +48,7 @@ export async function vacuumIfBloated(pool: pg.Pool, names: SqlNames, floor = 0,
   };
   const { dead, permitted } = await read();
   if (!permitted || dead - floor < deadRows) return { dead, vacuumed: false, permitted, left: floor };
-  await pool.query(`VACUUM (INDEX_CLEANUP ON, TRUNCATE OFF, SKIP_LOCKED) ${names.tasks}`);
+  await pool.query(`VACUUM (INDEX_CLEANUP ON, TRUNCATE OFF, SKIP_LOCKED, PARALLEL 0) ${names.tasks}`);
   return { dead, vacuumed: true, permitted, left: (await read()).dead };
 }
 
