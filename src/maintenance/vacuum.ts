@@ -14,6 +14,11 @@ export const VACUUM_DEAD_ROWS = 100_000;
 export const VACUUM_CHECK_CLAIMS = 10_000;
 /** At most one look per this many ms per worker. */
 const CHECK_EVERY_MS = 1000;
+/**
+ * Ms without a look after one failed: a vacuum that a role's `statement_timeout`
+ * cancels would otherwise be retried, and reported, every second of a busy drain.
+ */
+export const VACUUM_RETRY_AFTER_ERROR_MS = 10 * 60_000;
 
 /** What {@link vacuumIfBloated} found, and did. */
 export interface VacuumCheck {
@@ -65,12 +70,13 @@ export interface VacuumWatchOptions {
  * {@link VACUUM_CHECK_CLAIMS} of them, looks at the table's dead rows and vacuums
  * when {@link vacuumIfBloated} says so. An idle worker never looks, so it costs an
  * idle worker nothing; a role that may not vacuum the table stops looking after the
- * first time. Never throws.
+ * first time; after an error it waits {@link VACUUM_RETRY_AFTER_ERROR_MS}. Never throws.
  */
 export class VacuumWatch {
   readonly #opts: VacuumWatchOptions;
   #claimed = 0;
-  #lastCheck = 0;
+  /** No look before this time (ms since the epoch). */
+  #notBefore = 0;
   #floor = 0;
   #permitted = true;
   #running: Promise<void> | undefined;
@@ -82,16 +88,19 @@ export class VacuumWatch {
   /** Counts `n` claimed tasks; checks the table when enough have been claimed since the last check. */
   claimed(n: number): void {
     this.#claimed += n;
-    if (!this.#permitted || this.#running || this.#claimed < VACUUM_CHECK_CLAIMS || Date.now() - this.#lastCheck < CHECK_EVERY_MS) return;
+    if (!this.#permitted || this.#running || this.#claimed < VACUUM_CHECK_CLAIMS || Date.now() < this.#notBefore) return;
     this.#claimed = 0;
-    this.#lastCheck = Date.now();
+    this.#notBefore = Date.now() + CHECK_EVERY_MS;
     this.#running = vacuumIfBloated(this.#opts.pool, this.#opts.names, this.#floor)
       .then((check) => {
         this.#permitted = check.permitted;
         this.#floor = check.vacuumed ? check.left : Math.min(this.#floor, check.dead);
         if (check.vacuumed) this.#opts.onVacuumed(check.dead);
       })
-      .catch((err: Error) => this.#opts.onError(err))
+      .catch((err: Error) => {
+        this.#notBefore = Date.now() + VACUUM_RETRY_AFTER_ERROR_MS;
+        this.#opts.onError(err);
+      })
       .finally(() => {
         this.#running = undefined;
       });

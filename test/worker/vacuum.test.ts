@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Courier, createCourier } from '../../src/index.js';
-import { VACUUM_CHECK_CLAIMS, VACUUM_DEAD_ROWS, vacuumIfBloated } from '../../src/maintenance/vacuum.js';
+import { VACUUM_CHECK_CLAIMS, VACUUM_DEAD_ROWS, VacuumWatch, vacuumIfBloated } from '../../src/maintenance/vacuum.js';
 import { databaseUrl, freshSchema, testPool, waitFor } from '../helpers/db.js';
 
 // A database of this file's own: what a vacuum may remove depends on the oldest
@@ -148,5 +148,26 @@ describe('the task table’s upkeep', () => {
     // The dead rows from before are gone; entries of the last claims may stay, if a
     // statement of the worker's that began before they were claimed still ran.
     expect(await claimWalkPages(c), 'index pages an empty claim walks after').toBeLessThan(walkBefore / 4);
+  });
+
+  it('after a failed vacuum the watch waits before it tries again, instead of failing every second of a drain', async () => {
+    const c = await make();
+    await deadQueuedRows(c, VACUUM_DEAD_ROWS);
+    // A real failure: a role whose statement_timeout is shorter than the vacuum of 100,000 dead rows.
+    const timingOut = new pg.Pool({ connectionString: url.toString(), max: 1, options: '-c statement_timeout=5' });
+    const errors: Error[] = [];
+    const watch = new VacuumWatch({ pool: timingOut, names: c.names, onVacuumed: () => {}, onError: (err) => errors.push(err) });
+    try {
+      watch.claimed(VACUUM_CHECK_CLAIMS);
+      await watch.stop();
+      expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/statement timeout/)]);
+      // Past the one-second spacing of looks, with enough claims again: still no second try.
+      await new Promise((r) => setTimeout(r, 1100));
+      watch.claimed(VACUUM_CHECK_CLAIMS);
+      await watch.stop();
+      expect(errors).toHaveLength(1);
+    } finally {
+      await timingOut.end();
+    }
   });
 });
