@@ -101,9 +101,13 @@ describe('the task table’s upkeep', () => {
 
     const done = await vacuumIfBloated(c.pool, c.names, 0, 10_000);
     expect(done).toMatchObject({ vacuumed: true, permitted: true });
-    expect(done.left).toBeLessThan(1000);
     expect(done.dead).toBeGreaterThanOrEqual(20_000);
-    expect((await tableStats(c)).vacuums).toBe(before.vacuums + 1);
+    // Before Postgres 15 a vacuum's counts reach the statistics a moment later, so `left` may still be the old count.
+    expect(done.left).toBeLessThanOrEqual(done.dead);
+    await waitFor(async () => {
+      const after = await tableStats(c);
+      return after.vacuums === before.vacuums + 1 && after.dead < 1000;
+    }, 5000, 'one vacuum, and the dead rows gone from the statistics');
     expect(await claimWalkPages(c)).toBeLessThan(5);
   });
 
