@@ -5,7 +5,7 @@
 // suite's rules (docs/reliability.md).
 import pg from 'pg';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createPool } from '../../src/db/connections.js';
 import { type Courier, createCourier } from '../../src/index.js';
 import { autoFailoverMissing, type DataNode, type Formation, startFormation } from '../helpers/autofailover.js';
@@ -77,6 +77,8 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
   });
 
   it('two planned failovers and a killed primary: every committed enqueue succeeds once, workers resume without a restart', async () => {
+    // What pg_auto_failover's monitor and keepers did, to tell a failure of the formation from one of pgcourier.
+    onTestFailed(() => console.log(`pg_autoctl logs, last 1,500 lines:\n${formation.logTail(1500)}`));
     fleet = new Fleet({ engineUrl: formation.url, auditUrl: formation.url, schema: scenario.schema, args: ['--concurrency', '10', '--poll-interval', String(POLL), '--lease', '10'] });
     await fleet.start(3);
     const producer: Courier = createCourier({ connectionString: formation.url, schema: scenario.schema, poolSize: 2 });

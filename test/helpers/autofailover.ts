@@ -53,6 +53,8 @@ export interface Formation {
   kill(node: DataNode): Promise<void>;
   /** Direct URL of one node's database. */
   urlOf(node: DataNode): string;
+  /** The last lines the monitor's and the keepers' logs wrote (at most 4,000), to explain a failed scenario. */
+  logTail(lines: number): string;
   destroy(): Promise<void>;
 }
 
@@ -147,6 +149,7 @@ export async function startFormation(options: { database?: string; log?: (line: 
       process.kill(pid, 'SIGKILL');
     },
     urlOf,
+    logTail: (lines) => logs.slice(-lines).join('\n'),
     async destroy() {
       for (const child of children) {
         if (child.pid && child.exitCode === null && child.signalCode === null) {
