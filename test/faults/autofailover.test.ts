@@ -106,6 +106,14 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
       const from = (await formation.primary()) as DataNode;
       const to = formation.nodes.find((n) => n !== from) as DataNode;
       await until(async () => (await succeeded()) > 300 * (failovers.length + 1), 120_000, 'work before the failover');
+      // Each failover starts from a synchronous formation: a primary whose standby is
+      // unhealthy runs as wait_primary with synchronous replication off, and commits it
+      // acknowledges then may not reach the node that is promoted next.
+      await until(async () => {
+        const settled = (await formation.state()).every((s) => s.reported === s.assigned && ['primary', 'secondary'].includes(s.reported));
+        const { rows } = await pool.query<{ names: string }>(`SELECT current_setting('synchronous_standby_names') AS names`);
+        return settled && rows[0]?.names !== '';
+      }, 120_000, 'a synchronous formation before the failover');
       const startedAt = new Date();
       const promotion = watchPromotion(formation, to, scenario.schema);
       if (kind === 'perform failover') await formation.failover();
