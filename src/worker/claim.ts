@@ -48,7 +48,9 @@ export interface ClaimArgs {
   token: string;
 }
 
-const COLUMNS = `id, name, queue, payload, attempts AS attempt, retries_left AS "retriesLeft", retry_delay AS "retryDelay", timeout, backoff, max_delay AS "maxDelay"`;
+/** A claimed row's columns after its attempt number, as {@link ClaimedTask} names them. */
+const AFTER_ATTEMPT = `retries_left AS "retriesLeft", retry_delay AS "retryDelay", timeout, backoff, max_delay AS "maxDelay"`;
+const COLUMNS = `id, name, queue, payload, attempts AS attempt, ${AFTER_ATTEMPT}`;
 
 /**
  * Claims up to `limit` runnable tasks of one queue whose running tasks are capped
@@ -128,7 +130,7 @@ export async function claimTaskById(
 export async function claimTasks(db: PgQueryable, names: SqlNames, args: ClaimArgs): Promise<ClaimedTask[]> {
   const { rows } = await runPrepared<ClaimedTask>(
     db,
-    `SELECT id, name, queue, payload, attempt, retries_left AS "retriesLeft", retry_delay AS "retryDelay", timeout, backoff, max_delay AS "maxDelay"
+    `SELECT id, name, queue, payload, attempt, ${AFTER_ATTEMPT}
        FROM ${names.schema}.claim_tasks($1, $2::text[], $3::text[], $4, $5, $6::text[], $7::uuid)`,
     [args.workerId, args.names, args.queues, args.limit, args.lease, args.exclude, args.token],
   ).catch((err: unknown) => {
