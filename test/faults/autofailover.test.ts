@@ -56,6 +56,28 @@ async function watchPromotion(formation: Formation, node: DataNode, schema: stri
   }
 }
 
+/**
+ * Where acknowledged enqueues went missing, for the failure message (CI shows only
+ * the end of the output): the lost ones as runs of acknowledgement times, the
+ * failovers on the same clock, and the formation's state changes.
+ */
+function explainLost(committed: string[], ackedAt: number[], present: Set<string>, failovers: Array<Record<string, string | number>>, formation: Formation): string {
+  const runs: Array<{ fromMs: number; toMs: number; lost: number; firstId: string; lastId: string }> = [];
+  committed.forEach((id, i) => {
+    if (present.has(id)) return;
+    const at = ackedAt[i] as number;
+    const last = runs.at(-1);
+    if (last && at - last.toMs < 1000) Object.assign(last, { toMs: at, lost: last.lost + 1, lastId: id });
+    else runs.push({ fromMs: at, toMs: at, lost: 1, firstId: id, lastId: id });
+  });
+  const transitions = formation
+    .logTail(4000)
+    .split('\n')
+    .filter((l) => /New state for|Transition complete|demote|synchronous_standby_names|read_only/i.test(l))
+    .slice(-50);
+  return [`lost acknowledged enqueues, by acknowledgement time: ${JSON.stringify(runs.slice(0, 10))}`, `failovers: ${JSON.stringify(failovers)}`, 'pg_autoctl state changes:', ...transitions].join('\n');
+}
+
 describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
   let formation: Formation;
   let pool: pg.Pool;
@@ -84,12 +106,16 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
     const producer: Courier = createCourier({ connectionString: formation.url, schema: scenario.schema, poolSize: 2 });
     producer.registerTask('audited', () => {});
     const committed: string[] = [];
+    // When each enqueue was acknowledged (ms since the test began): a lost one is placed against the failovers.
+    const ackedAt: number[] = [];
+    const began = Date.now();
     let enqueueErrors = 0;
     let producing = true;
     const producing$ = (async () => {
       while (producing) {
         try {
           committed.push(await producer.enqueueTask('audited', { ms: 5 }));
+          ackedAt.push(Date.now() - began);
         } catch {
           enqueueErrors++; // not seen to commit: not counted, and the audit covers it either way
         }
@@ -122,6 +148,7 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
       const first = await until(() => firstRunAfter(promotedAt), 120_000, `a task run on ${to.name} after the ${kind}`, 50);
       failovers.push({
         kind,
+        startedAtMs: startedAt.getTime() - began,
         from: from.name,
         to: to.name,
         promotedAfterMs: promotedAt.getTime() - startedAt.getTime(),
@@ -174,7 +201,7 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
     const { rows: present } = await pool.query<{ id: string }>(`SELECT id::text FROM "${scenario.schema}".tasks WHERE id = ANY($1::bigint[]) AND status = 'succeeded'`, [committed]);
     const audit = await auditFates(pool, scenario.schema, { rerun: 'explained', pollInterval: POLL });
     report('pg_auto_failover', { workers: 3, committedEnqueues: committed.length, enqueueErrors, failovers, replicaLagMs, ...audit });
-    expect(present.length).toBe(committed.length);
+    expect(present.length, explainLost(committed, ackedAt, new Set(present.map((r) => r.id)), failovers, formation)).toBe(committed.length);
     expect(audit.violations).toEqual([]);
     expect(audit.dupes).toBe(0);
     expect(failovers).toHaveLength(3);

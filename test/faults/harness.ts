@@ -357,8 +357,12 @@ export function report(scenario: string, data: Record<string, unknown>): void {
   if (process.env.PGCOURIER_FAULTS_REPORT) appendFileSync(process.env.PGCOURIER_FAULTS_REPORT, `${line}\n`);
 }
 
-/** Polls `check` every `everyMs` until truthy or `timeoutMs` passes, then throws naming `what`. */
-export async function until<T>(check: () => Promise<T> | T, timeoutMs: number, what: string, everyMs = 200): Promise<NonNullable<T>> {
+/**
+ * Polls `check` every `everyMs` until truthy or `timeoutMs` passes, then throws naming
+ * `what`, followed by what `explain` says of the state it gave up in (CI shows only
+ * the end of a run's output, where the error message is printed).
+ */
+export async function until<T>(check: () => Promise<T> | T, timeoutMs: number, what: string, everyMs = 200, explain?: () => Promise<string>): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let value: T | undefined;
@@ -368,7 +372,41 @@ export async function until<T>(check: () => Promise<T> | T, timeoutMs: number, w
       value = undefined; // e.g. the database is restarting
     }
     if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const why = explain ? await explain().catch((err: Error) => `(explaining failed: ${err.message})`) : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why ? `\n${why}` : ''}`);
+    }
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * What a scenario that stopped making progress looks like, compactly: tasks per
+ * status, a few unfinished tasks, the server's busy or waiting backends and the end
+ * of each live worker's log.
+ */
+export async function explainStuck(pool: pg.Pool, schema: string, fleet?: Fleet): Promise<string> {
+  const s = `"${schema}"`;
+  const counts = await statusCounts(pool, schema);
+  const { rows: unfinished } = await pool.query(
+    `SELECT id, status, attempts, max_retries, deferrals, locked_by,
+            round(extract(epoch FROM locked_until - now())::numeric, 1) AS lease_left_s,
+            round(extract(epoch FROM run_at - now())::numeric, 1) AS run_in_s, left(last_error, 120) AS last_error
+       FROM ${s}.tasks WHERE status <> 'succeeded' ORDER BY status, run_at LIMIT 8`,
+  );
+  const { rows: backends } = await pool.query(
+    `SELECT pid, state, wait_event_type AS wtype, wait_event AS wait, round(extract(epoch FROM now() - query_start)::numeric, 1) AS for_s, left(query, 100) AS query
+       FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND (state <> 'idle' OR wait_event_type = 'Lock')
+      ORDER BY query_start LIMIT 12`,
+  );
+  const workers = (fleet?.live ?? []).map((w) => {
+    const alive = w.child.exitCode === null && w.child.signalCode === null;
+    return `worker ${w.child.pid} ${alive ? 'alive' : `exited ${w.child.exitCode ?? w.child.signalCode}`}:\n${w.log().slice(-800)}`;
+  });
+  return [
+    `status counts: ${JSON.stringify(counts)}`,
+    `unfinished: ${unfinished.map((r) => JSON.stringify(r)).join('\n  ')}`,
+    `backends: ${backends.map((r) => JSON.stringify(r)).join('\n  ')}`,
+    ...workers,
+  ].join('\n');
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditFates, enqueueBulk, type FaultServer, Fleet, newScenario, report, startFaultServer, statusCounts, until, watchLeases } from './harness.js';
+import { auditFates, enqueueBulk, explainStuck, type FaultServer, Fleet, newScenario, report, startFaultServer, statusCounts, until, watchLeases } from './harness.js';
 
 const TASKS = Number(process.env.FAULTS_KILL_TASKS ?? 50_000);
 const PROCESSES = 4;
@@ -57,6 +57,7 @@ describe('SIGKILL', () => {
       240_000,
       'every task to succeed',
       1000,
+      () => explainStuck(server.pool, sc.schema, fleet),
     );
     const lease = await leases.stop();
     const codes = await fleet.stop();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditFates, enqueueBulk, type FaultServer, Fleet, listeners, newScenario, report, startFaultServer, statusCounts, until } from './harness.js';
+import { auditFates, enqueueBulk, explainStuck, type FaultServer, Fleet, listeners, newScenario, report, startFaultServer, statusCounts, until } from './harness.js';
 import { FaultProxy } from './proxy.js';
 
 const WORKERS = 3;
@@ -87,7 +87,7 @@ describe('network faults between workers and Postgres', () => {
     for (const l of after) expect(l.backendStart.getTime()).toBeGreaterThanOrEqual(cutAt.getTime() - 1000);
 
     // The backlog drains; then a NOTIFY alone must wake a worker (the poll is 60 s away).
-    await until(async () => !(await statusCounts(server.pool, sc.schema)).queued, 120_000, 'the backlog to drain', 500);
+    await until(async () => !(await statusCounts(server.pool, sc.schema)).queued, 120_000, 'the backlog to drain', 500, () => explainStuck(server.pool, sc.schema, fleet));
     const wakeups: number[] = [];
     for (let i = 0; i < 3; i++) {
       const t0 = Date.now();
@@ -99,7 +99,7 @@ describe('network faults between workers and Postgres', () => {
 
     // Claims whose reply was lost in the cut leave tasks running under a lease nobody
     // renews: rescue returns them once that lease (30 s) runs out.
-    await until(async () => (await statusCounts(server.pool, sc.schema)).succeeded === produced, 150_000, 'every task to succeed', 1000);
+    await until(async () => (await statusCounts(server.pool, sc.schema)).succeeded === produced, 150_000, 'every task to succeed', 1000, () => explainStuck(server.pool, sc.schema, fleet));
     const audit = await auditFates(server.pool, sc.schema, { rerun: 'none', pollInterval: POLL });
     const ranAfterResume = await server.pool.query<{ pid: number }>(`SELECT DISTINCT pid FROM "${sc.schema}".audit WHERE at > $1`, [resumedAt]);
     const alive = fleet.allAlive();

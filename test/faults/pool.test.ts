@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Courier, createCourier } from '../../src/index.js';
 import { freshSchema } from '../helpers/db.js';
-import { type FaultServer, report, startFaultServer, statusCounts, until } from './harness.js';
+import { explainStuck, type FaultServer, report, startFaultServer, statusCounts, until } from './harness.js';
 
 const POOL = 5;
 const CONCURRENCY = 50;
@@ -57,7 +57,7 @@ describe('pool exhaustion', () => {
       await c.enqueueMany(Array.from({ length: PARENTS }, () => ({ name: 'parent', payload: {} })));
       // A short lease: renewals starved by the queue for connections would show as rescues.
       await c.start({ concurrency: CONCURRENCY, lease: 3, pollInterval: 0.5 });
-      await until(async () => (await statusCounts(server.pool, c.schema)).succeeded === PARENTS * 2, 240_000, 'parents and children to succeed', 250);
+      await until(async () => (await statusCounts(server.pool, c.schema)).succeeded === PARENTS * 2, 240_000, 'parents and children to succeed', 250, () => explainStuck(server.pool, c.schema));
     } finally {
       clearInterval(sampler);
     }

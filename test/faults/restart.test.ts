@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditFates, enqueueBulk, type FaultServer, Fleet, listeners, newScenario, report, startFaultServer, statusCounts, until } from './harness.js';
+import { auditFates, enqueueBulk, explainStuck, type FaultServer, Fleet, listeners, newScenario, report, startFaultServer, statusCounts, until } from './harness.js';
 
 const TASKS = Number(process.env.FAULTS_RESTART_TASKS ?? 20_000);
 const WORKERS = 4;
@@ -59,7 +59,7 @@ describe('Postgres restart', () => {
     await until(async () => (await listeners(server.pool, sc.schema)).length === WORKERS, 60_000, 'every worker to LISTEN again').catch((err: Error) => {
       throw new Error([err.message, ...f.crashed()].join('\n---\n'));
     });
-    await until(async () => (await statusCounts(server.pool, sc.schema)).succeeded === TASKS, 300_000, 'every task to succeed', 1000);
+    await until(async () => (await statusCounts(server.pool, sc.schema)).succeeded === TASKS, 300_000, 'every task to succeed', 1000, () => explainStuck(server.pool, sc.schema, f));
     const audit = await auditFates(server.pool, sc.schema, { rerun: 'explained', pollInterval: POLL });
     const ranAfter = await server.pool.query<{ pid: number }>(`SELECT DISTINCT pid FROM "${sc.schema}".audit WHERE at > $1`, [lastRestart]);
     const alive = f.allAlive();

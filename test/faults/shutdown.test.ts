@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditFates, enqueueBulk, type FaultServer, Fleet, newScenario, report, startFaultServer, statusCounts, until } from './harness.js';
+import { auditFates, enqueueBulk, explainStuck, type FaultServer, Fleet, newScenario, report, startFaultServer, statusCounts, until } from './harness.js';
 import { FaultProxy } from './proxy.js';
 
 const LEASE = 4;
@@ -50,7 +50,7 @@ describe('shutdown while Postgres is unreachable', () => {
     const second = new Fleet({ engineUrl: server.url, auditUrl: server.url, schema: sc.schema, args: ['--concurrency', '10', '--lease', String(LEASE), '--poll-interval', String(POLL)] });
     fleets.push(second);
     await second.spawn();
-    await until(async () => (await statusCounts(server.pool, sc.schema)).succeeded === 300, 120_000, 'every task to succeed', 500);
+    await until(async () => (await statusCounts(server.pool, sc.schema)).succeeded === 300, 120_000, 'every task to succeed', 500, () => explainStuck(server.pool, sc.schema));
     await second.stop();
     // The first worker stopped talking to Postgres: for the audit it died like a killed one.
     const audit = await auditFates(server.pool, sc.schema, { rerun: 'killed', killedPids: new Set([w.child.pid as number]), pollInterval: POLL });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnWorker, type WorkerProcess } from '../helpers/workers.js';
-import { type FaultServer, newScenario, startFaultServer, until } from './harness.js';
+import { explainStuck, type FaultServer, newScenario, startFaultServer, until } from './harness.js';
 
 const GROUPS = 200;
 const FAN = 5;
@@ -55,7 +55,7 @@ describe('SIGKILL mid-workflow', () => {
       live.push(await spawn());
     }
     const total = GROUPS * (FAN + 3);
-    await until(async () => (await server.pool.query(`SELECT count(*)::int AS n FROM "${sc.schema}".tasks WHERE status = 'succeeded'`)).rows[0].n === total, 240_000, 'every task to succeed', 500);
+    await until(async () => (await server.pool.query(`SELECT count(*)::int AS n FROM "${sc.schema}".tasks WHERE status = 'succeeded'`)).rows[0].n === total, 240_000, 'every task to succeed', 500, () => explainStuck(server.pool, sc.schema));
 
     const { rows: left } = await server.pool.query(`SELECT status, count(*)::int AS n FROM "${sc.schema}".tasks GROUP BY status`);
     expect(left).toEqual([{ status: 'succeeded', n: total }]);
