@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { createPool } from '../../src/db/connections.js';
 import { type Courier, createCourier } from '../../src/index.js';
 import { autoFailoverMissing, type DataNode, type Formation, startFormation } from '../helpers/autofailover.js';
-import { auditFates, Fleet, newScenario, report, type Scenario, until } from './harness.js';
+import { auditFates, diskFree, Fleet, newScenario, report, type Scenario, until } from './harness.js';
 
 const missing = autoFailoverMissing();
 if (missing) {
@@ -136,7 +136,7 @@ function explainLost(lost: ReturnType<typeof lostRuns>, dbLost: ReturnType<typeo
   return [
     `acknowledged enqueues lost outside any window in which the database dropped acknowledged commits: ${JSON.stringify(lost.slice(0, 10))}`,
     `commits the database acknowledged and dropped (raw writer): ${JSON.stringify(dbLost.slice(0, 10))}`,
-    `failovers: ${JSON.stringify(failovers)}`,
+    `failovers: ${JSON.stringify(failovers)}; ${diskFree()}`,
     'pg_autoctl state changes:',
     ...transitions,
   ].join('\n');

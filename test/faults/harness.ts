@@ -3,7 +3,8 @@
 // from the database after a fault.
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import pg from 'pg';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../../src/embedded.js';
 import { type Courier, createCourier } from '../../src/index.js';
@@ -380,6 +381,12 @@ export async function until<T>(check: () => Promise<T> | T, timeoutMs: number, w
   }
 }
 
+/** Free space where the embedded servers keep their data (a full disk stops Postgres). */
+export function diskFree(): string {
+  const fs = statfsSync(tmpdir());
+  return `free in ${tmpdir()}: ${Math.round((fs.bavail * fs.bsize) / 2 ** 20)} MiB`;
+}
+
 /**
  * What a scenario that stopped making progress looks like, compactly: tasks per
  * status, a few unfinished tasks, the server's busy or waiting backends and the end
@@ -404,7 +411,7 @@ export async function explainStuck(pool: pg.Pool, schema: string, fleet?: Fleet)
     return `worker ${w.child.pid} ${alive ? 'alive' : `exited ${w.child.exitCode ?? w.child.signalCode}`}:\n${w.log().slice(-800)}`;
   });
   return [
-    `status counts: ${JSON.stringify(counts)}`,
+    `status counts: ${JSON.stringify(counts)}; ${diskFree()}`,
     `unfinished: ${unfinished.map((r) => JSON.stringify(r)).join('\n  ')}`,
     `backends: ${backends.map((r) => JSON.stringify(r)).join('\n  ')}`,
     ...workers,
