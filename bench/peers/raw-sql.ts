@@ -19,7 +19,7 @@ export const rawSql: Peer = {
   keepsHistory: true,
   keepsResults: true,
   reference: true,
-  workloads: ['enqueue_single', 'enqueue_bulk', 'drain_noop', 'drain_payload1k', 'drain_result1k', 'drain_io', 'drain_2proc', 'history', 'memory'],
+  workloads: ['enqueue_single', 'enqueue_bulk', 'drain_noop', 'drain_payload1k', 'drain_result1k', 'drain_io', 'drain_2proc', 'drain_2proc_backlog', 'history', 'memory'],
   async open(connectionString) {
     const pool = new pg.Pool({ connectionString, max: 10 });
     pool.on('error', () => {});

@@ -1,4 +1,4 @@
-import { drain2proc } from './drain-2proc.js';
+import { drain2proc, drain2procBacklog } from './drain-2proc.js';
 import { drainIo } from './drain-io.js';
 import { drainNoop, drainPayload1k, drainResult1k } from './drain-noop.js';
 import { enqueueBulk } from './enqueue-bulk.js';
@@ -20,6 +20,7 @@ export const WORKLOADS: Workload<any>[] = [
   drainResult1k,
   drainIo,
   drain2proc,
+  drain2procBacklog,
   latency,
   steady70,
   steady50,
@@ -38,7 +39,7 @@ export const DEFAULT_WORKLOADS = WORKLOADS.filter((w) => w !== memory && w !== w
  * stays a run of its own, `--only=memory`).
  */
 export const ALIASES: Record<string, string[]> = {
-  targets: ['drain_noop', 'drain_2proc', 'latency', 'steady50', 'idle', 'history', 'enqueue_single', 'drain_payload1k', 'drain_result1k'],
+  targets: ['drain_noop', 'drain_2proc', 'drain_2proc_backlog', 'latency', 'steady50', 'idle', 'history', 'enqueue_single', 'drain_payload1k', 'drain_result1k'],
   steady: ['steady70', 'steady50'],
   drains: ['drain_noop', 'drain_payload1k', 'drain_result1k'],
 };

@@ -10,6 +10,8 @@ export interface Sizes {
   drainIo: number;
   ioMs: number;
   drain2proc: number;
+  /** Jobs of drain_2proc_backlog. */
+  drain2procBacklog: number;
   /** Jobs drained at each step of workers_scaling. */
   workersScaling: number;
   latencySeconds: number;
@@ -30,6 +32,7 @@ export const FULL_SIZES: Sizes = {
   drainIo: 5_000,
   ioMs: 20,
   drain2proc: 20_000,
+  drain2procBacklog: 200_000,
   workersScaling: 20_000,
   latencySeconds: 10,
   latencyEveryMs: 20,
@@ -49,6 +52,7 @@ export const QUICK_SIZES: Sizes = {
   drainIo: 500,
   ioMs: 20,
   drain2proc: 1_000,
+  drain2procBacklog: 5_000,
   workersScaling: 1_000,
   latencySeconds: 1.5,
   latencyEveryMs: 20,
