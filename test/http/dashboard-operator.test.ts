@@ -62,7 +62,8 @@ describe.skipIf(!chromiumAvailable)('dashboard: the operator\'s path', () => {
         },
       }),
     );
-    await courier.start({ concurrency: 8, pollInterval: 0.2, lease: 5 });
+    // No built-in cleanup schedule: its hourly task would change the totals the page is checked against.
+    await courier.start({ concurrency: 8, pollInterval: 0.2, lease: 5, cleanup: false });
     server = await listen(api.node);
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });

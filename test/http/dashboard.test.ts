@@ -45,7 +45,8 @@ describe.skipIf(!chromiumAvailable)('dashboard in headless Chromium', () => {
     courier.registerTask('sync_crm', async () => {
       throw new Error('CRM API timeout after 30s (HTTP 504)');
     }, { queue: 'reports', maxRetries: 5, retryDelay: 600 });
-    await courier.start({ concurrency: 4, pollInterval: 0.2, lease: 5 });
+    // No built-in cleanup schedule: its hourly task would change the totals the page is checked against.
+    await courier.start({ concurrency: 4, pollInterval: 0.2, lease: 5, cleanup: false });
     server = await listen(api.node);
     // Playwright launches with a fresh temporary profile (its own --user-data-dir).
     browser = await launchChromium();

@@ -169,7 +169,7 @@ describe('dependsOn', () => {
       return p.ms;
     });
     c.registerTask('child', () => 'ok');
-    await c.start({ concurrency: 20, pollInterval: 0.2 });
+    await c.start({ concurrency: 20, pollInterval: 0.2, cleanup: false }); // the hourly cleanup task would be a 601st
     const children: string[] = [];
     const parents = await c.enqueueMany(Array.from({ length: 300 }, (_, i) => ({ name: 'quick', payload: { ms: i % 7 } })));
     // Enqueue each child a little later than its parent, so many land while it finishes.
