@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compiledTree } from './compile.js';
+import type { Tracker } from './tracker.js';
 import type { FromChild, ToChild } from './worker-process.js';
 
 const SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
@@ -83,4 +84,18 @@ export class WorkerChild {
   #send(message: ToChild): void {
     this.process.send(message);
   }
+}
+
+/**
+ * Stops worker children after a drain, merges what each ran into `tracker` and waits
+ * for them to exit; returns when the last job ended and what the tracker found wrong.
+ */
+export async function collectRuns(children: WorkerChild[], tracker: Tracker): Promise<{ lastEnd: number; error: string | undefined }> {
+  let lastEnd = Number.NaN;
+  for (const result of await Promise.all(children.map((c) => c.stop()))) {
+    tracker.merge(result.runs, result.started, result.firstStart);
+    if (!(lastEnd >= result.lastEnd)) lastEnd = result.lastEnd;
+  }
+  await Promise.all(children.map((c) => c.exited()));
+  return { lastEnd, error: tracker.verify() ?? undefined };
 }

@@ -1,4 +1,4 @@
-import { WorkerChild } from '../child.js';
+import { collectRuns, WorkerChild } from '../child.js';
 import { until } from '../stats.js';
 import { Tracker } from '../tracker.js';
 import { drainTimeout, inFreshDatabase, preload, settled } from './common.js';
@@ -28,12 +28,7 @@ function drainInTwoProcesses(name: string, description: string, size: (sizes: Si
           for (const c of children) c.go();
           await until(() => children.reduce((a, c) => a + c.finished, 0) >= n, drainTimeout(n), `${n} jobs to run in ${PROCESSES} processes`, 10);
           await settled(instance);
-          for (const result of await Promise.all(children.map((c) => c.stop()))) {
-            tracker.merge(result.runs, result.started, result.firstStart);
-            if (!(lastEnd >= result.lastEnd)) lastEnd = result.lastEnd;
-          }
-          await Promise.all(children.map((c) => c.exited()));
-          error = tracker.verify() ?? undefined;
+          ({ lastEnd, error } = await collectRuns(children, tracker));
         } catch (err) {
           error = (err as Error).message;
         } finally {

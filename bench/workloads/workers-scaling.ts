@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { WorkerChild } from '../child.js';
+import { collectRuns, WorkerChild } from '../child.js';
 import type { BenchServer } from '../postgres.js';
 import { sleep, until } from '../stats.js';
 import { Tracker } from '../tracker.js';
@@ -90,12 +90,7 @@ async function step(ctx: WorkloadContext, processes: number): Promise<Measuremen
       const after = await ctx.server.statements(url);
       for (const [id, s] of after) calls += s.calls - (before.get(id)?.calls ?? 0);
       if (cpuBefore !== undefined && cpuAfter !== undefined) cpu = cpuAfter - cpuBefore;
-      for (const result of await Promise.all(children.map((c) => c.stop()))) {
-        tracker.merge(result.runs, result.started, result.firstStart);
-        if (!(lastEnd >= result.lastEnd)) lastEnd = result.lastEnd;
-      }
-      await Promise.all(children.map((c) => c.exited()));
-      error = tracker.verify() ?? undefined;
+      ({ lastEnd, error } = await collectRuns(children, tracker));
     } catch (err) {
       error = (err as Error).message;
     } finally {
