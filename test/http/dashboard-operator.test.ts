@@ -6,7 +6,7 @@
 // Also: keyboard navigation, a 390 px wide screen, no request leaves the origin.
 // Set UPDATE_DASHBOARD_SCREENSHOT=1 to refresh docs/dashboard-tasks.png and
 // docs/dashboard-task.png.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -74,6 +74,7 @@ describe.skipIf(!chromiumAvailable)('dashboard: the operator\'s path', () => {
     await browser?.close();
     await server?.close();
     await courier?.close({ grace: 5 });
+    if (!process.env.UPDATE_DASHBOARD_SCREENSHOT) rmSync(shots, { recursive: true, force: true });
   });
 
   it('signs in and shows the overview', async () => {

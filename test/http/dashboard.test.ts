@@ -2,7 +2,7 @@
 // it must render counts from live data, follow them as tasks run, and its Retry
 // button must re-run a failed task to success. Set UPDATE_DASHBOARD_SCREENSHOT=1
 // to refresh docs/dashboard.png.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -136,8 +136,9 @@ describe.skipIf(!chromiumAvailable)('dashboard in headless Chromium', () => {
       await page.locator('#queues tr[data-queue="reports"] [data-testid="resume-queue"]').waitFor({ timeout: 30_000 });
     }
     if (process.env.UPDATE_DASHBOARD_SCREENSHOT) await screenshotScene();
-    const shot = process.env.UPDATE_DASHBOARD_SCREENSHOT ? join(import.meta.dirname, '../../docs/dashboard.png') : join(mkdtempSync(join(tmpdir(), 'pgcourier-dash-')), 'dashboard.png');
-    await page.screenshot({ path: shot, fullPage: true });
+    const shotDir = process.env.UPDATE_DASHBOARD_SCREENSHOT ? undefined : mkdtempSync(join(tmpdir(), 'pgcourier-dash-'));
+    await page.screenshot({ path: shotDir ? join(shotDir, 'dashboard.png') : join(import.meta.dirname, '../../docs/dashboard.png'), fullPage: true });
+    if (shotDir) rmSync(shotDir, { recursive: true, force: true });
 
     if (typeof (courier as unknown as { resumeQueue?: unknown }).resumeQueue === 'function') await call(api, 'POST', `${BASE}/queues/reports/resume`);
     flakySwitch.fail = false;
