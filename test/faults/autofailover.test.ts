@@ -170,9 +170,8 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
     await fleet.start(3);
     const producer: Courier = createCourier({ connectionString: formation.url, schema: scenario.schema, poolSize: 2 });
     producer.registerTask('audited', () => {});
-    const committed: string[] = [];
-    // When each enqueue was acknowledged (ms since the test began): a lost one is placed against the failovers.
-    const ackedAt: number[] = [];
+    // Each enqueue seen to commit, with when (ms since the test began): a lost one is placed against the failovers.
+    const committed: Array<{ id: string; atMs: number }> = [];
     const began = Date.now();
     let enqueueErrors = 0;
     const rawWriter = startRawWriter(formation, scenario.schema, began);
@@ -180,8 +179,8 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
     const producing$ = (async () => {
       while (producing) {
         try {
-          committed.push(await producer.enqueueTask('audited', { ms: 5 }));
-          ackedAt.push(Date.now() - began);
+          const id = await producer.enqueueTask('audited', { ms: 5 });
+          committed.push({ id, atMs: Date.now() - began });
         } catch {
           enqueueErrors++; // not seen to commit: not counted, and the audit covers it either way
         }
@@ -193,6 +192,8 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
     const firstRunAfter = async (at: Date) =>
       (await pool.query<{ first: Date | null }>(`SELECT min(at) AS first FROM "${scenario.schema}".audit WHERE at >= $1`, [at])).rows[0]?.first ?? null;
 
+    // Every node reports the primary or secondary state it was assigned.
+    const settled = async () => (await formation.state()).every((s) => s.reported === s.assigned && ['primary', 'secondary'].includes(s.reported));
     const failovers: Array<Record<string, string | number>> = [];
     const fail = async (kind: 'perform failover' | 'SIGKILL primary') => {
       const from = (await formation.primary()) as DataNode;
@@ -202,9 +203,8 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
       // unhealthy runs as wait_primary with synchronous replication off, and commits it
       // acknowledges then may not reach the node that is promoted next.
       await until(async () => {
-        const settled = (await formation.state()).every((s) => s.reported === s.assigned && ['primary', 'secondary'].includes(s.reported));
         const { rows } = await pool.query<{ names: string }>(`SELECT current_setting('synchronous_standby_names') AS names`);
-        return settled && rows[0]?.names !== '';
+        return (await settled()) && rows[0]?.names !== '';
       }, 120_000, 'a synchronous formation before the failover');
       const startedAt = new Date();
       const promotion = watchPromotion(formation, to, scenario.schema);
@@ -222,7 +222,7 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
         firstRunAfterMs: first.getTime() - startedAt.getTime(),
         firstRunAfterWritableMs: first.getTime() - writableAt.getTime(),
       });
-      if (kind === 'perform failover') await until(async () => (await formation.state()).every((s) => s.reported === s.assigned && ['primary', 'secondary'].includes(s.reported)), 120_000, 'the formation to settle');
+      if (kind === 'perform failover') await until(settled, 120_000, 'the formation to settle');
       return promotedAt;
     };
 
@@ -265,7 +265,7 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
     expect(fleet.crashed()).toEqual([]);
     expect(fleet.allAlive()).toBe(true);
 
-    const { rows: present } = await pool.query<{ id: string }>(`SELECT id::text FROM "${scenario.schema}".tasks WHERE id = ANY($1::bigint[]) AND status = 'succeeded'`, [committed]);
+    const { rows: present } = await pool.query<{ id: string }>(`SELECT id::text FROM "${scenario.schema}".tasks WHERE id = ANY($1::bigint[]) AND status = 'succeeded'`, [committed.map((c) => c.id)]);
     const presentIds = new Set(present.map((r) => r.id));
     const { rows: rawKept } = await pool.query<{ n: number }>(`SELECT n FROM "${scenario.schema}".raw_writes`);
     const kept = new Set(rawKept.map((r) => r.n));
@@ -273,10 +273,9 @@ describe.skipIf(missing !== undefined)('pg_auto_failover', () => {
     // prefers availability: see docs/reliability.md) is not pgcourier's to keep: an
     // enqueue lost within 1 s of such a commit is counted as the database's loss.
     const dbLost = lostRuns(rawWriter.acked, (w) => !kept.has(w.n), (w) => w.atMs, (w) => String(w.n));
-    const enqueues = committed.map((id, i) => ({ id, atMs: ackedAt[i] as number }));
     const inDbLoss = (atMs: number) => dbLost.some((r) => atMs >= r.fromMs - 1000 && atMs <= r.toMs + 1000);
-    const lostByDb = enqueues.filter((e) => !presentIds.has(e.id) && inDbLoss(e.atMs)).length;
-    const lost = lostRuns(enqueues, (e) => !presentIds.has(e.id) && !inDbLoss(e.atMs), (e) => e.atMs, (e) => e.id);
+    const lostByDb = committed.filter((e) => !presentIds.has(e.id) && inDbLoss(e.atMs)).length;
+    const lost = lostRuns(committed, (e) => !presentIds.has(e.id) && !inDbLoss(e.atMs), (e) => e.atMs, (e) => e.id);
     const audit = await auditFates(pool, scenario.schema, { rerun: 'explained', pollInterval: POLL });
     report('pg_auto_failover', {
       workers: 3,

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import pg from 'pg';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../../src/embedded.js';
 import { type Courier, createCourier } from '../../src/index.js';
+import { RESERVED_PREFIX } from '../../src/registry.js';
 import { freshSchema } from '../helpers/db.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/workers.js';
 
@@ -18,7 +19,7 @@ export const FAULT_TASKS = 'test/fixtures/faults-tasks.ts';
  * built-in hourly cleanup schedule, so a scenario that runs across the top of an hour
  * also holds one `pgcourier.cleanup` task, which neither it nor the audit counts.
  */
-export const SCENARIO_TASKS = "name NOT LIKE 'pgcourier.%'";
+export const SCENARIO_TASKS = `name NOT LIKE '${RESERVED_PREFIX}%'`;
 
 /** A Postgres this test file owns, with a pool for direct reads. */
 export interface FaultServer {
