@@ -111,6 +111,31 @@ describe('the task table’s upkeep', () => {
     expect(await claimWalkPages(c)).toBeLessThan(5);
   });
 
+  it('the vacuum pauses at autovacuum’s pace, and the setting does not go back into the pool with its connection', async () => {
+    const c = await make();
+    await deadQueuedRows(c, 20_000);
+    const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+    try {
+      const pid = (await pool.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      let settled = false;
+      const vacuum = vacuumIfBloated(pool, c.names, 0, 1).finally(() => {
+        settled = true;
+      });
+      // An unthrottled vacuum never waits on `VacuumDelay`; a throttled one spends most of its time there.
+      const waits = new Set<string>();
+      while (!settled) {
+        const { rows } = await admin.query('SELECT wait_event FROM pg_stat_activity WHERE pid = $1 AND query LIKE $2', [pid, 'VACUUM%']);
+        if (rows[0]?.wait_event) waits.add(rows[0].wait_event);
+      }
+      expect(await vacuum).toMatchObject({ vacuumed: true });
+      expect([...waits]).toContain('VacuumDelay');
+      const after = await pool.query('SELECT pg_backend_pid() AS pid, current_setting($1) AS delay', ['vacuum_cost_delay']);
+      expect(after.rows[0]).toEqual({ pid, delay: '0' });
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('a role that does not own the table does not vacuum it, and says so', async () => {
     const c = await make();
     await deadQueuedRows(c, 2_000);
