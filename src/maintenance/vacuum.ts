@@ -64,16 +64,12 @@ export async function vacuumIfBloated(pool: pg.Pool, names: SqlNames, floor = 0,
   const { dead, permitted } = await read();
   if (!permitted || dead - floor < deadRows) return { dead, vacuumed: false, permitted, left: floor };
   const client = await pool.connect();
-  let broken: Error | undefined;
   try {
     await client.query(`SET vacuum_cost_delay = '${VACUUM_COST_DELAY_MS}ms'`);
     await client.query(`VACUUM (INDEX_CLEANUP ON, TRUNCATE OFF, SKIP_LOCKED, PARALLEL 0) ${names.tasks}`);
   } finally {
     // The setting must not follow the connection back into the pool; one that cannot reset it is closed.
-    await client.query('RESET vacuum_cost_delay').catch((err: Error) => {
-      broken = err;
-    });
-    client.release(broken);
+    client.release(await client.query('RESET vacuum_cost_delay').then(() => undefined, (err: Error) => err));
   }
   return { dead, vacuumed: true, permitted, left: (await read()).dead };
 }

@@ -5,8 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../../src/embedded.js';
 import { type Courier, createCourier } from '../../src/index.js';
-import { SCENARIO_TASKS } from '../faults/harness.js';
-import { freshSchema, waitFor } from '../helpers/db.js';
+import { freshSchema, OWN_TASKS, waitFor } from '../helpers/db.js';
 
 let a: EmbeddedServer;
 let b: EmbeddedServer;
@@ -112,7 +111,7 @@ describe('multi-host failover', () => {
 
   it('ran every task exactly once', async () => {
     await courier.close({ grace: 5 });
-    const { rows } = await poolA.query<{ id: string; attempts: number; status: string }>(`SELECT id::text, attempts, status FROM "${schema}".tasks WHERE ${SCENARIO_TASKS}`); // not the hourly cleanup's task
+    const { rows } = await poolA.query<{ id: string; attempts: number; status: string }>(`SELECT id::text, attempts, status FROM "${schema}".tasks WHERE ${OWN_TASKS}`); // not the hourly cleanup's task
     const onA = rows.map((r) => r.id);
     // Tasks of the B phase stayed on B (stopped now): 2 there, 3 on A.
     expect(onA).toHaveLength(3);

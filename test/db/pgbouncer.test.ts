@@ -7,8 +7,8 @@ import type pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Courier, createCourier } from '../../src/index.js';
-import { auditFates, enqueueBulk, Fleet, newScenario, report, SCENARIO_TASKS } from '../faults/harness.js';
-import { databaseUrl, freshSchema, testPool, waitFor } from '../helpers/db.js';
+import { auditFates, enqueueBulk, Fleet, newScenario, report } from '../faults/harness.js';
+import { databaseUrl, freshSchema, OWN_TASKS, testPool, waitFor } from '../helpers/db.js';
 import { type Bouncer, pgbouncerBinary, startPgbouncer } from '../helpers/pgbouncer.js';
 
 const installed = pgbouncerBinary() !== undefined;
@@ -168,7 +168,7 @@ describe.skipIf(!installed)('behind PgBouncer in transaction mode', () => {
       await enqueuer.close();
       const started = Date.now();
       await fleet.start(2);
-      await waitFor(async () => Number((await pool.query(`SELECT count(*) AS n FROM "${scenario.schema}".tasks WHERE status = 'succeeded' AND ${SCENARIO_TASKS}`)).rows[0].n) === 20_000, 240_000, 'the drain');
+      await waitFor(async () => Number((await pool.query(`SELECT count(*) AS n FROM "${scenario.schema}".tasks WHERE status = 'succeeded' AND ${OWN_TASKS}`)).rows[0].n) === 20_000, 240_000, 'the drain');
       const seconds = (Date.now() - started) / 1000;
       return { seconds, audit: await auditFates(pool, scenario.schema, { rerun: 'none', pollInterval: 0.2 }), logs: fleet.logs(), crashed: fleet.crashed() };
     } finally {

@@ -8,18 +8,10 @@ import { tmpdir } from 'node:os';
 import pg from 'pg';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../../src/embedded.js';
 import { type Courier, createCourier } from '../../src/index.js';
-import { RESERVED_PREFIX } from '../../src/registry.js';
-import { freshSchema } from '../helpers/db.js';
+import { freshSchema, OWN_TASKS } from '../helpers/db.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/workers.js';
 
 export const FAULT_TASKS = 'test/fixtures/faults-tasks.ts';
-
-/**
- * The scenario's own tasks, leaving out pgcourier's (`pgcourier.*`): workers keep the
- * built-in hourly cleanup schedule, so a scenario that runs across the top of an hour
- * also holds one `pgcourier.cleanup` task, which neither it nor the audit counts.
- */
-export const SCENARIO_TASKS = `name NOT LIKE '${RESERVED_PREFIX}%'`;
 
 /** A Postgres this test file owns, with a pool for direct reads. */
 export interface FaultServer {
@@ -229,7 +221,7 @@ const LEASE_EXPIRED = /^lease expired: worker [^\s]*?:(\d+):[0-9a-f]+ stopped re
 export async function auditFates(pool: pg.Pool, schema: string, opts: AuditOptions): Promise<AuditReport> {
   const s = `"${schema}"`;
   const wantedOf = typeof opts.status === 'function' ? opts.status : () => (opts.status as 'succeeded' | 'failed' | undefined) ?? 'succeeded';
-  const { rows: tasks } = await pool.query<TaskRow>(`SELECT id::text, name, status, attempts, result, errors FROM ${s}.tasks WHERE ${SCENARIO_TASKS} ORDER BY id`);
+  const { rows: tasks } = await pool.query<TaskRow>(`SELECT id::text, name, status, attempts, result, errors FROM ${s}.tasks WHERE ${OWN_TASKS} ORDER BY id`);
   const { rows: runs } = await pool.query<{ task_id: string; attempt: number; pid: number }>(`SELECT task_id::text, attempt, pid FROM ${s}.audit`);
   const dupes = Number((await pool.query(`SELECT count(*) AS n FROM ${s}.audit_dupes`)).rows[0].n);
   const { rows: health } = await pool.query<{ stuck: string; overdue: string }>(
@@ -341,9 +333,9 @@ export function watchLeases(pool: pg.Pool, schema: string, everyMs = 500): { sto
   };
 }
 
-/** Counts the scenario's tasks per status ({@link SCENARIO_TASKS}; direct read). */
+/** Counts the scenario's tasks per status ({@link OWN_TASKS}; direct read). */
 export async function statusCounts(pool: pg.Pool, schema: string): Promise<Record<string, number>> {
-  const { rows } = await pool.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM "${schema}".tasks WHERE ${SCENARIO_TASKS} GROUP BY status`);
+  const { rows } = await pool.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM "${schema}".tasks WHERE ${OWN_TASKS} GROUP BY status`);
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Courier, createCourier } from '../../src/index.js';
-import { freshSchema } from '../helpers/db.js';
-import { explainStuck, type FaultServer, report, SCENARIO_TASKS, startFaultServer, statusCounts, until } from './harness.js';
+import { freshSchema, OWN_TASKS } from '../helpers/db.js';
+import { explainStuck, type FaultServer, report, startFaultServer, statusCounts, until } from './harness.js';
 
 const POOL = 5;
 const CONCURRENCY = 50;
@@ -63,7 +63,7 @@ describe('pool exhaustion', () => {
     }
     const seconds = (Date.now() - started) / 1000;
     await c.stop({ grace: 5 });
-    const { rows } = await server.pool.query<{ attempts: number; n: string }>(`SELECT attempts, count(*) AS n FROM "${c.schema}".tasks WHERE ${SCENARIO_TASKS} GROUP BY attempts`);
+    const { rows } = await server.pool.query<{ attempts: number; n: string }>(`SELECT attempts, count(*) AS n FROM "${c.schema}".tasks WHERE ${OWN_TASKS} GROUP BY attempts`);
     report('pool-exhaustion', { pool: POOL, concurrency: CONCURRENCY, tasks: PARENTS * 2, seconds, maxPoolConnections: maxTotal, maxWaitingForConnection: maxWaiting, attempts: rows });
 
     expect(await statusCounts(server.pool, c.schema)).toEqual({ succeeded: PARENTS * 2 });

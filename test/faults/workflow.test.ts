@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OWN_TASKS } from '../helpers/db.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/workers.js';
-import { explainStuck, type FaultServer, newScenario, SCENARIO_TASKS, startFaultServer, until } from './harness.js';
+import { explainStuck, type FaultServer, newScenario, startFaultServer, until } from './harness.js';
 
 const GROUPS = 200;
 const FAN = 5;
@@ -55,9 +56,9 @@ describe('SIGKILL mid-workflow', () => {
       live.push(await spawn());
     }
     const total = GROUPS * (FAN + 3);
-    await until(async () => (await server.pool.query(`SELECT count(*)::int AS n FROM "${sc.schema}".tasks WHERE status = 'succeeded' AND ${SCENARIO_TASKS}`)).rows[0].n === total, 240_000, 'every task to succeed', 500, () => explainStuck(server.pool, sc.schema));
+    await until(async () => (await server.pool.query(`SELECT count(*)::int AS n FROM "${sc.schema}".tasks WHERE status = 'succeeded' AND ${OWN_TASKS}`)).rows[0].n === total, 240_000, 'every task to succeed', 500, () => explainStuck(server.pool, sc.schema));
 
-    const { rows: left } = await server.pool.query(`SELECT status, count(*)::int AS n FROM "${sc.schema}".tasks WHERE ${SCENARIO_TASKS} GROUP BY status`);
+    const { rows: left } = await server.pool.query(`SELECT status, count(*)::int AS n FROM "${sc.schema}".tasks WHERE ${OWN_TASKS} GROUP BY status`);
     expect(left).toEqual([{ status: 'succeeded', n: total }]);
     for (const id of joins) expect((await sc.courier.getTask(id))?.result).toEqual({ parents: FAN, sum: 15 });
     for (const id of tails) expect((await sc.courier.getTask(id))?.result).toMatchObject({ parents: 1 });
@@ -68,7 +69,7 @@ describe('SIGKILL mid-workflow', () => {
         WHERE c.depends_on IS NOT NULL AND a.at < p.finished_at`,
     );
     expect(early).toEqual([]);
-    const { rows: reruns } = await server.pool.query(`SELECT count(*)::int AS n FROM "${sc.schema}".tasks WHERE attempts > 1 AND ${SCENARIO_TASKS}`);
+    const { rows: reruns } = await server.pool.query(`SELECT count(*)::int AS n FROM "${sc.schema}".tasks WHERE attempts > 1 AND ${OWN_TASKS}`);
     console.log(JSON.stringify({ scenario: 'workflow-sigkill', kills, tasks: total, rerunAfterKill: reruns[0].n }));
     await sc.close();
   });

@@ -2,11 +2,19 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { type CourierOptions, type CourierPlugin, type CourierWith, createCourier } from '../../src/index.js';
+import { RESERVED_PREFIX } from '../../src/registry.js';
 
 /** Connection string of the run's test Postgres. */
 export function databaseUrl(): string {
   return inject('databaseUrl');
 }
+
+/**
+ * SQL condition for a test's own tasks, leaving out pgcourier's built-in ones
+ * (`pgcourier.*`): a started worker keeps the hourly cleanup schedule, so a test that
+ * runs across the top of an hour also holds a `pgcourier.cleanup` task.
+ */
+export const OWN_TASKS = `name NOT LIKE '${RESERVED_PREFIX}%'`;
 
 /** A fresh schema name, so test files (and tests) never share tables. */
 export function freshSchema(prefix = 't'): string {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Courier, createCourier } from '../../src/index.js';
-import { databaseUrl, freshSchema, waitFor } from '../helpers/db.js';
+import { databaseUrl, freshSchema, OWN_TASKS, waitFor } from '../helpers/db.js';
 import { createAuditTable, spawnWorker, type WorkerProcess } from '../helpers/workers.js';
 
 let courier: Courier;
@@ -34,9 +34,8 @@ describe('dependencies across worker processes', () => {
     // Every parent becomes due in the same instant: the processes race to finish pairs.
     await courier.pool.query(`UPDATE "${courier.schema}".tasks SET run_at = now() WHERE status = 'queued'`);
     await courier.pool.query(`SELECT pg_notify($1, 'default')`, [`${courier.schema}.tasks`]);
-    // The test's own tasks: the workers keep the hourly cleanup schedule, whose task may run meanwhile.
     const succeeded = async () =>
-      (await courier.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${courier.schema}".tasks WHERE status = 'succeeded' AND name IN ('wf_part', 'wf_join')`)).rows[0]?.n;
+      (await courier.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${courier.schema}".tasks WHERE status = 'succeeded' AND ${OWN_TASKS}`)).rows[0]?.n;
     await waitFor(async () => (await succeeded()) === parents.length + pairs + 1, 60_000, 'every task to succeed');
 
     const { rows: runs } = await courier.pool.query<{ task_id: string; n: number; pids: number }>(
