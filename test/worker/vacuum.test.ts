@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createPool } from '../../src/db/connections.js';
 import { type Courier, createCourier } from '../../src/index.js';
 import { VACUUM_CHECK_CLAIMS, VACUUM_DEAD_ROWS, VacuumWatch, vacuumIfBloated } from '../../src/maintenance/vacuum.js';
+import { silentLogger } from '../../src/silent-logger.js';
 import { databaseUrl, freshSchema, testPool, waitFor } from '../helpers/db.js';
 
 // A database of this file's own: what a vacuum may remove depends on the oldest
@@ -131,6 +133,29 @@ describe('the task table’s upkeep', () => {
       expect([...waits]).toContain('VacuumDelay');
       const after = await pool.query('SELECT pg_backend_pid() AS pid, current_setting($1) AS delay', ['vacuum_cost_delay']);
       expect(after.rows[0]).toEqual({ pid, delay: '0' });
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('a vacuum whose connection is cut fails with that error, and the pool goes on with a fresh connection', async () => {
+    const c = await make();
+    await deadQueuedRows(c, 20_000);
+    // The worker's kind of pool, whose connections report their loss instead of throwing it.
+    const pool = createPool(url.toString(), silentLogger(), 1);
+    try {
+      const pid = (await pool.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      const vacuum = vacuumIfBloated(pool, c.names, 0, 1).then(
+        () => undefined,
+        (err: Error) => err,
+      );
+      await waitFor(async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query LIKE $2', [pid, 'VACUUM%'])).rowCount === 1, 10_000, 'the vacuum to run');
+      await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+      // The vacuum's own failure, not the reset's that follows it on the dead connection.
+      expect((await vacuum)?.message).toMatch(/terminat/i);
+      const after = await pool.query('SELECT pg_backend_pid() AS pid, current_setting($1) AS delay', ['vacuum_cost_delay']);
+      expect(after.rows[0].pid).not.toBe(pid);
+      expect(after.rows[0].delay).toBe('0');
     } finally {
       await pool.end();
     }
